@@ -1,0 +1,399 @@
+//! The reload pipeline: ingest source states, merge, deserialize, validate, swap, record.
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::Event;
+use crate::format::{self, Limits};
+use crate::inbox::Pending;
+use crate::layer::{Content, Layer};
+use crate::merge;
+use crate::path::{self, PathSegment};
+use crate::revision::Revision;
+use crate::store::{Origin, Snapshot, Store};
+use crate::validate::{AsyncCheck, SyncValidator};
+use crate::keyspace;
+
+/// Everything the user configured on the builder, shared by the engine.
+pub(crate) struct Rules<T> {
+    pub(crate) validators: Vec<SyncValidator<T>>,
+    pub(crate) async_validators: Vec<AsyncCheck<T>>,
+    pub(crate) post_apply: Option<AsyncCheck<T>>,
+    pub(crate) restart_required: Vec<Vec<PathSegment>>,
+    pub(crate) history: usize,
+    pub(crate) limits: Limits,
+}
+
+/// What the engine knows of one source.
+pub(crate) struct Source {
+    pub(crate) name: String,
+    /// The last state seen (to drop exact repeats) and the newest ordered revision (G3).
+    last_layer: Option<Layer>,
+    newest: Option<Revision>,
+    /// The parsed tree last applied, and the one to apply next (`None`: empty layer).
+    accepted: Option<Arc<Value>>,
+    accepted_revision: Option<Revision>,
+    latest: Option<Arc<Value>>,
+    latest_revision: Option<Revision>,
+    /// Delivered at least one good state.
+    pub(crate) ready: bool,
+    /// Changed since the last apply.
+    dirty: bool,
+    /// Its provider stopped for good.
+    pub(crate) stopped: bool,
+}
+
+impl Source {
+    pub(crate) fn new(name: String) -> Source {
+        Source {
+            name,
+            last_layer: None,
+            newest: None,
+            accepted: None,
+            accepted_revision: None,
+            latest: None,
+            latest_revision: None,
+            ready: false,
+            dirty: false,
+            stopped: false,
+        }
+    }
+}
+
+pub(crate) struct Engine<T> {
+    pub(crate) sources: Vec<Source>,
+    pub(crate) rules: Rules<T>,
+    pub(crate) store: Option<Store<T>>,
+    pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) history: VecDeque<Arc<Snapshot<T>>>,
+    pub(crate) pinned: bool,
+}
+
+impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
+    fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    /// Takes in what the providers delivered. Returns the source errors, for the startup policy.
+    pub(crate) fn ingest(&mut self, pending: Pending) -> Vec<Error> {
+        if pending.dropped_errors > 0 {
+            tracing::warn!(dropped = pending.dropped_errors, "source errors arrived faster than they were reported");
+        }
+        for index in pending.stopped {
+            self.sources[index].stopped = true;
+        }
+        let mut errors = Vec::new();
+        for (index, error) in pending.errors {
+            let source = &self.sources[index];
+            tracing::warn!(source = %source.name, %error, "source error; keeping its last good state");
+            self.emit(Event::source_error(&source.name, &error));
+            errors.push(error);
+        }
+        for (index, layer) in pending.layers.into_iter().enumerate() {
+            if let Some(layer) = layer {
+                self.ingest_layer(index, layer);
+            }
+        }
+        errors
+    }
+
+    fn ingest_layer(&mut self, index: usize, layer: Layer) {
+        let limits = self.rules.limits;
+        let source = &mut self.sources[index];
+        if source.newest.as_ref().is_some_and(|newest| layer.revision.is_older_than(newest)) {
+            tracing::warn!(source = %source.name, revision = %layer.revision, "ignoring a state older than one already seen");
+            return;
+        }
+        if source.last_layer.as_ref() == Some(&layer) {
+            return;
+        }
+        if matches!(layer.revision, Revision::Ordered(_)) {
+            source.newest = Some(layer.revision.clone());
+        }
+        let parsed = parse_content(&layer.content, &limits);
+        source.last_layer = Some(layer.clone());
+        match parsed {
+            Ok(tree) => {
+                source.latest = tree.map(Arc::new);
+                source.latest_revision = Some(layer.revision);
+                source.ready = true;
+                source.dirty = true;
+            }
+            Err(error) => {
+                let error = error.with_source_name(source.name.clone());
+                tracing::warn!(%error, "rejected a source state; keeping its last good state");
+                self.emit(Event::rejected(&error));
+            }
+        }
+    }
+
+    fn current(&self) -> Option<Arc<Snapshot<T>>> {
+        self.store.as_ref().map(Store::get)
+    }
+
+    fn next_version(&self) -> u64 {
+        self.current().map_or(1, |s| s.version() + 1)
+    }
+
+    /// Builds and applies a config from the sources' latest states when anything changed.
+    /// `Ok(None)`: nothing to do (a source not ready yet, pinned, or the same content).
+    pub(crate) async fn apply_sources(&mut self) -> Result<Option<Arc<Snapshot<T>>>> {
+        if self.pinned || !self.sources.iter().all(|s| s.ready) {
+            return Ok(None);
+        }
+        if self.store.is_some() && !self.sources.iter().any(|s| s.dirty) {
+            return Ok(None);
+        }
+        let current = self.current();
+        let mut merged = {
+            let layers: Vec<&Arc<Value>> = self.sources.iter().filter_map(|s| s.latest.as_ref()).collect();
+            match layers.as_slice() {
+                [] => Arc::new(Value::Object(Default::default())),
+                [one] => Arc::clone(one),
+                many => Arc::new(merge::merge_all(many.iter().map(|v| v.as_ref()))),
+            }
+        };
+        let mut pending_restart = Vec::new();
+        if let Some(current) = &current {
+            for key in &self.rules.restart_required {
+                let running = path::lookup(current.merged(), key);
+                if path::lookup(&merged, key) != running {
+                    path::set(Arc::make_mut(&mut merged), key, running.cloned());
+                    pending_restart.push(path::render(key));
+                }
+            }
+            if crate::hash::hash_value(&merged) == current.content_hash() {
+                self.accept_dirty();
+                return Ok(None);
+            }
+        }
+        let revisions: Arc<[(String, Revision)]> = self
+            .sources
+            .iter()
+            .filter_map(|s| s.latest_revision.clone().map(|r| (s.name.clone(), r)))
+            .collect();
+        match self.build(merged, revisions, Origin::Sources, pending_restart).await {
+            Ok(snapshot) => {
+                let previous: Vec<_> = self.sources.iter().map(|s| (s.accepted.clone(), s.accepted_revision.clone())).collect();
+                self.accept_dirty();
+                self.publish(snapshot.clone());
+                if let Err(error) = self.post_apply_check(&snapshot).await {
+                    for (source, (tree, revision)) in self.sources.iter_mut().zip(previous) {
+                        source.accepted = tree.clone();
+                        source.latest = tree;
+                        source.accepted_revision = revision.clone();
+                        source.latest_revision = revision;
+                    }
+                    return Err(error);
+                }
+                Ok(Some(snapshot))
+            }
+            Err(error) => {
+                let error = self.blame(error);
+                tracing::warn!(%error, "rejected a config; the last good one keeps serving");
+                self.emit(Event::rejected(&error));
+                for source in self.sources.iter_mut().filter(|s| s.dirty) {
+                    source.latest = source.accepted.clone();
+                    source.latest_revision = source.accepted_revision.clone();
+                    source.dirty = false;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn accept_dirty(&mut self) {
+        for source in self.sources.iter_mut().filter(|s| s.dirty) {
+            source.accepted = source.latest.clone();
+            source.accepted_revision = source.latest_revision.clone();
+            source.dirty = false;
+        }
+    }
+
+    /// Deserializes and validates a candidate. Does not publish it.
+    async fn build(
+        &self,
+        merged: Arc<Value>,
+        revisions: Arc<[(String, Revision)]>,
+        origin: Origin,
+        pending_restart: Vec<String>,
+    ) -> Result<Arc<Snapshot<T>>> {
+        let config = self.deserialize(&merged)?;
+        for validator in &self.rules.validators {
+            catch_unwind(AssertUnwindSafe(|| validator(&config)))
+                .unwrap_or_else(|panic| Err(panicked("a validator", &panic)))
+                .map_err(|e| self.locate(e))?;
+        }
+        let version = self.next_version();
+        let snapshot = Arc::new(Snapshot::new(config, version, revisions, merged, origin, pending_restart));
+        for check in &self.rules.async_validators {
+            run_check(check, &snapshot, "an async validator").await.map_err(|e| self.locate(e))?;
+        }
+        Ok(snapshot)
+    }
+
+    fn deserialize(&self, merged: &Value) -> Result<T> {
+        match T::deserialize(merged) {
+            Ok(config) => Ok(config),
+            // Failure is rare: only then pay for path tracking, to name the key and its source.
+            Err(_) => {
+                let err = match serde_path_to_error::deserialize::<_, T>(merged) {
+                    Ok(_) => return Err(Error::new(ErrorKind::Type, "deserialization failed")),
+                    Err(err) => err,
+                };
+                let mut key = path::from_serde(err.path());
+                let message = err.inner().to_string();
+                if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+                    key.push(PathSegment::Key(field.to_owned()));
+                }
+                let mut error = Error::new(ErrorKind::Type, message);
+                if !key.is_empty() {
+                    error = error.with_key(path::render(&key));
+                }
+                Err(self.locate(error))
+            }
+        }
+    }
+
+    /// Names the source of an error from its key: the highest layer that holds the key.
+    fn locate(&self, error: Error) -> Error {
+        if error.source_name().is_some() {
+            return error;
+        }
+        let Some(key) = error.key().map(path::parse) else { return error };
+        let named: Vec<(&str, &Value)> = self
+            .sources
+            .iter()
+            .filter_map(|s| s.latest.as_ref().map(|v| (s.name.as_str(), v.as_ref())))
+            .collect();
+        let trees: Vec<&Value> = named.iter().map(|(_, v)| *v).collect();
+        match merge::provenance(&trees, &key) {
+            Some(index) => error.with_source_name(named[index].0),
+            None => error,
+        }
+    }
+
+    /// With no key to go by, blames the one source that changed, when only one did.
+    fn blame(&self, error: Error) -> Error {
+        if error.source_name().is_some() {
+            return error;
+        }
+        let mut dirty = self.sources.iter().filter(|s| s.dirty);
+        match (dirty.next(), dirty.next()) {
+            (Some(only), None) => error.with_source_name(only.name.clone()),
+            _ => error,
+        }
+    }
+
+    fn publish(&mut self, snapshot: Arc<Snapshot<T>>) {
+        match &self.store {
+            Some(store) => store.publish(snapshot.clone()),
+            None => self.store = Some(Store::from_snapshot(snapshot.clone())),
+        }
+        self.history.push_back(snapshot.clone());
+        while self.history.len() > self.rules.history.max(1) {
+            self.history.pop_front();
+        }
+        tracing::info!(version = snapshot.version(), "applied config");
+        self.emit(Event::Applied {
+            version: snapshot.version(),
+            revisions: snapshot.revisions().iter().map(|(s, r)| (s.clone(), r.to_string())).collect(),
+            origin: snapshot.origin().clone(),
+        });
+        if !snapshot.pending_restart().is_empty() {
+            self.emit(Event::RestartRequired {
+                version: snapshot.version(),
+                keys: snapshot.pending_restart().to_vec(),
+            });
+        }
+    }
+
+    /// Runs the post-apply check; on failure restores the previous version as a new one.
+    async fn post_apply_check(&mut self, snapshot: &Arc<Snapshot<T>>) -> Result<()> {
+        let Some(check) = &self.rules.post_apply else { return Ok(()) };
+        let Err(error) = run_check(check, snapshot, "the post-apply check").await else { return Ok(()) };
+        let error = Error::new(ErrorKind::Validation, format!("post-apply check failed on version {}", snapshot.version()))
+            .with_cause(error);
+        self.emit(Event::rejected(&error));
+        let previous = self.history.iter().rev().nth(1).cloned();
+        if let Some(previous) = previous {
+            let origin = Origin::Revert { of: previous.version(), failed: snapshot.version() };
+            self.restore(&previous, origin)?;
+        }
+        Err(error)
+    }
+
+    /// Publishes the content of an earlier snapshot as a new version.
+    pub(crate) fn restore(&mut self, earlier: &Snapshot<T>, origin: Origin) -> Result<Arc<Snapshot<T>>> {
+        let config = self.deserialize(earlier.merged())?;
+        let snapshot = Arc::new(Snapshot::new(
+            config,
+            self.next_version(),
+            earlier.revisions().into(),
+            earlier.merged_arc().clone(),
+            origin,
+            Vec::new(),
+        ));
+        self.publish(snapshot.clone());
+        Ok(snapshot)
+    }
+
+    /// Pins the content of `version` from the history.
+    pub(crate) fn rollback(&mut self, version: u64) -> Result<Arc<Snapshot<T>>> {
+        let earlier = self.history.iter().find(|s| s.version() == version).cloned().ok_or_else(|| {
+            let kept: Vec<u64> = self.history.iter().map(|s| s.version()).collect();
+            Error::new(ErrorKind::NotFound, format!("version {version} is not in the history (kept: {kept:?})"))
+        })?;
+        let snapshot = self.restore(&earlier, Origin::Rollback { of: version })?;
+        self.pinned = true;
+        Ok(snapshot)
+    }
+
+    /// Resumes following the sources: applies their latest states at once.
+    pub(crate) async fn unpin(&mut self) -> Result<Option<Arc<Snapshot<T>>>> {
+        self.pinned = false;
+        for source in &mut self.sources {
+            source.dirty = true;
+        }
+        self.apply_sources().await
+    }
+}
+
+async fn run_check<T>(check: &AsyncCheck<T>, snapshot: &Arc<Snapshot<T>>, what: &str) -> Result<()> {
+    match AssertUnwindSafe(check(snapshot.clone())).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => Err(panicked(what, &panic)),
+    }
+}
+
+fn panicked(what: &str, panic: &Box<dyn std::any::Any + Send>) -> Error {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned());
+    Error::new(ErrorKind::Validation, format!("{what} panicked: {detail}"))
+}
+
+/// Parses a layer's content into a tree (`None` for an empty layer).
+pub(crate) fn parse_content(content: &Content, limits: &Limits) -> Result<Option<Value>> {
+    Ok(Some(match content {
+        Content::Empty => return Ok(None),
+        Content::Document { format, bytes } => format::parse(*format, bytes, limits)?,
+        Content::Keys { separator, entries, typed } => keyspace::nest(entries, *separator, *typed)?,
+        Content::Tree(tree) => {
+            format::check_depth(tree, limits.max_depth)?;
+            if !tree.is_object() {
+                return Err(Error::new(ErrorKind::Parse, format!("a layer must be a map, found {}", format::kind_name(tree))));
+            }
+            tree.clone()
+        }
+    }))
+}

@@ -1,0 +1,69 @@
+//! Events the reloader emits: what was applied, rejected, or failed.
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::store::Origin;
+
+/// Something that happened to the config. Serialized as one JSON object with an `event` tag
+/// (`applied`, `rejected`, `source_error`, `restart_required`), as the `hotconf` CLI prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Event {
+    /// A new version was swapped in.
+    Applied {
+        /// The new version.
+        version: u64,
+        /// `(source, revision)` of every layer, in layer order.
+        revisions: Vec<(String, String)>,
+        /// How it came to be applied.
+        origin: Origin,
+    },
+    /// A candidate config was refused; the last good one keeps serving (guarantee G2).
+    Rejected {
+        /// The source the fault comes from, when known.
+        source: Option<String>,
+        /// The key path at fault, when known.
+        key: Option<String>,
+        /// The error kind (`parse`, `type`, `validation`, …).
+        kind: &'static str,
+        /// Why, on one line.
+        error: String,
+    },
+    /// A source failed to deliver a state; its last good layer is kept.
+    SourceError {
+        /// The source.
+        source: String,
+        /// Why, on one line.
+        error: String,
+        /// Whether the provider keeps trying.
+        transient: bool,
+    },
+    /// Restart-required keys changed in the sources; the running values were kept.
+    RestartRequired {
+        /// The version that was applied while holding these keys.
+        version: u64,
+        /// The keys whose new values need a restart.
+        keys: Vec<String>,
+    },
+}
+
+impl Event {
+    pub(crate) fn rejected(err: &Error) -> Event {
+        Event::Rejected {
+            source: err.source_name().map(str::to_owned),
+            key: err.key().map(str::to_owned),
+            kind: err.kind().as_str(),
+            error: err.to_string(),
+        }
+    }
+
+    pub(crate) fn source_error(source: &str, err: &Error) -> Event {
+        Event::SourceError {
+            source: source.to_owned(),
+            error: err.to_string(),
+            transient: err.is_transient(),
+        }
+    }
+}

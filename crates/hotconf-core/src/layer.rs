@@ -1,0 +1,66 @@
+//! The content model: what a provider hands the reloader.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::format::Format;
+use crate::revision::Revision;
+
+/// One state of one source: its content and its revision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer {
+    /// What the source holds.
+    pub content: Content,
+    /// Which state of the source this is.
+    pub revision: Revision,
+}
+
+impl Layer {
+    /// A layer with the given content and revision.
+    pub fn new(content: Content, revision: Revision) -> Self {
+        Layer { content, revision }
+    }
+
+    /// A document layer whose revision is the hash of its bytes.
+    pub fn document(format: Format, bytes: impl Into<Vec<u8>>) -> Self {
+        let bytes: Vec<u8> = bytes.into();
+        let revision = Revision::of_content(&bytes);
+        Layer::new(Content::Document { format, bytes: bytes.into() }, revision)
+    }
+
+    /// An empty layer (the source exists but holds nothing: lower layers show through).
+    pub fn empty(revision: Revision) -> Self {
+        Layer::new(Content::Empty, revision)
+    }
+}
+
+/// What one source holds.
+///
+/// Documents stay as bytes until the reloader parses them, so that unparsable content is a
+/// *rejection* naming the source (guarantee G2), not a provider failure.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Content {
+    /// Nothing: a deleted key or prefix. Lower layers show through (guarantee G5).
+    Empty,
+    /// A whole document (a file, a single etcd/Consul key, a Nacos dataId) in a known format.
+    Document {
+        /// How to parse the bytes.
+        format: Format,
+        /// The raw bytes, not yet checked for UTF-8.
+        bytes: Arc<[u8]>,
+    },
+    /// A key space (an etcd or Consul prefix, a key-per-file directory): `a/b/c = v` becomes
+    /// the nested map `{a: {b: {c: v}}}`.
+    Keys {
+        /// The path separator inside keys (`'/'` for etcd and Consul).
+        separator: char,
+        /// Key/value pairs with the source's prefix already stripped.
+        entries: Vec<(String, String)>,
+        /// Parse each value as a JSON scalar (`5` → number, `true` → bool) instead of a string.
+        typed: bool,
+    },
+    /// An already structured tree (from a figment provider, the environment, or code).
+    Tree(Value),
+}

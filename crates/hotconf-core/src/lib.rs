@@ -1,0 +1,51 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod engine;
+mod error;
+mod event;
+mod figment_layer;
+pub mod format;
+mod hash;
+mod inbox;
+pub mod keyspace;
+mod layer;
+mod memory;
+pub mod merge;
+pub mod path;
+mod provider;
+mod reloader;
+mod revision;
+mod secret;
+mod store;
+mod uri;
+mod validate;
+
+pub use error::{BoxError, Error, ErrorKind, Result};
+pub use event::Event;
+pub use figment_layer::FigmentLayer;
+pub use format::{Format, Limits};
+pub use layer::{Content, Layer};
+pub use memory::{MemoryHandle, MemoryProvider};
+pub use provider::{Capabilities, Metadata, Provider, WatchStream};
+pub use reloader::{Reloader, ReloaderBuilder, Startup};
+pub use revision::Revision;
+pub use secret::Secret;
+pub use store::{Guard, Origin, Snapshot, Store};
+pub use uri::{Scheme, SourceUri};
+pub use validate::CheckFuture;
+
+#[cfg(test)]
+mod send_sync {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        assert_send_sync::<crate::Error>();
+        assert_send_sync::<crate::Store<String>>();
+        assert_send_sync::<crate::Reloader<String>>();
+        assert_send_sync::<crate::MemoryProvider>();
+        assert_send_sync::<crate::Event>();
+    }
+}

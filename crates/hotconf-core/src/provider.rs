@@ -1,0 +1,110 @@
+//! The `Provider` trait: a read-only view of one configuration source.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures_util::Stream;
+
+use crate::error::Result;
+use crate::layer::Layer;
+
+/// The stream a provider's [`watch`](Provider::watch) returns: full states, errors as items.
+pub type WatchStream = Pin<Box<dyn Stream<Item = Result<Layer>> + Send + 'static>>;
+
+/// What a provider is: its printable name and what it can do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metadata {
+    /// The source's name as printed in events and errors (a URI with credentials redacted).
+    pub name: String,
+    /// What the provider can do.
+    pub capabilities: Capabilities,
+}
+
+impl Metadata {
+    /// Metadata with the given name and capabilities.
+    pub fn new(name: impl Into<String>, capabilities: Capabilities) -> Self {
+        Metadata { name: name.into(), capabilities }
+    }
+}
+
+/// What a provider can do. The test kit's behaviour suite picks its cases from these.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// The provider follows its source: `watch()` keeps yielding states until dropped.
+    /// Without it, the source is static: its watch stream may end after the first state.
+    pub watch: bool,
+    /// Revisions are [`Revision::Ordered`](crate::Revision::Ordered).
+    pub ordered_revisions: bool,
+}
+
+impl Capabilities {
+    /// A static source (loaded once, never changes).
+    pub const STATIC: Capabilities = Capabilities { watch: false, ordered_revisions: false };
+    /// A watched source whose revisions are tags (hashes, md5s).
+    pub const WATCH: Capabilities = Capabilities { watch: true, ordered_revisions: false };
+    /// A watched source whose revisions are ordered.
+    pub const WATCH_ORDERED: Capabilities = Capabilities { watch: true, ordered_revisions: true };
+}
+
+/// A read-only view of one configuration source.
+///
+/// Implement it for your own source, then prove it keeps the contract with the behaviour suite
+/// of `hotconf-testkit` (see `docs/writing-a-provider.md`).
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// The source's name and capabilities.
+    ///
+    /// # Behavior
+    /// Cheap and constant for the life of the provider. The name never contains a credential.
+    fn metadata(&self) -> Metadata;
+
+    /// Reads the source's full current state once.
+    ///
+    /// # Behavior
+    /// Returns the whole state, never a delta. A source that cannot be reached, or a file that is
+    /// missing, is an `Err` (the reloader keeps that layer's last good state); a remote key or
+    /// prefix that was deleted is `Ok` with [`Content::Empty`](crate::Content::Empty).
+    async fn load(&self) -> Result<Layer>;
+
+    /// Follows the source: yields its current state first, then every later state.
+    ///
+    /// # Behavior
+    /// - Items are full states (level-triggered), never deltas, and never the same content twice
+    ///   in a row. The first item is the current state, so nothing between a `load` and a `watch`
+    ///   can be lost.
+    /// - Per source, revisions never go backwards (an ordered revision never decreases).
+    /// - Errors are items: after a transient error the stream goes on (the provider reconnects
+    ///   with jittered exponential backoff and resumes without losing a change); after a permanent
+    ///   error the stream ends.
+    /// - A watched provider's stream does not end on its own; if it does, the reloader calls
+    ///   `watch` again after a backoff.
+    /// - `Err` from `watch` itself means the watch could not start.
+    ///
+    /// The default yields [`load`](Provider::load)'s result once and ends: right for static sources.
+    async fn watch(&self) -> Result<WatchStream> {
+        let first = self.load().await;
+        Ok(Box::pin(futures_util::stream::once(async move { first })))
+    }
+}
+
+macro_rules! forward_provider {
+    ($($ty:ty),*) => {$(
+        #[async_trait]
+        impl<P: Provider + ?Sized> Provider for $ty {
+            fn metadata(&self) -> Metadata {
+                (**self).metadata()
+            }
+            async fn load(&self) -> Result<Layer> {
+                (**self).load().await
+            }
+            async fn watch(&self) -> Result<WatchStream> {
+                (**self).watch().await
+            }
+        }
+    )*};
+}
+
+forward_provider!(Arc<P>, Box<P>, &P);

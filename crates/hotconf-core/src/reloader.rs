@@ -1,0 +1,343 @@
+//! `Reloader`: follows every layer's provider and keeps a [`Store`] up to date.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::engine::{Engine, Rules, Source};
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::Event;
+use crate::format::Limits;
+use crate::inbox::{follow_source, Backoff, Inbox};
+use crate::path;
+use crate::provider::Provider;
+use crate::store::{Snapshot, Store};
+
+/// What [`ReloaderBuilder::start`] does until the first config is applied (guarantee G9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Startup {
+    /// Return the first error: a source that fails, or a first config that is rejected.
+    FailFast,
+    /// Keep waiting through errors and rejections, up to this long, for a first good config.
+    Wait(Duration),
+}
+
+/// Configures and starts a [`Reloader`]. Layers are merged in the order they are added: later
+/// layers override earlier ones.
+pub struct ReloaderBuilder<T> {
+    providers: Vec<Arc<dyn Provider>>,
+    rules: Rules<T>,
+    startup: Startup,
+    debounce: Duration,
+    backoff: Backoff,
+    events: broadcast::Sender<Event>,
+}
+
+impl<T: DeserializeOwned + Send + Sync + 'static> Default for ReloaderBuilder<T> {
+    fn default() -> Self {
+        ReloaderBuilder {
+            providers: Vec::new(),
+            rules: Rules {
+                validators: Vec::new(),
+                async_validators: Vec::new(),
+                post_apply: None,
+                restart_required: Vec::new(),
+                history: 10,
+                limits: Limits::default(),
+            },
+            startup: Startup::FailFast,
+            debounce: Duration::ZERO,
+            backoff: Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(30) },
+            events: broadcast::channel(1024).0,
+        }
+    }
+}
+
+impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
+    /// Adds a layer on top of the ones added so far.
+    pub fn layer(mut self, provider: impl Provider + 'static) -> Self {
+        self.providers.push(Arc::new(provider));
+        self
+    }
+
+    /// Adds a validator: an `Err` rejects the candidate config (name the key with
+    /// [`Error::with_key`] so the event names its source too). A panic is a rejection.
+    pub fn validate(mut self, validator: impl Fn(&T) -> Result<()> + Send + Sync + 'static) -> Self {
+        self.rules.validators.push(Box::new(validator));
+        self
+    }
+
+    /// Adds an async validator, run after the sync ones on the candidate snapshot (not yet
+    /// visible to readers): e.g. try connecting to a new database address.
+    pub fn validate_async<F, Fut>(mut self, validator: F) -> Self
+    where
+        F: Fn(Arc<Snapshot<T>>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        self.rules.async_validators.push(Box::new(move |s| Box::pin(validator(s))));
+        self
+    }
+
+    /// Sets a check run after each swap; if it fails, the previous version is restored (as a new
+    /// version with [`Origin::Revert`](crate::Origin::Revert)) and a `rejected` event is emitted.
+    pub fn post_apply_check<F, Fut>(mut self, check: F) -> Self
+    where
+        F: Fn(Arc<Snapshot<T>>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        self.rules.post_apply = Some(Box::new(move |s| Box::pin(check(s))));
+        self
+    }
+
+    /// Marks a key (`server.port`) as needing a restart: when it changes in the sources, the
+    /// running value is kept and a `restart_required` event is emitted, instead of a silent
+    /// half-apply. The rest of the change applies.
+    pub fn restart_required(mut self, key: &str) -> Self {
+        self.rules.restart_required.push(path::parse(key));
+        self
+    }
+
+    /// How many applied versions to keep for [`Reloader::rollback`]. Default 10.
+    pub fn history(mut self, versions: usize) -> Self {
+        self.rules.history = versions.max(1);
+        self
+    }
+
+    /// Limits on every document's size and depth.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.rules.limits = limits;
+        self
+    }
+
+    /// The startup policy. Default [`Startup::FailFast`].
+    pub fn startup(mut self, startup: Startup) -> Self {
+        self.startup = startup;
+        self
+    }
+
+    /// Waits this long after a change before rebuilding, to gather more changes into one apply.
+    /// Default zero: changes that arrive while a rebuild runs are still coalesced.
+    pub fn debounce(mut self, debounce: Duration) -> Self {
+        self.debounce = debounce;
+        self
+    }
+
+    /// The longest backoff between attempts to restart a failed watch. Default 30 s.
+    pub fn max_backoff(mut self, max: Duration) -> Self {
+        self.backoff.max = max;
+        self
+    }
+
+    /// Subscribes to events before starting, so that startup events are seen too.
+    pub fn subscribe_events(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Starts following every layer and returns once the first config is applied, as the
+    /// [`Startup`] policy says. Must be called inside a tokio runtime.
+    ///
+    /// # Errors
+    /// With `FailFast`, the first source error or rejection; with `Wait`, a timeout naming the
+    /// last error. No layers at all is a [`ErrorKind::Config`] error.
+    pub async fn start(self) -> Result<Reloader<T>> {
+        if self.providers.is_empty() {
+            return Err(Error::new(ErrorKind::Config, "a reloader needs at least one layer"));
+        }
+        let inbox = Inbox::new(self.providers.len());
+        let mut tasks: Vec<JoinHandle<()>> = self
+            .providers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| tokio::spawn(follow_source(i, p.clone(), inbox.clone(), self.backoff)))
+            .collect();
+        let guard = AbortOnDrop(std::mem::take(&mut tasks));
+        let mut engine = Engine {
+            sources: self.providers.iter().map(|p| Source::new(p.metadata().name)).collect(),
+            rules: self.rules,
+            store: None,
+            events: self.events.clone(),
+            history: VecDeque::new(),
+            pinned: false,
+        };
+        let deadline = match self.startup {
+            Startup::FailFast => None,
+            Startup::Wait(timeout) => Some(tokio::time::Instant::now() + timeout),
+        };
+        let mut last_error = None;
+        loop {
+            let errors = engine.ingest(inbox.drain());
+            let fail_fast = deadline.is_none();
+            if let Some(error) = errors.into_iter().next() {
+                if fail_fast {
+                    return Err(error);
+                }
+                last_error = Some(error);
+            }
+            match engine.apply_sources().await {
+                Ok(Some(_)) => break,
+                Ok(None) => {}
+                Err(error) if fail_fast => return Err(error),
+                Err(error) => last_error = Some(error),
+            }
+            if let Some(stopped) = engine.sources.iter().find(|s| s.stopped && !s.ready) {
+                let message = format!("source {} stopped before delivering a state", stopped.name);
+                return Err(last_error.unwrap_or_else(|| Error::new(ErrorKind::Unavailable, message)));
+            }
+            match deadline {
+                None => inbox.wait().await,
+                Some(deadline) => {
+                    if tokio::time::timeout_at(deadline, inbox.wait()).await.is_err() {
+                        let why = last_error.map_or_else(
+                            || "a source has not delivered its first state".to_owned(),
+                            |e| e.to_string(),
+                        );
+                        return Err(Error::new(ErrorKind::Unavailable, format!("no valid config at startup: {why}"))
+                            .with_transient(true));
+                    }
+                }
+            }
+        }
+        let store = engine.store.clone().expect("a config was applied");
+        let (commands, receiver) = mpsc::channel(16);
+        let mut tasks = guard.into_inner();
+        tasks.push(tokio::spawn(run(engine, inbox, receiver, self.debounce)));
+        Ok(Reloader { store, events: self.events, commands, _tasks: AbortOnDrop(tasks) })
+    }
+}
+
+enum Command<T> {
+    Rollback(u64, oneshot::Sender<Result<Arc<Snapshot<T>>>>),
+    Unpin(oneshot::Sender<Result<Option<Arc<Snapshot<T>>>>>),
+    History(oneshot::Sender<Vec<Arc<Snapshot<T>>>>),
+}
+
+async fn run<T: DeserializeOwned + Send + Sync + 'static>(
+    mut engine: Engine<T>,
+    inbox: Arc<Inbox>,
+    mut commands: mpsc::Receiver<Command<T>>,
+    debounce: Duration,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            command = commands.recv() => match command {
+                None => return,
+                Some(Command::Rollback(version, reply)) => { let _ = reply.send(engine.rollback(version)); }
+                Some(Command::Unpin(reply)) => { let _ = reply.send(engine.unpin().await); }
+                Some(Command::History(reply)) => { let _ = reply.send(engine.history.iter().cloned().collect()); }
+            },
+            () = inbox.wait() => {
+                if !debounce.is_zero() {
+                    tokio::time::sleep(debounce).await;
+                }
+                engine.ingest(inbox.drain());
+                // A rejection was already reported as an event; the loop goes on.
+                let _ = engine.apply_sources().await;
+            }
+        }
+    }
+}
+
+struct AbortOnDrop(Vec<JoinHandle<()>>);
+
+impl AbortOnDrop {
+    fn into_inner(mut self) -> Vec<JoinHandle<()>> {
+        std::mem::take(&mut self.0)
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// Keeps a [`Store`] following its layers. Dropping it stops following (the store keeps its
+/// last config).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> hotconf_core::Result<()> {
+/// use hotconf_core::{Format, MemoryProvider, Reloader};
+///
+/// #[derive(serde::Deserialize)]
+/// struct App { port: u16 }
+///
+/// let (source, handle) = MemoryProvider::new("memory:app");
+/// handle.set_document(Format::Toml, "port = 8080");
+/// let reloader = Reloader::<App>::builder()
+///     .layer(source)
+///     .validate(|app| if app.port == 0 { Err(hotconf_core::Error::validation("must not be 0").with_key("port")) } else { Ok(()) })
+///     .start()
+///     .await?;
+/// let store = reloader.store();
+/// assert_eq!(store.load().port, 8080);
+///
+/// let mut changes = store.subscribe();
+/// handle.set_document(Format::Toml, "port = 9090");
+/// changes.changed().await.unwrap();
+/// assert_eq!(store.load().port, 9090);
+/// # Ok(()) }
+/// ```
+pub struct Reloader<T> {
+    store: Store<T>,
+    events: broadcast::Sender<Event>,
+    commands: mpsc::Sender<Command<T>>,
+    _tasks: AbortOnDrop,
+}
+
+impl<T: fmt::Debug + Send + Sync + 'static> fmt::Debug for Reloader<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reloader").field("store", &self.store).finish_non_exhaustive()
+    }
+}
+
+impl<T: DeserializeOwned + Send + Sync + 'static> Reloader<T> {
+    /// A builder with no layers, fail-fast startup, a history of 10 and no debounce.
+    pub fn builder() -> ReloaderBuilder<T> {
+        ReloaderBuilder::default()
+    }
+
+    /// The store readers load from.
+    pub fn store(&self) -> Store<T> {
+        self.store.clone()
+    }
+
+    /// Subscribes to events from now on. A receiver that lags loses the oldest events, never
+    /// blocks the reloader.
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    async fn ask<R>(&self, command: impl FnOnce(oneshot::Sender<R>) -> Command<T>) -> Result<R> {
+        let (reply, answer) = oneshot::channel();
+        let closed = || Error::new(ErrorKind::Closed, "the reloader has stopped");
+        self.commands.send(command(reply)).await.map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())
+    }
+
+    /// Restores the content of `version` from the history as a new version and pins it: source
+    /// changes are tracked but not applied until [`unpin`](Self::unpin).
+    pub async fn rollback(&self, version: u64) -> Result<Arc<Snapshot<T>>> {
+        self.ask(|reply| Command::Rollback(version, reply)).await?
+    }
+
+    /// Resumes following the sources, applying their latest states at once. Returns the
+    /// snapshot applied, if the sources differ from the pinned content.
+    pub async fn unpin(&self) -> Result<Option<Arc<Snapshot<T>>>> {
+        self.ask(Command::Unpin).await?
+    }
+
+    /// The applied versions kept for rollback, oldest first.
+    pub async fn history(&self) -> Result<Vec<Arc<Snapshot<T>>>> {
+        self.ask(Command::History).await
+    }
+}

@@ -1,0 +1,246 @@
+//! `Store<T>`: the applied config, read lock-free, with change subscriptions.
+
+use std::fmt;
+use std::ops::Deref;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::revision::Revision;
+
+/// A read guard from [`Store::load`]: derefs to the [`Snapshot`], which derefs to `T`.
+pub type Guard<T> = arc_swap::Guard<Arc<Snapshot<T>>>;
+
+/// How a snapshot came to be applied.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Origin {
+    /// Built from the sources' latest states.
+    Sources,
+    /// Restored by [`Reloader::rollback`](crate::Reloader::rollback) from an earlier version.
+    Rollback {
+        /// The version whose content was restored.
+        of: u64,
+    },
+    /// Restored because the post-apply check failed on a version.
+    Revert {
+        /// The version whose content was restored.
+        of: u64,
+        /// The version that failed the check.
+        failed: u64,
+    },
+    /// Given directly to [`Store::new`].
+    Initial,
+}
+
+/// One applied config with what it was built from.
+pub struct Snapshot<T> {
+    config: T,
+    version: u64,
+    revisions: Arc<[(String, Revision)]>,
+    merged: Arc<Value>,
+    hash: u64,
+    origin: Origin,
+    pending_restart: Vec<String>,
+}
+
+impl<T> Snapshot<T> {
+    pub(crate) fn new(
+        config: T,
+        version: u64,
+        revisions: Arc<[(String, Revision)]>,
+        merged: Arc<Value>,
+        origin: Origin,
+        pending_restart: Vec<String>,
+    ) -> Self {
+        let hash = crate::hash::hash_value(&merged);
+        Snapshot { config, version, revisions, merged, hash, origin, pending_restart }
+    }
+
+    /// The typed config.
+    pub fn config(&self) -> &T {
+        &self.config
+    }
+
+    /// The version: 1 for the first applied config, one more for each later one.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The revision of every source this config was built from, in layer order.
+    pub fn revisions(&self) -> &[(String, Revision)] {
+        &self.revisions
+    }
+
+    /// The merged tree this config was deserialized from.
+    pub fn merged(&self) -> &Value {
+        &self.merged
+    }
+
+    pub(crate) fn merged_arc(&self) -> &Arc<Value> {
+        &self.merged
+    }
+
+    /// A stable 64-bit hash (xxh3) of the merged content.
+    pub fn content_hash(&self) -> u64 {
+        self.hash
+    }
+
+    /// How this snapshot came to be applied.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// Restart-required keys whose source value differs from the value kept here.
+    pub fn pending_restart(&self) -> &[String] {
+        &self.pending_restart
+    }
+}
+
+impl<T> Deref for Snapshot<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.config
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Snapshot<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("version", &self.version)
+            .field("revisions", &self.revisions)
+            .field("origin", &self.origin)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+type Projection<T> = Box<dyn Fn(&Snapshot<T>) -> bool + Send + Sync>;
+
+struct Shared<T> {
+    current: ArcSwap<Snapshot<T>>,
+    changes: watch::Sender<Arc<Snapshot<T>>>,
+    projections: Mutex<Vec<Projection<T>>>,
+}
+
+/// The applied config: read without locks, swapped atomically by the reloader.
+///
+/// Reads never block and never see a half-applied config (guarantee G1). Load once per unit of
+/// work and use that guard for the whole unit, so every field comes from the same version; do not
+/// hold a guard across an `.await` or for long (use [`Store::get`] for that).
+///
+/// ```
+/// use hotconf_core::Store;
+/// let store = Store::new(8080u16);
+/// assert_eq!(*store.load().config(), 8080);
+/// assert_eq!(store.version(), 0);
+/// ```
+pub struct Store<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Clone for Store<T> {
+    fn clone(&self) -> Self {
+        Store { shared: self.shared.clone() }
+    }
+}
+
+impl<T: fmt::Debug + Send + Sync + 'static> fmt::Debug for Store<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("current", &*self.load()).finish()
+    }
+}
+
+impl<T: Send + Sync + 'static> Store<T> {
+    /// A store holding `config` as version 0 (a constant, e.g. for tests).
+    pub fn new(config: T) -> Self {
+        let empty: Arc<[(String, Revision)]> = Arc::from(Vec::new());
+        let merged = Arc::new(Value::Object(Default::default()));
+        Store::from_snapshot(Arc::new(Snapshot::new(
+            config,
+            0,
+            empty,
+            merged,
+            Origin::Initial,
+            Vec::new(),
+        )))
+    }
+
+    pub(crate) fn from_snapshot(snapshot: Arc<Snapshot<T>>) -> Self {
+        Store {
+            shared: Arc::new(Shared {
+                current: ArcSwap::new(snapshot.clone()),
+                changes: watch::Sender::new(snapshot),
+                projections: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// The current snapshot, as a cheap guard (no reference-count traffic on the hot path).
+    pub fn load(&self) -> Guard<T> {
+        self.shared.current.load()
+    }
+
+    /// The current snapshot as an `Arc`, to keep past an `.await` or hand to another task.
+    pub fn get(&self) -> Arc<Snapshot<T>> {
+        self.shared.current.load_full()
+    }
+
+    /// The current version.
+    pub fn version(&self) -> u64 {
+        self.shared.current.load().version
+    }
+
+    /// A receiver that sees every applied snapshot (the latest one, if it reads slowly).
+    ///
+    /// A subscriber that never reads, or panics, affects nobody else (guarantee G7).
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot<T>>> {
+        self.shared.changes.subscribe()
+    }
+
+    /// A receiver of `project(config)` that is notified only when that value changes.
+    ///
+    /// The projection runs on the reloader after each swap; a panicking projection is dropped
+    /// (its receiver sees no more changes) without affecting the reload.
+    pub fn subscribe_map<U, F>(&self, project: F) -> watch::Receiver<U>
+    where
+        U: PartialEq + Send + Sync + 'static,
+        F: Fn(&T) -> U + Send + Sync + 'static,
+    {
+        let (tx, rx) = watch::channel(project(&self.load()));
+        let projection: Projection<T> = Box::new(move |snapshot| {
+            let next = project(snapshot);
+            tx.send_if_modified(|value| {
+                let changed = *value != next;
+                if changed {
+                    *value = next;
+                }
+                changed
+            });
+            !tx.is_closed()
+        });
+        self.lock_projections().push(projection);
+        rx
+    }
+
+    /// Swaps in `snapshot`, then notifies subscribers and projections.
+    pub(crate) fn publish(&self, snapshot: Arc<Snapshot<T>>) {
+        self.shared.current.store(snapshot.clone());
+        self.shared.changes.send_replace(snapshot.clone());
+        self.lock_projections().retain(|projection| {
+            catch_unwind(AssertUnwindSafe(|| projection(&snapshot))).unwrap_or_else(|_| {
+                tracing::warn!("a subscribe_map projection panicked; it is removed");
+                false
+            })
+        });
+    }
+
+    fn lock_projections(&self) -> std::sync::MutexGuard<'_, Vec<Projection<T>>> {
+        self.shared.projections.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

@@ -1,0 +1,28 @@
+//! hotconf's test kit: the behaviour suite every provider runs, the [`Fixture`] trait a
+//! backend implements to drive its source, and helpers that wait on events instead of sleeping.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use hotconf_testkit::{suite, MemoryFixture};
+//! suite::run_all(MemoryFixture::new).await;
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod fixture;
+pub mod suite;
+mod wait;
+
+pub use fixture::{Fixture, MemoryFixture};
+pub use wait::{wait_for_event, wait_until, TIMEOUT};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_provider_passes_the_suite() {
+        suite::run_all(MemoryFixture::new).await;
+    }
+}
