@@ -145,7 +145,13 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
     /// Builds and applies a config from the sources' latest states when anything changed.
     /// `Ok(None)`: nothing to do (a source not ready yet, pinned, or the same content).
     pub(crate) async fn apply_sources(&mut self) -> Result<Option<Arc<Snapshot<T>>>> {
-        if self.pinned || !self.sources.iter().all(|s| s.ready) {
+        if self.pinned {
+            if let Some(current) = self.current().filter(|_| self.sources.iter().any(|s| s.dirty)) {
+                self.emit(Event::Held { version: current.version() });
+            }
+            return Ok(None);
+        }
+        if !self.sources.iter().all(|s| s.ready) {
             return Ok(None);
         }
         if self.store.is_some() && !self.sources.iter().any(|s| s.dirty) {

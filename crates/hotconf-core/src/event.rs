@@ -40,6 +40,11 @@ pub enum Event {
         /// Whether the provider keeps trying.
         transient: bool,
     },
+    /// Sources changed while a rollback pins the config; nothing is applied until unpin.
+    Held {
+        /// The pinned version that keeps serving.
+        version: u64,
+    },
     /// Restart-required keys changed in the sources; the running values were kept.
     RestartRequired {
         /// The version that was applied while holding these keys.

@@ -104,21 +104,23 @@ pub fn parse(format: Format, bytes: &[u8], limits: &Limits) -> Result<Value> {
     })?;
     let value = match format {
         Format::Json => serde_json::from_str::<Value>(text)
-            .map_err(|e| parse_error(format!("invalid JSON: {e}")))?,
+            .map_err(|e| parse_error(format!("invalid JSON: {}", one_line(&e.to_string()))))?,
         Format::Toml => {
-            let table = toml::from_str::<toml::Table>(text)
-                .map_err(|e| parse_error(format!("invalid TOML: {}", one_line(&e.to_string()))))?;
+            let table = toml::from_str::<toml::Table>(text).map_err(|e| {
+                let at = e.span().map(|span| position(text, span.start)).unwrap_or_default();
+                parse_error(format!("invalid TOML{at}: {}", one_line(e.message())))
+            })?;
             toml_to_json(toml::Value::Table(table))
         }
         Format::Yaml => {
             let mut yaml = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text)
-                .map_err(|e| parse_error(format!("invalid YAML: {e}")))?;
+                .map_err(|e| parse_error(format!("invalid YAML: {}", one_line(&e.to_string()))))?;
             yaml.apply_merge().map_err(|e| parse_error(format!("invalid YAML merge key: {e}")))?;
             yaml_to_json(yaml)
         }
         Format::Properties => {
             let map = java_properties::read(text.as_bytes())
-                .map_err(|e| parse_error(format!("invalid properties: {e}")))?;
+                .map_err(|e| parse_error(format!("invalid properties: {}", one_line(&e.to_string()))))?;
             let mut entries: Vec<(String, String)> = map.into_iter().collect();
             entries.sort();
             keyspace::nest(&entries, '.', true)?
@@ -167,8 +169,24 @@ fn parse_error(message: String) -> Error {
     Error::new(ErrorKind::Parse, message)
 }
 
+/// Collapses whitespace and caps the length, so that no message quotes a huge document.
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    const MAX: usize = 300;
+    let mut out = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if out.len() > MAX {
+        let cut = (0..=MAX).rev().find(|&i| out.is_char_boundary(i)).unwrap_or(0);
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
+}
+
+/// ` at line L, column C` for a byte offset.
+fn position(text: &str, offset: usize) -> String {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+    format!(" at line {line}, column {column}")
 }
 
 fn toml_to_json(v: toml::Value) -> Value {
@@ -254,7 +272,7 @@ mod tests {
     fn bad_documents_give_parse_errors() {
         for (format, text) in [
             (Format::Json, "{\"a\": "),
-            (Format::Toml, "a = = 1"),
+            (Format::Toml, "a = 1\nb = = 1"),
             (Format::Yaml, "a: [1, 2"),
             (Format::Json, "[1, 2]"),
             (Format::Yaml, "just a string"),
@@ -262,6 +280,8 @@ mod tests {
             let err = p(format, text).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Parse, "{format}: {err}");
         }
+        let err = p(Format::Toml, "a = 1\nb = = 1").unwrap_err();
+        assert!(err.to_string().contains("invalid TOML at line 2, column 5"), "{err}");
         let err = parse(Format::Json, b"{\"a\": \"\xff\"}", &Limits::default()).unwrap_err();
         assert!(err.to_string().contains("not valid UTF-8 (at byte 7)"), "{err}");
     }

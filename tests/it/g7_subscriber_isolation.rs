@@ -1,0 +1,56 @@
+//! G7: a slow or panicking subscriber never blocks readers or stops reloads.
+
+use serde_json::json;
+
+use crate::{set_json, two_layers, wait_until};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g7_panicking_and_never_reading_subscribers_do_not_stop_reloads() {
+    let two = two_layers();
+    let reloader = two.builder.start().await.unwrap();
+    let store = reloader.store();
+
+    // Never reads: neither its watch receiver nor its event receiver.
+    let _idle_changes = store.subscribe();
+    let _idle_events = reloader.events();
+    // Panics on the first change it sees.
+    let mut doomed = store.subscribe();
+    let panicked = tokio::spawn(async move {
+        doomed.changed().await.unwrap();
+        panic!("subscriber bug");
+    });
+    // A projection that panics once the name is "boom".
+    let _panicking_projection = store.subscribe_map(|c| {
+        assert_ne!(c.name, "boom", "projection bug");
+        c.name.clone()
+    });
+    // A healthy projection keeps working after the other one panicked.
+    let mut port = store.subscribe_map(|c| c.db.port);
+
+    set_json(&two.upper, json!({"name": "boom"}));
+    wait_until(&store, |c| c.name == "boom").await;
+    assert!(panicked.await.unwrap_err().is_panic());
+    for i in 0..2000 {
+        set_json(&two.upper, json!({"name": format!("n{i}")}));
+    }
+    wait_until(&store, |c| c.name == "n1999").await;
+    set_json(&two.upper, json!({"name": "last", "db": {"port": 6000}}));
+    wait_until(&store, |c| c.name == "last").await;
+    assert!(port.has_changed().unwrap());
+    assert_eq!(*port.borrow_and_update(), 6000);
+}
+
+#[tokio::test]
+async fn g7_subscribe_map_fires_only_when_its_projection_changes() {
+    let two = two_layers();
+    let reloader = two.builder.start().await.unwrap();
+    let store = reloader.store();
+    let mut host = store.subscribe_map(|c| c.db.host.clone());
+    set_json(&two.upper, json!({"name": "v2"}));
+    wait_until(&store, |c| c.name == "v2").await;
+    assert!(!host.has_changed().unwrap(), "the host did not change");
+    set_json(&two.upper, json!({"name": "v3", "db": {"host": "h2"}}));
+    wait_until(&store, |c| c.name == "v3").await;
+    assert!(host.has_changed().unwrap());
+    assert_eq!(*host.borrow_and_update(), "h2");
+}
