@@ -30,8 +30,12 @@ async fn g6_the_same_content_again_is_not_applied_again() {
     drain(&mut two.events);
     // Same content under new revisions (a touch, a re-put), and the same content in another
     // format: the merged config is unchanged, so nothing is applied.
+    let mut stats = reloader.stats();
     set_json(&two.upper, json!({"name": "v1"}));
+    crate::wait_stats(&mut stats, |s| s.unchanged == 1).await;
     two.upper.set_document(Format::Yaml, "name: v1\n");
+    crate::wait_stats(&mut stats, |s| s.unchanged == 2).await;
+    assert_eq!(store.version(), 1);
     set_json(&two.upper, json!({"name": "v2"}));
     wait_until(&store, |c| c.name == "v2").await;
     assert_eq!(count_applied(&drain(&mut two.events)), 1);

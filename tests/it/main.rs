@@ -72,3 +72,12 @@ pub async fn next_rejection(events: &mut broadcast::Receiver<Event>) -> (Option<
         _ => unreachable!(),
     }
 }
+
+/// Waits until the reloader's counters satisfy `predicate`, failing after the suite timeout.
+pub(crate) async fn wait_stats(
+    stats: &mut tokio::sync::watch::Receiver<hotconf::Stats>,
+    predicate: impl FnMut(&hotconf::Stats) -> bool,
+) {
+    let waited = tokio::time::timeout(hotconf_testkit::TIMEOUT, stats.wait_for(predicate)).await;
+    waited.expect("the reloader's counters did not get there in time").expect("the reloader stopped");
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
@@ -17,6 +17,7 @@ use crate::layer::{Content, Layer};
 use crate::merge;
 use crate::path::{self, PathSegment};
 use crate::revision::Revision;
+use crate::stats::Stats;
 use crate::store::{Origin, Snapshot, Store};
 use crate::validate::{AsyncCheck, SyncValidator};
 use crate::keyspace;
@@ -74,11 +75,22 @@ pub(crate) struct Engine<T> {
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) history: VecDeque<Arc<Snapshot<T>>>,
     pub(crate) pinned: bool,
+    pub(crate) stats: watch::Sender<Stats>,
 }
 
 impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
     fn emit(&self, event: Event) {
+        self.stats.send_modify(|s| match &event {
+            Event::Applied { .. } => s.applied += 1,
+            Event::Rejected { .. } => s.rejected += 1,
+            Event::SourceError { .. } => s.source_errors += 1,
+            _ => {}
+        });
         let _ = self.events.send(event);
+    }
+
+    fn count(&self, f: impl FnOnce(&mut Stats)) {
+        self.stats.send_modify(f);
     }
 
     /// Takes in what the providers delivered. Returns the source errors, for the startup policy.
@@ -109,6 +121,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         let source = &mut self.sources[index];
         if source.newest.as_ref().is_some_and(|newest| layer.revision.is_older_than(newest)) {
             tracing::warn!(source = %source.name, revision = %layer.revision, "ignoring a state older than one already seen");
+            self.count(|s| s.stale += 1);
             return;
         }
         if source.last_layer.as_ref() == Some(&layer) {
@@ -176,6 +189,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
                 }
             }
             if crate::hash::hash_value(&merged) == current.content_hash() {
+                self.count(|s| s.unchanged += 1);
                 self.accept_dirty();
                 return Ok(None);
             }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::engine::{Engine, Rules, Source};
@@ -17,6 +17,7 @@ use crate::format::Limits;
 use crate::inbox::{follow_source, Backoff, Inbox};
 use crate::path;
 use crate::provider::Provider;
+use crate::stats::Stats;
 use crate::store::{Snapshot, Store};
 
 /// What [`ReloaderBuilder::start`] does until the first config is applied (guarantee G9).
@@ -165,7 +166,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
             events: self.events.clone(),
             history: VecDeque::new(),
             pinned: false,
+            stats: watch::Sender::new(Stats::default()),
         };
+        let stats = engine.stats.subscribe();
         let deadline = match self.startup {
             Startup::FailFast => None,
             Startup::Wait(timeout) => Some(tokio::time::Instant::now() + timeout),
@@ -208,7 +211,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
         let (commands, receiver) = mpsc::channel(16);
         let mut tasks = guard.into_inner();
         tasks.push(tokio::spawn(run(engine, inbox, receiver, self.debounce)));
-        Ok(Reloader { store, events: self.events, commands, _tasks: AbortOnDrop(tasks) })
+        Ok(Reloader { store, events: self.events, stats, commands, _tasks: AbortOnDrop(tasks) })
     }
 }
 
@@ -238,6 +241,7 @@ async fn run<T: DeserializeOwned + Send + Sync + 'static>(
                     tokio::time::sleep(debounce).await;
                 }
                 engine.ingest(inbox.drain());
+                engine.stats.send_modify(|s| s.batches += 1);
                 // A rejection was already reported as an event; the loop goes on.
                 let _ = engine.apply_sources().await;
             }
@@ -290,6 +294,7 @@ impl Drop for AbortOnDrop {
 pub struct Reloader<T> {
     store: Store<T>,
     events: broadcast::Sender<Event>,
+    stats: watch::Receiver<Stats>,
     commands: mpsc::Sender<Command<T>>,
     _tasks: AbortOnDrop,
 }
@@ -315,6 +320,11 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Reloader<T> {
     /// blocks the reloader.
     pub fn events(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
+    }
+
+    /// Counters of what the reloader did; the receiver changes after every batch.
+    pub fn stats(&self) -> watch::Receiver<Stats> {
+        self.stats.clone()
     }
 
     async fn ask<R>(&self, command: impl FnOnce(oneshot::Sender<R>) -> Command<T>) -> Result<R> {
