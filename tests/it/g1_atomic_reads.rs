@@ -36,7 +36,11 @@ fn linked(a: u64) -> serde_json::Value {
 #[test]
 fn g1_readers_see_only_whole_versions_under_thousands_of_swaps() {
     const VERSIONS: u64 = 3000;
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let (provider, handle) = MemoryProvider::new("memory:linked");
     set_json(&handle, linked(0));
     let reloader = runtime

@@ -15,7 +15,13 @@ struct Named {
 
 fn doc(name: &str, revision: u64) -> Layer {
     let bytes = format!("{{\"name\": \"{name}\"}}").into_bytes();
-    Layer::new(Content::Document { format: Format::Json, bytes: bytes.into() }, Revision::Ordered(revision))
+    Layer::new(
+        Content::Document {
+            format: Format::Json,
+            bytes: bytes.into(),
+        },
+        Revision::Ordered(revision),
+    )
 }
 
 #[tokio::test]
@@ -24,7 +30,12 @@ async fn g3_a_stale_revision_is_never_applied() {
     let (lower, marker) = MemoryProvider::new("memory:marker");
     marker.set_document(Format::Json, r#"{"marker": "m0"}"#);
     script.send(Ok(doc("r10", 10)));
-    let reloader = Reloader::<Named>::builder().layer(lower).layer(scripted).start().await.unwrap();
+    let reloader = Reloader::<Named>::builder()
+        .layer(lower)
+        .layer(scripted)
+        .start()
+        .await
+        .unwrap();
     let store = reloader.store();
     assert_eq!(store.load().name, "r10");
 
@@ -34,12 +45,19 @@ async fn g3_a_stale_revision_is_never_applied() {
     // ...and a later change in another layer makes the reloader rebuild after taking it.
     marker.set_document(Format::Json, r#"{"marker": "m1"}"#);
     wait_until(&store, |c| c.marker == "m1").await;
-    assert_eq!(store.load().name, "r10", "the stale revision 7 was applied after 10");
+    assert_eq!(
+        store.load().name,
+        "r10",
+        "the stale revision 7 was applied after 10"
+    );
 
     script.send(Ok(doc("r11", 11)));
     wait_until(&store, |c| c.name == "r11").await;
     let revisions = store.load().revisions().to_vec();
-    assert!(revisions.contains(&("scripted:upper".to_owned(), Revision::Ordered(11))), "{revisions:?}");
+    assert!(
+        revisions.contains(&("scripted:upper".to_owned(), Revision::Ordered(11))),
+        "{revisions:?}"
+    );
     let history = reloader.history().await.unwrap();
     assert!(history.iter().all(|s| s.name != "r7"));
 }

@@ -7,13 +7,20 @@ use crate::{set_json, two_layers, wait_until};
 #[tokio::test]
 async fn g5_a_key_removed_from_the_upper_layer_reveals_the_lower_value() {
     let two = two_layers();
-    set_json(&two.upper, json!({"name": "v1", "db": {"host": "upper-host"}}));
+    set_json(
+        &two.upper,
+        json!({"name": "v1", "db": {"host": "upper-host"}}),
+    );
     let reloader = two.builder.start().await.unwrap();
     let store = reloader.store();
     assert_eq!(store.load().db.host, "upper-host");
     set_json(&two.upper, json!({"name": "v2"}));
     wait_until(&store, |c| c.name == "v2").await;
-    assert_eq!(store.load().db.host, "localhost", "the deleted key kept its old value");
+    assert_eq!(
+        store.load().db.host,
+        "localhost",
+        "the deleted key kept its old value"
+    );
 }
 
 #[tokio::test]

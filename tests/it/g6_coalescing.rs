@@ -18,7 +18,10 @@ async fn g6_a_burst_of_changes_ends_in_the_final_state_with_fewer_applies() {
     }
     wait_until(&store, |c| c.name == format!("n{}", CHANGES - 1)).await;
     let applied = count_applied(&drain(&mut two.events));
-    assert!((1..=CHANGES).contains(&applied), "{applied} applies for {CHANGES} changes");
+    assert!(
+        (1..=CHANGES).contains(&applied),
+        "{applied} applies for {CHANGES} changes"
+    );
     assert_eq!(store.version() as usize, applied + 1);
 }
 

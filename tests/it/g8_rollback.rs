@@ -15,7 +15,13 @@ async fn g8_rollback_pins_an_earlier_version_until_unpin() {
         set_json(&two.upper, json!({"name": format!("v{i}")}));
         wait_until(&store, |c| c.name == format!("v{i}")).await;
     }
-    let kept: Vec<u64> = reloader.history().await.unwrap().iter().map(|s| s.version()).collect();
+    let kept: Vec<u64> = reloader
+        .history()
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.version())
+        .collect();
     assert_eq!(kept, [3, 4, 5]);
     let err = reloader.rollback(1).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
@@ -28,13 +34,23 @@ async fn g8_rollback_pins_an_earlier_version_until_unpin() {
 
     // Pinned: a source change is tracked but not applied.
     set_json(&two.upper, json!({"name": "while-pinned"}));
-    set_json(&two.lower, json!({"name": "base", "db": {"host": "pinned-host", "port": 1}}));
+    set_json(
+        &two.lower,
+        json!({"name": "base", "db": {"host": "pinned-host", "port": 1}}),
+    );
     wait_for_event(&mut events, |e| matches!(e, Event::Held { version: 6 })).await;
     assert_eq!(store.load().name, "v3");
     assert_eq!(store.version(), 6);
 
-    let resumed = reloader.unpin().await.unwrap().expect("the sources differ from the pinned content");
-    assert_eq!((resumed.name.as_str(), resumed.db.host.as_str()), ("while-pinned", "pinned-host"));
+    let resumed = reloader
+        .unpin()
+        .await
+        .unwrap()
+        .expect("the sources differ from the pinned content");
+    assert_eq!(
+        (resumed.name.as_str(), resumed.db.host.as_str()),
+        ("while-pinned", "pinned-host")
+    );
     assert_eq!(store.load().name, "while-pinned");
 }
 
@@ -45,7 +61,10 @@ async fn g8_a_failing_post_apply_check_reverts_to_the_previous_version() {
         .builder
         .post_apply_check(|snapshot| async move {
             if snapshot.name == "breaks-health" {
-                Err(Error::new(ErrorKind::Unavailable, "health check failed after apply"))
+                Err(Error::new(
+                    ErrorKind::Unavailable,
+                    "health check failed after apply",
+                ))
             } else {
                 Ok(())
             }
@@ -56,9 +75,24 @@ async fn g8_a_failing_post_apply_check_reverts_to_the_previous_version() {
     let store = reloader.store();
     set_json(&two.upper, json!({"name": "breaks-health"}));
     let (_, _, error) = next_rejection(&mut two.events).await;
-    assert!(error.contains("post-apply check failed on version 2"), "{error}");
-    let reverted = wait_for_event(&mut two.events, |e| matches!(e, Event::Applied { version: 3, .. })).await;
-    assert!(matches!(reverted, Event::Applied { origin: Origin::Revert { of: 1, failed: 2 }, .. }), "{reverted:?}");
+    assert!(
+        error.contains("post-apply check failed on version 2"),
+        "{error}"
+    );
+    let reverted = wait_for_event(&mut two.events, |e| {
+        matches!(e, Event::Applied { version: 3, .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            reverted,
+            Event::Applied {
+                origin: Origin::Revert { of: 1, failed: 2 },
+                ..
+            }
+        ),
+        "{reverted:?}"
+    );
     assert_eq!(store.load().name, "v1");
     assert_eq!(store.version(), 3);
     // The sources move on: the next good state applies.

@@ -46,11 +46,19 @@ pub(crate) struct Two {
 pub(crate) fn two_layers() -> Two {
     let (lower_p, lower) = MemoryProvider::new("memory:lower");
     let (upper_p, upper) = MemoryProvider::new("memory:upper");
-    lower.set_document(Format::Toml, "name = \"base\"\n[db]\nhost = \"localhost\"\nport = 5432\n");
+    lower.set_document(
+        Format::Toml,
+        "name = \"base\"\n[db]\nhost = \"localhost\"\nport = 5432\n",
+    );
     upper.set_document(Format::Json, json!({"name": "v1"}).to_string());
     let builder = Reloader::<Cfg>::builder().layer(lower_p).layer(upper_p);
     let events = builder.subscribe_events();
-    Two { lower, upper, builder, events }
+    Two {
+        lower,
+        upper,
+        builder,
+        events,
+    }
 }
 
 pub(crate) fn set_json(handle: &MemoryHandle, value: serde_json::Value) -> u64 {
@@ -62,13 +70,20 @@ pub(crate) fn drain(events: &mut broadcast::Receiver<Event>) -> Vec<Event> {
 }
 
 pub(crate) fn count_applied(events: &[Event]) -> usize {
-    events.iter().filter(|e| matches!(e, Event::Applied { .. })).count()
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::Applied { .. }))
+        .count()
 }
 
 /// Waits for the next rejection and returns (source, key, error).
-pub async fn next_rejection(events: &mut broadcast::Receiver<Event>) -> (Option<String>, Option<String>, String) {
+pub async fn next_rejection(
+    events: &mut broadcast::Receiver<Event>,
+) -> (Option<String>, Option<String>, String) {
     match wait_for_event(events, |e| matches!(e, Event::Rejected { .. })).await {
-        Event::Rejected { source, key, error, .. } => (source, key, error),
+        Event::Rejected {
+            source, key, error, ..
+        } => (source, key, error),
         _ => unreachable!(),
     }
 }
@@ -79,5 +94,7 @@ pub(crate) async fn wait_stats(
     predicate: impl FnMut(&hotconf::Stats) -> bool,
 ) {
     let waited = tokio::time::timeout(hotconf_testkit::TIMEOUT, stats.wait_for(predicate)).await;
-    waited.expect("the reloader's counters did not get there in time").expect("the reloader stopped");
+    waited
+        .expect("the reloader's counters did not get there in time")
+        .expect("the reloader stopped");
 }

@@ -26,9 +26,16 @@ impl ScriptedProvider {
     pub fn new(name: &str) -> (ScriptedProvider, Script) {
         let (streams_tx, streams_rx) = mpsc::unbounded_channel();
         let (requested, requested_rx) = watch::channel(0);
-        let provider =
-            ScriptedProvider { name: name.into(), streams: Mutex::new(streams_rx), requested: Arc::new(requested) };
-        let script = Script { streams: streams_tx, current: Mutex::new(None), requested: requested_rx };
+        let provider = ScriptedProvider {
+            name: name.into(),
+            streams: Mutex::new(streams_rx),
+            requested: Arc::new(requested),
+        };
+        let script = Script {
+            streams: streams_tx,
+            current: Mutex::new(None),
+            requested: requested_rx,
+        };
         script.open();
         (provider, script)
     }
@@ -43,12 +50,24 @@ impl Script {
     }
 
     pub fn send(&self, item: Result<Layer>) {
-        self.current.lock().unwrap().as_ref().unwrap().send(Some(item)).unwrap();
+        self.current
+            .lock()
+            .unwrap()
+            .as_ref()
+            .unwrap()
+            .send(Some(item))
+            .unwrap();
     }
 
     /// Ends the current stream (a lost watch), then opens the next one.
     pub fn end_stream(&self) {
-        self.current.lock().unwrap().take().unwrap().send(None).unwrap();
+        self.current
+            .lock()
+            .unwrap()
+            .take()
+            .unwrap()
+            .send(None)
+            .unwrap();
         self.open();
     }
 
@@ -69,20 +88,29 @@ impl Provider for ScriptedProvider {
     }
 
     async fn load(&self) -> Result<Layer> {
-        Err(Error::new(hotconf::ErrorKind::Other, "scripted providers only watch"))
+        Err(Error::new(
+            hotconf::ErrorKind::Other,
+            "scripted providers only watch",
+        ))
     }
 
     async fn watch(&self) -> Result<WatchStream> {
         let rx = self.streams.lock().unwrap().try_recv().map_err(|_| {
-            Error::new(hotconf::ErrorKind::Unavailable, "no scripted stream is open")
+            Error::new(
+                hotconf::ErrorKind::Unavailable,
+                "no scripted stream is open",
+            )
         })?;
         let requested = self.requested.clone();
-        Ok(Box::pin(futures_util::stream::unfold((rx, requested), |(mut rx, requested)| async move {
-            requested.send_modify(|r| *r += 1);
-            match rx.recv().await {
-                Some(Some(item)) => Some((item, (rx, requested))),
-                _ => None,
-            }
-        })))
+        Ok(Box::pin(futures_util::stream::unfold(
+            (rx, requested),
+            |(mut rx, requested)| async move {
+                requested.send_modify(|r| *r += 1);
+                match rx.recv().await {
+                    Some(Some(item)) => Some((item, (rx, requested))),
+                    _ => None,
+                }
+            },
+        )))
     }
 }

@@ -10,7 +10,8 @@ use crate::{set_json, two_layers, Cfg};
 #[tokio::test]
 async fn fail_fast_returns_the_first_source_error() {
     let two = two_layers();
-    two.upper.fail(ErrorKind::PermissionDenied, "bad credentials", false);
+    two.upper
+        .fail(ErrorKind::PermissionDenied, "bad credentials", false);
     let err = two.builder.start().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied);
     assert_eq!(err.source_name(), Some("memory:upper"));
@@ -30,8 +31,15 @@ async fn wait_rides_out_errors_until_a_good_config_arrives() {
     two.upper.fail(ErrorKind::Unavailable, "not yet", true);
     let upper = two.upper.clone();
     let mut events = two.builder.subscribe_events();
-    let start = tokio::spawn(two.builder.startup(Startup::Wait(Duration::from_secs(20))).start());
-    hotconf_testkit::wait_for_event(&mut events, |e| matches!(e, hotconf::Event::SourceError { .. })).await;
+    let start = tokio::spawn(
+        two.builder
+            .startup(Startup::Wait(Duration::from_secs(20)))
+            .start(),
+    );
+    hotconf_testkit::wait_for_event(&mut events, |e| {
+        matches!(e, hotconf::Event::SourceError { .. })
+    })
+    .await;
     set_json(&upper, json!({"name": "late"}));
     let reloader = start.await.unwrap().unwrap();
     assert_eq!(reloader.store().load().name, "late");
@@ -59,10 +67,17 @@ async fn no_layers_is_a_config_error() {
 #[tokio::test]
 async fn a_static_figment_layer_sits_under_a_watched_one() {
     use figment::providers::Serialized;
-    let defaults = hotconf::FigmentLayer::new(Serialized::defaults(json!({"name": "d", "db": {"host": "h", "port": 1}})));
+    let defaults = hotconf::FigmentLayer::new(Serialized::defaults(
+        json!({"name": "d", "db": {"host": "h", "port": 1}}),
+    ));
     let (provider, handle) = MemoryProvider::new("memory:top");
     handle.set_document(Format::Yaml, "db: {port: 2}");
-    let reloader = Reloader::<Cfg>::builder().layer(defaults).layer(provider).start().await.unwrap();
+    let reloader = Reloader::<Cfg>::builder()
+        .layer(defaults)
+        .layer(provider)
+        .start()
+        .await
+        .unwrap();
     let store = reloader.store();
     assert_eq!((store.load().name.as_str(), store.load().db.port), ("d", 2));
     handle.set_document(Format::Yaml, "db: {port: 3}");

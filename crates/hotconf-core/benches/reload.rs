@@ -1,1 +1,175 @@
-fn main() {}
+//! A whole reload (parse, merge, deserialize, validate, swap, notify) of 1 KB, 100 KB and 1 MB
+//! JSON configs, against `serde_json::from_str` of the same document (the floor), figment's
+//! extract, and the `config` crate building the same document. Prints ratios at the end.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::Criterion;
+use figment::providers::{Format as _, Json};
+use hotconf_core::{Content, Format, MemoryProvider, Reloader};
+use serde::Deserialize;
+
+#[path = "ratio.rs"]
+mod ratio;
+
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)] // the fields are read by deserialization, which is what is measured
+struct Config {
+    services: BTreeMap<String, Service>,
+}
+
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct Service {
+    host: String,
+    port: u16,
+    tags: Vec<String>,
+    limits: Limits,
+    enabled: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct Limits {
+    cpu: f64,
+    memory_mb: u32,
+}
+
+/// A JSON config of about `bytes` bytes; `variant` changes one value so that each reload is a
+/// real change.
+fn document(bytes: usize, variant: u32) -> String {
+    let service = |i: usize| {
+        serde_json::json!({
+            "host": format!("svc-{i}.internal.example"),
+            "port": 8000 + (i % 1000) as u16,
+            "tags": ["blue", "prod", format!("shard-{}", i % 16)],
+            "limits": {"cpu": 0.5 + (i % 4) as f64, "memory_mb": 256 * (1 + i % 8) as u32},
+            "enabled": i % 3 != 0,
+        })
+    };
+    let per_service = service(0).to_string().len() + 16;
+    let count = (bytes / per_service).max(1);
+    let mut services = serde_json::Map::new();
+    for i in 0..count {
+        services.insert(format!("service-{i:06}"), service(i));
+    }
+    services.insert("service-000000".into(), {
+        let mut s = service(0);
+        s["port"] = (1000 + variant).into();
+        s
+    });
+    serde_json::json!({ "services": services }).to_string()
+}
+
+fn bench_size(c: &mut Criterion, label: &str, bytes: usize) {
+    let docs: Vec<String> = (0..2).map(|v| document(bytes, v)).collect();
+    let group_name = format!("reload_{label}");
+    let mut group = c.benchmark_group(&group_name);
+    if bytes > 50_000 {
+        group.sample_size(20);
+    }
+    group.bench_function("serde_json_from_str", |b| {
+        b.iter(|| black_box(serde_json::from_str::<Config>(&docs[0]).unwrap()))
+    });
+    group.bench_function("figment_extract", |b| {
+        b.iter(|| {
+            black_box(
+                figment::Figment::from(Json::string(&docs[0]))
+                    .extract::<Config>()
+                    .unwrap(),
+            )
+        })
+    });
+    group.bench_function("config_rs_build", |b| {
+        b.iter(|| {
+            let built = config::Config::builder()
+                .add_source(config::File::from_str(&docs[0], config::FileFormat::Json))
+                .build()
+                .unwrap();
+            black_box(built.try_deserialize::<Config>().unwrap())
+        })
+    });
+
+    let bytes: Vec<Arc<[u8]>> = docs.iter().map(|d| Arc::from(d.as_bytes())).collect();
+    bench_reloader(&mut group, "hotconf_reload", &bytes, false);
+    bench_reloader(&mut group, "hotconf_reload_two_layers", &bytes, true);
+    group.finish();
+}
+
+/// A reloader following one document (the fast path), or the document over a small defaults
+/// layer (the general path: parse, merge, deserialize). Every iteration applies a real change
+/// and waits until readers see it.
+fn bench_reloader(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    docs: &[Arc<[u8]>],
+    defaults: bool,
+) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (provider, handle) = MemoryProvider::new("memory:bench");
+    handle.set(Content::Document {
+        format: Format::Json,
+        bytes: docs[1].clone(),
+    });
+    let mut builder = Reloader::<Config>::builder();
+    if defaults {
+        let (lower, lower_handle) = MemoryProvider::new("memory:defaults");
+        lower_handle.set_document(
+            Format::Toml,
+            "[services.service-000000.limits]\ncpu = 1.0\nmemory_mb = 64\n",
+        );
+        builder = builder.layer(lower);
+    }
+    let builder = builder
+        .layer(provider)
+        .validate(|c| match c.services.is_empty() {
+            true => Err(hotconf_core::Error::validation("no services")),
+            false => Ok(()),
+        });
+    let reloader = runtime.block_on(builder.start()).unwrap();
+    let store = reloader.store();
+    let mut changes = store.subscribe();
+    let mut next = 0;
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            handle.set(Content::Document {
+                format: Format::Json,
+                bytes: docs[next].clone(),
+            });
+            next = 1 - next;
+            runtime.block_on(changes.changed()).unwrap();
+        })
+    });
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    let sizes = [("1kb", 1_000), ("100kb", 100_000), ("1mb", 1_000_000)];
+    for (label, bytes) in sizes {
+        bench_size(&mut c, label, bytes);
+    }
+    c.final_summary();
+    for (label, _) in sizes {
+        ratio::print_ratios(
+            &format!("reload_{label}"),
+            "serde_json_from_str",
+            &[
+                "serde_json_from_str",
+                "hotconf_reload",
+                "hotconf_reload_two_layers",
+                "figment_extract",
+                "config_rs_build",
+            ],
+        );
+    }
+}

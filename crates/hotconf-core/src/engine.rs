@@ -11,16 +11,17 @@ use tokio::sync::{broadcast, watch};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
-use crate::format::{self, Limits};
+use crate::format::{self, Format, Limits};
 use crate::inbox::Pending;
+use crate::keyspace;
 use crate::layer::{Content, Layer};
 use crate::merge;
 use crate::path::{self, PathSegment};
 use crate::revision::Revision;
 use crate::stats::Stats;
 use crate::store::{Origin, Snapshot, Store};
+use crate::tree::Tree;
 use crate::validate::{AsyncCheck, SyncValidator};
-use crate::keyspace;
 
 /// Everything the user configured on the builder, shared by the engine.
 pub(crate) struct Rules<T> {
@@ -39,9 +40,9 @@ pub(crate) struct Source {
     last_layer: Option<Layer>,
     newest: Option<Revision>,
     /// The parsed tree last applied, and the one to apply next (`None`: empty layer).
-    accepted: Option<Arc<Value>>,
+    accepted: Option<Arc<Tree>>,
     accepted_revision: Option<Revision>,
-    latest: Option<Arc<Value>>,
+    latest: Option<Arc<Tree>>,
     latest_revision: Option<Revision>,
     /// Delivered at least one good state.
     pub(crate) ready: bool,
@@ -96,7 +97,10 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
     /// Takes in what the providers delivered. Returns the source errors, for the startup policy.
     pub(crate) fn ingest(&mut self, pending: Pending) -> Vec<Error> {
         if pending.dropped_errors > 0 {
-            tracing::warn!(dropped = pending.dropped_errors, "source errors arrived faster than they were reported");
+            tracing::warn!(
+                dropped = pending.dropped_errors,
+                "source errors arrived faster than they were reported"
+            );
         }
         for index in pending.stopped {
             self.sources[index].stopped = true;
@@ -119,7 +123,11 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
     fn ingest_layer(&mut self, index: usize, layer: Layer) {
         let limits = self.rules.limits;
         let source = &mut self.sources[index];
-        if source.newest.as_ref().is_some_and(|newest| layer.revision.is_older_than(newest)) {
+        if source
+            .newest
+            .as_ref()
+            .is_some_and(|newest| layer.revision.is_older_than(newest))
+        {
             tracing::warn!(source = %source.name, revision = %layer.revision, "ignoring a state older than one already seen");
             self.count(|s| s.stale += 1);
             return;
@@ -134,7 +142,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         source.last_layer = Some(layer.clone());
         match parsed {
             Ok(tree) => {
-                source.latest = tree.map(Arc::new);
+                source.latest = tree;
                 source.latest_revision = Some(layer.revision);
                 source.ready = true;
                 source.dirty = true;
@@ -159,8 +167,13 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
     /// `Ok(None)`: nothing to do (a source not ready yet, pinned, or the same content).
     pub(crate) async fn apply_sources(&mut self) -> Result<Option<Arc<Snapshot<T>>>> {
         if self.pinned {
-            if let Some(current) = self.current().filter(|_| self.sources.iter().any(|s| s.dirty)) {
-                self.emit(Event::Held { version: current.version() });
+            if let Some(current) = self
+                .current()
+                .filter(|_| self.sources.iter().any(|s| s.dirty))
+            {
+                self.emit(Event::Held {
+                    version: current.version(),
+                });
             }
             return Ok(None);
         }
@@ -171,37 +184,27 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             return Ok(None);
         }
         let current = self.current();
-        let mut merged = {
-            let layers: Vec<&Arc<Value>> = self.sources.iter().filter_map(|s| s.latest.as_ref()).collect();
-            match layers.as_slice() {
-                [] => Arc::new(Value::Object(Default::default())),
-                [one] => Arc::clone(one),
-                many => Arc::new(merge::merge_all(many.iter().map(|v| v.as_ref()))),
-            }
-        };
-        let mut pending_restart = Vec::new();
-        if let Some(current) = &current {
-            for key in &self.rules.restart_required {
-                let running = path::lookup(current.merged(), key);
-                if path::lookup(&merged, key) != running {
-                    path::set(Arc::make_mut(&mut merged), key, running.cloned());
-                    pending_restart.push(path::render(key));
-                }
-            }
-            if crate::hash::hash_value(&merged) == current.content_hash() {
+        let candidate = match self.candidate(current.as_deref()) {
+            Ok(Some(candidate)) => candidate,
+            Ok(None) => {
                 self.count(|s| s.unchanged += 1);
                 self.accept_dirty();
                 return Ok(None);
             }
-        }
+            Err(error) => return Err(self.reject(error)),
+        };
         let revisions: Arc<[(String, Revision)]> = self
             .sources
             .iter()
             .filter_map(|s| s.latest_revision.clone().map(|r| (s.name.clone(), r)))
             .collect();
-        match self.build(merged, revisions, Origin::Sources, pending_restart).await {
+        match self.build(candidate, revisions, Origin::Sources).await {
             Ok(snapshot) => {
-                let previous: Vec<_> = self.sources.iter().map(|s| (s.accepted.clone(), s.accepted_revision.clone())).collect();
+                let previous: Vec<_> = self
+                    .sources
+                    .iter()
+                    .map(|s| (s.accepted.clone(), s.accepted_revision.clone()))
+                    .collect();
                 self.accept_dirty();
                 self.publish(snapshot.clone());
                 if let Err(error) = self.post_apply_check(&snapshot).await {
@@ -215,18 +218,84 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
                 }
                 Ok(Some(snapshot))
             }
-            Err(error) => {
-                let error = self.blame(error);
-                tracing::warn!(%error, "rejected a config; the last good one keeps serving");
-                self.emit(Event::rejected(&error));
-                for source in self.sources.iter_mut().filter(|s| s.dirty) {
-                    source.latest = source.accepted.clone();
-                    source.latest_revision = source.accepted_revision.clone();
-                    source.dirty = false;
+            Err(error) => Err(self.reject(error)),
+        }
+    }
+
+    /// Reports a rejected candidate and puts the sources that changed back to their last
+    /// accepted state, so that a later change elsewhere is not blocked by this one.
+    fn reject(&mut self, error: Error) -> Error {
+        let error = self.blame(error);
+        tracing::warn!(%error, "rejected a config; the last good one keeps serving");
+        self.emit(Event::rejected(&error));
+        for source in self.sources.iter_mut().filter(|s| s.dirty) {
+            source.latest = source.accepted.clone();
+            source.latest_revision = source.accepted_revision.clone();
+            source.dirty = false;
+        }
+        error
+    }
+
+    /// The candidate from the sources' latest states; `None` when it equals the current config.
+    ///
+    /// Fast path: a single JSON document layer (and no restart-required keys) is deserialized
+    /// straight from its bytes, at the cost of a plain `serde_json::from_slice`; its tree is only
+    /// built if someone asks for it. Anything else, or any failure there, takes the general path:
+    /// parse every layer, merge, then deserialize (which also names the key and source of an
+    /// error). Tests prove both paths give the same config.
+    fn candidate(&self, current: Option<&Snapshot<T>>) -> Result<Option<Candidate<T>>> {
+        let layers: Vec<&Source> = self.sources.iter().filter(|s| s.latest.is_some()).collect();
+        if let ([only], true) = (layers.as_slice(), self.rules.restart_required.is_empty()) {
+            let tree = only.latest.as_ref().expect("filtered on latest");
+            if let Some(bytes) = tree.json_map_bytes() {
+                let hash = crate::hash::hash_bytes(bytes);
+                if current.is_some_and(|c| c.content_hash() == hash) {
+                    return Ok(None);
                 }
-                Err(error)
+                if let Ok(config) = serde_json::from_slice::<T>(bytes) {
+                    return Ok(Some(Candidate {
+                        config: Some(config),
+                        merged: tree.clone(),
+                        hash,
+                        pending_restart: Vec::new(),
+                    }));
+                }
             }
         }
+        let mut trees = Vec::with_capacity(layers.len());
+        for source in &layers {
+            let tree = source.latest.as_ref().expect("filtered on latest");
+            trees.push(
+                tree.value()
+                    .map_err(|e| e.with_source_name(source.name.clone()))?
+                    .clone(),
+            );
+        }
+        let mut merged = match trees.as_slice() {
+            [] => Arc::new(Value::Object(Default::default())),
+            [one] => Arc::clone(one),
+            many => Arc::new(merge::merge_all(many.iter().map(|v| v.as_ref()))),
+        };
+        let mut pending_restart = Vec::new();
+        if let Some(current) = current {
+            for key in &self.rules.restart_required {
+                let running = path::lookup(current.merged(), key);
+                if path::lookup(&merged, key) != running {
+                    path::set(Arc::make_mut(&mut merged), key, running.cloned());
+                    pending_restart.push(path::render(key));
+                }
+            }
+        }
+        let hash = crate::hash::hash_value(&merged);
+        if current.is_some_and(|c| c.content_hash() == hash) {
+            return Ok(None);
+        }
+        Ok(Some(Candidate {
+            config: None,
+            merged: Tree::from_value(merged),
+            hash,
+            pending_restart,
+        }))
     }
 
     fn accept_dirty(&mut self) {
@@ -237,24 +306,42 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         }
     }
 
-    /// Deserializes and validates a candidate. Does not publish it.
+    /// Deserializes (unless the fast path did) and validates a candidate. Does not publish it.
     async fn build(
         &self,
-        merged: Arc<Value>,
+        candidate: Candidate<T>,
         revisions: Arc<[(String, Revision)]>,
         origin: Origin,
-        pending_restart: Vec<String>,
     ) -> Result<Arc<Snapshot<T>>> {
-        let config = self.deserialize(&merged)?;
+        let Candidate {
+            config,
+            merged,
+            hash,
+            pending_restart,
+        } = candidate;
+        let config = match config {
+            Some(config) => config,
+            None => self.deserialize(merged.value()?)?,
+        };
         for validator in &self.rules.validators {
             catch_unwind(AssertUnwindSafe(|| validator(&config)))
                 .unwrap_or_else(|panic| Err(panicked("a validator", &panic)))
                 .map_err(|e| self.locate(e))?;
         }
         let version = self.next_version();
-        let snapshot = Arc::new(Snapshot::new(config, version, revisions, merged, origin, pending_restart));
+        let snapshot = Arc::new(Snapshot::new(
+            config,
+            version,
+            revisions,
+            merged,
+            hash,
+            origin,
+            pending_restart,
+        ));
         for check in &self.rules.async_validators {
-            run_check(check, &snapshot, "an async validator").await.map_err(|e| self.locate(e))?;
+            run_check(check, &snapshot, "an async validator")
+                .await
+                .map_err(|e| self.locate(e))?;
         }
         Ok(snapshot)
     }
@@ -270,7 +357,10 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
                 };
                 let mut key = path::from_serde(err.path());
                 let message = err.inner().to_string();
-                if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+                if let Some(field) = message
+                    .strip_prefix("missing field `")
+                    .and_then(|m| m.split('`').next())
+                {
                     key.push(PathSegment::Key(field.to_owned()));
                 }
                 let mut error = Error::new(ErrorKind::Type, message);
@@ -287,11 +377,13 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         if error.source_name().is_some() {
             return error;
         }
-        let Some(key) = error.key().map(path::parse) else { return error };
+        let Some(key) = error.key().map(path::parse) else {
+            return error;
+        };
         let named: Vec<(&str, &Value)> = self
             .sources
             .iter()
-            .filter_map(|s| s.latest.as_ref().map(|v| (s.name.as_str(), v.as_ref())))
+            .filter_map(|s| Some((s.name.as_str(), s.latest.as_ref()?.value().ok()?.as_ref())))
             .collect();
         let trees: Vec<&Value> = named.iter().map(|(_, v)| *v).collect();
         match merge::provenance(&trees, &key) {
@@ -324,7 +416,11 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         tracing::info!(version = snapshot.version(), "applied config");
         self.emit(Event::Applied {
             version: snapshot.version(),
-            revisions: snapshot.revisions().iter().map(|(s, r)| (s.clone(), r.to_string())).collect(),
+            revisions: snapshot
+                .revisions()
+                .iter()
+                .map(|(s, r)| (s.clone(), r.to_string()))
+                .collect(),
             origin: snapshot.origin().clone(),
         });
         if !snapshot.pending_restart().is_empty() {
@@ -337,27 +433,42 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
 
     /// Runs the post-apply check; on failure restores the previous version as a new one.
     async fn post_apply_check(&mut self, snapshot: &Arc<Snapshot<T>>) -> Result<()> {
-        let Some(check) = &self.rules.post_apply else { return Ok(()) };
-        let Err(error) = run_check(check, snapshot, "the post-apply check").await else { return Ok(()) };
-        let error = Error::new(ErrorKind::Validation, format!("post-apply check failed on version {}", snapshot.version()))
-            .with_cause(error);
+        let Some(check) = &self.rules.post_apply else {
+            return Ok(());
+        };
+        let Err(error) = run_check(check, snapshot, "the post-apply check").await else {
+            return Ok(());
+        };
+        let error = Error::new(
+            ErrorKind::Validation,
+            format!("post-apply check failed on version {}", snapshot.version()),
+        )
+        .with_cause(error);
         self.emit(Event::rejected(&error));
         let previous = self.history.iter().rev().nth(1).cloned();
         if let Some(previous) = previous {
-            let origin = Origin::Revert { of: previous.version(), failed: snapshot.version() };
+            let origin = Origin::Revert {
+                of: previous.version(),
+                failed: snapshot.version(),
+            };
             self.restore(&previous, origin)?;
         }
         Err(error)
     }
 
     /// Publishes the content of an earlier snapshot as a new version.
-    pub(crate) fn restore(&mut self, earlier: &Snapshot<T>, origin: Origin) -> Result<Arc<Snapshot<T>>> {
+    pub(crate) fn restore(
+        &mut self,
+        earlier: &Snapshot<T>,
+        origin: Origin,
+    ) -> Result<Arc<Snapshot<T>>> {
         let config = self.deserialize(earlier.merged())?;
         let snapshot = Arc::new(Snapshot::new(
             config,
             self.next_version(),
             earlier.revisions().into(),
-            earlier.merged_arc().clone(),
+            earlier.merged_tree().clone(),
+            earlier.content_hash(),
             origin,
             Vec::new(),
         ));
@@ -367,10 +478,18 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
 
     /// Pins the content of `version` from the history.
     pub(crate) fn rollback(&mut self, version: u64) -> Result<Arc<Snapshot<T>>> {
-        let earlier = self.history.iter().find(|s| s.version() == version).cloned().ok_or_else(|| {
-            let kept: Vec<u64> = self.history.iter().map(|s| s.version()).collect();
-            Error::new(ErrorKind::NotFound, format!("version {version} is not in the history (kept: {kept:?})"))
-        })?;
+        let earlier = self
+            .history
+            .iter()
+            .find(|s| s.version() == version)
+            .cloned()
+            .ok_or_else(|| {
+                let kept: Vec<u64> = self.history.iter().map(|s| s.version()).collect();
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!("version {version} is not in the history (kept: {kept:?})"),
+                )
+            })?;
         let snapshot = self.restore(&earlier, Origin::Rollback { of: version })?;
         self.pinned = true;
         Ok(snapshot)
@@ -386,8 +505,15 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
     }
 }
 
-async fn run_check<T>(check: &AsyncCheck<T>, snapshot: &Arc<Snapshot<T>>, what: &str) -> Result<()> {
-    match AssertUnwindSafe(check(snapshot.clone())).catch_unwind().await {
+async fn run_check<T>(
+    check: &AsyncCheck<T>,
+    snapshot: &Arc<Snapshot<T>>,
+    what: &str,
+) -> Result<()> {
+    match AssertUnwindSafe(check(snapshot.clone()))
+        .catch_unwind()
+        .await
+    {
         Ok(result) => result,
         Err(panic) => Err(panicked(what, &panic)),
     }
@@ -402,18 +528,40 @@ fn panicked(what: &str, panic: &Box<dyn std::any::Any + Send>) -> Error {
     Error::new(ErrorKind::Validation, format!("{what} panicked: {detail}"))
 }
 
-/// Parses a layer's content into a tree (`None` for an empty layer).
-pub(crate) fn parse_content(content: &Content, limits: &Limits) -> Result<Option<Value>> {
-    Ok(Some(match content {
+/// A candidate config: the merged content, its hash, and the typed config if the fast path
+/// already has it.
+struct Candidate<T> {
+    config: Option<T>,
+    merged: Arc<Tree>,
+    hash: u64,
+    pending_restart: Vec<String>,
+}
+
+/// Parses a layer's content into a tree (`None` for an empty layer). JSON documents are only
+/// checked for size here, and parsed when first needed.
+pub(crate) fn parse_content(content: &Content, limits: &Limits) -> Result<Option<Arc<Tree>>> {
+    let value = match content {
         Content::Empty => return Ok(None),
+        Content::Document {
+            format: Format::Json,
+            bytes,
+        } => return Tree::from_json(bytes.clone(), *limits).map(Some),
         Content::Document { format, bytes } => format::parse(*format, bytes, limits)?,
-        Content::Keys { separator, entries, typed } => keyspace::nest(entries, *separator, *typed)?,
+        Content::Keys {
+            separator,
+            entries,
+            typed,
+        } => keyspace::nest(entries, *separator, *typed)?,
         Content::Tree(tree) => {
             format::check_depth(tree, limits.max_depth)?;
             if !tree.is_object() {
-                return Err(Error::new(ErrorKind::Parse, format!("a layer must be a map, found {}", format::kind_name(tree))));
+                return Err(Error::new(
+                    ErrorKind::Parse,
+                    format!("a layer must be a map, found {}", format::kind_name(tree)),
+                ));
             }
             tree.clone()
         }
-    }))
+    };
+    Ok(Some(Tree::from_value(Arc::new(value))))
 }

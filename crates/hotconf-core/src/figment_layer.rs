@@ -34,7 +34,10 @@ impl<P: figment::Provider> FigmentLayer<P> {
 
     /// Wraps `provider` under an explicit name.
     pub fn named(provider: P, name: impl Into<String>) -> Self {
-        FigmentLayer { provider, name: name.into() }
+        FigmentLayer {
+            provider,
+            name: name.into(),
+        }
     }
 }
 
@@ -46,7 +49,9 @@ impl<P: figment::Provider + Send + Sync> Provider for FigmentLayer<P> {
 
     async fn load(&self) -> Result<Layer> {
         let tree: Value = Figment::from(&self.provider).extract().map_err(|e| {
-            Error::new(ErrorKind::Parse, "figment provider failed").with_source_name(&self.name).with_cause(e)
+            Error::new(ErrorKind::Parse, "figment provider failed")
+                .with_source_name(&self.name)
+                .with_cause(e)
         })?;
         let revision = Revision::of_content(tree.to_string().as_bytes());
         Ok(Layer::new(Content::Tree(tree), revision))

@@ -37,7 +37,8 @@ impl Format {
     /// The format from the extension of a path or name (`app.yaml` → YAML), if known.
     pub fn from_path(path: &str) -> Option<Format> {
         let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
-        name.rsplit_once('.').and_then(|(_, ext)| Format::from_extension(ext))
+        name.rsplit_once('.')
+            .and_then(|(_, ext)| Format::from_extension(ext))
     }
 
     /// The canonical lower-case name.
@@ -75,14 +76,18 @@ impl FromStr for Format {
 pub struct Limits {
     /// Largest accepted document, in bytes. Default 16 MiB.
     pub max_bytes: usize,
-    /// Deepest accepted nesting of maps and arrays. Default 100 (below every parser's own limit,
-    /// so a hostile document never reaches a recursive drop or deserialize).
+    /// Deepest accepted nesting of maps and arrays. Default 128, which is also where the JSON
+    /// and YAML parsers stop (TOML stops sooner), so a hostile document never reaches a deep
+    /// recursive drop or deserialize.
     pub max_depth: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bytes: 16 << 20, max_depth: 100 }
+        Limits {
+            max_bytes: 16 << 20,
+            max_depth: 128,
+        }
     }
 }
 
@@ -92,22 +97,22 @@ impl Default for Limits {
 /// [`ErrorKind::Parse`] when the document is too large, not UTF-8, unparsable, too deep, or its
 /// root is not a map. The message gives line and column where the parser knows them.
 pub fn parse(format: Format, bytes: &[u8], limits: &Limits) -> Result<Value> {
-    if bytes.len() > limits.max_bytes {
-        return Err(parse_error(format!(
-            "document is {} bytes, above the limit of {} bytes",
-            bytes.len(),
-            limits.max_bytes
-        )));
-    }
+    check_size(bytes.len(), limits)?;
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        parse_error(format!("document is not valid UTF-8 (at byte {})", e.valid_up_to()))
+        parse_error(format!(
+            "document is not valid UTF-8 (at byte {})",
+            e.valid_up_to()
+        ))
     })?;
     let value = match format {
         Format::Json => serde_json::from_str::<Value>(text)
             .map_err(|e| parse_error(format!("invalid JSON: {}", one_line(&e.to_string()))))?,
         Format::Toml => {
             let table = toml::from_str::<toml::Table>(text).map_err(|e| {
-                let at = e.span().map(|span| position(text, span.start)).unwrap_or_default();
+                let at = e
+                    .span()
+                    .map(|span| position(text, span.start))
+                    .unwrap_or_default();
                 parse_error(format!("invalid TOML{at}: {}", one_line(e.message())))
             })?;
             toml_to_json(toml::Value::Table(table))
@@ -115,12 +120,14 @@ pub fn parse(format: Format, bytes: &[u8], limits: &Limits) -> Result<Value> {
         Format::Yaml => {
             let mut yaml = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text)
                 .map_err(|e| parse_error(format!("invalid YAML: {}", one_line(&e.to_string()))))?;
-            yaml.apply_merge().map_err(|e| parse_error(format!("invalid YAML merge key: {e}")))?;
+            yaml.apply_merge()
+                .map_err(|e| parse_error(format!("invalid YAML merge key: {e}")))?;
             yaml_to_json(yaml)
         }
         Format::Properties => {
-            let map = java_properties::read(text.as_bytes())
-                .map_err(|e| parse_error(format!("invalid properties: {}", one_line(&e.to_string()))))?;
+            let map = java_properties::read(text.as_bytes()).map_err(|e| {
+                parse_error(format!("invalid properties: {}", one_line(&e.to_string())))
+            })?;
             let mut entries: Vec<(String, String)> = map.into_iter().collect();
             entries.sort();
             keyspace::nest(&entries, '.', true)?
@@ -137,12 +144,25 @@ pub fn parse(format: Format, bytes: &[u8], limits: &Limits) -> Result<Value> {
     }
 }
 
+/// Rejects documents larger than the limit.
+pub(crate) fn check_size(len: usize, limits: &Limits) -> Result<()> {
+    if len > limits.max_bytes {
+        return Err(parse_error(format!(
+            "document is {len} bytes, above the limit of {} bytes",
+            limits.max_bytes
+        )));
+    }
+    Ok(())
+}
+
 /// Rejects trees nested deeper than `max_depth`, without recursion.
 pub(crate) fn check_depth(value: &Value, max_depth: usize) -> Result<()> {
     let mut stack = vec![(value, 0usize)];
     while let Some((v, depth)) = stack.pop() {
         if depth > max_depth {
-            return Err(parse_error(format!("document is nested deeper than {max_depth} levels")));
+            return Err(parse_error(format!(
+                "document is nested deeper than {max_depth} levels"
+            )));
         }
         match v {
             Value::Object(m) => stack.extend(m.values().map(|c| (c, depth + 1))),
@@ -174,7 +194,10 @@ fn one_line(s: &str) -> String {
     const MAX: usize = 300;
     let mut out = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if out.len() > MAX {
-        let cut = (0..=MAX).rev().find(|&i| out.is_char_boundary(i)).unwrap_or(0);
+        let cut = (0..=MAX)
+            .rev()
+            .find(|&i| out.is_char_boundary(i))
+            .unwrap_or(0);
         out.truncate(cut);
         out.push('…');
     }
@@ -214,14 +237,18 @@ fn yaml_to_json(v: serde_yaml_ng::Value) -> Value {
             } else if let Some(u) = n.as_u64() {
                 Value::from(u)
             } else {
-                n.as_f64().and_then(serde_json::Number::from_f64).map_or(Value::Null, Value::Number)
+                n.as_f64()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(Value::Null, Value::Number)
             }
         }
         Y::String(s) => Value::String(s),
         Y::Sequence(s) => Value::Array(s.into_iter().map(yaml_to_json).collect()),
-        Y::Mapping(m) => {
-            Value::Object(m.into_iter().map(|(k, v)| (yaml_key(k), yaml_to_json(v))).collect())
-        }
+        Y::Mapping(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (yaml_key(k), yaml_to_json(v)))
+                .collect(),
+        ),
         Y::Tagged(t) => yaml_to_json(t.value),
     }
 }
@@ -246,9 +273,18 @@ mod tests {
     fn every_format_gives_the_same_tree() {
         let want = json!({"db": {"host": "h", "port": 5432, "tls": true}, "tags": ["a", "b"]});
         let docs = [
-            (Format::Json, r#"{"db":{"host":"h","port":5432,"tls":true},"tags":["a","b"]}"#),
-            (Format::Toml, "tags = [\"a\", \"b\"]\n[db]\nhost = \"h\"\nport = 5432\ntls = true\n"),
-            (Format::Yaml, "db:\n  host: h\n  port: 5432\n  tls: true\ntags: [a, b]\n"),
+            (
+                Format::Json,
+                r#"{"db":{"host":"h","port":5432,"tls":true},"tags":["a","b"]}"#,
+            ),
+            (
+                Format::Toml,
+                "tags = [\"a\", \"b\"]\n[db]\nhost = \"h\"\nport = 5432\ntls = true\n",
+            ),
+            (
+                Format::Yaml,
+                "db:\n  host: h\n  port: 5432\n  tls: true\ntags: [a, b]\n",
+            ),
             (Format::Properties, "db.host=h\ndb.port=5432\ndb.tls=true\n"),
         ];
         for (format, text) in docs {
@@ -263,7 +299,11 @@ mod tests {
 
     #[test]
     fn yaml_merge_keys_and_numeric_keys() {
-        let got = p(Format::Yaml, "base: &b {x: 1}\nd:\n  <<: *b\n  y: 2\ncodes: {200: ok}\n").unwrap();
+        let got = p(
+            Format::Yaml,
+            "base: &b {x: 1}\nd:\n  <<: *b\n  y: 2\ncodes: {200: ok}\n",
+        )
+        .unwrap();
         assert_eq!(got["d"], json!({"x": 1, "y": 2}));
         assert_eq!(got["codes"], json!({"200": "ok"}));
     }
@@ -281,19 +321,35 @@ mod tests {
             assert_eq!(err.kind(), ErrorKind::Parse, "{format}: {err}");
         }
         let err = p(Format::Toml, "a = 1\nb = = 1").unwrap_err();
-        assert!(err.to_string().contains("invalid TOML at line 2, column 5"), "{err}");
+        assert!(
+            err.to_string().contains("invalid TOML at line 2, column 5"),
+            "{err}"
+        );
         let err = parse(Format::Json, b"{\"a\": \"\xff\"}", &Limits::default()).unwrap_err();
-        assert!(err.to_string().contains("not valid UTF-8 (at byte 7)"), "{err}");
+        assert!(
+            err.to_string().contains("not valid UTF-8 (at byte 7)"),
+            "{err}"
+        );
     }
 
     #[test]
     fn limits_reject_large_and_deep_documents() {
-        let limits = Limits { max_bytes: 10, max_depth: 3 };
+        let limits = Limits {
+            max_bytes: 10,
+            max_depth: 3,
+        };
         assert!(parse(Format::Json, b"{\"a\": \"0123456789\"}", &limits)
             .unwrap_err()
             .to_string()
             .contains("above the limit"));
-        let deep = parse(Format::Json, br#"{"a":{"b":{"c":{}}}}"#, &Limits { max_bytes: 100, max_depth: 2 });
+        let deep = parse(
+            Format::Json,
+            br#"{"a":{"b":{"c":{}}}}"#,
+            &Limits {
+                max_bytes: 100,
+                max_depth: 2,
+            },
+        );
         assert!(deep.unwrap_err().to_string().contains("nested deeper"));
     }
 

@@ -30,8 +30,14 @@ pub(crate) struct Inbox {
 
 impl Inbox {
     pub(crate) fn new(sources: usize) -> Arc<Inbox> {
-        let pending = Pending { layers: vec![None; sources], ..Pending::default() };
-        Arc::new(Inbox { pending: Mutex::new(pending), notify: Notify::new() })
+        let pending = Pending {
+            layers: vec![None; sources],
+            ..Pending::default()
+        };
+        Arc::new(Inbox {
+            pending: Mutex::new(pending),
+            notify: Notify::new(),
+        })
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Pending) -> R) -> R {
@@ -67,7 +73,13 @@ impl Inbox {
     pub(crate) fn drain(&self) -> Pending {
         let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let sources = p.layers.len();
-        std::mem::replace(&mut *p, Pending { layers: vec![None; sources], ..Pending::default() })
+        std::mem::replace(
+            &mut *p,
+            Pending {
+                layers: vec![None; sources],
+                ..Pending::default()
+            },
+        )
     }
 }
 
@@ -80,8 +92,13 @@ pub(crate) struct Backoff {
 
 impl Backoff {
     pub(crate) fn delay(&self, attempt: u32) -> Duration {
-        let base = self.initial.saturating_mul(1u32 << attempt.min(16)).min(self.max);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let base = self
+            .initial
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
         let jitter = 0.5 + f64::from(nanos % 1000) / 2000.0;
         base.mul_f64(jitter)
     }
@@ -114,8 +131,9 @@ pub(crate) async fn follow_source(
                     }
                 }
                 if !stopped && metadata.capabilities.watch {
-                    let error = Error::new(ErrorKind::Unavailable, "watch stream ended; restarting it")
-                        .with_source_name(&metadata.name);
+                    let error =
+                        Error::new(ErrorKind::Unavailable, "watch stream ended; restarting it")
+                            .with_source_name(&metadata.name);
                     inbox.push_error(index, error);
                 } else if !stopped {
                     return; // a static source delivered its state

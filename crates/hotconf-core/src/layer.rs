@@ -26,7 +26,13 @@ impl Layer {
     pub fn document(format: Format, bytes: impl Into<Vec<u8>>) -> Self {
         let bytes: Vec<u8> = bytes.into();
         let revision = Revision::of_content(&bytes);
-        Layer::new(Content::Document { format, bytes: bytes.into() }, revision)
+        Layer::new(
+            Content::Document {
+                format,
+                bytes: bytes.into(),
+            },
+            revision,
+        )
     }
 
     /// An empty layer (the source exists but holds nothing: lower layers show through).

@@ -20,6 +20,7 @@ mod revision;
 mod secret;
 mod stats;
 mod store;
+mod tree;
 mod uri;
 mod validate;
 
@@ -34,7 +35,7 @@ pub use reloader::{Reloader, ReloaderBuilder, Startup};
 pub use revision::Revision;
 pub use secret::Secret;
 pub use stats::Stats;
-pub use store::{Guard, Origin, Snapshot, Store};
+pub use store::{CachedReader, Guard, Origin, Snapshot, Store};
 pub use uri::{Scheme, SourceUri};
 pub use validate::CheckFuture;
 

@@ -59,13 +59,21 @@ impl MemoryProvider {
             connected: true,
         };
         let state = Arc::new(watch::Sender::new(initial));
-        (MemoryProvider { name: name.into(), state: state.clone() }, MemoryHandle { state })
+        (
+            MemoryProvider {
+                name: name.into(),
+                state: state.clone(),
+            },
+            MemoryHandle { state },
+        )
     }
 }
 
 impl std::fmt::Debug for MemoryProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryProvider").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("MemoryProvider")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -84,7 +92,10 @@ impl MemoryHandle {
     /// Sets a document in `format`. Returns its revision number.
     pub fn set_document(&self, format: Format, text: impl Into<Vec<u8>>) -> u64 {
         let bytes: Vec<u8> = text.into();
-        self.set(Content::Document { format, bytes: bytes.into() })
+        self.set(Content::Document {
+            format,
+            bytes: bytes.into(),
+        })
     }
 
     /// Sets an already structured tree. Returns its revision number.
@@ -139,7 +150,9 @@ impl MemoryHandle {
 }
 
 fn to_error(name: &str, (kind, message, transient): &(ErrorKind, String, bool)) -> Error {
-    Error::new(*kind, message.clone()).with_transient(*transient).with_source_name(name)
+    Error::new(*kind, message.clone())
+        .with_transient(*transient)
+        .with_source_name(name)
 }
 
 fn disconnected(name: &str) -> Error {

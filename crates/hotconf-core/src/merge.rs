@@ -28,7 +28,10 @@ pub fn merge_into(base: &mut Value, overlay: &Value) {
 /// Merges `layers` in order (the first is the lowest) into one tree.
 pub fn merge_all<'a>(layers: impl IntoIterator<Item = &'a Value>) -> Value {
     let mut layers = layers.into_iter();
-    let mut merged = layers.next().cloned().unwrap_or(Value::Object(Default::default()));
+    let mut merged = layers
+        .next()
+        .cloned()
+        .unwrap_or(Value::Object(Default::default()));
     for layer in layers {
         merge_into(&mut merged, layer);
     }
@@ -43,7 +46,9 @@ pub fn provenance<'a>(layers: &[&'a Value], path: &[PathSegment]) -> Option<usiz
         if len == 0 {
             return None;
         }
-        layers.iter().rposition(|layer| lookup(layer, &path[..len]).is_some())
+        layers
+            .iter()
+            .rposition(|layer| lookup(layer, &path[..len]).is_some())
     })
 }
 
@@ -67,7 +72,11 @@ mod tests {
     fn provenance_finds_the_highest_layer_holding_the_key() {
         let low = json!({"db": {"host": "a", "port": 1}});
         let high = json!({"db": {"port": 2}});
-        let path = |s: &[&str]| s.iter().map(|k| PathSegment::Key(k.to_string())).collect::<Vec<_>>();
+        let path = |s: &[&str]| {
+            s.iter()
+                .map(|k| PathSegment::Key(k.to_string()))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(provenance(&[&low, &high], &path(&["db", "port"])), Some(1));
         assert_eq!(provenance(&[&low, &high], &path(&["db", "host"])), Some(0));
         assert_eq!(provenance(&[&low, &high], &path(&["db", "user"])), Some(1));

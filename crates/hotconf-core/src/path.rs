@@ -58,7 +58,9 @@ pub fn lookup<'v>(root: &'v Value, path: &[PathSegment]) -> Option<&'v Value> {
 /// Sets (`Some`) or removes (`None`) the value at `path`, creating maps on the way as needed.
 /// A path through a scalar or a missing array element is left unchanged.
 pub(crate) fn set(root: &mut Value, path: &[PathSegment], value: Option<Value>) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut node = root;
     for segment in parents {
         node = match (segment, node) {
@@ -66,7 +68,8 @@ pub(crate) fn set(root: &mut Value, path: &[PathSegment], value: Option<Value>) 
                 if value.is_none() && !m.contains_key(k) {
                     return;
                 }
-                m.entry(k.clone()).or_insert_with(|| Value::Object(Map::new()))
+                m.entry(k.clone())
+                    .or_insert_with(|| Value::Object(Map::new()))
             }
             (PathSegment::Index(i), Value::Array(a)) if *i < a.len() => &mut a[*i],
             _ => return,
@@ -115,7 +118,14 @@ mod tests {
             ]
         );
         assert_eq!(render(&p), "db.servers[0].host");
-        assert_eq!(parse("m[1][2]"), vec![PathSegment::Key("m".into()), PathSegment::Index(1), PathSegment::Index(2)]);
+        assert_eq!(
+            parse("m[1][2]"),
+            vec![
+                PathSegment::Key("m".into()),
+                PathSegment::Index(1),
+                PathSegment::Index(2)
+            ]
+        );
     }
 
     #[test]

@@ -25,7 +25,10 @@ pub struct Metadata {
 impl Metadata {
     /// Metadata with the given name and capabilities.
     pub fn new(name: impl Into<String>, capabilities: Capabilities) -> Self {
-        Metadata { name: name.into(), capabilities }
+        Metadata {
+            name: name.into(),
+            capabilities,
+        }
     }
 }
 
@@ -42,11 +45,20 @@ pub struct Capabilities {
 
 impl Capabilities {
     /// A static source (loaded once, never changes).
-    pub const STATIC: Capabilities = Capabilities { watch: false, ordered_revisions: false };
+    pub const STATIC: Capabilities = Capabilities {
+        watch: false,
+        ordered_revisions: false,
+    };
     /// A watched source whose revisions are tags (hashes, md5s).
-    pub const WATCH: Capabilities = Capabilities { watch: true, ordered_revisions: false };
+    pub const WATCH: Capabilities = Capabilities {
+        watch: true,
+        ordered_revisions: false,
+    };
     /// A watched source whose revisions are ordered.
-    pub const WATCH_ORDERED: Capabilities = Capabilities { watch: true, ordered_revisions: true };
+    pub const WATCH_ORDERED: Capabilities = Capabilities {
+        watch: true,
+        ordered_revisions: true,
+    };
 }
 
 /// A read-only view of one configuration source.

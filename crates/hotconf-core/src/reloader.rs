@@ -55,7 +55,10 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Default for ReloaderBuilder<T>
             },
             startup: Startup::FailFast,
             debounce: Duration::ZERO,
-            backoff: Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(30) },
+            backoff: Backoff {
+                initial: Duration::from_millis(100),
+                max: Duration::from_secs(30),
+            },
             events: broadcast::channel(1024).0,
         }
     }
@@ -70,7 +73,10 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
 
     /// Adds a validator: an `Err` rejects the candidate config (name the key with
     /// [`Error::with_key`] so the event names its source too). A panic is a rejection.
-    pub fn validate(mut self, validator: impl Fn(&T) -> Result<()> + Send + Sync + 'static) -> Self {
+    pub fn validate(
+        mut self,
+        validator: impl Fn(&T) -> Result<()> + Send + Sync + 'static,
+    ) -> Self {
         self.rules.validators.push(Box::new(validator));
         self
     }
@@ -82,7 +88,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
         F: Fn(Arc<Snapshot<T>>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<()>> + Send + 'static,
     {
-        self.rules.async_validators.push(Box::new(move |s| Box::pin(validator(s))));
+        self.rules
+            .async_validators
+            .push(Box::new(move |s| Box::pin(validator(s))));
         self
     }
 
@@ -149,7 +157,10 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
     /// last error. No layers at all is a [`ErrorKind::Config`] error.
     pub async fn start(self) -> Result<Reloader<T>> {
         if self.providers.is_empty() {
-            return Err(Error::new(ErrorKind::Config, "a reloader needs at least one layer"));
+            return Err(Error::new(
+                ErrorKind::Config,
+                "a reloader needs at least one layer",
+            ));
         }
         let inbox = Inbox::new(self.providers.len());
         let mut tasks: Vec<JoinHandle<()>> = self
@@ -160,7 +171,11 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
             .collect();
         let guard = AbortOnDrop(std::mem::take(&mut tasks));
         let mut engine = Engine {
-            sources: self.providers.iter().map(|p| Source::new(p.metadata().name)).collect(),
+            sources: self
+                .providers
+                .iter()
+                .map(|p| Source::new(p.metadata().name))
+                .collect(),
             rules: self.rules,
             store: None,
             events: self.events.clone(),
@@ -191,18 +206,26 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
             }
             if let Some(stopped) = engine.sources.iter().find(|s| s.stopped && !s.ready) {
                 let message = format!("source {} stopped before delivering a state", stopped.name);
-                return Err(last_error.unwrap_or_else(|| Error::new(ErrorKind::Unavailable, message)));
+                return Err(
+                    last_error.unwrap_or_else(|| Error::new(ErrorKind::Unavailable, message))
+                );
             }
             match deadline {
                 None => inbox.wait().await,
                 Some(deadline) => {
-                    if tokio::time::timeout_at(deadline, inbox.wait()).await.is_err() {
+                    if tokio::time::timeout_at(deadline, inbox.wait())
+                        .await
+                        .is_err()
+                    {
                         let why = last_error.map_or_else(
                             || "a source has not delivered its first state".to_owned(),
                             |e| e.to_string(),
                         );
-                        return Err(Error::new(ErrorKind::Unavailable, format!("no valid config at startup: {why}"))
-                            .with_transient(true));
+                        return Err(Error::new(
+                            ErrorKind::Unavailable,
+                            format!("no valid config at startup: {why}"),
+                        )
+                        .with_transient(true));
                     }
                 }
             }
@@ -211,7 +234,13 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
         let (commands, receiver) = mpsc::channel(16);
         let mut tasks = guard.into_inner();
         tasks.push(tokio::spawn(run(engine, inbox, receiver, self.debounce)));
-        Ok(Reloader { store, events: self.events, stats, commands, _tasks: AbortOnDrop(tasks) })
+        Ok(Reloader {
+            store,
+            events: self.events,
+            stats,
+            commands,
+            _tasks: AbortOnDrop(tasks),
+        })
     }
 }
 
@@ -301,7 +330,9 @@ pub struct Reloader<T> {
 
 impl<T: fmt::Debug + Send + Sync + 'static> fmt::Debug for Reloader<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Reloader").field("store", &self.store).finish_non_exhaustive()
+        f.debug_struct("Reloader")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
     }
 }
 
@@ -330,7 +361,10 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Reloader<T> {
     async fn ask<R>(&self, command: impl FnOnce(oneshot::Sender<R>) -> Command<T>) -> Result<R> {
         let (reply, answer) = oneshot::channel();
         let closed = || Error::new(ErrorKind::Closed, "the reloader has stopped");
-        self.commands.send(command(reply)).await.map_err(|_| closed())?;
+        self.commands
+            .send(command(reply))
+            .await
+            .map_err(|_| closed())?;
         answer.await.map_err(|_| closed())
     }
 

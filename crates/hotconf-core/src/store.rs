@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::revision::Revision;
+use crate::tree::Tree;
 
 /// A read guard from [`Store::load`]: derefs to the [`Snapshot`], which derefs to `T`.
 pub type Guard<T> = arc_swap::Guard<Arc<Snapshot<T>>>;
@@ -42,7 +43,7 @@ pub struct Snapshot<T> {
     config: T,
     version: u64,
     revisions: Arc<[(String, Revision)]>,
-    merged: Arc<Value>,
+    merged: Arc<Tree>,
     hash: u64,
     origin: Origin,
     pending_restart: Vec<String>,
@@ -53,12 +54,20 @@ impl<T> Snapshot<T> {
         config: T,
         version: u64,
         revisions: Arc<[(String, Revision)]>,
-        merged: Arc<Value>,
+        merged: Arc<Tree>,
+        hash: u64,
         origin: Origin,
         pending_restart: Vec<String>,
     ) -> Self {
-        let hash = crate::hash::hash_value(&merged);
-        Snapshot { config, version, revisions, merged, hash, origin, pending_restart }
+        Snapshot {
+            config,
+            version,
+            revisions,
+            merged,
+            hash,
+            origin,
+            pending_restart,
+        }
     }
 
     /// The typed config.
@@ -77,15 +86,24 @@ impl<T> Snapshot<T> {
     }
 
     /// The merged tree this config was deserialized from.
+    ///
+    /// When the config came from a single JSON document, the tree is parsed on the first call
+    /// (reloads skip building it).
     pub fn merged(&self) -> &Value {
+        static EMPTY: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+        match self.merged.value() {
+            Ok(value) => value,
+            // Unreachable in practice: the same bytes were already deserialized successfully.
+            Err(_) => EMPTY.get_or_init(|| Value::Object(Default::default())),
+        }
+    }
+
+    pub(crate) fn merged_tree(&self) -> &Arc<Tree> {
         &self.merged
     }
 
-    pub(crate) fn merged_arc(&self) -> &Arc<Value> {
-        &self.merged
-    }
-
-    /// A stable 64-bit hash (xxh3) of the merged content.
+    /// A stable 64-bit hash (xxh3) of the merged content (of the document's bytes when the
+    /// config came from a single JSON document).
     pub fn content_hash(&self) -> u64 {
         self.hash
     }
@@ -120,10 +138,28 @@ impl<T: fmt::Debug> fmt::Debug for Snapshot<T> {
     }
 }
 
+/// A reader with its own cache of the current snapshot, from [`Store::cached`].
+pub struct CachedReader<T> {
+    cache: arc_swap::Cache<Arc<ArcSwap<Snapshot<T>>>, Arc<Snapshot<T>>>,
+}
+
+impl<T> CachedReader<T> {
+    /// The current snapshot: a pointer comparison when nothing changed since the last call.
+    pub fn load(&mut self) -> &Snapshot<T> {
+        self.cache.load()
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for CachedReader<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedReader").finish_non_exhaustive()
+    }
+}
+
 type Projection<T> = Box<dyn Fn(&Snapshot<T>) -> bool + Send + Sync>;
 
 struct Shared<T> {
-    current: ArcSwap<Snapshot<T>>,
+    current: Arc<ArcSwap<Snapshot<T>>>,
     changes: watch::Sender<Arc<Snapshot<T>>>,
     projections: Mutex<Vec<Projection<T>>>,
 }
@@ -146,13 +182,17 @@ pub struct Store<T> {
 
 impl<T> Clone for Store<T> {
     fn clone(&self) -> Self {
-        Store { shared: self.shared.clone() }
+        Store {
+            shared: self.shared.clone(),
+        }
     }
 }
 
 impl<T: fmt::Debug + Send + Sync + 'static> fmt::Debug for Store<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Store").field("current", &*self.load()).finish()
+        f.debug_struct("Store")
+            .field("current", &*self.load())
+            .finish()
     }
 }
 
@@ -160,12 +200,13 @@ impl<T: Send + Sync + 'static> Store<T> {
     /// A store holding `config` as version 0 (a constant, e.g. for tests).
     pub fn new(config: T) -> Self {
         let empty: Arc<[(String, Revision)]> = Arc::from(Vec::new());
-        let merged = Arc::new(Value::Object(Default::default()));
+        let merged = Tree::from_value(Arc::new(Value::Object(Default::default())));
         Store::from_snapshot(Arc::new(Snapshot::new(
             config,
             0,
             empty,
             merged,
+            0,
             Origin::Initial,
             Vec::new(),
         )))
@@ -174,7 +215,7 @@ impl<T: Send + Sync + 'static> Store<T> {
     pub(crate) fn from_snapshot(snapshot: Arc<Snapshot<T>>) -> Self {
         Store {
             shared: Arc::new(Shared {
-                current: ArcSwap::new(snapshot.clone()),
+                current: Arc::new(ArcSwap::new(snapshot.clone())),
                 changes: watch::Sender::new(snapshot),
                 projections: Mutex::new(Vec::new()),
             }),
@@ -184,6 +225,16 @@ impl<T: Send + Sync + 'static> Store<T> {
     /// The current snapshot, as a cheap guard (no reference-count traffic on the hot path).
     pub fn load(&self) -> Guard<T> {
         self.shared.current.load()
+    }
+
+    /// A per-reader cache for the hottest read paths: its [`CachedReader::load`] only compares one
+    /// pointer when nothing changed (about a nanosecond), and picks up a new version on the next
+    /// call after a swap. Keep one per thread or task (it needs `&mut self`); it holds on to
+    /// the last snapshot it saw until its next `load`.
+    pub fn cached(&self) -> CachedReader<T> {
+        CachedReader {
+            cache: arc_swap::Cache::new(self.shared.current.clone()),
+        }
     }
 
     /// The current snapshot as an `Arc`, to keep past an `.await` or hand to another task.
@@ -241,6 +292,9 @@ impl<T: Send + Sync + 'static> Store<T> {
     }
 
     fn lock_projections(&self) -> std::sync::MutexGuard<'_, Vec<Projection<T>>> {
-        self.shared.projections.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.shared
+            .projections
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

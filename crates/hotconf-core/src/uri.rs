@@ -89,14 +89,22 @@ impl FromStr for SourceUri {
     type Err = Error;
 
     fn from_str(input: &str) -> Result<SourceUri> {
-        let bad = |why: &str| Error::new(ErrorKind::Config, format!("invalid source `{}`: {why}", redact_raw(input)));
+        let bad = |why: &str| {
+            Error::new(
+                ErrorKind::Config,
+                format!("invalid source `{}`: {why}", redact_raw(input)),
+            )
+        };
         let (scheme, rest) = match input.split_once(':') {
             Some(("file", rest)) => (Scheme::File, rest),
             Some(("env", rest)) => (Scheme::Env, rest),
             Some(("etcd", rest)) => (Scheme::Etcd, rest),
             Some(("consul", rest)) => (Scheme::Consul, rest),
             Some(("nacos", rest)) => (Scheme::Nacos, rest),
-            Some((s, _)) if s.contains("//") || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') => {
+            Some((s, _))
+                if s.contains("//")
+                    || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') =>
+            {
                 (Scheme::File, input)
             }
             Some((s, _)) if s.len() > 1 => return Err(bad(&format!("unknown scheme `{s}`"))),
@@ -114,7 +122,10 @@ impl FromStr for SourceUri {
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let (k, v) = (decode(k).map_err(|e| bad(&e))?, decode(v).map_err(|e| bad(&e))?);
+            let (k, v) = (
+                decode(k).map_err(|e| bad(&e))?,
+                decode(v).map_err(|e| bad(&e))?,
+            );
             if SECRET_PARAMS.contains(&k.as_str()) {
                 uri.secret_params.insert(k, Secret::new(v));
             } else {
@@ -129,19 +140,30 @@ impl FromStr for SourceUri {
             }
             return Ok(uri);
         };
-        let rest = rest.strip_prefix("//").ok_or_else(|| bad("expected `//` after the scheme"))?;
-        let (authority, path) = rest.find('/').map_or((rest, ""), |i| (&rest[..i], &rest[i..]));
+        let rest = rest
+            .strip_prefix("//")
+            .ok_or_else(|| bad("expected `//` after the scheme"))?;
+        let (authority, path) = rest
+            .find('/')
+            .map_or((rest, ""), |i| (&rest[..i], &rest[i..]));
         let hosts = match authority.rsplit_once('@') {
             Some((userinfo, hosts)) => {
-                let (user, pass) = userinfo.split_once(':').map_or((userinfo, None), |(u, p)| (u, Some(p)));
+                let (user, pass) = userinfo
+                    .split_once(':')
+                    .map_or((userinfo, None), |(u, p)| (u, Some(p)));
                 uri.username = Some(decode(user).map_err(|e| bad(&e))?);
-                uri.password = pass.map(decode).transpose().map_err(|e| bad(&e))?.map(Secret::new);
+                uri.password = pass
+                    .map(decode)
+                    .transpose()
+                    .map_err(|e| bad(&e))?
+                    .map(Secret::new);
                 hosts
             }
             None => authority,
         };
         for host in hosts.split(',') {
-            uri.endpoints.push(endpoint(host, default_port).map_err(|e| bad(&e))?);
+            uri.endpoints
+                .push(endpoint(host, default_port).map_err(|e| bad(&e))?);
         }
         uri.path = decode(path.strip_prefix('/').unwrap_or(path)).map_err(|e| bad(&e))?;
         Ok(uri)
@@ -153,7 +175,9 @@ fn endpoint(host: &str, default_port: u16) -> std::result::Result<String, String
         return Err("a server address is empty".into());
     }
     let (name, port) = if let Some(v6) = host.strip_prefix('[') {
-        let (addr, tail) = v6.split_once(']').ok_or("unclosed `[` in an IPv6 address")?;
+        let (addr, tail) = v6
+            .split_once(']')
+            .ok_or("unclosed `[` in an IPv6 address")?;
         (format!("[{addr}]"), tail.strip_prefix(':'))
     } else {
         match host.rsplit_once(':') {
@@ -241,10 +265,19 @@ mod tests {
 
     #[test]
     fn files_and_env() {
-        for s in ["./app.toml", "app.toml", "/etc/app.toml", "file:./app.toml", "file:/etc/app/"] {
+        for s in [
+            "./app.toml",
+            "app.toml",
+            "/etc/app.toml",
+            "file:./app.toml",
+            "file:/etc/app/",
+        ] {
             assert_eq!(parse(s).scheme, Scheme::File, "{s}");
         }
-        assert_eq!(parse("file:/etc/app/?mode=documents").param("mode"), Some("documents"));
+        assert_eq!(
+            parse("file:/etc/app/?mode=documents").param("mode"),
+            Some("documents")
+        );
         assert_eq!(parse("C:\\app.toml").scheme, Scheme::File);
         let env = parse("env:APP_");
         assert_eq!((env.scheme, env.path.as_str()), (Scheme::Env, "APP_"));
@@ -255,10 +288,19 @@ mod tests {
     fn servers_with_defaults_ipv6_and_params() {
         let u = parse("consul://[::1]:8501/app/config?mode=key&format=json");
         assert_eq!(u.endpoints, ["[::1]:8501"]);
-        assert_eq!((u.path.as_str(), u.param("format")), ("app/config", Some("json")));
-        assert_eq!(parse("nacos://127.0.0.1/app.yaml?group=G").endpoints, ["127.0.0.1:8848"]);
+        assert_eq!(
+            (u.path.as_str(), u.param("format")),
+            ("app/config", Some("json"))
+        );
+        assert_eq!(
+            parse("nacos://127.0.0.1/app.yaml?group=G").endpoints,
+            ["127.0.0.1:8848"]
+        );
         let u = parse("nacos://127.0.0.1:8848/my%20app.yaml?namespace=n%2F1");
-        assert_eq!((u.path.as_str(), u.param("namespace")), ("my app.yaml", Some("n/1")));
+        assert_eq!(
+            (u.path.as_str(), u.param("namespace")),
+            ("my app.yaml", Some("n/1"))
+        );
     }
 
     #[test]
@@ -267,16 +309,28 @@ mod tests {
         assert_eq!(u.password.as_ref().map(Secret::expose), Some("p@ss"));
         assert_eq!(u.secret_params["token"].expose(), "abc");
         for shown in [u.to_string(), format!("{u:?}"), format!("{:?}", u.password)] {
-            assert!(!shown.contains("p@ss") && !shown.contains("abc") && !shown.contains("p%40ss"), "{shown}");
+            assert!(
+                !shown.contains("p@ss") && !shown.contains("abc") && !shown.contains("p%40ss"),
+                "{shown}"
+            );
         }
-        let err = "etcd://root:hunter2@127.0.0.1:notaport/".parse::<SourceUri>().unwrap_err();
+        let err = "etcd://root:hunter2@127.0.0.1:notaport/"
+            .parse::<SourceUri>()
+            .unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
         assert!(err.to_string().contains("bad port"), "{err}");
     }
 
     #[test]
     fn bad_uris() {
-        for s in ["", "etcd:127.0.0.1", "etcd://,/x", "ftp://x/y", "nacos://h/%zz", "nacos://[::1/x"] {
+        for s in [
+            "",
+            "etcd:127.0.0.1",
+            "etcd://,/x",
+            "ftp://x/y",
+            "nacos://h/%zz",
+            "nacos://[::1/x",
+        ] {
             assert!(s.parse::<SourceUri>().is_err(), "{s}");
         }
     }

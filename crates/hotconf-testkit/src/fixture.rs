@@ -62,7 +62,8 @@ impl Fixture for MemoryFixture {
     }
 
     async fn write_invalid(&self) {
-        self.handle.set_document(Format::Json, "{\"app\": {\"name\": ");
+        self.handle
+            .set_document(Format::Json, "{\"app\": {\"name\": ");
     }
 
     async fn delete(&self) {

@@ -1,7 +1,9 @@
 //! The behaviour suite: what every provider must do, as functions a provider's tests call.
 
 use futures_util::StreamExt;
-use hotconf_core::{Error, Event, Format, Layer, MemoryProvider, Provider, Reloader, Revision, Store, WatchStream};
+use hotconf_core::{
+    Error, Event, Format, Layer, MemoryProvider, Provider, Reloader, Revision, Store, WatchStream,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
@@ -36,7 +38,10 @@ const FALLBACK: &str = "fallback";
 /// provider under test on top.
 async fn start(provider: Box<dyn Provider>) -> (Reloader<SuiteConfig>, broadcast::Receiver<Event>) {
     let (lower, handle) = MemoryProvider::new("memory:suite-defaults");
-    handle.set_document(Format::Json, json!({"app": {"name": FALLBACK, "greeting": "hello"}}).to_string());
+    handle.set_document(
+        Format::Json,
+        json!({"app": {"name": FALLBACK, "greeting": "hello"}}).to_string(),
+    );
     let builder = Reloader::<SuiteConfig>::builder()
         .layer(lower)
         .layer(provider)
@@ -45,7 +50,10 @@ async fn start(provider: Box<dyn Provider>) -> (Reloader<SuiteConfig>, broadcast
             _ => Ok(()),
         });
     let events = builder.subscribe_events();
-    let reloader = builder.start().await.unwrap_or_else(|e| panic!("the reloader did not start: {e}"));
+    let reloader = builder
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("the reloader did not start: {e}"));
     (reloader, events)
 }
 
@@ -61,8 +69,15 @@ pub async fn initial_load<F: Fixture>(fixture: &F) {
     let (reloader, _) = start(provider).await;
     let snapshot = reloader.store().get();
     assert_eq!(snapshot.app.name, "v1");
-    assert_eq!(snapshot.app.greeting, "hello", "the lower layer shows through");
-    assert!(snapshot.revisions().iter().any(|(s, _)| *s == source), "{:?}", snapshot.revisions());
+    assert_eq!(
+        snapshot.app.greeting, "hello",
+        "the lower layer shows through"
+    );
+    assert!(
+        snapshot.revisions().iter().any(|(s, _)| *s == source),
+        "{:?}",
+        snapshot.revisions()
+    );
     assert_eq!(snapshot.version(), 1);
 }
 
@@ -74,19 +89,27 @@ pub async fn update_seen<F: Fixture>(fixture: &F) {
     fixture.write(&doc("v2")).await;
     wait_until(&store, |c| c.app.name == "v2").await;
     assert_eq!(store.version(), 2, "exactly one apply for one change");
-    let applied = drain(&mut events).iter().filter(|e| matches!(e, Event::Applied { .. })).count();
+    let applied = drain(&mut events)
+        .iter()
+        .filter(|e| matches!(e, Event::Applied { .. }))
+        .count();
     assert_eq!(applied, 2, "one apply at start, one for the change");
 }
 
 /// Deleting the source's content makes the lower layer's values show through (G5); writing again
 /// brings them back.
 pub async fn delete_falls_back<F: Fixture>(fixture: &F) {
-    fixture.write(&json!({"app": {"name": "v1", "greeting": "from source"}})).await;
+    fixture
+        .write(&json!({"app": {"name": "v1", "greeting": "from source"}}))
+        .await;
     let (reloader, _) = start(fixture.provider().await).await;
     let store = reloader.store();
     assert_eq!(store.load().app.greeting, "from source");
     fixture.delete().await;
-    wait_until(&store, |c| c.app.name == FALLBACK && c.app.greeting == "hello").await;
+    wait_until(&store, |c| {
+        c.app.name == FALLBACK && c.app.greeting == "hello"
+    })
+    .await;
     fixture.write(&doc("v3")).await;
     wait_until(&store, |c| c.app.name == "v3").await;
 }
@@ -102,8 +125,14 @@ pub async fn burst_coalesced<F: Fixture>(fixture: &F) {
     }
     let last = format!("burst-{}", WRITES - 1);
     wait_until(&store, |c| c.app.name == last).await;
-    let applied = drain(&mut events).iter().filter(|e| matches!(e, Event::Applied { .. })).count();
-    assert!(applied <= WRITES + 1, "{applied} applies for {WRITES} writes");
+    let applied = drain(&mut events)
+        .iter()
+        .filter(|e| matches!(e, Event::Applied { .. }))
+        .count();
+    assert!(
+        applied <= WRITES + 1,
+        "{applied} applies for {WRITES} writes"
+    );
 }
 
 /// Invalid content is rejected with an event naming the source; the last good config keeps
@@ -116,7 +145,11 @@ pub async fn invalid_rejected<F: Fixture>(fixture: &F) {
     let store = reloader.store();
     fixture.write_invalid().await;
     let rejected = wait_for_event(&mut events, |e| matches!(e, Event::Rejected { .. })).await;
-    let Event::Rejected { source: Some(blamed), .. } = &rejected else {
+    let Event::Rejected {
+        source: Some(blamed),
+        ..
+    } = &rejected
+    else {
         panic!("the rejection names no source: {rejected:?}")
     };
     assert_eq!(*blamed, source, "{rejected:?}");
@@ -149,15 +182,24 @@ pub async fn revision_never_goes_backwards<F: Fixture>(fixture: &F) {
     fixture.write(&doc("r0")).await;
     let provider = fixture.provider().await;
     let ordered = provider.metadata().capabilities.ordered_revisions;
-    let mut stream = provider.watch().await.unwrap_or_else(|e| panic!("watch failed: {e}"));
+    let mut stream = provider
+        .watch()
+        .await
+        .unwrap_or_else(|e| panic!("watch failed: {e}"));
     let mut last = next_item(&mut stream).await;
     for i in 1..=5 {
         fixture.write(&doc(&format!("r{i}"))).await;
         let layer = next_item(&mut stream).await;
-        assert_ne!(layer.content, last.content, "the same content twice in a row");
+        assert_ne!(
+            layer.content, last.content,
+            "the same content twice in a row"
+        );
         if ordered {
             let (before, after): (&Revision, &Revision) = (&last.revision, &layer.revision);
-            assert!(before.is_older_than(after), "revision {before} then {after}");
+            assert!(
+                before.is_older_than(after),
+                "revision {before} then {after}"
+            );
         }
         last = layer;
     }

@@ -26,7 +26,10 @@ where
         }
     };
     if tokio::time::timeout(TIMEOUT, wait).await.is_err() {
-        panic!("condition not met within {TIMEOUT:?}; the store holds {:?}", store.load());
+        panic!(
+            "condition not met within {TIMEOUT:?}; the store holds {:?}",
+            store.load()
+        );
     }
 }
 
