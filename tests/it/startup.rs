@@ -83,3 +83,33 @@ async fn a_static_figment_layer_sits_under_a_watched_one() {
     handle.set_document(Format::Yaml, "db: {port: 3}");
     hotconf_testkit::wait_until(&store, |c| c.db.port == 3).await;
 }
+
+#[tokio::test]
+async fn wait_never_applies_a_config_without_a_layer_whose_first_state_was_rejected() {
+    let two = two_layers();
+    set_json(&two.upper, json!({"name": ["not", "a", "string"]}));
+    let (upper, lower) = (two.upper.clone(), two.lower.clone());
+    let mut events = two.builder.subscribe_events();
+    let mut stats = two.builder.stats();
+    let start = tokio::spawn(
+        two.builder
+            .startup(Startup::Wait(Duration::from_secs(20)))
+            .start(),
+    );
+    hotconf_testkit::wait_for_event(&mut events, |e| {
+        matches!(e, hotconf::Event::Rejected { .. })
+    })
+    .await;
+    let batches = stats.borrow_and_update().batches;
+    // Another layer changes, and the reloader takes that batch: still no config, since the
+    // upper layer has no good state yet.
+    lower.set_document(
+        Format::Toml,
+        "name = \"base\"\n[db]\nhost = \"h2\"\nport = 1\n",
+    );
+    crate::wait_stats(&mut stats, |s| s.batches > batches).await;
+    set_json(&upper, json!({"name": "good"}));
+    let reloader = start.await.unwrap().unwrap();
+    let snapshot = reloader.store().get();
+    assert_eq!((snapshot.name.as_str(), snapshot.version()), ("good", 1));
+}

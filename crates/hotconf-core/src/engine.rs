@@ -232,6 +232,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             source.latest = source.accepted.clone();
             source.latest_revision = source.accepted_revision.clone();
             source.dirty = false;
+            // A source none of whose states was ever accepted is not ready: building without
+            // it would apply a config that silently lacks a layer.
+            source.ready = source.accepted_revision.is_some();
         }
         error
     }

@@ -15,7 +15,8 @@ pub enum Event {
     Applied {
         /// The new version.
         version: u64,
-        /// `(source, revision)` of every layer, in layer order.
+        /// `(source, revision)` of every layer, in layer order (a JSON object when serialized).
+        #[serde(serialize_with = "as_map")]
         revisions: Vec<(String, String)>,
         /// How it came to be applied.
         origin: Origin,
@@ -70,5 +71,36 @@ impl Event {
             error: err.to_string(),
             transient: err.is_transient(),
         }
+    }
+}
+
+fn as_map<S: serde::Serializer>(
+    pairs: &[(String, String)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(pairs.iter().map(|(k, v)| (k, v)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialize_as_the_cli_prints_them() {
+        let applied = Event::Applied {
+            version: 3,
+            revisions: vec![("b".into(), "7".into()), ("a".into(), "x1".into())],
+            origin: Origin::Sources,
+        };
+        assert_eq!(
+            serde_json::to_string(&applied).unwrap(),
+            r#"{"event":"applied","version":3,"revisions":{"b":"7","a":"x1"},"origin":{"kind":"sources"}}"#
+        );
+        let error =
+            Error::new(crate::ErrorKind::Unavailable, "down").with_source_name("etcd://h:1/app");
+        assert_eq!(
+            serde_json::to_string(&Event::source_error("etcd://h:1/app", &error)).unwrap(),
+            r#"{"event":"source_error","source":"etcd://h:1/app","error":"unavailable error in etcd://h:1/app: down","transient":true}"#
+        );
     }
 }

@@ -41,7 +41,7 @@ pub fn merge_all<'a>(layers: impl IntoIterator<Item = &'a Value>) -> Value {
 /// Which layer a key comes from: the highest layer holding the whole path, or, for a key no layer
 /// holds (a missing field), the highest layer holding the longest part of it. `None` when no
 /// layer holds even its first segment. `layers` is ordered lowest first.
-pub fn provenance<'a>(layers: &[&'a Value], path: &[PathSegment]) -> Option<usize> {
+pub fn provenance(layers: &[&Value], path: &[PathSegment]) -> Option<usize> {
     (0..=path.len()).rev().find_map(|len| {
         if len == 0 {
             return None;

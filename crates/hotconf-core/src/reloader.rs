@@ -39,6 +39,7 @@ pub struct ReloaderBuilder<T> {
     debounce: Duration,
     backoff: Backoff,
     events: broadcast::Sender<Event>,
+    stats: watch::Sender<Stats>,
 }
 
 impl<T: DeserializeOwned + Send + Sync + 'static> Default for ReloaderBuilder<T> {
@@ -60,6 +61,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Default for ReloaderBuilder<T>
                 max: Duration::from_secs(30),
             },
             events: broadcast::channel(1024).0,
+            stats: watch::Sender::new(Stats::default()),
         }
     }
 }
@@ -149,6 +151,11 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
         self.events.subscribe()
     }
 
+    /// The reloader's counters, from before it starts (see [`Reloader::stats`]).
+    pub fn stats(&self) -> watch::Receiver<Stats> {
+        self.stats.subscribe()
+    }
+
     /// Starts following every layer and returns once the first config is applied, as the
     /// [`Startup`] policy says. Must be called inside a tokio runtime.
     ///
@@ -181,7 +188,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
             events: self.events.clone(),
             history: VecDeque::new(),
             pinned: false,
-            stats: watch::Sender::new(Stats::default()),
+            stats: self.stats,
         };
         let stats = engine.stats.subscribe();
         let deadline = match self.startup {
@@ -198,7 +205,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
                 }
                 last_error = Some(error);
             }
-            match engine.apply_sources().await {
+            let applied = engine.apply_sources().await;
+            engine.stats.send_modify(|s| s.batches += 1);
+            match applied {
                 Ok(Some(_)) => break,
                 Ok(None) => {}
                 Err(error) if fail_fast => return Err(error),
@@ -270,9 +279,9 @@ async fn run<T: DeserializeOwned + Send + Sync + 'static>(
                     tokio::time::sleep(debounce).await;
                 }
                 engine.ingest(inbox.drain());
-                engine.stats.send_modify(|s| s.batches += 1);
                 // A rejection was already reported as an event; the loop goes on.
                 let _ = engine.apply_sources().await;
+                engine.stats.send_modify(|s| s.batches += 1);
             }
         }
     }

@@ -5,7 +5,8 @@
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Batches of source states processed (each may hold many coalesced changes).
+    /// Batches of source states processed, counted once each is fully handled (each may hold
+    /// many coalesced changes).
     pub batches: u64,
     /// Configs applied (from the sources, a rollback or a revert).
     pub applied: u64,

@@ -36,8 +36,13 @@ impl Tree {
         }))
     }
 
-    /// The raw JSON document, when the content arrived as one whose root is a map.
+    /// The raw JSON document, when the content arrived as one whose root is a map and the
+    /// depth limit is no stricter than serde_json's own (so skipping the tree skips no check).
     pub(crate) fn json_map_bytes(&self) -> Option<&[u8]> {
+        const SERDE_JSON_DEPTH: usize = 128;
+        if self.limits.max_depth < SERDE_JSON_DEPTH {
+            return None;
+        }
         let bytes = self.json.as_deref()?;
         let first = bytes.iter().find(|b| !b.is_ascii_whitespace())?;
         (*first == b'{').then_some(bytes)

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The one test command: installs what is missing (idempotently), then runs every gate:
+# fmt, clippy -D warnings on all targets and features, all tests (unit, integration, examples,
+# doc tests), rustdoc with warnings denied, and the README's quickstart.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# --- toolchain -------------------------------------------------------------------------------
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo is missing: hotconf needs the Rust toolchain (https://rustup.rs)" >&2
+    exit 1
+fi
+for component in rustfmt clippy; do
+    tool=$([ "$component" = rustfmt ] && echo fmt || echo clippy)
+    if ! cargo "$tool" --version >/dev/null 2>&1; then
+        say "installing the $component component"
+        rustup component add "$component"
+    fi
+done
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy (all targets, all features, -D warnings)"
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+
+say "cargo test (all crates, examples, doc tests)"
+cargo test --workspace --all-features --locked
+
+say "cargo doc (warnings denied)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked --quiet
+
+say "quickstart (the README's main job)"
+cargo run --quiet --locked --example quickstart
+
+say "all gates passed"
