@@ -72,8 +72,9 @@ mod fast_path {
         unit: Option<()>,
     }
 
-    /// Loads `text` as the only layer (the fast path) and under an empty-map layer (the
-    /// general path: parse, merge, deserialize), and returns both configs and merged trees.
+    /// Loads `text` as the only layer (the fast path: straight from the bytes) and over a
+    /// lower layer whose only key it overrides (the general path: parse, then deserialize from
+    /// the layers), and returns both configs and merged trees.
     async fn both_paths(text: &str) -> [(Doc, Value); 2] {
         let (fast, fast_handle) = MemoryProvider::new("memory:fast");
         fast_handle.set_document(Format::Json, text);
@@ -83,8 +84,8 @@ mod fast_path {
             .await
             .unwrap();
 
-        let (lower, lower_handle) = MemoryProvider::new("memory:empty");
-        lower_handle.set_tree(json!({}));
+        let (lower, lower_handle) = MemoryProvider::new("memory:lower");
+        lower_handle.set_tree(json!({"name": "overridden by every document"}));
         let (upper, upper_handle) = MemoryProvider::new("memory:general");
         upper_handle.set_document(Format::Json, text);
         let general = Reloader::<Doc>::builder()

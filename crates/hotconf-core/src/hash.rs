@@ -8,6 +8,12 @@ pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64_with_seed(bytes, 0x686f74636f6e66)
 }
 
+/// Hashes a list of hashes (the layers of a merge), in a domain apart from the others.
+pub(crate) fn hash_list(hashes: &[u64]) -> u64 {
+    let bytes: Vec<u8> = hashes.iter().flat_map(|h| h.to_le_bytes()).collect();
+    xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, 0x6c6179657273)
+}
+
 /// Hashes `value` structurally: equal trees give equal hashes, in every process and version.
 pub(crate) fn hash_value(value: &Value) -> u64 {
     let mut hasher = Xxh3::new();

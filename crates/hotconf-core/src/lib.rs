@@ -11,6 +11,7 @@ mod hash;
 mod inbox;
 pub mod keyspace;
 mod layer;
+mod layered;
 mod memory;
 pub mod merge;
 pub mod path;

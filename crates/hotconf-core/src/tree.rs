@@ -1,6 +1,7 @@
-//! `Tree`: a layer's or a config's content as a tree, parsed on first use when it arrived as a
-//! JSON document, so that a successful reload of one large JSON document can deserialize the
-//! typed config straight from its bytes (the serde_json floor) and never build the tree.
+//! `Tree`: content as a tree, built only when someone needs it. A JSON document is parsed on
+//! first use (so a reload of one large JSON document can deserialize the typed config straight
+//! from its bytes), and the merge of several layers is materialized on first use (so a reload
+//! deserializes from the layers in place).
 
 use std::sync::{Arc, OnceLock};
 
@@ -8,53 +9,111 @@ use serde_json::Value;
 
 use crate::error::Result;
 use crate::format::{self, Format, Limits};
+use crate::{hash, merge};
+
+enum Source {
+    /// Already a tree.
+    Value,
+    /// A JSON document, checked for size.
+    Json(Arc<[u8]>, Limits),
+    /// The merge of these layers, lowest first.
+    Layers(Vec<Arc<Tree>>),
+}
 
 pub(crate) struct Tree {
-    json: Option<Arc<[u8]>>,
-    limits: Limits,
+    source: Source,
     value: OnceLock<Arc<Value>>,
+    hash: OnceLock<u64>,
 }
 
 impl Tree {
-    pub(crate) fn from_value(value: Arc<Value>) -> Arc<Tree> {
-        let tree = Tree {
-            json: None,
-            limits: Limits::default(),
+    fn new(source: Source) -> Arc<Tree> {
+        Arc::new(Tree {
+            source,
             value: OnceLock::new(),
-        };
+            hash: OnceLock::new(),
+        })
+    }
+
+    pub(crate) fn from_value(value: Arc<Value>) -> Arc<Tree> {
+        let tree = Tree::new(Source::Value);
         let _ = tree.value.set(value);
-        Arc::new(tree)
+        tree
     }
 
     /// A JSON document, checked for size now and parsed when first needed.
     pub(crate) fn from_json(bytes: Arc<[u8]>, limits: Limits) -> Result<Arc<Tree>> {
         format::check_size(bytes.len(), &limits)?;
-        Ok(Arc::new(Tree {
-            json: Some(bytes),
-            limits,
-            value: OnceLock::new(),
-        }))
+        Ok(Tree::new(Source::Json(bytes, limits)))
+    }
+
+    /// The merge of `layers` (lowest first), materialized when first needed. Its hash combines
+    /// the layers' hashes.
+    pub(crate) fn from_layers(layers: Vec<Arc<Tree>>) -> Arc<Tree> {
+        Tree::new(Source::Layers(layers))
     }
 
     /// The raw JSON document, when the content arrived as one whose root is a map and the
     /// depth limit is no stricter than serde_json's own (so skipping the tree skips no check).
     pub(crate) fn json_map_bytes(&self) -> Option<&[u8]> {
         const SERDE_JSON_DEPTH: usize = 128;
-        if self.limits.max_depth < SERDE_JSON_DEPTH {
+        let Source::Json(bytes, limits) = &self.source else {
+            return None;
+        };
+        if limits.max_depth < SERDE_JSON_DEPTH {
             return None;
         }
-        let bytes = self.json.as_deref()?;
         let first = bytes.iter().find(|b| !b.is_ascii_whitespace())?;
-        (*first == b'{').then_some(bytes)
+        (*first == b'{').then_some(&**bytes)
     }
 
-    /// The tree, parsing the document the first time.
+    /// True for a tree known to be an empty map (it changes nothing in a merge).
+    pub(crate) fn is_empty_map(&self) -> bool {
+        self.value
+            .get()
+            .is_some_and(|v| v.as_object().is_some_and(|m| m.is_empty()))
+    }
+
+    /// The tree, building it the first time.
     pub(crate) fn value(&self) -> Result<&Arc<Value>> {
         if let Some(value) = self.value.get() {
             return Ok(value);
         }
-        let bytes = self.json.as_deref().unwrap_or(b"{}");
-        let parsed = Arc::new(format::parse(Format::Json, bytes, &self.limits)?);
-        Ok(self.value.get_or_init(|| parsed))
+        let built = match &self.source {
+            Source::Value => unreachable!("a value tree is set at creation"),
+            Source::Json(bytes, limits) => format::parse(Format::Json, bytes, limits)?,
+            Source::Layers(layers) => {
+                let values = layers
+                    .iter()
+                    .map(|l| l.value().map(|v| &**v))
+                    .collect::<Result<Vec<_>>>()?;
+                merge::merge_all(values)
+            }
+        };
+        Ok(self.value.get_or_init(|| Arc::new(built)))
+    }
+
+    /// A stable content hash: of the document's bytes for a JSON document that is taken
+    /// straight from its bytes (the fast path), of the tree otherwise (so the same content in two
+    /// formats hashes the same). A merge hashes its layers' tree hashes.
+    pub(crate) fn content_hash(&self) -> Result<u64> {
+        match (&self.source, self.json_map_bytes()) {
+            (Source::Json(..), Some(bytes)) => Ok(hash::hash_bytes(bytes)),
+            _ => self.tree_hash(),
+        }
+    }
+
+    fn tree_hash(&self) -> Result<u64> {
+        if let Some(hash) = self.hash.get() {
+            return Ok(*hash);
+        }
+        let computed = match &self.source {
+            Source::Layers(layers) => {
+                let hashes = layers.iter().map(|l| l.tree_hash()).collect::<Result<Vec<u64>>>()?;
+                hash::hash_list(&hashes)
+            }
+            Source::Value | Source::Json(..) => hash::hash_value(self.value()?),
+        };
+        Ok(*self.hash.get_or_init(|| computed))
     }
 }
