@@ -109,7 +109,10 @@ impl Tree {
         }
         let computed = match &self.source {
             Source::Layers(layers) => {
-                let hashes = layers.iter().map(|l| l.tree_hash()).collect::<Result<Vec<u64>>>()?;
+                let hashes = layers
+                    .iter()
+                    .map(|l| l.tree_hash())
+                    .collect::<Result<Vec<u64>>>()?;
                 hash::hash_list(&hashes)
             }
             Source::Value | Source::Json(..) => hash::hash_value(self.value()?),
