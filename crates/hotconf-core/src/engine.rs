@@ -571,6 +571,15 @@ pub(crate) fn parse_content(content: &Content, limits: &Limits) -> Result<Option
             bytes,
         } => return Tree::from_json(bytes.clone(), *limits).map(Some),
         Content::Document { format, bytes } => format::parse(*format, bytes, limits)?,
+        Content::Documents(documents) => {
+            let mut trees = Vec::with_capacity(documents.len());
+            for doc in documents {
+                let parsed = format::parse(doc.format, &doc.bytes, limits)
+                    .map_err(|e| Error::new(e.kind(), format!("in document `{}`: {}", doc.name, e.message())))?;
+                trees.push(parsed);
+            }
+            merge::merge_all(trees.iter())
+        }
         Content::Keys {
             separator,
             entries,

@@ -48,12 +48,15 @@ impl<P: figment::Provider + Send + Sync> Provider for FigmentLayer<P> {
     }
 
     async fn load(&self) -> Result<Layer> {
-        let tree: Value = Figment::from(&self.provider).extract().map_err(|e| {
-            Error::new(ErrorKind::Parse, "figment provider failed")
-                .with_source_name(&self.name)
-                .with_cause(e)
-        })?;
-        let revision = Revision::of_content(tree.to_string().as_bytes());
-        Ok(Layer::new(Content::Tree(tree), revision))
+        layer_from(&self.provider, &self.name)
     }
+}
+
+/// Reads a figment provider into a tree layer named `name`.
+pub(crate) fn layer_from(provider: &impl figment::Provider, name: &str) -> Result<Layer> {
+    let tree: Value = Figment::from(provider).extract().map_err(|e| {
+        Error::new(ErrorKind::Parse, "figment provider failed").with_source_name(name).with_cause(e)
+    })?;
+    let revision = Revision::of_content(tree.to_string().as_bytes());
+    Ok(Layer::new(Content::Tree(tree), revision))
 }

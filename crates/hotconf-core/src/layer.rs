@@ -57,6 +57,9 @@ pub enum Content {
         /// The raw bytes, not yet checked for UTF-8.
         bytes: Arc<[u8]>,
     },
+    /// Several named documents merged in order, later over earlier (a directory of documents,
+    /// a list of Nacos dataIds). A parse failure names the document.
+    Documents(Vec<Document>),
     /// A key space (an etcd or Consul prefix, a key-per-file directory): `a/b/c = v` becomes
     /// the nested map `{a: {b: {c: v}}}`.
     Keys {
@@ -69,4 +72,15 @@ pub enum Content {
     },
     /// An already structured tree (from a figment provider, the environment, or code).
     Tree(Value),
+}
+
+/// One named document of [`Content::Documents`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// The document's name (a file name), used in error messages.
+    pub name: String,
+    /// How to parse the bytes.
+    pub format: Format,
+    /// The raw bytes.
+    pub bytes: Arc<[u8]>,
 }

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod engine;
+mod env;
 mod error;
 mod event;
 mod figment_layer;
@@ -25,11 +26,12 @@ mod tree;
 mod uri;
 mod validate;
 
+pub use env::EnvProvider;
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use event::Event;
 pub use figment_layer::FigmentLayer;
 pub use format::{Format, Limits};
-pub use layer::{Content, Layer};
+pub use layer::{Content, Document, Layer};
 pub use memory::{MemoryHandle, MemoryProvider};
 pub use provider::{Capabilities, Metadata, Provider, WatchStream};
 pub use reloader::{Reloader, ReloaderBuilder, Startup};

@@ -1,0 +1,45 @@
+//! `EnvProvider`: environment variables with a prefix as a static layer.
+
+use async_trait::async_trait;
+use figment::providers::Env;
+
+use crate::error::Result;
+use crate::layer::Layer;
+use crate::provider::{Capabilities, Metadata, Provider};
+
+/// Environment variables starting with a prefix, as a static layer: `APP_DB__PORT=5432` with
+/// prefix `APP_` becomes `db.port = 5432`. Names are lower-cased, `__` nests, and values are
+/// typed the way figment types them (`5432` a number, `true` a boolean, `[1, 2]` an array,
+/// anything else a string). Read once, when the reloader starts.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use hotconf_core::{EnvProvider, Provider};
+/// let env = EnvProvider::prefixed("HOTCONF_DOC_EXAMPLE_");
+/// assert_eq!(env.metadata().name, "env:HOTCONF_DOC_EXAMPLE_");
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct EnvProvider {
+    prefix: String,
+}
+
+impl EnvProvider {
+    /// The variables starting with `prefix` (the prefix is removed from the keys).
+    pub fn prefixed(prefix: &str) -> Self {
+        EnvProvider { prefix: prefix.to_owned() }
+    }
+}
+
+#[async_trait]
+impl Provider for EnvProvider {
+    fn metadata(&self) -> Metadata {
+        Metadata::new(format!("env:{}", self.prefix), Capabilities::STATIC)
+    }
+
+    async fn load(&self) -> Result<Layer> {
+        // figment's `Env` is not `Sync`: build it here, on each load.
+        let env = Env::prefixed(&self.prefix).split("__");
+        crate::figment_layer::layer_from(&env, &self.metadata().name)
+    }
+}

@@ -1,0 +1,228 @@
+//! `FileProvider`: a file or directory as a layer, followed through every way it can change.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hotconf_core::{Capabilities, Error, ErrorKind, Format, Layer, Metadata, Provider, Result, Scheme, SourceUri, WatchStream};
+
+use crate::read::{read_state, FileMode};
+use crate::watch::follow;
+
+/// The default wait after a file event before reading, so that the rest of a save (a rename
+/// after a write, the kubelet's symlink swap) lands in the same read. See docs/benchmarks.md.
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(20);
+
+/// The default interval of the backstop rescan, which catches events the OS lost.
+pub const DEFAULT_RESCAN: Duration = Duration::from_secs(30);
+
+/// A file or directory as a layer: a document (TOML, YAML, JSON, properties), a key-per-file
+/// directory (a Kubernetes ConfigMap or Secret mount), or a directory of documents.
+///
+/// It watches the **parent directory** (never the file alone, whose watch dies with an editor's
+/// rename or the kubelet's symlink swap) through one OS watcher shared by the process, ignores
+/// access events (reading must not trigger a reload), waits `debounce` after an event, re-reads
+/// through symlinks, and yields only when the content hash changed. A periodic rescan catches
+/// lost events, and a polling mode serves filesystems without events. A missing file is an
+/// error (the last good state stays) until it appears.
+///
+/// ```no_run
+/// # async fn demo() -> hotconf_core::Result<()> {
+/// use hotconf_file::FileProvider;
+/// #[derive(serde::Deserialize)]
+/// struct App { port: u16 }
+/// let reloader = hotconf_core::Reloader::<App>::builder()
+///     .layer(FileProvider::new("/etc/app/config.toml"))
+///     .layer(FileProvider::directory("/etc/app/configmap/"))
+///     .start()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct FileProvider {
+    pub(crate) path: PathBuf,
+    pub(crate) mode: FileMode,
+    pub(crate) debounce: Duration,
+    pub(crate) rescan: Duration,
+    pub(crate) poll: Option<Duration>,
+    name: String,
+    reads: Arc<AtomicU64>,
+}
+
+impl FileProvider {
+    /// A document, or a key-per-file directory when `path` is an existing directory or ends
+    /// with `/`. The document's format comes from its extension.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let is_dir = path.is_dir() || path.to_string_lossy().ends_with('/');
+        let mode = if is_dir { FileMode::KeyPerFile { typed: false } } else { FileMode::Document(None) };
+        FileProvider::with_mode(path, mode)
+    }
+
+    /// A key-per-file directory (a ConfigMap or Secret mount).
+    pub fn directory(path: impl Into<PathBuf>) -> Self {
+        FileProvider::with_mode(path.into(), FileMode::KeyPerFile { typed: false })
+    }
+
+    /// A directory of documents merged in name order.
+    pub fn documents(path: impl Into<PathBuf>) -> Self {
+        FileProvider::with_mode(path.into(), FileMode::Documents)
+    }
+
+    fn with_mode(path: PathBuf, mode: FileMode) -> Self {
+        let name = format!("file:{}", path.display());
+        FileProvider {
+            path,
+            mode,
+            debounce: DEFAULT_DEBOUNCE,
+            rescan: DEFAULT_RESCAN,
+            poll: None,
+            name,
+            reads: Arc::default(),
+        }
+    }
+
+    /// A provider from a `file:` URI (or a bare path): `?mode=document|keys|documents`,
+    /// `?format=yaml`, `?typed=true` (key-per-file values as scalars), `?poll=2s` (polling, for
+    /// filesystems without events), `?debounce=50ms`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] for another scheme or a bad option.
+    pub fn from_uri(uri: &SourceUri) -> Result<Self> {
+        if uri.scheme != Scheme::File {
+            return Err(Error::new(ErrorKind::Config, format!("{uri} is not a file source")));
+        }
+        let mut provider = match uri.param("mode") {
+            Some("documents") => FileProvider::documents(&uri.path),
+            Some("keys") => FileProvider::directory(&uri.path),
+            Some("document") | None => FileProvider::new(&uri.path),
+            Some(other) => {
+                return Err(Error::new(ErrorKind::Config, format!("unknown mode `{other}` (document, keys, documents)")))
+            }
+        };
+        if uri.param("typed") == Some("true") {
+            provider = provider.typed();
+        }
+        if let Some(format) = uri.param("format") {
+            provider = provider.format(format.parse()?);
+        }
+        if let Some(poll) = uri.param("poll") {
+            provider = provider.polling(parse_duration(poll)?);
+        }
+        if let Some(debounce) = uri.param("debounce") {
+            provider = provider.debounce(parse_duration(debounce)?);
+        }
+        Ok(provider)
+    }
+
+    /// Reads the file as a document in `format`, whatever its extension.
+    pub fn format(mut self, format: Format) -> Self {
+        self.mode = FileMode::Document(Some(format));
+        self
+    }
+
+    /// Types key-per-file values as JSON scalars (`5432` a number, `true` a boolean).
+    pub fn typed(mut self) -> Self {
+        if let FileMode::KeyPerFile { typed } = &mut self.mode {
+            *typed = true;
+        }
+        self
+    }
+
+    /// The wait after an event before reading. Default [`DEFAULT_DEBOUNCE`].
+    pub fn debounce(mut self, debounce: Duration) -> Self {
+        self.debounce = debounce;
+        self
+    }
+
+    /// The interval of the backstop rescan. Default [`DEFAULT_RESCAN`].
+    pub fn rescan_interval(mut self, interval: Duration) -> Self {
+        self.rescan = interval;
+        self
+    }
+
+    /// Polls every `interval` instead of using OS events (NFS, some container filesystems).
+    pub fn polling(mut self, interval: Duration) -> Self {
+        self.poll = Some(interval);
+        self
+    }
+
+    /// The path followed.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The directory whose events matter: the parent of a document, or the directory itself.
+    pub(crate) fn watched_dir(&self) -> PathBuf {
+        match self.mode {
+            FileMode::Document(_) => match self.path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+                _ => PathBuf::from("."),
+            },
+            FileMode::KeyPerFile { .. } | FileMode::Documents => self.path.clone(),
+        }
+    }
+
+    /// How many times this provider (and its clones) read the source: a diagnostic, and how
+    /// tests prove that reading never triggers another read.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn read(&self) -> Result<Layer> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        read_state(&self.path, self.mode).map_err(|e| e.with_source_name(self.name.clone()))
+    }
+}
+
+#[async_trait]
+impl Provider for FileProvider {
+    fn metadata(&self) -> Metadata {
+        Metadata::new(self.name.clone(), Capabilities::WATCH)
+    }
+
+    async fn load(&self) -> Result<Layer> {
+        self.read()
+    }
+
+    async fn watch(&self) -> Result<WatchStream> {
+        Ok(follow(self.clone()))
+    }
+}
+
+/// Parses `250ms`, `2s`, `1m`.
+fn parse_duration(text: &str) -> Result<Duration> {
+    let bad = || Error::new(ErrorKind::Config, format!("bad duration `{text}` (e.g. 250ms, 2s, 1m)"));
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| bad())?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(number)),
+        "s" => Ok(Duration::from_secs(number)),
+        "m" => Ok(Duration::from_secs(number * 60)),
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_and_modes() {
+        let p = FileProvider::from_uri(&"file:/etc/app/?mode=documents&poll=2s".parse().unwrap()).unwrap();
+        assert_eq!((p.mode, p.poll), (FileMode::Documents, Some(Duration::from_secs(2))));
+        let p = FileProvider::from_uri(&"./app.conf?format=yaml&debounce=5ms".parse().unwrap()).unwrap();
+        assert_eq!((p.mode, p.debounce), (FileMode::Document(Some(Format::Yaml)), Duration::from_millis(5)));
+        assert_eq!(p.watched_dir(), PathBuf::from("."));
+        assert_eq!(FileProvider::new("app.toml").watched_dir(), PathBuf::from("."));
+        assert_eq!(FileProvider::new("/etc/cm/").mode, FileMode::KeyPerFile { typed: false });
+        let p = FileProvider::from_uri(&"file:/etc/cm/?typed=true".parse().unwrap()).unwrap();
+        assert_eq!(p.mode, FileMode::KeyPerFile { typed: true });
+        assert!(FileProvider::from_uri(&"file:x?mode=weird".parse().unwrap()).is_err());
+        assert!(FileProvider::from_uri(&"file:x?poll=2h".parse().unwrap()).is_err());
+        assert!(FileProvider::from_uri(&"env:APP_".parse().unwrap()).is_err());
+    }
+}

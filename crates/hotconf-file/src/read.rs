@@ -1,0 +1,146 @@
+//! Reading a file source's current state: one document, a key-per-file directory (a ConfigMap
+//! or Secret mount), or a directory of documents.
+
+use std::io::ErrorKind as IoKind;
+use std::path::Path;
+use std::sync::Arc;
+
+use hotconf_core::{Content, Document, Error, ErrorKind, Format, Layer, Result, Revision};
+
+/// How a path is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileMode {
+    /// One document; the format comes from the extension unless given.
+    Document(Option<Format>),
+    /// A directory where each file is one key (a ConfigMap or Secret mount): a file named
+    /// `db.port` holding `5432` is the key `db.port`. Entries starting with `.` (the kubelet's
+    /// `..data` and timestamped directories among them) are not keys. One trailing newline is
+    /// trimmed from each value. Values are strings, or typed as JSON scalars with `typed`.
+    KeyPerFile {
+        /// Parse `5432`, `true`, `1.5` as a number or boolean instead of a string.
+        typed: bool,
+    },
+    /// A directory of documents (by extension), merged in name order, later over earlier.
+    Documents,
+}
+
+/// Reads the state at `path`. A missing file is an error (its last good state is kept), never
+/// an empty layer.
+pub(crate) fn read_state(path: &Path, mode: FileMode) -> Result<Layer> {
+    match mode {
+        FileMode::Document(format) => {
+            let format = match format.or_else(|| Format::from_path(&path.to_string_lossy())) {
+                Some(format) => format,
+                None => return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("cannot tell the format of {} from its extension: give one (?format=yaml)", path.display()),
+                )
+                .with_transient(false)),
+            };
+            let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+            Ok(Layer::document(format, bytes))
+        }
+        FileMode::KeyPerFile { typed } => {
+            let mut entries = Vec::new();
+            for name in key_names(path)? {
+                let bytes = std::fs::read(path.join(&name)).map_err(|e| io_error(&path.join(&name), e))?;
+                let text = String::from_utf8(bytes).map_err(|e| {
+                    Error::new(ErrorKind::Parse, format!("is not valid UTF-8 (at byte {})", e.utf8_error().valid_up_to()))
+                        .with_key(name.clone())
+                })?;
+                entries.push((name, trim_one_newline(text)));
+            }
+            let revision = revision_of(entries.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())));
+            Ok(Layer::new(Content::Keys { separator: '.', entries, typed }, revision))
+        }
+        FileMode::Documents => {
+            let mut documents = Vec::new();
+            for name in key_names(path)? {
+                let Some(format) = Format::from_path(&name) else {
+                    tracing::debug!(file = %name, "skipping a file with no known document extension");
+                    continue;
+                };
+                let bytes = std::fs::read(path.join(&name)).map_err(|e| io_error(&path.join(&name), e))?;
+                documents.push(Document { name, format, bytes: Arc::from(bytes) });
+            }
+            let revision = revision_of(documents.iter().map(|d| (d.name.as_bytes(), &*d.bytes)));
+            Ok(Layer::new(Content::Documents(documents), revision))
+        }
+    }
+}
+
+/// Visible regular files of a directory (symlinks followed), sorted by name.
+fn key_names(dir: &Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| io_error(dir, e))? {
+        let entry = entry.map_err(|e| io_error(dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        // Follows the `key -> ..data/key` symlink; a dangling link (mid-swap) is skipped, and the
+        // next event re-reads.
+        match std::fs::metadata(entry.path()) {
+            Ok(meta) if meta.is_file() => names.push(name),
+            _ => {}
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn trim_one_newline(mut text: String) -> String {
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    text
+}
+
+fn revision_of<'a>(parts: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Revision {
+    let mut all = Vec::new();
+    for (name, bytes) in parts {
+        all.extend_from_slice(&(name.len() as u64).to_le_bytes());
+        all.extend_from_slice(name);
+        all.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        all.extend_from_slice(bytes);
+    }
+    Revision::of_content(&all)
+}
+
+pub(crate) fn io_error(path: &Path, error: std::io::Error) -> Error {
+    let kind = match error.kind() {
+        IoKind::NotFound => ErrorKind::NotFound,
+        IoKind::PermissionDenied => ErrorKind::PermissionDenied,
+        _ => ErrorKind::Unavailable,
+    };
+    Error::new(kind, format!("cannot read {}", path.display())).with_transient(true).with_cause(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_per_file_skips_dot_entries_and_trims_one_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("name"), "app\n\n").unwrap();
+        std::fs::write(dir.path().join("port"), "8080").unwrap();
+        std::fs::write(dir.path().join(".hidden"), "x").unwrap();
+        std::fs::create_dir(dir.path().join("..data")).unwrap();
+        let layer = read_state(dir.path(), FileMode::KeyPerFile { typed: false }).unwrap();
+        let Content::Keys { entries, .. } = layer.content else { panic!("{layer:?}") };
+        assert_eq!(entries, [("name".to_owned(), "app\n".to_owned()), ("port".to_owned(), "8080".to_owned())]);
+    }
+
+    #[test]
+    fn a_missing_file_is_a_transient_not_found_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_state(&dir.path().join("app.toml"), FileMode::Document(None)).unwrap_err();
+        assert_eq!((err.kind(), err.is_transient()), (ErrorKind::NotFound, true));
+        let err = read_state(&dir.path().join("app"), FileMode::Document(None)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+    }
+}

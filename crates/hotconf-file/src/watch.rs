@@ -1,0 +1,105 @@
+//! The watch loop of a file provider: wait for an event in the directory (or the rescan timer),
+//! debounce, re-read, and yield only changes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use hotconf_core::{Layer, Result, WatchStream};
+use tokio::sync::Notify;
+
+use crate::mount::warn_if_mount_point;
+use crate::provider::FileProvider;
+use crate::watcher::{subscribe, Subscription};
+
+struct State {
+    provider: FileProvider,
+    poke: Arc<Notify>,
+    subscription: Option<Subscription>,
+    /// The last content yielded (by revision) and the last error yielded (by message).
+    last: Option<hotconf_core::Revision>,
+    last_error: Option<String>,
+    first: bool,
+}
+
+/// The stream of a file provider's states: the current one first, then every change.
+pub(crate) fn follow(provider: FileProvider) -> WatchStream {
+    warn_if_mount_point(&provider);
+    let state = State {
+        provider,
+        poke: Arc::new(Notify::new()),
+        subscription: None,
+        last: None,
+        last_error: None,
+        first: true,
+    };
+    Box::pin(futures_util::stream::unfold(state, |mut state| async move {
+        loop {
+            if !state.first {
+                state.wait().await;
+            }
+            state.first = false;
+            if let Some(item) = state.observe() {
+                return Some((item, state));
+            }
+        }
+    }))
+}
+
+impl State {
+    /// Subscribes to the directory's events if not yet (or again, if the directory came back).
+    fn ensure_subscribed(&mut self) {
+        if self.provider.poll.is_some() || self.subscription.is_some() {
+            return;
+        }
+        match subscribe(&self.provider.watched_dir(), self.poke.clone()) {
+            Ok(subscription) => self.subscription = Some(subscription),
+            Err(error) => tracing::debug!(%error, "watching later"),
+        }
+    }
+
+    /// Waits for an event (then the debounce) or the rescan timer.
+    async fn wait(&mut self) {
+        let (interval, debounce) = match self.provider.poll {
+            Some(poll) => (poll, Duration::ZERO),
+            None => (self.provider.rescan, self.provider.debounce),
+        };
+        tokio::select! {
+            () = self.poke.notified() => {
+                if !debounce.is_zero() {
+                    tokio::time::sleep(debounce).await;
+                }
+                // Events during the debounce are covered by the read that follows.
+                let _ = self.poke.notified().now_or_never();
+            }
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+
+    /// Reads the source; returns an item when it differs from the last one yielded.
+    fn observe(&mut self) -> Option<Result<Layer>> {
+        self.ensure_subscribed();
+        match self.provider.read() {
+            Ok(layer) => {
+                self.last_error = None;
+                if self.last.as_ref() == Some(&layer.revision) {
+                    return None;
+                }
+                self.last = Some(layer.revision.clone());
+                Some(Ok(layer))
+            }
+            Err(error) => {
+                let message = error.to_string();
+                if self.last_error.as_ref() == Some(&message) {
+                    return None;
+                }
+                self.last_error = Some(message);
+                // A directory that disappeared took its watch with it: subscribe again later.
+                if !self.provider.watched_dir().exists() {
+                    self.subscription = None;
+                }
+                Some(Err(error))
+            }
+        }
+    }
+}
