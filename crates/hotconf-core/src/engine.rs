@@ -428,11 +428,19 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         }
     }
 
+    /// Swaps `snapshot` in, records it, emits its events, then notifies subscribers: a
+    /// subscriber woken by a change finds its `applied` event already sent.
     fn publish(&mut self, snapshot: Arc<Snapshot<T>>) {
-        match &self.store {
-            Some(store) => store.publish(snapshot.clone()),
-            None => self.store = Some(Store::from_snapshot(snapshot.clone())),
-        }
+        let store = match &self.store {
+            Some(store) => {
+                store.swap(snapshot.clone());
+                store.clone()
+            }
+            None => self
+                .store
+                .insert(Store::from_snapshot(snapshot.clone()))
+                .clone(),
+        };
         self.history.push_back(snapshot.clone());
         while self.history.len() > self.rules.history.max(1) {
             self.history.pop_front();
@@ -453,6 +461,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
                 keys: snapshot.pending_restart().to_vec(),
             });
         }
+        store.notify();
     }
 
     /// Runs the post-apply check; on failure restores the previous version as a new one.
@@ -574,8 +583,12 @@ pub(crate) fn parse_content(content: &Content, limits: &Limits) -> Result<Option
         Content::Documents(documents) => {
             let mut trees = Vec::with_capacity(documents.len());
             for doc in documents {
-                let parsed = format::parse(doc.format, &doc.bytes, limits)
-                    .map_err(|e| Error::new(e.kind(), format!("in document `{}`: {}", doc.name, e.message())))?;
+                let parsed = format::parse(doc.format, &doc.bytes, limits).map_err(|e| {
+                    Error::new(
+                        e.kind(),
+                        format!("in document `{}`: {}", doc.name, e.message()),
+                    )
+                })?;
                 trees.push(parsed);
             }
             merge::merge_all(trees.iter())

@@ -27,7 +27,9 @@ pub struct EnvProvider {
 impl EnvProvider {
     /// The variables starting with `prefix` (the prefix is removed from the keys).
     pub fn prefixed(prefix: &str) -> Self {
-        EnvProvider { prefix: prefix.to_owned() }
+        EnvProvider {
+            prefix: prefix.to_owned(),
+        }
     }
 }
 

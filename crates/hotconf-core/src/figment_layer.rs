@@ -55,7 +55,9 @@ impl<P: figment::Provider + Send + Sync> Provider for FigmentLayer<P> {
 /// Reads a figment provider into a tree layer named `name`.
 pub(crate) fn layer_from(provider: &impl figment::Provider, name: &str) -> Result<Layer> {
     let tree: Value = Figment::from(provider).extract().map_err(|e| {
-        Error::new(ErrorKind::Parse, "figment provider failed").with_source_name(name).with_cause(e)
+        Error::new(ErrorKind::Parse, "figment provider failed")
+            .with_source_name(name)
+            .with_cause(e)
     })?;
     let revision = Revision::of_content(tree.to_string().as_bytes());
     Ok(Layer::new(Content::Tree(tree), revision))

@@ -247,7 +247,8 @@ impl<T: Send + Sync + 'static> Store<T> {
         self.shared.current.load().version
     }
 
-    /// A receiver that sees every applied snapshot (the latest one, if it reads slowly).
+    /// A receiver that sees every applied snapshot (the latest one, if it reads slowly). When
+    /// it wakes, readers already load the new snapshot and its `applied` event has been sent.
     ///
     /// A subscriber that never reads, or panics, affects nobody else (guarantee G7).
     pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot<T>>> {
@@ -280,8 +281,14 @@ impl<T: Send + Sync + 'static> Store<T> {
     }
 
     /// Swaps in `snapshot`, then notifies subscribers and projections.
-    pub(crate) fn publish(&self, snapshot: Arc<Snapshot<T>>) {
-        self.shared.current.store(snapshot.clone());
+    /// Makes `snapshot` the one readers load.
+    pub(crate) fn swap(&self, snapshot: Arc<Snapshot<T>>) {
+        self.shared.current.store(snapshot);
+    }
+
+    /// Notifies subscribers and projections of the current snapshot (after [`swap`](Self::swap)).
+    pub(crate) fn notify(&self) {
+        let snapshot = self.get();
         self.shared.changes.send_replace(snapshot.clone());
         self.lock_projections().retain(|projection| {
             catch_unwind(AssertUnwindSafe(|| projection(&snapshot))).unwrap_or_else(|_| {

@@ -13,7 +13,10 @@ pub(crate) fn warn_if_mount_point(provider: &FileProvider) {
     if !matches!(provider.mode, FileMode::Document(_)) || !is_mount_point(&provider.path) {
         return;
     }
-    let mut warned = WARNED.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    let mut warned = WARNED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     if warned.insert(provider.path.clone()) {
         tracing::warn!(
             path = %provider.path.display(),

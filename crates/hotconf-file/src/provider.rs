@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hotconf_core::{Capabilities, Error, ErrorKind, Format, Layer, Metadata, Provider, Result, Scheme, SourceUri, WatchStream};
+use hotconf_core::{
+    Capabilities, Error, ErrorKind, Format, Layer, Metadata, Provider, Result, Scheme, SourceUri,
+    WatchStream,
+};
 
 use crate::read::{read_state, FileMode};
 use crate::watch::follow;
@@ -57,7 +60,11 @@ impl FileProvider {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         let path = path.into();
         let is_dir = path.is_dir() || path.to_string_lossy().ends_with('/');
-        let mode = if is_dir { FileMode::KeyPerFile { typed: false } } else { FileMode::Document(None) };
+        let mode = if is_dir {
+            FileMode::KeyPerFile { typed: false }
+        } else {
+            FileMode::Document(None)
+        };
         FileProvider::with_mode(path, mode)
     }
 
@@ -92,14 +99,20 @@ impl FileProvider {
     /// [`ErrorKind::Config`] for another scheme or a bad option.
     pub fn from_uri(uri: &SourceUri) -> Result<Self> {
         if uri.scheme != Scheme::File {
-            return Err(Error::new(ErrorKind::Config, format!("{uri} is not a file source")));
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("{uri} is not a file source"),
+            ));
         }
         let mut provider = match uri.param("mode") {
             Some("documents") => FileProvider::documents(&uri.path),
             Some("keys") => FileProvider::directory(&uri.path),
             Some("document") | None => FileProvider::new(&uri.path),
             Some(other) => {
-                return Err(Error::new(ErrorKind::Config, format!("unknown mode `{other}` (document, keys, documents)")))
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("unknown mode `{other}` (document, keys, documents)"),
+                ))
             }
         };
         if uri.param("typed") == Some("true") {
@@ -194,7 +207,12 @@ impl Provider for FileProvider {
 
 /// Parses `250ms`, `2s`, `1m`.
 fn parse_duration(text: &str) -> Result<Duration> {
-    let bad = || Error::new(ErrorKind::Config, format!("bad duration `{text}` (e.g. 250ms, 2s, 1m)"));
+    let bad = || {
+        Error::new(
+            ErrorKind::Config,
+            format!("bad duration `{text}` (e.g. 250ms, 2s, 1m)"),
+        )
+    };
     let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().map_err(|_| bad())?;
@@ -212,13 +230,30 @@ mod tests {
 
     #[test]
     fn uris_and_modes() {
-        let p = FileProvider::from_uri(&"file:/etc/app/?mode=documents&poll=2s".parse().unwrap()).unwrap();
-        assert_eq!((p.mode, p.poll), (FileMode::Documents, Some(Duration::from_secs(2))));
-        let p = FileProvider::from_uri(&"./app.conf?format=yaml&debounce=5ms".parse().unwrap()).unwrap();
-        assert_eq!((p.mode, p.debounce), (FileMode::Document(Some(Format::Yaml)), Duration::from_millis(5)));
+        let p = FileProvider::from_uri(&"file:/etc/app/?mode=documents&poll=2s".parse().unwrap())
+            .unwrap();
+        assert_eq!(
+            (p.mode, p.poll),
+            (FileMode::Documents, Some(Duration::from_secs(2)))
+        );
+        let p = FileProvider::from_uri(&"./app.conf?format=yaml&debounce=5ms".parse().unwrap())
+            .unwrap();
+        assert_eq!(
+            (p.mode, p.debounce),
+            (
+                FileMode::Document(Some(Format::Yaml)),
+                Duration::from_millis(5)
+            )
+        );
         assert_eq!(p.watched_dir(), PathBuf::from("."));
-        assert_eq!(FileProvider::new("app.toml").watched_dir(), PathBuf::from("."));
-        assert_eq!(FileProvider::new("/etc/cm/").mode, FileMode::KeyPerFile { typed: false });
+        assert_eq!(
+            FileProvider::new("app.toml").watched_dir(),
+            PathBuf::from(".")
+        );
+        assert_eq!(
+            FileProvider::new("/etc/cm/").mode,
+            FileMode::KeyPerFile { typed: false }
+        );
         let p = FileProvider::from_uri(&"file:/etc/cm/?typed=true".parse().unwrap()).unwrap();
         assert_eq!(p.mode, FileMode::KeyPerFile { typed: true });
         assert!(FileProvider::from_uri(&"file:x?mode=weird".parse().unwrap()).is_err());

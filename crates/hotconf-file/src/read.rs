@@ -33,7 +33,10 @@ pub(crate) fn read_state(path: &Path, mode: FileMode) -> Result<Layer> {
                 Some(format) => format,
                 None => return Err(Error::new(
                     ErrorKind::Config,
-                    format!("cannot tell the format of {} from its extension: give one (?format=yaml)", path.display()),
+                    format!(
+                        "cannot tell the format of {} from its extension: give one (?format=yaml)",
+                        path.display()
+                    ),
                 )
                 .with_transient(false)),
             };
@@ -43,15 +46,29 @@ pub(crate) fn read_state(path: &Path, mode: FileMode) -> Result<Layer> {
         FileMode::KeyPerFile { typed } => {
             let mut entries = Vec::new();
             for name in key_names(path)? {
-                let bytes = std::fs::read(path.join(&name)).map_err(|e| io_error(&path.join(&name), e))?;
+                let bytes =
+                    std::fs::read(path.join(&name)).map_err(|e| io_error(&path.join(&name), e))?;
                 let text = String::from_utf8(bytes).map_err(|e| {
-                    Error::new(ErrorKind::Parse, format!("is not valid UTF-8 (at byte {})", e.utf8_error().valid_up_to()))
-                        .with_key(name.clone())
+                    Error::new(
+                        ErrorKind::Parse,
+                        format!(
+                            "is not valid UTF-8 (at byte {})",
+                            e.utf8_error().valid_up_to()
+                        ),
+                    )
+                    .with_key(name.clone())
                 })?;
                 entries.push((name, trim_one_newline(text)));
             }
             let revision = revision_of(entries.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())));
-            Ok(Layer::new(Content::Keys { separator: '.', entries, typed }, revision))
+            Ok(Layer::new(
+                Content::Keys {
+                    separator: '.',
+                    entries,
+                    typed,
+                },
+                revision,
+            ))
         }
         FileMode::Documents => {
             let mut documents = Vec::new();
@@ -60,8 +77,13 @@ pub(crate) fn read_state(path: &Path, mode: FileMode) -> Result<Layer> {
                     tracing::debug!(file = %name, "skipping a file with no known document extension");
                     continue;
                 };
-                let bytes = std::fs::read(path.join(&name)).map_err(|e| io_error(&path.join(&name), e))?;
-                documents.push(Document { name, format, bytes: Arc::from(bytes) });
+                let bytes =
+                    std::fs::read(path.join(&name)).map_err(|e| io_error(&path.join(&name), e))?;
+                documents.push(Document {
+                    name,
+                    format,
+                    bytes: Arc::from(bytes),
+                });
             }
             let revision = revision_of(documents.iter().map(|d| (d.name.as_bytes(), &*d.bytes)));
             Ok(Layer::new(Content::Documents(documents), revision))
@@ -116,7 +138,9 @@ pub(crate) fn io_error(path: &Path, error: std::io::Error) -> Error {
         IoKind::PermissionDenied => ErrorKind::PermissionDenied,
         _ => ErrorKind::Unavailable,
     };
-    Error::new(kind, format!("cannot read {}", path.display())).with_transient(true).with_cause(error)
+    Error::new(kind, format!("cannot read {}", path.display()))
+        .with_transient(true)
+        .with_cause(error)
 }
 
 #[cfg(test)]
@@ -131,15 +155,26 @@ mod tests {
         std::fs::write(dir.path().join(".hidden"), "x").unwrap();
         std::fs::create_dir(dir.path().join("..data")).unwrap();
         let layer = read_state(dir.path(), FileMode::KeyPerFile { typed: false }).unwrap();
-        let Content::Keys { entries, .. } = layer.content else { panic!("{layer:?}") };
-        assert_eq!(entries, [("name".to_owned(), "app\n".to_owned()), ("port".to_owned(), "8080".to_owned())]);
+        let Content::Keys { entries, .. } = layer.content else {
+            panic!("{layer:?}")
+        };
+        assert_eq!(
+            entries,
+            [
+                ("name".to_owned(), "app\n".to_owned()),
+                ("port".to_owned(), "8080".to_owned())
+            ]
+        );
     }
 
     #[test]
     fn a_missing_file_is_a_transient_not_found_error() {
         let dir = tempfile::tempdir().unwrap();
         let err = read_state(&dir.path().join("app.toml"), FileMode::Document(None)).unwrap_err();
-        assert_eq!((err.kind(), err.is_transient()), (ErrorKind::NotFound, true));
+        assert_eq!(
+            (err.kind(), err.is_transient()),
+            (ErrorKind::NotFound, true)
+        );
         let err = read_state(&dir.path().join("app"), FileMode::Document(None)).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config);
     }

@@ -33,17 +33,20 @@ pub(crate) fn follow(provider: FileProvider) -> WatchStream {
         last_error: None,
         first: true,
     };
-    Box::pin(futures_util::stream::unfold(state, |mut state| async move {
-        loop {
-            if !state.first {
-                state.wait().await;
+    Box::pin(futures_util::stream::unfold(
+        state,
+        |mut state| async move {
+            loop {
+                if !state.first {
+                    state.wait().await;
+                }
+                state.first = false;
+                if let Some(item) = state.observe() {
+                    return Some((item, state));
+                }
             }
-            state.first = false;
-            if let Some(item) = state.observe() {
-                return Some((item, state));
-            }
-        }
-    }))
+        },
+    ))
 }
 
 impl State {

@@ -27,7 +27,9 @@ fn subscribers() -> MutexGuard<'static, Subscribers> {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Runs on notify's thread: pokes the subscribers of the directory an event happened in.
@@ -81,10 +83,15 @@ pub(crate) fn subscribe(dir: &Path, poke: Arc<Notify>) -> Result<Subscription> {
     }
     if !subscribers().contains_key(&dir) {
         let watcher = watcher.as_mut().expect("created above");
-        watcher.watch(&dir, RecursiveMode::NonRecursive).map_err(|e| watch_error(&dir, e))?;
+        watcher
+            .watch(&dir, RecursiveMode::NonRecursive)
+            .map_err(|e| watch_error(&dir, e))?;
     }
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    subscribers().entry(dir.clone()).or_default().push((id, poke));
+    subscribers()
+        .entry(dir.clone())
+        .or_default()
+        .push((id, poke));
     Ok(Subscription { dir, id })
 }
 
@@ -93,7 +100,9 @@ impl Drop for Subscription {
         let mut watcher = watcher();
         let last = {
             let mut subscribers = subscribers();
-            let Some(list) = subscribers.get_mut(&self.dir) else { return };
+            let Some(list) = subscribers.get_mut(&self.dir) else {
+                return;
+            };
             list.retain(|(id, _)| *id != self.id);
             let last = list.is_empty();
             if last {
@@ -114,7 +123,13 @@ pub fn watched_directories() -> usize {
 }
 
 fn watch_error(dir: &Path, cause: impl Into<hotconf_core::BoxError>) -> Error {
-    Error::new(ErrorKind::Unavailable, format!("cannot watch {}; relying on periodic rescans", dir.display()))
-        .with_transient(true)
-        .with_cause(cause)
+    Error::new(
+        ErrorKind::Unavailable,
+        format!(
+            "cannot watch {}; relying on periodic rescans",
+            dir.display()
+        ),
+    )
+    .with_transient(true)
+    .with_cause(cause)
 }

@@ -2,7 +2,7 @@
 //! sequence step by step, every editor save pattern, partial writes, bursts, and no feedback loop.
 
 use std::fs;
-use std::io::Write;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -20,7 +20,9 @@ struct DocumentFixture {
 
 impl DocumentFixture {
     fn new() -> Self {
-        DocumentFixture { dir: tempfile::tempdir().unwrap() }
+        DocumentFixture {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
     fn path(&self) -> PathBuf {
         self.dir.path().join("app.yaml")
@@ -58,7 +60,10 @@ struct ConfigMapFixture {
 
 impl ConfigMapFixture {
     fn new() -> Self {
-        let fixture = ConfigMapFixture { dir: tempfile::tempdir().unwrap(), generation: Default::default() };
+        let fixture = ConfigMapFixture {
+            dir: tempfile::tempdir().unwrap(),
+            generation: Default::default(),
+        };
         fixture.publish(&[]);
         fixture
     }
@@ -66,7 +71,9 @@ impl ConfigMapFixture {
     /// The AtomicWriter's update, step by step (kubernetes/pkg/volume/util/atomic_writer.go).
     fn publish(&self, files: &[(&str, &str)]) {
         let root = self.dir.path();
-        let generation = self.generation.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let generation = self
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let old = fs::read_link(root.join("..data")).ok();
         // 2. a new timestamped directory with the payload
         let ts = format!("..2026_11_25_00_00_00.{generation:09}");
@@ -128,4 +135,220 @@ async fn a_document_file_passes_the_behaviour_suite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_configmap_directory_passes_the_behaviour_suite() {
     suite::run_all(ConfigMapFixture::new).await;
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct App {
+    name: String,
+    #[serde(default)]
+    port: u16,
+}
+
+/// Starts a reloader on one file provider; returns it with its events.
+async fn follow(
+    provider: FileProvider,
+) -> (Reloader<App>, tokio::sync::broadcast::Receiver<Event>) {
+    let builder = Reloader::<App>::builder()
+        .layer(provider)
+        .startup(Startup::Wait(Duration::from_secs(20)));
+    let events = builder.subscribe_events();
+    (builder.start().await.unwrap(), events)
+}
+
+fn applied(events: &mut tokio::sync::broadcast::Receiver<Event>) -> usize {
+    std::iter::from_fn(|| events.try_recv().ok())
+        .filter(|e| matches!(e, Event::Applied { .. }))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_atomic_writer_swap_is_followed_through_the_symlinked_file() {
+    let cm = ConfigMapFixture::new();
+    cm.publish(&[("app.yaml", "name: v1\nport: 1\n")]);
+    let (reloader, mut events) = follow(FileProvider::new(cm.dir.path().join("app.yaml"))).await;
+    let store = reloader.store();
+    assert_eq!(store.load().name, "v1");
+    for i in 2..=4 {
+        cm.publish(&[("app.yaml", &format!("name: v{i}\nport: {i}\n"))]);
+        wait_until(&store, |c| c.name == format!("v{i}")).await;
+    }
+    assert_eq!(
+        applied(&mut events),
+        4,
+        "one apply per swap, plus the first"
+    );
+    assert_eq!(store.load().port, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_editor_save_pattern_is_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.toml");
+    fs::write(&path, "name = \"v0\"").unwrap();
+    let (reloader, mut events) = follow(FileProvider::new(&path)).await;
+    let store = reloader.store();
+
+    // Write a temporary file, then rename it over the target (VS Code, JetBrains, sed -i).
+    save_by_rename(&path, "name = \"renamed\"");
+    wait_until(&store, |c| c.name == "renamed").await;
+
+    // vim: probe file, rename the original to a backup, write a new file, delete the backup.
+    fs::write(dir.path().join("4913"), "").unwrap();
+    fs::remove_file(dir.path().join("4913")).unwrap();
+    fs::rename(&path, dir.path().join("app.toml~")).unwrap();
+    fs::write(&path, "name = \"vim\"").unwrap();
+    fs::remove_file(dir.path().join("app.toml~")).unwrap();
+    wait_until(&store, |c| c.name == "vim").await;
+
+    // Delete, then create again: the deletion is an error (last good kept), the new file applies.
+    fs::remove_file(&path).unwrap();
+    let event = wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
+    assert!(
+        format!("{event:?}").contains("not_found") || format!("{event:?}").contains("cannot read"),
+        "{event:?}"
+    );
+    assert_eq!(store.load().name, "vim");
+    fs::write(&path, "name = \"recreated\"").unwrap();
+    wait_until(&store, |c| c.name == "recreated").await;
+
+    // In place: truncate, write half a document, then the rest.
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    file.write_all(b"name = \"trunc").unwrap();
+    file.flush().unwrap();
+    // The half file is read and rejected (the hazard every reader of in-place saves faces)...
+    // (It may also see the empty file right after the truncation: rejected too, for lack of
+    // `name`.)
+    wait_for_event(&mut events, |e| matches!(e, Event::Rejected { .. })).await;
+    assert_eq!(store.load().name, "recreated");
+    // ...and the complete file applies on the next event.
+    file.write_all(b"ated\"\nport = 7\n").unwrap();
+    drop(file);
+    wait_until(&store, |c| c.name == "truncated" && c.port == 7).await;
+    let history = reloader.history().await.unwrap();
+    assert!(
+        history.iter().all(|s| s.name != "trunc"),
+        "a half-written file was applied"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_missing_at_start_is_applied_when_it_appears() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("late.json");
+    let builder = Reloader::<App>::builder()
+        .layer(FileProvider::new(&path))
+        .startup(Startup::Wait(Duration::from_secs(20)));
+    let mut events = builder.subscribe_events();
+    let start = tokio::spawn(builder.start());
+    // The first read fails: the file is missing, the start waits.
+    let event = wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
+    assert!(
+        format!("{event:?}").contains("not_found") || format!("{event:?}").contains("late.json"),
+        "{event:?}"
+    );
+    fs::write(&path, r#"{"name": "late"}"#).unwrap();
+    let reloader = start.await.unwrap().unwrap();
+    assert_eq!(reloader.store().load().name, "late");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_rapid_saves_end_in_the_last_with_no_duplicate_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.json");
+    fs::write(&path, r#"{"name": "start"}"#).unwrap();
+    let (reloader, mut events) = follow(FileProvider::new(&path)).await;
+    let store = reloader.store();
+    for i in 0..100 {
+        save_by_rename(&path, &format!(r#"{{"name": "save-{i}"}}"#));
+    }
+    wait_until(&store, |c| c.name == "save-99").await;
+    let applies = applied(&mut events);
+    assert!(
+        (2..=101).contains(&applies),
+        "{applies} applies for 100 saves"
+    );
+    let history = reloader.history().await.unwrap();
+    for pair in history.windows(2) {
+        assert_ne!(
+            pair[0].name, pair[1].name,
+            "the same content applied twice in a row"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_the_file_never_triggers_another_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.yaml");
+    fs::write(&path, "name: a\n").unwrap();
+    // No debounce: a feedback loop (a read's own open/close events causing a read) would spin.
+    let provider = FileProvider::new(&path).debounce(Duration::ZERO);
+    let (reloader, _) = follow(provider.clone()).await;
+    let store = reloader.store();
+    for _ in 0..20 {
+        fs::read(&path).unwrap();
+    }
+    save_by_rename(&path, "name: b\n");
+    wait_until(&store, |c| c.name == "b").await;
+    let reads = provider.reads();
+    assert!(
+        reads <= 6,
+        "{reads} reads for one start and one save: reads trigger reads"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_mode_follows_changes_without_os_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.yaml");
+    fs::write(&path, "name: a\n").unwrap();
+    let (reloader, _) = follow(FileProvider::new(&path).polling(Duration::from_millis(10))).await;
+    save_by_rename(&path, "name: polled\n");
+    wait_until(&reloader.store(), |c| c.name == "polled").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_of_documents_merges_in_name_order_and_names_a_bad_document() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("10-base.toml"), "name = \"base\"\nport = 1").unwrap();
+    fs::write(dir.path().join("20-override.yaml"), "port: 2\n").unwrap();
+    fs::write(dir.path().join("README"), "not a document").unwrap();
+    let (reloader, mut events) = follow(FileProvider::documents(dir.path())).await;
+    let store = reloader.store();
+    assert_eq!((store.load().name.as_str(), store.load().port), ("base", 2));
+    save_by_rename(&dir.path().join("20-override.yaml"), "port: [");
+    let rejected = wait_for_event(&mut events, |e| matches!(e, Event::Rejected { .. })).await;
+    assert!(
+        format!("{rejected:?}").contains("20-override.yaml"),
+        "{rejected:?}"
+    );
+    assert_eq!(store.load().port, 2);
+}
+
+/// The inotify instances this process holds.
+fn inotify_instances() -> usize {
+    fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|fd| fs::read_link(fd.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().contains("inotify"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_provider_in_the_process_shares_one_os_watcher() {
+    let dirs: Vec<TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut reloaders = Vec::new();
+    for dir in &dirs {
+        for name in ["a.yaml", "b.yaml"] {
+            fs::write(dir.path().join(name), "name: x\n").unwrap();
+            reloaders.push(follow(FileProvider::new(dir.path().join(name))).await.0);
+        }
+    }
+    // Ten providers in five directories (and whatever other tests run meanwhile): one instance.
+    assert_eq!(inotify_instances(), 1);
+    drop(reloaders);
 }
