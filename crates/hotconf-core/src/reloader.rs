@@ -26,7 +26,8 @@ use crate::store::{Snapshot, Store};
 pub enum Startup {
     /// Return the first error: a source that fails, or a first config that is rejected.
     FailFast,
-    /// Keep waiting through errors and rejections, up to this long, for a first good config.
+    /// Keep waiting through errors and rejections, up to this long, for a first good config
+    /// (`Duration::MAX`: for ever).
     Wait(Duration),
 }
 
@@ -191,14 +192,15 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
             stats: self.stats,
         };
         let stats = engine.stats.subscribe();
+        let fail_fast = self.startup == Startup::FailFast;
         let deadline = match self.startup {
             Startup::FailFast => None,
-            Startup::Wait(timeout) => Some(tokio::time::Instant::now() + timeout),
+            // `Duration::MAX` and the like: wait for ever.
+            Startup::Wait(timeout) => tokio::time::Instant::now().checked_add(timeout),
         };
         let mut last_error = None;
         loop {
             let errors = engine.ingest(inbox.drain());
-            let fail_fast = deadline.is_none();
             if let Some(error) = errors.into_iter().next() {
                 if fail_fast {
                     return Err(error);

@@ -31,14 +31,16 @@ pub(crate) fn read_state(path: &Path, mode: FileMode) -> Result<Layer> {
         FileMode::Document(format) => {
             let format = match format.or_else(|| Format::from_path(&path.to_string_lossy())) {
                 Some(format) => format,
-                None => return Err(Error::new(
-                    ErrorKind::Config,
-                    format!(
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        format!(
                         "cannot tell the format of {} from its extension: give one (?format=yaml)",
                         path.display()
                     ),
-                )
-                .with_transient(false)),
+                    )
+                    .with_transient(false))
+                }
             };
             let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
             Ok(Layer::document(format, bytes))

@@ -4,6 +4,9 @@
 
 pub use hotconf_core::*;
 
+#[cfg(feature = "file")]
+pub use hotconf_file::{self as file, FileProvider};
+
 /// Guides, rendered from the repository's `docs/` folder.
 pub mod docs {
     #[doc = include_str!("../../../docs/concepts.md")]

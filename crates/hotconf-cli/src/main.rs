@@ -1,0 +1,239 @@
+//! `hotconf`: follow layered configuration sources from a shell.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use hotconf::{Event, Origin, Reloader, Snapshot, Startup};
+use serde_json::Value;
+use tokio::sync::{broadcast, watch};
+
+mod output;
+mod schema;
+mod sources;
+
+use output::{Output, Printer};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  stopped by SIGINT or SIGTERM; or, with --once, the first config was printed
+  1  no config could be loaded (with --once: none within --timeout)
+  2  bad arguments: an unknown option, an invalid source URI, an unreadable or invalid schema";
+
+/// Follow layered configuration sources and print every applied, rejected or failed change.
+#[derive(Debug, Parser)]
+#[command(name = "hotconf", version, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Follow SOURCEs, merged in argument order (later over earlier), and print one JSON object
+    /// per line: {"event":"applied",...,"config":{...}}, {"event":"rejected",...},
+    /// {"event":"source_error",...}.
+    #[command(after_help = format!("Sources:\n  ./app.toml, file:./app.toml     a document (toml, yaml, json, properties)\n  file:/etc/app/                  a key-per-file directory (a ConfigMap mount)\n  file:/etc/app/?mode=documents   the documents in a directory, merged by name\n  env:APP_                        APP_DB__PORT=5 -> db.port\n\n{EXIT_CODES}"))]
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct WatchArgs {
+    /// The sources, lowest layer first.
+    #[arg(required = true, value_name = "SOURCE")]
+    sources: Vec<String>,
+    /// Print the first applied config and exit.
+    #[arg(long)]
+    once: bool,
+    /// With --once: how long to wait for a first valid config (e.g. 500ms, 10s, 1m).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Reject every merged config that does not satisfy this JSON Schema.
+    #[arg(long, value_name = "FILE")]
+    schema: Option<PathBuf>,
+    /// How to print: json lines, or a pretty coloured diff (default: pretty on a terminal).
+    #[arg(long, value_enum)]
+    output: Option<Output>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("bad duration `{text}`"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(number)),
+        "s" | "" => Ok(Duration::from_secs(number)),
+        "m" => Ok(Duration::from_secs(number * 60)),
+        _ => Err(format!("bad duration `{text}` (e.g. 500ms, 10s, 1m)")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("hotconf: cannot start: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match cli.command {
+        Command::Watch(args) => runtime.block_on(watch(args)),
+    }
+}
+
+async fn watch(args: WatchArgs) -> ExitCode {
+    let mut builder = Reloader::<Value>::builder().history(256);
+    for source in &args.sources {
+        match sources::provider(source) {
+            Ok(provider) => builder = builder.layer(provider),
+            Err(error) => return usage_error(&error),
+        }
+    }
+    if let Some(path) = &args.schema {
+        match schema::validator(path) {
+            Ok(validate) => builder = builder.validate(validate),
+            Err(error) => return usage_error(&error),
+        }
+    }
+    let output = args.output.unwrap_or(if std::io::stdout().is_terminal() {
+        Output::Pretty
+    } else {
+        Output::Json
+    });
+    let mut printer = Printer::new(output, std::io::stdout().is_terminal());
+
+    if args.once {
+        let reloader = match builder.startup(Startup::Wait(args.timeout)).start().await {
+            Ok(reloader) => reloader,
+            Err(error) => {
+                eprintln!("hotconf: no config could be loaded: {error}");
+                return ExitCode::from(1);
+            }
+        };
+        let snapshot = reloader.store().get();
+        let _ = printer.print(&applied_event(&snapshot), Some(snapshot.merged()));
+        return ExitCode::SUCCESS;
+    }
+
+    let events = builder.subscribe_events();
+    let (reloader_tx, reloader_rx) = watch::channel(None);
+    let printing = tokio::spawn(print_events(events, reloader_rx, printer));
+    let started = tokio::spawn(builder.startup(Startup::Wait(Duration::MAX)).start());
+    tokio::select! {
+        started = started => match started {
+            Ok(Ok(reloader)) => {
+                let _ = reloader_tx.send(Some(Arc::new(reloader)));
+            }
+            Ok(Err(error)) => {
+                eprintln!("hotconf: no config could be loaded: {error}");
+                return ExitCode::from(1);
+            }
+            Err(error) => {
+                eprintln!("hotconf: {error}");
+                return ExitCode::from(1);
+            }
+        },
+        () = stop_signal() => return ExitCode::SUCCESS,
+    }
+    tokio::select! {
+        () = stop_signal() => {}
+        _ = printing => {}
+    }
+    ExitCode::SUCCESS
+}
+
+fn usage_error(error: &hotconf::Error) -> ExitCode {
+    eprintln!("hotconf: {error}");
+    ExitCode::from(2)
+}
+
+/// An `applied` event for a snapshot (the one `--once` prints).
+fn applied_event(snapshot: &Snapshot<Value>) -> Event {
+    Event::Applied {
+        version: snapshot.version(),
+        revisions: snapshot
+            .revisions()
+            .iter()
+            .map(|(s, r)| (s.clone(), r.to_string()))
+            .collect(),
+        origin: Origin::Sources,
+    }
+}
+
+/// Prints events as they come; `applied` ones with their config, found by version.
+async fn print_events(
+    mut events: broadcast::Receiver<Event>,
+    mut reloader: watch::Receiver<Option<Arc<Reloader<Value>>>>,
+    mut printer: Printer,
+) {
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                eprintln!("hotconf: printing fell behind; {missed} events were skipped");
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let config = match &event {
+            Event::Applied { version, .. } => {
+                let Ok(reloader) = reloader.wait_for(Option::is_some).await.map(|r| r.clone())
+                else {
+                    return;
+                };
+                let reloader = reloader.expect("waited for Some");
+                config_of(&reloader, *version).await
+            }
+            _ => None,
+        };
+        if printer.print(&event, config.as_ref()).is_err() {
+            return; // stdout closed (a pipe's reader exited)
+        }
+    }
+}
+
+async fn config_of(reloader: &Reloader<Value>, version: u64) -> Option<Value> {
+    let current = reloader.store().get();
+    if current.version() == version {
+        return Some(current.merged().clone());
+    }
+    let history = reloader.history().await.ok()?;
+    history
+        .iter()
+        .find(|s| s.version() == version)
+        .map(|s| s.merged().clone())
+}
+
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,172 @@
+//! What `hotconf watch` prints: one JSON object per line, or a readable coloured diff.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use hotconf::Event;
+use serde_json::{Map, Value};
+
+/// How events are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Output {
+    /// One JSON object per line (the default when stdout is not a terminal).
+    Json,
+    /// A readable, coloured diff per version (the default on a terminal).
+    Pretty,
+}
+
+/// Prints events, remembering the last applied config for diffs.
+pub(crate) struct Printer {
+    output: Output,
+    color: bool,
+    previous: Option<Value>,
+}
+
+impl Printer {
+    pub(crate) fn new(output: Output, color: bool) -> Self {
+        Printer {
+            output,
+            color,
+            previous: None,
+        }
+    }
+
+    /// Prints one event; `config` is the merged config of an `applied` event.
+    pub(crate) fn print(&mut self, event: &Event, config: Option<&Value>) -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        match self.output {
+            Output::Json => {
+                // The event's own fields first (`event` leads), then the config.
+                let line = serde_json::to_string(event).unwrap_or_default();
+                match (config, line.strip_suffix('}')) {
+                    (Some(config), Some(open)) => writeln!(out, "{open},\"config\":{config}}}")?,
+                    _ => writeln!(out, "{line}")?,
+                }
+            }
+            Output::Pretty => self.pretty(&mut out, event, config)?,
+        }
+        if let Some(config) = config {
+            self.previous = Some(config.clone());
+        }
+        out.flush()
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn pretty(
+        &self,
+        out: &mut impl Write,
+        event: &Event,
+        config: Option<&Value>,
+    ) -> std::io::Result<()> {
+        match event {
+            Event::Applied {
+                version, revisions, ..
+            } => {
+                let sources: Vec<String> = revisions
+                    .iter()
+                    .map(|(s, r)| format!("{s}@{}", short(r)))
+                    .collect();
+                writeln!(
+                    out,
+                    "{} {}",
+                    self.paint("1", &format!("version {version}")),
+                    sources.join("  ")
+                )?;
+                let empty = Value::Object(Map::new());
+                let before = flatten(self.previous.as_ref().unwrap_or(&empty));
+                let after = flatten(config.unwrap_or(&empty));
+                for (key, value) in &after {
+                    match before.get(key) {
+                        None => {
+                            writeln!(out, "  {}", self.paint("32", &format!("+ {key} = {value}")))?
+                        }
+                        Some(old) if old != value => writeln!(
+                            out,
+                            "  {}",
+                            self.paint("33", &format!("~ {key} = {old} -> {value}"))
+                        )?,
+                        Some(_) => {}
+                    }
+                }
+                for (key, old) in &before {
+                    if !after.contains_key(key) {
+                        writeln!(out, "  {}", self.paint("31", &format!("- {key} = {old}")))?;
+                    }
+                }
+            }
+            Event::Rejected { error, .. } => {
+                writeln!(out, "{}", self.paint("31", &format!("rejected: {error}")))?
+            }
+            Event::SourceError {
+                error, transient, ..
+            } => {
+                let what = if *transient {
+                    "source error (retrying)"
+                } else {
+                    "source error"
+                };
+                writeln!(out, "{}", self.paint("33", &format!("{what}: {error}")))?
+            }
+            other => writeln!(out, "{}", serde_json::to_string(other).unwrap_or_default())?,
+        }
+        Ok(())
+    }
+}
+
+fn short(revision: &str) -> &str {
+    revision.get(..8).unwrap_or(revision)
+}
+
+/// `{"db": {"port": 1}}` → `{"db.port": "1"}`; arrays and scalars are leaves.
+fn flatten(value: &Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![(String::new(), value)];
+    while let Some((prefix, value)) = stack.pop() {
+        match value {
+            Value::Object(map) if !map.is_empty() => {
+                for (key, child) in map {
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    stack.push((path, child));
+                }
+            }
+            leaf => {
+                if !prefix.is_empty() {
+                    out.insert(prefix, leaf.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flatten_gives_dotted_leaves() {
+        let flat =
+            flatten(&serde_json::json!({"db": {"port": 1, "tags": ["a"]}, "x": "s", "e": {}}));
+        let want: BTreeMap<String, String> = [
+            ("db.port", "1"),
+            ("db.tags", "[\"a\"]"),
+            ("e", "{}"),
+            ("x", "\"s\""),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(flat, want);
+    }
+}

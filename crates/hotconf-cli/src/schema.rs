@@ -1,0 +1,86 @@
+//! `--schema FILE`: a JSON Schema every merged config must satisfy.
+
+use std::path::Path;
+
+use hotconf::{Error, ErrorKind, Result};
+use serde_json::Value;
+
+/// A validator closure for the reloader, from a JSON Schema file.
+pub(crate) fn validator(
+    path: &Path,
+) -> Result<impl Fn(&Value) -> Result<()> + Send + Sync + 'static> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::new(
+            ErrorKind::Config,
+            format!("cannot read the schema {}", path.display()),
+        )
+        .with_cause(e)
+    })?;
+    let schema: Value = serde_json::from_str(&text).map_err(|e| {
+        Error::new(
+            ErrorKind::Config,
+            format!("the schema {} is not JSON", path.display()),
+        )
+        .with_cause(e)
+    })?;
+    let compiled = jsonschema::validator_for(&schema).map_err(|e| {
+        Error::new(
+            ErrorKind::Config,
+            format!("the schema {} is invalid: {e}", path.display()),
+        )
+    })?;
+    Ok(
+        move |config: &Value| match compiled.iter_errors(config).next() {
+            None => Ok(()),
+            Some(error) => {
+                let key = dotted(error.instance_path().as_str());
+                let mut rejection = Error::validation(format!("schema: {error}"));
+                if !key.is_empty() {
+                    rejection = rejection.with_key(key);
+                }
+                Err(rejection)
+            }
+        },
+    )
+}
+
+/// `/db/servers/0/host` → `db.servers[0].host`.
+fn dotted(pointer: &str) -> String {
+    let mut out = String::new();
+    for segment in pointer.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        if segment.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{segment}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&segment);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_become_key_paths() {
+        assert_eq!(dotted("/db/servers/0/host"), "db.servers[0].host");
+        assert_eq!(dotted("/a~1b/c~0d"), "a/b.c~d");
+        assert_eq!(dotted(""), "");
+    }
+
+    #[test]
+    fn a_violation_names_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("schema.json");
+        std::fs::write(&path, r#"{"properties": {"db": {"properties": {"port": {"type": "integer", "maximum": 65535}}}}}"#)
+            .unwrap();
+        let validate = validator(&path).unwrap();
+        assert!(validate(&serde_json::json!({"db": {"port": 5432}})).is_ok());
+        let err = validate(&serde_json::json!({"db": {"port": 70000}})).unwrap_err();
+        assert_eq!(err.key(), Some("db.port"), "{err}");
+    }
+}

@@ -1,0 +1,215 @@
+//! The `hotconf` binary end to end: spawn it, change files the ways operators and the kubelet
+//! do, and read its JSON lines.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+struct Watch {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl Watch {
+    fn start(args: &[&str], dir: &Path) -> Watch {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hotconf"))
+            .arg("watch")
+            .args(args)
+            .current_dir(dir)
+            .env("HOTCONF_CLI_TEST_PORT", "7000")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                let value: Value =
+                    serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}"));
+                if tx.send(value).is_err() {
+                    return;
+                }
+            }
+        });
+        Watch { child, lines }
+    }
+
+    fn next(&self) -> Value {
+        self.lines
+            .recv_timeout(TIMEOUT)
+            .expect("no line from hotconf in time")
+    }
+
+    fn stop(mut self) -> i32 {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.child
+            .wait()
+            .unwrap()
+            .code()
+            .expect("exited by itself after SIGTERM")
+    }
+}
+
+fn save(path: &Path, text: &str) {
+    let tmp = path.with_extension("swp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+#[test]
+fn watch_prints_one_line_per_change_and_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app.toml");
+    std::fs::write(&app, "name = \"v1\"\n[db]\nport = 1\n").unwrap();
+    let watch = Watch::start(&["./app.toml", "env:HOTCONF_CLI_TEST_"], dir.path());
+
+    let first = watch.next();
+    assert_eq!(
+        (first["event"].as_str(), first["version"].as_u64()),
+        (Some("applied"), Some(1)),
+        "{first}"
+    );
+    assert_eq!(
+        first["config"],
+        serde_json::json!({"name": "v1", "db": {"port": 1}, "port": 7000})
+    );
+    assert!(first["revisions"]["file:./app.toml"].is_string(), "{first}");
+
+    save(&app, "name = \"v2\"\n[db]\nport = 2\n");
+    let second = watch.next();
+    assert_eq!(
+        (second["event"].as_str(), second["version"].as_u64()),
+        (Some("applied"), Some(2)),
+        "{second}"
+    );
+    assert_eq!(second["config"]["name"], "v2");
+
+    // The same content saved again is no change (no line of its own); a broken file is rejected.
+    save(&app, "name = \"v2\"\n[db]\nport = 2\n");
+    save(&app, "name = [");
+    let rejected = watch.next();
+    assert_eq!(rejected["event"], "rejected", "{rejected}");
+    assert_eq!(rejected["source"], "file:./app.toml");
+    assert!(
+        rejected["error"].as_str().unwrap().contains("invalid TOML"),
+        "{rejected}"
+    );
+
+    save(&app, "name = \"v3\"\n[db]\nport = 3\n");
+    let third = watch.next();
+    assert_eq!(
+        (third["version"].as_u64(), &third["config"]["name"]),
+        (Some(3), &Value::from("v3")),
+        "{third}"
+    );
+
+    std::fs::remove_file(&app).unwrap();
+    let error = watch.next();
+    assert_eq!(
+        (error["event"].as_str(), error["transient"].as_bool()),
+        (Some("source_error"), Some(true)),
+        "{error}"
+    );
+
+    assert_eq!(watch.stop(), 0);
+}
+
+#[test]
+fn a_configmap_swap_is_one_applied_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cm = dir.path().join("cm");
+    std::fs::create_dir(&cm).unwrap();
+    let publish = |generation: u32, port: &str| {
+        let ts = format!("..2026_11_25_00_00_0{generation}.000000000");
+        std::fs::create_dir(cm.join(&ts)).unwrap();
+        std::fs::write(cm.join(&ts).join("db.port"), port).unwrap();
+        if std::fs::symlink_metadata(cm.join("db.port")).is_err() {
+            std::os::unix::fs::symlink("..data/db.port", cm.join("db.port")).unwrap();
+        }
+        let old = std::fs::read_link(cm.join("..data")).ok();
+        std::os::unix::fs::symlink(&ts, cm.join("..data_tmp")).unwrap();
+        std::fs::rename(cm.join("..data_tmp"), cm.join("..data")).unwrap();
+        if let Some(old) = old {
+            std::fs::remove_dir_all(cm.join(old)).unwrap();
+        }
+    };
+    publish(1, "5432");
+    let watch = Watch::start(&["file:./cm/?typed=true"], dir.path());
+    assert_eq!(
+        watch.next()["config"],
+        serde_json::json!({"db": {"port": 5432}})
+    );
+    publish(2, "6543");
+    let swapped = watch.next();
+    assert_eq!(
+        (
+            swapped["version"].as_u64(),
+            &swapped["config"]["db"]["port"]
+        ),
+        (Some(2), &Value::from(6543))
+    );
+    publish(3, "7654");
+    assert_eq!(watch.next()["version"], 3, "exactly one line per swap");
+    assert_eq!(watch.stop(), 0);
+}
+
+#[test]
+fn once_schema_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.json"), r#"{"db": {"port": 70000}}"#).unwrap();
+    std::fs::write(
+        dir.path().join("schema.json"),
+        r#"{"properties": {"db": {"properties": {"port": {"maximum": 65535}}}}}"#,
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_hotconf"))
+            .arg("watch")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let ok = run(&["--once", "app.json"]);
+    assert_eq!(ok.status.code(), Some(0));
+    let line: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(line["config"]["db"]["port"], 70000);
+
+    let rejected = run(&[
+        "--once",
+        "--timeout",
+        "300ms",
+        "--schema",
+        "schema.json",
+        "app.json",
+    ]);
+    assert_eq!(rejected.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&rejected.stderr);
+    assert!(
+        stderr.contains("db.port") && stderr.contains("no config could be loaded"),
+        "{stderr}"
+    );
+
+    for bad in [
+        &["--once", "ftp://x/y"][..],
+        &["--once", "--schema", "missing.json", "app.json"],
+        &["--bogus"],
+    ] {
+        assert_eq!(run(bad).status.code(), Some(2), "{bad:?}");
+    }
+    let help = run(&["--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes:"));
+}
