@@ -1,19 +1,24 @@
-//! hotconf in one minute: a service reads its typed config from two layers, then watches
-//! hotconf apply a valid edit, reject an invalid one (the last good config keeps serving), fall
-//! back to defaults when the upper source is deleted, and roll back.
+//! hotconf in one minute. A small service reads its typed config from three layers: a file,
+//! a Kubernetes-style ConfigMap mount, and the environment. The demo then edits them the way
+//! people and the kubelet do and prints what the service sees after each step: a valid edit is
+//! applied, an invalid one is rejected (the last good config keeps serving), a ConfigMap update
+//! (the kubelet's `..data` symlink swap) is applied, and a rollback restores an earlier version.
 //!
-//! Run: `cargo run --example quickstart` (needs only the Rust toolchain; finishes in a second).
-//! The sources are in memory until the file backend lands; the flow is the same for any backend.
+//! Run: `cargo run --example quickstart` (only the Rust toolchain; finishes in about a second).
+//! Or watch your own file until Ctrl-C: `cargo run --example quickstart -- ./my-config.toml`.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hotconf::{Error, Event, Format, MemoryProvider, Reloader, Store};
+use hotconf::{Error, Event, FileProvider, Reloader, Store};
 use serde::Deserialize;
+use tokio::sync::broadcast;
 
 #[derive(Debug, Deserialize)]
 struct Config {
     greeting: String,
     server: Server,
+    db: Db,
 }
 
 #[derive(Debug, Deserialize)]
@@ -22,102 +27,154 @@ struct Server {
     workers: u32,
 }
 
-/// The "service": answers requests from whatever config is current, without locks.
+#[derive(Debug, Deserialize)]
+struct Db {
+    host: String,
+    pool: u32,
+}
+
+/// The "service": answers a request from whatever config is current, without locks.
 fn handle_request(store: &Store<Config>) -> String {
-    let config = store.load(); // one consistent version for the whole request
+    let c = store.load(); // one consistent version for the whole request
     format!(
-        "v{}: {} (port {}, {} workers)",
-        config.version(),
-        config.greeting,
-        config.server.port,
-        config.server.workers
+        "v{}: {:?} on :{} with {} workers, db {} (pool {})",
+        c.version(),
+        c.greeting,
+        c.server.port,
+        c.server.workers,
+        c.db.host,
+        c.db.pool
     )
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Layer 1: defaults shipped with the service. Layer 2: what operators change at run time.
-    let (defaults, defaults_source) = MemoryProvider::new("memory:defaults.toml");
-    defaults_source.set_document(
-        Format::Toml,
-        "greeting = \"hello\"\n[server]\nport = 8080\nworkers = 4\n",
-    );
-    let (runtime, operator) = MemoryProvider::new("memory:runtime.yaml");
-    operator.set_document(Format::Yaml, "greeting: hello from the operators\n");
+    match std::env::args().nth(1) {
+        Some(path) => watch_user_file(PathBuf::from(path)).await,
+        None => demo().await,
+    }
+}
 
+async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("app.toml");
+    let configmap = dir.path().join("configmap");
+    std::fs::write(&file, "greeting = \"hello\"\n[server]\nport = 8080\nworkers = 4\n")?;
+    kubelet_publish(&configmap, &[("db.host", "db-1.internal"), ("db.pool", "8")])?;
+
+    println!("layers (lowest first): {}, {}/ (a ConfigMap mount), env QUICKSTART_*", file.display(), configmap.display());
     let reloader = Reloader::<Config>::builder()
-        .layer(defaults)
-        .layer(runtime)
+        .layer(FileProvider::new(&file))
+        .layer(FileProvider::directory(&configmap).typed())
+        .layer(hotconf::EnvProvider::prefixed("QUICKSTART_"))
         .validate(|c| match c.server.workers {
             0 => Err(Error::validation("must be at least 1").with_key("server.workers")),
             _ => Ok(()),
         })
         .start()
         .await?;
-    let mut events = reloader.events();
     let store = reloader.store();
-    let mut changes = store.subscribe();
+    let mut events = reloader.events();
     println!("started        {}", handle_request(&store));
 
-    step("a valid edit", &mut events, || {
-        operator.set_document(Format::Yaml, "greeting: hi\nserver: {workers: 16}\n");
+    step("edit app.toml (saved by rename, as editors do)", &mut events, &store, || {
+        save(&file, "greeting = \"hi\"\n[server]\nport = 8080\nworkers = 16\n")
     })
-    .await;
-    changes.changed().await?;
-    println!("  service sees {}", handle_request(&store));
-
-    step("an edit that fails validation", &mut events, || {
-        operator.set_document(Format::Yaml, "server: {workers: 0}\n");
+    .await?;
+    step("an edit that fails validation (workers = 0)", &mut events, &store, || {
+        save(&file, "greeting = \"hi\"\n[server]\nport = 8080\nworkers = 0\n")
     })
-    .await;
-    println!("  service sees {}", handle_request(&store));
-
-    step("an edit that does not even parse", &mut events, || {
-        operator.set_document(Format::Yaml, "server: {workers: [\n");
+    .await?;
+    step("an edit that does not parse", &mut events, &store, || save(&file, "greeting = \"hi\n"))
+        .await?;
+    step("the kubelet updates the ConfigMap (..data symlink swap)", &mut events, &store, || {
+        kubelet_publish(&configmap, &[("db.host", "db-2.internal"), ("db.pool", "32")])
     })
-    .await;
-    println!("  service sees {}", handle_request(&store));
+    .await?;
 
-    step("the runtime source is deleted", &mut events, || {
-        operator.delete();
-    })
-    .await;
-    changes.changed().await?;
-    println!("  service sees {}", handle_request(&store));
-
-    println!("\n== rolling back to version 2");
+    println!("\n== roll back to version 2");
     let restored = reloader.rollback(2).await?;
-    println!(
-        "  applied version {} ({:?})",
-        restored.version(),
-        restored.origin()
-    );
+    println!("  applied v{} ({:?}); sources are followed again after unpin()", restored.version(), restored.origin());
     println!("  service sees {}", handle_request(&store));
     Ok(())
 }
 
-/// Makes a change and prints the event it leads to.
+/// Makes a change and prints the event it leads to, then what the service sees.
 async fn step(
     what: &str,
-    events: &mut tokio::sync::broadcast::Receiver<Event>,
-    change: impl FnOnce(),
-) {
+    events: &mut broadcast::Receiver<Event>,
+    store: &Store<Config>,
+    change: impl FnOnce() -> std::io::Result<()>,
+) -> Result<(), Box<dyn std::error::Error>> {
     println!("\n== {what}");
-    change();
-    let next = tokio::time::timeout(Duration::from_secs(5), async {
+    change()?;
+    let event = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             match events.recv().await {
-                Ok(event @ (Event::Applied { .. } | Event::Rejected { .. })) => return Some(event),
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(_) => return None,
+                Ok(event @ (Event::Applied { .. } | Event::Rejected { .. })) => return Ok(event),
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(e) => return Err(e),
             }
         }
-    });
-    match next.await {
-        Ok(Some(event)) => println!(
-            "  event        {}",
-            serde_json::to_string(&event).unwrap_or_default()
-        ),
-        _ => println!("  (no event within 5 s)"),
+    })
+    .await??;
+    println!("  event        {}", serde_json::to_string(&event)?);
+    println!("  service sees {}", handle_request(store));
+    Ok(())
+}
+
+fn save(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(tmp, path)
+}
+
+/// What the kubelet does to a ConfigMap volume: write a new timestamped directory, point
+/// `..data` at it with one atomic rename, remove the old one. Keys are `key -> ..data/key`.
+fn kubelet_publish(dir: &Path, files: &[(&str, &str)]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let old = std::fs::read_link(dir.join("..data")).ok();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let ts = format!("..{nanos}");
+    std::fs::create_dir(dir.join(&ts))?;
+    for (key, value) in files {
+        std::fs::write(dir.join(&ts).join(key), value)?;
+        if std::fs::symlink_metadata(dir.join(key)).is_err() {
+            std::os::unix::fs::symlink(Path::new("..data").join(key), dir.join(key))?;
+        }
     }
+    std::os::unix::fs::symlink(&ts, dir.join("..data_tmp"))?;
+    std::fs::rename(dir.join("..data_tmp"), dir.join("..data"))?;
+    if let Some(old) = old {
+        std::fs::remove_dir_all(dir.join(old))?;
+    }
+    Ok(())
+}
+
+/// Follows the user's own file until Ctrl-C, printing each event.
+async fn watch_user_file(path: PathBuf) -> Result<(), Box<dyn std::error::Error>> {
+    let builder = Reloader::<serde_json::Value>::builder()
+        .layer(FileProvider::new(&path))
+        .startup(hotconf::Startup::Wait(Duration::MAX));
+    let mut events = builder.subscribe_events();
+    println!("watching {} (Ctrl-C to stop)", path.display());
+    let printer = tokio::spawn(async move {
+        while let Ok(event) = events.recv().await {
+            println!("{}", serde_json::to_string(&event).unwrap_or_default());
+        }
+    });
+    let reloader = tokio::select! {
+        started = builder.start() => started?,
+        _ = tokio::signal::ctrl_c() => return Ok(()),
+    };
+    let mut changes = reloader.store().subscribe();
+    loop {
+        println!("config: {}", serde_json::to_string(changes.borrow_and_update().merged())?);
+        tokio::select! {
+            changed = changes.changed() => changed?,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    printer.abort();
+    Ok(())
 }
