@@ -59,10 +59,20 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("app.toml");
     let configmap = dir.path().join("configmap");
-    std::fs::write(&file, "greeting = \"hello\"\n[server]\nport = 8080\nworkers = 4\n")?;
-    kubelet_publish(&configmap, &[("db.host", "db-1.internal"), ("db.pool", "8")])?;
+    std::fs::write(
+        &file,
+        "greeting = \"hello\"\n[server]\nport = 8080\nworkers = 4\n",
+    )?;
+    kubelet_publish(
+        &configmap,
+        &[("db.host", "db-1.internal"), ("db.pool", "8")],
+    )?;
 
-    println!("layers (lowest first): {}, {}/ (a ConfigMap mount), env QUICKSTART_*", file.display(), configmap.display());
+    println!(
+        "layers (lowest first): {}, {}/ (a ConfigMap mount), env QUICKSTART_*",
+        file.display(),
+        configmap.display()
+    );
     let reloader = Reloader::<Config>::builder()
         .layer(FileProvider::new(&file))
         .layer(FileProvider::directory(&configmap).typed())
@@ -77,24 +87,54 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     let mut events = reloader.events();
     println!("started        {}", handle_request(&store));
 
-    step("edit app.toml (saved by rename, as editors do)", &mut events, &store, || {
-        save(&file, "greeting = \"hi\"\n[server]\nport = 8080\nworkers = 16\n")
+    step(
+        "edit app.toml (saved by rename, as editors do)",
+        &mut events,
+        &store,
+        || {
+            save(
+                &file,
+                "greeting = \"hi\"\n[server]\nport = 8080\nworkers = 16\n",
+            )
+        },
+    )
+    .await?;
+    step(
+        "an edit that fails validation (workers = 0)",
+        &mut events,
+        &store,
+        || {
+            save(
+                &file,
+                "greeting = \"hi\"\n[server]\nport = 8080\nworkers = 0\n",
+            )
+        },
+    )
+    .await?;
+    step("an edit that does not parse", &mut events, &store, || {
+        save(&file, "greeting = \"hi\n")
     })
     .await?;
-    step("an edit that fails validation (workers = 0)", &mut events, &store, || {
-        save(&file, "greeting = \"hi\"\n[server]\nport = 8080\nworkers = 0\n")
-    })
-    .await?;
-    step("an edit that does not parse", &mut events, &store, || save(&file, "greeting = \"hi\n"))
-        .await?;
-    step("the kubelet updates the ConfigMap (..data symlink swap)", &mut events, &store, || {
-        kubelet_publish(&configmap, &[("db.host", "db-2.internal"), ("db.pool", "32")])
-    })
+    step(
+        "the kubelet updates the ConfigMap (..data symlink swap)",
+        &mut events,
+        &store,
+        || {
+            kubelet_publish(
+                &configmap,
+                &[("db.host", "db-2.internal"), ("db.pool", "32")],
+            )
+        },
+    )
     .await?;
 
     println!("\n== roll back to version 2");
     let restored = reloader.rollback(2).await?;
-    println!("  applied v{} ({:?}); sources are followed again after unpin()", restored.version(), restored.origin());
+    println!(
+        "  applied v{} ({:?}); sources are followed again after unpin()",
+        restored.version(),
+        restored.origin()
+    );
     println!("  service sees {}", handle_request(&store));
     Ok(())
 }
@@ -134,7 +174,9 @@ fn save(path: &Path, text: &str) -> std::io::Result<()> {
 fn kubelet_publish(dir: &Path, files: &[(&str, &str)]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let old = std::fs::read_link(dir.join("..data")).ok();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     let ts = format!("..{nanos}");
     std::fs::create_dir(dir.join(&ts))?;
     for (key, value) in files {
@@ -169,7 +211,10 @@ async fn watch_user_file(path: PathBuf) -> Result<(), Box<dyn std::error::Error>
     };
     let mut changes = reloader.store().subscribe();
     loop {
-        println!("config: {}", serde_json::to_string(changes.borrow_and_update().merged())?);
+        println!(
+            "config: {}",
+            serde_json::to_string(changes.borrow_and_update().merged())?
+        );
         tokio::select! {
             changed = changes.changed() => changed?,
             _ = tokio::signal::ctrl_c() => break,

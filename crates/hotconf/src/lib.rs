@@ -13,4 +13,8 @@ pub mod docs {
     pub mod concepts {}
     #[doc = include_str!("../../../docs/writing-a-provider.md")]
     pub mod writing_a_provider {}
+    #[doc = include_str!("../../../docs/backends/files.md")]
+    pub mod files {}
+    #[doc = include_str!("../../../docs/benchmarks.md")]
+    pub mod benchmarks {}
 }
