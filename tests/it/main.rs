@@ -2,6 +2,7 @@
 //! Every wait is on an event or a store change, with a timeout; nothing sleeps and hopes.
 
 mod bad_input;
+mod env_layer;
 mod g10_credentials;
 mod g1_atomic_reads;
 mod g2_invalid_rejected;

@@ -31,9 +31,17 @@ impl Printer {
         }
     }
 
-    /// Prints one event; `config` is the merged config of an `applied` event.
+    /// Prints one event to stdout; `config` is the merged config of an `applied` event.
     pub(crate) fn print(&mut self, event: &Event, config: Option<&Value>) -> std::io::Result<()> {
-        let mut out = std::io::stdout().lock();
+        self.print_to(&mut std::io::stdout().lock(), event, config)
+    }
+
+    fn print_to(
+        &mut self,
+        out: &mut impl Write,
+        event: &Event,
+        config: Option<&Value>,
+    ) -> std::io::Result<()> {
         match self.output {
             Output::Json => {
                 // The event's own fields first (`event` leads), then the config.
@@ -43,7 +51,7 @@ impl Printer {
                     _ => writeln!(out, "{line}")?,
                 }
             }
-            Output::Pretty => self.pretty(&mut out, event, config)?,
+            Output::Pretty => self.pretty(out, event, config)?,
         }
         if let Some(config) = config {
             self.previous = Some(config.clone());
@@ -153,6 +161,55 @@ fn flatten(value: &Value) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn applied(version: u64) -> Event {
+        Event::Applied {
+            version,
+            revisions: vec![("file:./app.toml".into(), "0123456789abcdef".into())],
+            origin: hotconf::Origin::Sources,
+        }
+    }
+
+    #[test]
+    fn pretty_output_is_a_diff_per_version() {
+        let mut printer = Printer::new(Output::Pretty, false);
+        let mut out = Vec::new();
+        let v1 = serde_json::json!({"db": {"port": 1, "host": "h"}, "gone": true});
+        let v2 = serde_json::json!({"db": {"port": 2, "host": "h"}, "new": "x"});
+        printer.print_to(&mut out, &applied(1), Some(&v1)).unwrap();
+        printer.print_to(&mut out, &applied(2), Some(&v2)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let second = text.split("version 2").nth(1).unwrap();
+        assert!(
+            text.starts_with("version 1 file:./app.toml@01234567"),
+            "{text}"
+        );
+        assert!(
+            second.contains("~ db.port = 1 -> 2")
+                && second.contains("+ new = \"x\"")
+                && second.contains("- gone = true"),
+            "{text}"
+        );
+        assert!(
+            !second.contains("db.host"),
+            "unchanged keys are not shown: {text}"
+        );
+    }
+
+    #[test]
+    fn json_lines_lead_with_the_event() {
+        let mut printer = Printer::new(Output::Json, false);
+        let mut out = Vec::new();
+        printer
+            .print_to(&mut out, &applied(3), Some(&serde_json::json!({"a": 1})))
+            .unwrap();
+        let line = String::from_utf8(out).unwrap();
+        assert!(
+            line.starts_with(r#"{"event":"applied","version":3,"#)
+                && line.ends_with(",\"config\":{\"a\":1}}\n"),
+            "{line}"
+        );
+    }
 
     #[test]
     fn flatten_gives_dotted_leaves() {

@@ -352,3 +352,70 @@ async fn every_provider_in_the_process_shares_one_os_watcher() {
     assert_eq!(inotify_instances(), 1);
     drop(reloaders);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_periodic_rescan_catches_a_change_no_event_reports() {
+    // The followed file is a symlink into another directory: writing the target in place makes
+    // no event in the watched directory, as when the kernel drops events. Only the rescan sees it.
+    let watched = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target = elsewhere.path().join("real.yaml");
+    fs::write(&target, "name: before\n").unwrap();
+    std::os::unix::fs::symlink(&target, watched.path().join("app.yaml")).unwrap();
+    let provider = FileProvider::new(watched.path().join("app.yaml"))
+        .rescan_interval(Duration::from_millis(50));
+    let (reloader, _) = follow(provider).await;
+    fs::write(&target, "name: after\n").unwrap();
+    wait_until(&reloader.store(), |c| c.name == "after").await;
+}
+
+#[test]
+fn a_file_that_is_a_mount_point_gets_one_clear_warning() {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            // /proc is a filesystem of its own: as a "file", it is a mount point, like a subPath.
+            for _ in 0..2 {
+                let mut stream = FileProvider::new("/proc")
+                    .format(hotconf_core::Format::Json)
+                    .watch()
+                    .await
+                    .unwrap();
+                let _ = futures_util::StreamExt::next(&mut stream).await;
+            }
+        });
+    });
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        log.matches("is a mount point of its own").count(),
+        1,
+        "warned more than once: {log}"
+    );
+    assert!(log.contains("subPath"), "{log}");
+    assert!(
+        log.contains("Mount the whole ConfigMap as a directory"),
+        "{log}"
+    );
+}
