@@ -10,11 +10,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "etcd")]
+pub mod etcd;
 mod fixture;
+pub mod proxy;
 pub mod suite;
 mod wait;
 
 pub use fixture::{Fixture, MemoryFixture};
+pub use proxy::TcpProxy;
 pub use wait::{wait_for_event, wait_until, TIMEOUT};
 
 #[cfg(test)]

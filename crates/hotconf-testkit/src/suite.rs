@@ -210,13 +210,23 @@ pub async fn run_all<F: Fixture, M>(make: M)
 where
     M: Fn() -> F,
 {
-    initial_load(&make()).await;
-    update_seen(&make()).await;
-    delete_falls_back(&make()).await;
-    burst_coalesced(&make()).await;
-    invalid_rejected(&make()).await;
-    reconnect_resume(&make()).await;
-    revision_never_goes_backwards(&make()).await;
+    run_all_with(|| std::future::ready(make())).await;
+}
+
+/// Runs every behaviour, each on a fresh fixture from the async `make` (e.g. one that starts a
+/// server).
+pub async fn run_all_with<F: Fixture, M, Fut>(make: M)
+where
+    M: Fn() -> Fut,
+    Fut: std::future::Future<Output = F>,
+{
+    initial_load(&make().await).await;
+    update_seen(&make().await).await;
+    delete_falls_back(&make().await).await;
+    burst_coalesced(&make().await).await;
+    invalid_rejected(&make().await).await;
+    reconnect_resume(&make().await).await;
+    revision_never_goes_backwards(&make().await).await;
 }
 
 fn drain(events: &mut broadcast::Receiver<Event>) -> Vec<Event> {

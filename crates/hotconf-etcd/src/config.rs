@@ -1,0 +1,229 @@
+//! `EtcdConfig`: where and how to follow etcd, from code or an `etcd://` URI.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use hotconf_core::{Error, ErrorKind, Format, Result, Scheme, Secret, SourceUri};
+
+/// What the provider follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Every key under a prefix; `app/db/port` under `app/` is `db.port`.
+    Prefix,
+    /// One key holding a whole document.
+    Key(Format),
+}
+
+/// TLS material, as PEM files.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsFiles {
+    /// The CA that signed the servers' certificates.
+    pub ca: Option<PathBuf>,
+    /// A client certificate and its key, for mutual TLS.
+    pub identity: Option<(PathBuf, PathBuf)>,
+}
+
+/// How to reach etcd and what to follow.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EtcdConfig {
+    /// `host:port` of each member.
+    pub endpoints: Vec<String>,
+    /// The prefix (normalized to end with `/`) or the key.
+    pub path: String,
+    /// Prefix or key mode.
+    pub mode: Mode,
+    /// In prefix mode, type values as JSON scalars (`5432` a number) instead of strings.
+    pub typed: bool,
+    /// User name for etcd auth.
+    pub user: Option<String>,
+    /// Password for etcd auth (never printed).
+    pub password: Option<Secret>,
+    /// TLS, if the members serve it.
+    pub tls: Option<TlsFiles>,
+}
+
+impl EtcdConfig {
+    /// Follows every key under `prefix` (a `/` is appended if missing, so `app` never matches
+    /// `application/…`).
+    pub fn prefix(endpoints: impl IntoIterator<Item = impl Into<String>>, prefix: &str) -> Self {
+        let mut path = prefix.trim_start_matches('/').to_owned();
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+        EtcdConfig::with(endpoints, path, Mode::Prefix)
+    }
+
+    /// Follows one key holding a document in `format`.
+    pub fn key(
+        endpoints: impl IntoIterator<Item = impl Into<String>>,
+        key: &str,
+        format: Format,
+    ) -> Self {
+        EtcdConfig::with(
+            endpoints,
+            key.trim_start_matches('/').to_owned(),
+            Mode::Key(format),
+        )
+    }
+
+    fn with(
+        endpoints: impl IntoIterator<Item = impl Into<String>>,
+        path: String,
+        mode: Mode,
+    ) -> Self {
+        EtcdConfig {
+            endpoints: endpoints.into_iter().map(Into::into).collect(),
+            path,
+            mode,
+            typed: false,
+            user: None,
+            password: None,
+            tls: None,
+        }
+    }
+
+    /// Authenticates as `user`.
+    pub fn with_user(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self.password = Some(Secret::new(password.into()));
+        self
+    }
+
+    /// Uses TLS.
+    pub fn with_tls(mut self, tls: TlsFiles) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Types prefix values as JSON scalars.
+    pub fn typed(mut self) -> Self {
+        self.typed = true;
+        self
+    }
+
+    /// From `etcd://[user:password@]host:port[,host:port]/path?mode=prefix|key&format=yaml&typed=true&ca=…&cert=…&key=…`.
+    /// Without `mode`, a path ending with `/` is a prefix and one with a known extension a key.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] for another scheme, an empty path or a bad option.
+    pub fn from_uri(uri: &SourceUri) -> Result<Self> {
+        let bad = |why: String| Error::new(ErrorKind::Config, format!("{uri}: {why}"));
+        if uri.scheme != Scheme::Etcd {
+            return Err(bad("not an etcd:// source".into()));
+        }
+        if uri.path.trim_matches('/').is_empty() {
+            return Err(bad("give a prefix or a key after the host".into()));
+        }
+        let format = match uri.param("format") {
+            Some(f) => Some(f.parse::<Format>()?),
+            None => Format::from_path(&uri.path),
+        };
+        let mut config = match (uri.param("mode"), format) {
+            (Some("prefix"), _) => EtcdConfig::prefix(uri.endpoints.clone(), &uri.path),
+            (Some("key"), Some(format)) | (None, Some(format)) if !uri.path.ends_with('/') => {
+                EtcdConfig::key(uri.endpoints.clone(), &uri.path, format)
+            }
+            (Some("key"), _) => {
+                return Err(bad(
+                    "key mode needs a format (?format=yaml) or an extension".into(),
+                ))
+            }
+            (None, _) => EtcdConfig::prefix(uri.endpoints.clone(), &uri.path),
+            (Some(other), _) => return Err(bad(format!("unknown mode `{other}` (prefix, key)"))),
+        };
+        config.typed = uri.param("typed") == Some("true");
+        config.user = uri.username.clone();
+        config.password = uri.password.clone();
+        if uri.param("ca").is_some() || uri.param("cert").is_some() {
+            let identity = match (uri.param("cert"), uri.param("key")) {
+                (Some(cert), Some(key)) => Some((PathBuf::from(cert), PathBuf::from(key))),
+                (None, None) => None,
+                _ => {
+                    return Err(bad(
+                        "give both cert= and key= for a client certificate".into()
+                    ))
+                }
+            };
+            config.tls = Some(TlsFiles {
+                ca: uri.param("ca").map(PathBuf::from),
+                identity,
+            });
+        }
+        Ok(config)
+    }
+
+    /// The source's printable name: an `etcd://` URI without the password.
+    pub fn name(&self) -> String {
+        let user = self
+            .user
+            .as_ref()
+            .map_or(String::new(), |u| format!("{u}@"));
+        let mode = match &self.mode {
+            Mode::Prefix => "prefix".to_owned(),
+            Mode::Key(format) => format!("key&format={format}"),
+        };
+        format!(
+            "etcd://{user}{}/{}?mode={mode}",
+            self.endpoints.join(","),
+            self.path
+        )
+    }
+}
+
+impl fmt::Debug for EtcdConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EtcdConfig")
+            .field("endpoints", &self.endpoints)
+            .field("path", &self.path)
+            .field("mode", &self.mode)
+            .field("typed", &self.typed)
+            .field("user", &self.user)
+            .field("password", &self.password)
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<EtcdConfig> {
+        EtcdConfig::from_uri(&s.parse().unwrap())
+    }
+
+    #[test]
+    fn uris() {
+        let c = parse("etcd://root:pw@127.0.0.1:2379,127.0.0.1:22379/app/").unwrap();
+        assert_eq!((c.mode.clone(), c.path.as_str()), (Mode::Prefix, "app/"));
+        assert_eq!(c.endpoints, ["127.0.0.1:2379", "127.0.0.1:22379"]);
+        assert_eq!(
+            c.name(),
+            "etcd://root@127.0.0.1:2379,127.0.0.1:22379/app/?mode=prefix"
+        );
+        assert!(!format!("{c:?}").contains("pw"));
+        assert_eq!(parse("etcd://h:1/app?mode=prefix").unwrap().path, "app/");
+        assert_eq!(
+            parse("etcd://h:1/app/config.yaml").unwrap().mode,
+            Mode::Key(Format::Yaml)
+        );
+        assert_eq!(
+            parse("etcd://h:1/app/config?mode=key&format=json")
+                .unwrap()
+                .mode,
+            Mode::Key(Format::Json)
+        );
+        assert!(parse("etcd://h:1/app/config?mode=key").is_err());
+        assert!(parse("etcd://h:1/").is_err());
+        let tls = parse("etcd://h:1/app/?ca=/ca.pem&cert=/c.pem&key=/k.pem")
+            .unwrap()
+            .tls
+            .unwrap();
+        assert_eq!(
+            tls.identity,
+            Some((PathBuf::from("/c.pem"), PathBuf::from("/k.pem")))
+        );
+        assert!(parse("etcd://h:1/app/?cert=/c.pem").is_err());
+    }
+}

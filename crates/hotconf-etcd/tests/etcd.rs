@@ -1,0 +1,321 @@
+//! The etcd provider against real etcd servers started on free loopback ports.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use etcd_client::{Client, DeleteOptions, GetOptions, Txn, TxnOp};
+use hotconf_core::{Event, Format, Provider, Reloader, Revision, Startup};
+use hotconf_etcd::{EtcdConfig, EtcdProvider};
+use hotconf_testkit::etcd::EtcdCluster;
+use hotconf_testkit::{suite, wait_for_event, wait_until, Fixture, TcpProxy};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Flattens `{"app": {"name": "x"}}` into `[("app/name", "x")]`.
+fn flatten(value: &Value, prefix: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                flatten(v, &format!("{prefix}{k}/"), out);
+            }
+        }
+        Value::String(s) => out.push((prefix.trim_end_matches('/').to_owned(), s.clone())),
+        other => out.push((prefix.trim_end_matches('/').to_owned(), other.to_string())),
+    }
+}
+
+/// An etcd source: a prefix (keys) or one key (a JSON document), read by the provider through
+/// a proxy that can cut it off while the test keeps writing to the server.
+struct EtcdFixture {
+    server: EtcdCluster,
+    proxy: TcpProxy,
+    key_mode: bool,
+}
+
+impl EtcdFixture {
+    async fn new(key_mode: bool) -> Self {
+        let server = EtcdCluster::single();
+        let proxy = TcpProxy::start(&server.endpoint(0)).await;
+        EtcdFixture {
+            server,
+            proxy,
+            key_mode,
+        }
+    }
+
+    async fn client(&self) -> Client {
+        Client::connect(self.server.endpoints(), None)
+            .await
+            .unwrap()
+    }
+
+    fn config(&self) -> EtcdConfig {
+        if self.key_mode {
+            EtcdConfig::key([self.proxy.endpoint()], "suite/config.json", Format::Json)
+        } else {
+            EtcdConfig::prefix([self.proxy.endpoint()], "suite/")
+        }
+    }
+}
+
+#[async_trait]
+impl Fixture for EtcdFixture {
+    async fn provider(&self) -> Box<dyn Provider> {
+        Box::new(EtcdProvider::new(self.config()))
+    }
+
+    async fn write(&self, config: &Value) {
+        let mut client = self.client().await;
+        if self.key_mode {
+            client
+                .put("suite/config.json", config.to_string(), None)
+                .await
+                .unwrap();
+            return;
+        }
+        // Replace the whole prefix in one transaction (one revision, like an operator's apply):
+        // delete the keys that go away, put the others. (etcd refuses a txn that deletes a
+        // range and puts into it.)
+        let mut pairs = Vec::new();
+        flatten(config, "suite/", &mut pairs);
+        let existing = client
+            .get(
+                "suite/",
+                Some(GetOptions::new().with_prefix().with_keys_only()),
+            )
+            .await
+            .unwrap();
+        let mut ops: Vec<TxnOp> = existing
+            .kvs()
+            .iter()
+            .filter(|kv| !pairs.iter().any(|(k, _)| k.as_bytes() == kv.key()))
+            .map(|kv| TxnOp::delete(kv.key(), None))
+            .collect();
+        ops.extend(pairs.into_iter().map(|(k, v)| TxnOp::put(k, v, None)));
+        client.txn(Txn::new().and_then(ops)).await.unwrap();
+    }
+
+    async fn write_invalid(&self) {
+        let mut client = self.client().await;
+        if self.key_mode {
+            client
+                .put("suite/config.json", "{\"app\": ", None)
+                .await
+                .unwrap();
+        } else {
+            // `app` both a value and the parent of `app/name`.
+            client.put("suite/app", "x", None).await.unwrap();
+        }
+    }
+
+    async fn delete(&self) {
+        let mut client = self.client().await;
+        client
+            .delete("suite/", Some(DeleteOptions::new().with_prefix()))
+            .await
+            .unwrap();
+    }
+
+    async fn interrupt(&self) -> bool {
+        self.proxy.cut();
+        true
+    }
+
+    async fn restore(&self) {
+        self.proxy.restore();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefix_mode_passes_the_behaviour_suite() {
+    suite::run_all_with(|| EtcdFixture::new(false)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_mode_passes_the_behaviour_suite() {
+    suite::run_all_with(|| EtcdFixture::new(true)).await;
+}
+
+#[derive(Debug, Deserialize)]
+struct Keys {
+    #[serde(default)]
+    k: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    marker: String,
+}
+
+async fn follow(config: EtcdConfig) -> (Reloader<Keys>, tokio::sync::broadcast::Receiver<Event>) {
+    let builder = Reloader::<Keys>::builder()
+        .layer(EtcdProvider::new(config))
+        .startup(Startup::Wait(Duration::from_secs(30)));
+    let events = builder.subscribe_events();
+    (builder.start().await.unwrap(), events)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifteen_hundred_revisions_written_while_disconnected_are_all_seen() {
+    let fixture = EtcdFixture::new(false).await;
+    let mut client = fixture.client().await;
+    client.put("app/marker", "start", None).await.unwrap();
+    let (reloader, mut events) =
+        follow(EtcdConfig::prefix([fixture.proxy.endpoint()], "app/")).await;
+    let store = reloader.store();
+    fixture.proxy.cut();
+    wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
+    // 1500 revisions: more than etcd's 1000-revision catch-up batch, each key written once.
+    for i in 0..1500 {
+        client
+            .put(format!("app/k/{i:04}"), format!("v{i}"), None)
+            .await
+            .unwrap();
+    }
+    client.put("app/marker", "end", None).await.unwrap();
+    fixture.proxy.restore();
+    wait_until(&store, |c| c.marker == "end").await;
+    let snapshot = store.get();
+    assert_eq!(
+        snapshot.k.len(),
+        1500,
+        "a key written while disconnected was lost"
+    );
+    assert!((0..1500).all(|i| snapshot.k[&format!("{i:04}")] == format!("v{i}")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_while_disconnected_relists_and_sees_deletes() {
+    let fixture = EtcdFixture::new(false).await;
+    let mut client = fixture.client().await;
+    for i in 0..5 {
+        client
+            .put(format!("app/k/{i}"), "before", None)
+            .await
+            .unwrap();
+    }
+    client.put("app/marker", "start", None).await.unwrap();
+    let (reloader, mut events) =
+        follow(EtcdConfig::prefix([fixture.proxy.endpoint()], "app/")).await;
+    let store = reloader.store();
+    assert_eq!(store.load().k.len(), 5);
+    fixture.proxy.cut();
+    wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
+    client.delete("app/k/0", None).await.unwrap();
+    client.delete("app/k/1", None).await.unwrap();
+    client.put("app/k/2", "after", None).await.unwrap();
+    client.put("app/marker", "end", None).await.unwrap();
+    fixture.server.compact(); // the deletes are gone from history: only a re-list sees them
+    fixture.proxy.restore();
+    wait_until(&store, |c| c.marker == "end").await;
+    let keys: Vec<String> = store.load().k.keys().cloned().collect();
+    assert_eq!(keys, ["2", "3", "4"]);
+    assert_eq!(store.load().k["2"], "after");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_one_key_and_the_whole_prefix() {
+    let fixture = EtcdFixture::new(false).await;
+    let mut client = fixture.client().await;
+    client.put("app/marker", "m", None).await.unwrap();
+    client.put("app/k/a", "1", None).await.unwrap();
+    client.put("app/k/b", "2", None).await.unwrap();
+    client
+        .put("application/k/x", "not ours", None)
+        .await
+        .unwrap();
+    let (reloader, _) = follow(EtcdConfig::prefix([fixture.server.endpoint(0)], "app")).await;
+    let store = reloader.store();
+    assert_eq!(
+        store.load().k.len(),
+        2,
+        "`app` must not match `application/`"
+    );
+    client.delete("app/k/a", None).await.unwrap();
+    wait_until(&store, |c| c.k.len() == 1).await;
+    client
+        .delete("app/", Some(DeleteOptions::new().with_prefix()))
+        .await
+        .unwrap();
+    wait_until(&store, |c| c.k.is_empty() && c.marker.is_empty()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_etcd_restart_is_ridden_out() {
+    let mut server = EtcdCluster::single();
+    let mut client = Client::connect(server.endpoints(), None).await.unwrap();
+    client.put("app/marker", "before", None).await.unwrap();
+    let (reloader, mut events) = follow(EtcdConfig::prefix(server.endpoints(), "app/")).await;
+    let store = reloader.store();
+    server.stop(0);
+    wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
+    assert_eq!(
+        store.load().marker,
+        "before",
+        "the last good config keeps serving while etcd is down"
+    );
+    server.restart(0);
+    let mut client = Client::connect(server.endpoints(), None).await.unwrap();
+    client.put("app/marker", "after", None).await.unwrap();
+    wait_until(&store, |c| c.marker == "after").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_killed_during_writes_converges_without_going_back() {
+    let mut cluster = EtcdCluster::start(hotconf_testkit::etcd::EtcdOptions {
+        members: 3,
+        ..Default::default()
+    });
+    let endpoints = cluster.endpoints();
+    let mut client = Client::connect(endpoints.clone(), None).await.unwrap();
+    client.put("app/marker", "0", None).await.unwrap();
+    let (reloader, mut events) = follow(EtcdConfig::prefix(endpoints.clone(), "app/")).await;
+    let store = reloader.store();
+    let leader = cluster.leader();
+    let writer = tokio::spawn(async move {
+        let mut last = 0;
+        for i in 1..=300 {
+            // Writes during the election fail: retry each until it lands.
+            loop {
+                let Ok(mut client) = Client::connect(endpoints.clone(), None).await else {
+                    continue;
+                };
+                if client.put("app/marker", i.to_string(), None).await.is_ok() {
+                    last = i;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        last
+    });
+    // Kill the leader while the writes stream in.
+    wait_until(&store, |c| c.marker.parse::<u32>().unwrap_or(0) >= 50).await;
+    cluster.kill(leader);
+    let last = writer.await.unwrap();
+    wait_until(&store, |c| c.marker == last.to_string()).await;
+    // Revisions the store applied for the source only ever grew.
+    let mut revisions = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let Event::Applied { revisions: r, .. } = event {
+            revisions.push(r[0].1.parse::<u64>().unwrap());
+        }
+    }
+    assert!(revisions.windows(2).all(|w| w[0] < w[1]), "{revisions:?}");
+    drop(client);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_revision_in_the_layer_is_the_etcd_revision() {
+    let fixture = EtcdFixture::new(false).await;
+    let mut client = fixture.client().await;
+    let put = client.put("app/marker", "x", None).await.unwrap();
+    let revision = put.header().unwrap().revision();
+    let layer = EtcdProvider::new(EtcdConfig::prefix([fixture.server.endpoint(0)], "app/"))
+        .load()
+        .await
+        .unwrap();
+    assert_eq!(layer.revision, Revision::Ordered(revision as u64));
+    let got = client
+        .get("app/", Some(GetOptions::new().with_prefix()))
+        .await
+        .unwrap();
+    assert_eq!(got.kvs().len(), 1);
+}
