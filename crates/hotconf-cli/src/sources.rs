@@ -8,6 +8,8 @@ pub(crate) fn provider(arg: &str) -> Result<Box<dyn Provider>> {
     match uri.scheme {
         #[cfg(feature = "file")]
         Scheme::File => Ok(Box::new(hotconf::FileProvider::from_uri(&uri)?)),
+        #[cfg(feature = "etcd")]
+        Scheme::Etcd => Ok(Box::new(hotconf::EtcdProvider::from_uri(&uri)?)),
         Scheme::Env => {
             if uri.path.is_empty() {
                 return Err(Error::new(

@@ -213,3 +213,54 @@ fn once_schema_and_exit_codes() {
     let help = run(&["--help"]);
     assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes:"));
 }
+
+#[test]
+fn watch_follows_etcdctl_put_and_del_and_rides_out_a_restart() {
+    let mut etcd = hotconf_testkit::etcd::EtcdCluster::single();
+    etcd.ctl(&["put", "app/db/port", "5432"]);
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("etcd://{}/app/?typed=true", etcd.endpoint(0));
+    let watch = Watch::start(&[&uri], dir.path());
+    let first = watch.next();
+    assert_eq!(
+        first["config"],
+        serde_json::json!({"db": {"port": 5432}}),
+        "{first}"
+    );
+
+    etcd.ctl(&["put", "app/db/host", "db-1"]);
+    let second = watch.next();
+    assert_eq!(
+        (second["version"].as_u64(), &second["config"]["db"]["host"]),
+        (Some(2), &Value::from("db-1"))
+    );
+    etcd.ctl(&["del", "app/db/port"]);
+    let third = watch.next();
+    assert_eq!(
+        third["config"],
+        serde_json::json!({"db": {"host": "db-1"}}),
+        "{third}"
+    );
+
+    etcd.stop(0);
+    let down = watch.next();
+    assert_eq!(down["event"], "source_error", "{down}");
+    etcd.restart(0);
+    etcd.ctl(&["put", "app/db/port", "6543"]);
+    // Errors while reconnecting may come first; then exactly the change.
+    let applied = loop {
+        let line = watch.next();
+        if line["event"] == "applied" {
+            break line;
+        }
+        assert_eq!(line["event"], "source_error", "{line}");
+    };
+    assert_eq!(
+        (
+            applied["version"].as_u64(),
+            &applied["config"]["db"]["port"]
+        ),
+        (Some(4), &Value::from(6543))
+    );
+    assert_eq!(watch.stop(), 0);
+}

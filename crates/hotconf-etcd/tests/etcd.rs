@@ -319,3 +319,104 @@ async fn the_revision_in_the_layer_is_the_etcd_revision() {
         .unwrap();
     assert_eq!(got.kvs().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_survive_auth_token_expiry_and_bad_credentials_fail_clearly() {
+    let options = hotconf_testkit::etcd::EtcdOptions {
+        members: 1,
+        args: vec!["--auth-token-ttl".into(), "1".into()],
+        tls: None,
+    };
+    let mut server = EtcdCluster::start(options);
+    server.enable_auth("r00tpw");
+    server.ctl(&["put", "app/marker", "before"]);
+    let proxy = TcpProxy::start(&server.endpoint(0)).await;
+    let config = EtcdConfig::prefix([proxy.endpoint()], "app/").with_user("root", "r00tpw");
+    let (reloader, mut events) = follow(config).await;
+    let store = reloader.store();
+    assert_eq!(store.load().marker, "before");
+
+    // Let the token expire (the TTL is 1 s and nothing uses it), then cut the connection so the
+    // provider must start a new watch: its old token is dead by now.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    proxy.cut();
+    wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
+    server.ctl(&["put", "app/marker", "after-expiry"]);
+    proxy.restore();
+    wait_until(&store, |c| c.marker == "after-expiry").await;
+
+    // Wrong credentials: a clear, permanent error, not a hang.
+    let bad = EtcdConfig::prefix(server.endpoints(), "app/").with_user("root", "wrong");
+    let err = Reloader::<Keys>::builder()
+        .layer(EtcdProvider::new(bad))
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        hotconf_core::ErrorKind::PermissionDenied,
+        "{err}"
+    );
+    assert!(
+        !err.to_string().contains("wrong"),
+        "the password leaked: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_client_certificate() {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa,
+        KeyPair, SanType,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, pem: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem).unwrap();
+        path
+    };
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let issue = |purpose: ExtendedKeyUsagePurpose| {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+        params.extended_key_usages = vec![purpose];
+        (
+            params.signed_by(&key, &ca).unwrap().pem(),
+            key.serialize_pem(),
+        )
+    };
+    let (server_cert, server_key) = issue(ExtendedKeyUsagePurpose::ServerAuth);
+    let (client_cert, client_key) = issue(ExtendedKeyUsagePurpose::ClientAuth);
+    let ca_path = write("ca.pem", ca.pem());
+    let server_tls = hotconf_testkit::etcd::ServerTls {
+        cert: write("server.pem", server_cert),
+        key: write("server-key.pem", server_key),
+        ca: ca_path.clone(),
+    };
+    let client_tls = hotconf_testkit::etcd::ClientTls {
+        ca: ca_path.clone(),
+        cert: write("client.pem", client_cert),
+        key: write("client-key.pem", client_key),
+    };
+    let options = hotconf_testkit::etcd::EtcdOptions {
+        members: 1,
+        args: Vec::new(),
+        tls: Some((server_tls, client_tls.clone())),
+    };
+    let server = EtcdCluster::start(options);
+    server.ctl(&["put", "app/marker", "over-tls"]);
+    let tls = hotconf_etcd::TlsFiles {
+        ca: Some(ca_path),
+        identity: Some((client_tls.cert, client_tls.key)),
+    };
+    let (reloader, _) = follow(EtcdConfig::prefix(server.endpoints(), "app/").with_tls(tls)).await;
+    let store = reloader.store();
+    assert_eq!(store.load().marker, "over-tls");
+    server.ctl(&["put", "app/marker", "changed"]);
+    wait_until(&store, |c| c.marker == "changed").await;
+}

@@ -7,6 +7,9 @@ pub use hotconf_core::*;
 #[cfg(feature = "file")]
 pub use hotconf_file::{self as file, FileProvider};
 
+#[cfg(feature = "etcd")]
+pub use hotconf_etcd::{self as etcd, EtcdConfig, EtcdProvider};
+
 /// Guides, rendered from the repository's `docs/` folder.
 pub mod docs {
     #[doc = include_str!("../../../docs/concepts.md")]
