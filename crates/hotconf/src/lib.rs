@@ -18,6 +18,8 @@ pub mod docs {
     pub mod writing_a_provider {}
     #[doc = include_str!("../../../docs/backends/files.md")]
     pub mod files {}
+    #[doc = include_str!("../../../docs/backends/etcd.md")]
+    pub mod etcd {}
     #[doc = include_str!("../../../docs/benchmarks.md")]
     pub mod benchmarks {}
 }
