@@ -420,3 +420,32 @@ async fn tls_with_a_client_certificate() {
     server.ctl(&["put", "app/marker", "changed"]);
     wait_until(&store, |c| c.marker == "changed").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn providers_share_one_connection() {
+    let server = EtcdCluster::single();
+    server.ctl(&["put", "one/marker", "a"]);
+    server.ctl(&["put", "two/marker", "b"]);
+    let connection =
+        hotconf_etcd::EtcdConnection::new(&EtcdConfig::prefix(server.endpoints(), "unused/"));
+    let first = EtcdProvider::with_connection(
+        connection.clone(),
+        EtcdConfig::prefix(server.endpoints(), "one/"),
+    );
+    let second =
+        EtcdProvider::with_connection(connection, EtcdConfig::prefix(server.endpoints(), "two/"));
+    let one = Reloader::<Keys>::builder()
+        .layer(first)
+        .start()
+        .await
+        .unwrap();
+    let two = Reloader::<Keys>::builder()
+        .layer(second)
+        .start()
+        .await
+        .unwrap();
+    server.ctl(&["put", "one/marker", "a2"]);
+    server.ctl(&["put", "two/marker", "b2"]);
+    wait_until(&one.store(), |c| c.marker == "a2").await;
+    wait_until(&two.store(), |c| c.marker == "b2").await;
+}
