@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use hotconf::{Event, Origin, Reloader, Snapshot, Startup};
+use hotconf::{Event, Reloader, Startup};
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
@@ -60,19 +60,7 @@ struct WatchArgs {
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("bad duration `{text}`"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(number)),
-        "s" | "" => Ok(Duration::from_secs(number)),
-        "m" => Ok(Duration::from_secs(number * 60)),
-        _ => Err(format!("bad duration `{text}` (e.g. 500ms, 10s, 1m)")),
-    }
+    hotconf::parse_duration(text).map_err(|e| e.message().to_owned())
 }
 
 fn main() -> ExitCode {
@@ -123,7 +111,7 @@ async fn watch(args: WatchArgs) -> ExitCode {
             }
         };
         let snapshot = reloader.store().get();
-        let _ = printer.print(&applied_event(&snapshot), Some(snapshot.merged()));
+        let _ = printer.print(&Event::applied(&snapshot), Some(snapshot.merged()));
         return ExitCode::SUCCESS;
     }
 
@@ -157,19 +145,6 @@ async fn watch(args: WatchArgs) -> ExitCode {
 fn usage_error(error: &hotconf::Error) -> ExitCode {
     eprintln!("hotconf: {error}");
     ExitCode::from(2)
-}
-
-/// An `applied` event for a snapshot (the one `--once` prints).
-fn applied_event(snapshot: &Snapshot<Value>) -> Event {
-    Event::Applied {
-        version: snapshot.version(),
-        revisions: snapshot
-            .revisions()
-            .iter()
-            .map(|(s, r)| (s.clone(), r.to_string()))
-            .collect(),
-        origin: Origin::Sources,
-    }
 }
 
 /// Prints events as they come; `applied` ones with their config, found by version.

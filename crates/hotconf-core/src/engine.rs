@@ -446,15 +446,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             self.history.pop_front();
         }
         tracing::info!(version = snapshot.version(), "applied config");
-        self.emit(Event::Applied {
-            version: snapshot.version(),
-            revisions: snapshot
-                .revisions()
-                .iter()
-                .map(|(s, r)| (s.clone(), r.to_string()))
-                .collect(),
-            origin: snapshot.origin().clone(),
-        });
+        self.emit(Event::applied(&snapshot));
         if !snapshot.pending_restart().is_empty() {
             self.emit(Event::RestartRequired {
                 version: snapshot.version(),

@@ -56,6 +56,19 @@ pub enum Event {
 }
 
 impl Event {
+    /// The `applied` event of a snapshot.
+    pub fn applied<T>(snapshot: &crate::Snapshot<T>) -> Event {
+        Event::Applied {
+            version: snapshot.version(),
+            revisions: snapshot
+                .revisions()
+                .iter()
+                .map(|(s, r)| (s.clone(), r.to_string()))
+                .collect(),
+            origin: snapshot.origin().clone(),
+        }
+    }
+
     pub(crate) fn rejected(err: &Error) -> Event {
         Event::Rejected {
             source: err.source_name().map(str::to_owned),

@@ -2,11 +2,11 @@
 //! state (so bursts coalesce with bounded memory), plus the errors seen since the last drain.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
 use tokio::sync::Notify;
 
+use crate::backoff::Backoff;
 use crate::error::{Error, ErrorKind};
 use crate::layer::Layer;
 use crate::provider::Provider;
@@ -80,27 +80,6 @@ impl Inbox {
                 ..Pending::default()
             },
         )
-    }
-}
-
-/// Jittered exponential backoff: 100 ms doubling up to `max`, each delay scaled by 0.5–1.0.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Backoff {
-    pub(crate) initial: Duration,
-    pub(crate) max: Duration,
-}
-
-impl Backoff {
-    pub(crate) fn delay(&self, attempt: u32) -> Duration {
-        let base = self
-            .initial
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(self.max);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let jitter = 0.5 + f64::from(nanos % 1000) / 2000.0;
-        base.mul_f64(jitter)
     }
 }
 

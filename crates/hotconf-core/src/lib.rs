@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod backoff;
 mod engine;
 mod env;
 mod error;
@@ -26,6 +27,7 @@ mod tree;
 mod uri;
 mod validate;
 
+pub use backoff::{parse_duration, Backoff};
 pub use env::EnvProvider;
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use event::Event;

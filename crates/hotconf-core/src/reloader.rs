@@ -10,11 +10,12 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::backoff::Backoff;
 use crate::engine::{Engine, Rules, Source};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
 use crate::format::Limits;
-use crate::inbox::{follow_source, Backoff, Inbox};
+use crate::inbox::{follow_source, Inbox};
 use crate::path;
 use crate::provider::Provider;
 use crate::stats::Stats;
@@ -57,10 +58,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Default for ReloaderBuilder<T>
             },
             startup: Startup::FailFast,
             debounce: Duration::ZERO,
-            backoff: Backoff {
-                initial: Duration::from_millis(100),
-                max: Duration::from_secs(30),
-            },
+            backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(30)),
             events: broadcast::channel(1024).0,
             stats: watch::Sender::new(Stats::default()),
         }

@@ -5,14 +5,17 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use etcd_client::{GetOptions, WatchOptions, WatchStream as EtcdWatch};
-use hotconf_core::{Content, Error, ErrorKind, Layer, Result, Revision, WatchStream};
+use hotconf_core::{Backoff, Content, Error, ErrorKind, Layer, Result, Revision, WatchStream};
 
 use crate::config::{EtcdConfig, Mode};
 use crate::connection::EtcdConnection;
 use crate::error::{from_client, is_auth, COMPACTED};
+
+/// Between attempts after a failure: 100 ms doubling to 5 s, jittered.
+const BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
 
 /// etcd's event types (mvccpb.Event.EventType).
 const PUT: i32 = 0;
@@ -73,7 +76,7 @@ impl Follower {
     async fn next_item(&mut self) -> Result<Layer> {
         loop {
             if self.attempt > 0 {
-                tokio::time::sleep(backoff(self.attempt)).await;
+                tokio::time::sleep(BACKOFF.delay(self.attempt - 1)).await;
             }
             match self.advance().await {
                 Ok(()) => {
@@ -287,15 +290,4 @@ impl Follower {
 
 fn unavailable(message: &str) -> Error {
     Error::new(ErrorKind::Unavailable, format!("etcd: {message}")).with_transient(true)
-}
-
-/// Jittered exponential backoff: 100 ms doubling to 5 s, each scaled by 0.5–1.0.
-fn backoff(attempt: u32) -> Duration {
-    let base = Duration::from_millis(100)
-        .saturating_mul(1 << attempt.min(6))
-        .min(Duration::from_secs(5));
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    base.mul_f64(0.5 + f64::from(nanos % 1000) / 2000.0)
 }

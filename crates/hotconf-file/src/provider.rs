@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hotconf_core::{
-    Capabilities, Error, ErrorKind, Format, Layer, Metadata, Provider, Result, Scheme, SourceUri,
-    WatchStream,
+    parse_duration, Capabilities, Error, ErrorKind, Format, Layer, Metadata, Provider, Result,
+    Scheme, SourceUri, WatchStream,
 };
 
 use crate::read::{read_state, FileMode};
@@ -202,25 +202,6 @@ impl Provider for FileProvider {
 
     async fn watch(&self) -> Result<WatchStream> {
         Ok(follow(self.clone()))
-    }
-}
-
-/// Parses `250ms`, `2s`, `1m`.
-fn parse_duration(text: &str) -> Result<Duration> {
-    let bad = || {
-        Error::new(
-            ErrorKind::Config,
-            format!("bad duration `{text}` (e.g. 250ms, 2s, 1m)"),
-        )
-    };
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| bad())?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(number)),
-        "s" => Ok(Duration::from_secs(number)),
-        "m" => Ok(Duration::from_secs(number * 60)),
-        _ => Err(bad()),
     }
 }
 
