@@ -3,7 +3,7 @@
 //! `etcdctl`. Needs `etcd` and `etcdctl` on PATH (Debian: `apt-get install etcd-server
 //! etcd-client`); without them a test fails with that message, it never skips.
 
-use std::net::TcpListener;
+use crate::ports::free_port;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -56,13 +56,6 @@ pub struct EtcdCluster {
     /// `user:password` for etcdctl once auth is on.
     auth: Option<String>,
     _dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 fn require(binary: &str) {
