@@ -10,32 +10,10 @@ use etcd_client::{Client, GetOptions, Txn, TxnOp, WatchOptions};
 use hotconf_core::{Provider, Reloader};
 use hotconf_etcd::{EtcdConfig, EtcdProvider};
 use hotconf_testkit::etcd::EtcdCluster;
+use hotconf_testkit::latency::report;
 use serde_json::Value;
 
 const ROUNDS: usize = 300;
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    samples[((samples.len() - 1) as f64 * p).round() as usize]
-}
-
-fn line(name: &str, mut samples: Vec<Duration>, base: Option<Duration>) -> Duration {
-    let median = percentile(&mut samples, 0.5);
-    let p99 = percentile(&mut samples, 0.99);
-    let ratio = base.map_or(String::new(), |b| {
-        format!("  {:>5.2}x", median.as_secs_f64() / b.as_secs_f64())
-    });
-    println!(
-        "  {name:<40} median {:>8.3} ms  p99 {:>8.3} ms{ratio}",
-        ms(median),
-        ms(p99)
-    );
-    median
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
 
 /// This process's CPU time (user + system), from /proc/self/stat.
 fn cpu_time() -> Duration {
@@ -90,8 +68,8 @@ async fn put_to_applied(endpoint: &str) {
         applied.push(start.elapsed());
     }
     println!("\nput -> applied ({ROUNDS} puts, one key, loopback)");
-    let base = line("raw etcd-client watch event (baseline)", raw, None);
-    line("hotconf applied (readers see it)", applied, Some(base));
+    let base = report("raw etcd-client watch event (baseline)", raw, None);
+    report("hotconf applied (readers see it)", applied, Some(base));
 }
 
 async fn initial_load(endpoint: &str) {
@@ -139,9 +117,9 @@ async fn initial_load(endpoint: &str) {
         drop(reloader);
     }
     println!("\ninitial load of a 10 000-key prefix ({runs} runs)");
-    let base = line("raw range get (baseline)", raw, None);
-    line("EtcdProvider::load (list + layer)", load, Some(base));
-    line(
+    let base = report("raw range get (baseline)", raw, None);
+    report("EtcdProvider::load (list + layer)", load, Some(base));
+    report(
         "Reloader start (+ nest, merge, deserialize)",
         start_all,
         Some(base),

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use hotconf_core::Reloader;
 use hotconf_file::{FileProvider, DEFAULT_DEBOUNCE};
+use hotconf_testkit::latency::report;
 use notify::{RecursiveMode, Watcher};
 use serde::Deserialize;
 
@@ -31,32 +32,6 @@ fn save(path: &Path, text: &str) {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, text).unwrap();
     std::fs::rename(&tmp, path).unwrap();
-}
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    samples[((samples.len() - 1) as f64 * p).round() as usize]
-}
-
-fn report(name: &str, mut samples: Vec<Duration>, floor: Option<Duration>) -> Duration {
-    let median = percentile(&mut samples, 0.5);
-    let p99 = percentile(&mut samples, 0.99);
-    let ratio = floor.map_or(String::new(), |f| {
-        format!(
-            "  {:>6.2}x the raw event",
-            median.as_secs_f64() / f.as_secs_f64()
-        )
-    });
-    println!(
-        "  {name:<44} median {:>9.3} ms  p99 {:>9.3} ms{ratio}",
-        ms(median),
-        ms(p99)
-    );
-    median
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 /// The raw notify event for the rename onto the target.

@@ -13,6 +13,7 @@
 #[cfg(feature = "etcd")]
 pub mod etcd;
 mod fixture;
+pub mod latency;
 pub mod ports;
 pub mod proxy;
 pub mod suite;

@@ -1,0 +1,45 @@
+//! Latency samples for the benchmarks: median, p99, and the ratio to a baseline from the same run.
+
+use std::time::Duration;
+
+/// The value at percentile `p` (0.0–1.0) of `samples` (sorted in place).
+pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() - 1) as f64 * p.clamp(0.0, 1.0)).round() as usize]
+}
+
+/// Prints `name`, the median and p99 of `samples`, and the median's ratio to `baseline`'s
+/// median when given; returns the median.
+pub fn report(name: &str, mut samples: Vec<Duration>, baseline: Option<Duration>) -> Duration {
+    let median = percentile(&mut samples, 0.5);
+    let p99 = percentile(&mut samples, 0.99);
+    let ratio = baseline.map_or(String::new(), |b| {
+        format!(
+            "  {:>6.2}x the baseline",
+            median.as_secs_f64() / b.as_secs_f64()
+        )
+    });
+    println!(
+        "  {name:<44} median {:>9.3} ms  p99 {:>9.3} ms{ratio}",
+        ms(median),
+        ms(p99)
+    );
+    median
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles() {
+        let mut samples: Vec<Duration> = (1..=100).rev().map(Duration::from_millis).collect();
+        assert_eq!(percentile(&mut samples, 0.5), Duration::from_millis(51));
+        assert_eq!(percentile(&mut samples, 0.99), Duration::from_millis(99));
+        assert_eq!(percentile(&mut samples, 1.0), Duration::from_millis(100));
+    }
+}
