@@ -1,1 +1,41 @@
-//! Examples live beside this file as `[[example]]` targets; this library is empty.
+//! Helpers shared by the examples (each example is an `[[example]]` target beside this file).
+
+use std::time::Duration;
+
+use hotconf::{Provider, Reloader, Startup};
+
+/// Follows `provider` until Ctrl-C, printing every event as a JSON line and every applied
+/// config. Waits for ever for the first valid config.
+///
+/// # Errors
+/// When the reloader stops.
+pub async fn print_until_ctrl_c(
+    provider: impl Provider + 'static,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let builder = Reloader::<serde_json::Value>::builder()
+        .layer(provider)
+        .startup(Startup::Wait(Duration::MAX));
+    let mut events = builder.subscribe_events();
+    let printer = tokio::spawn(async move {
+        while let Ok(event) = events.recv().await {
+            println!("{}", serde_json::to_string(&event).unwrap_or_default());
+        }
+    });
+    let reloader = tokio::select! {
+        started = builder.start() => started?,
+        _ = tokio::signal::ctrl_c() => return Ok(()),
+    };
+    let mut changes = reloader.store().subscribe();
+    loop {
+        println!(
+            "config: {}",
+            serde_json::to_string(changes.borrow_and_update().merged())?
+        );
+        tokio::select! {
+            changed = changes.changed() => changed?,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    printer.abort();
+    Ok(())
+}

@@ -195,31 +195,6 @@ fn kubelet_publish(dir: &Path, files: &[(&str, &str)]) -> std::io::Result<()> {
 
 /// Follows the user's own file until Ctrl-C, printing each event.
 async fn watch_user_file(path: PathBuf) -> Result<(), Box<dyn std::error::Error>> {
-    let builder = Reloader::<serde_json::Value>::builder()
-        .layer(FileProvider::new(&path))
-        .startup(hotconf::Startup::Wait(Duration::MAX));
-    let mut events = builder.subscribe_events();
     println!("watching {} (Ctrl-C to stop)", path.display());
-    let printer = tokio::spawn(async move {
-        while let Ok(event) = events.recv().await {
-            println!("{}", serde_json::to_string(&event).unwrap_or_default());
-        }
-    });
-    let reloader = tokio::select! {
-        started = builder.start() => started?,
-        _ = tokio::signal::ctrl_c() => return Ok(()),
-    };
-    let mut changes = reloader.store().subscribe();
-    loop {
-        println!(
-            "config: {}",
-            serde_json::to_string(changes.borrow_and_update().merged())?
-        );
-        tokio::select! {
-            changed = changes.changed() => changed?,
-            _ = tokio::signal::ctrl_c() => break,
-        }
-    }
-    printer.abort();
-    Ok(())
+    hotconf_examples::print_until_ctrl_c(FileProvider::new(&path)).await
 }

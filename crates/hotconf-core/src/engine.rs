@@ -201,14 +201,18 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             .collect();
         match self.build(candidate, revisions, Origin::Sources).await {
             Ok(snapshot) => {
-                let previous: Vec<_> = self
-                    .sources
-                    .iter()
-                    .map(|s| (s.accepted.clone(), s.accepted_revision.clone()))
-                    .collect();
+                // Only a post-apply check can undo an apply: keep what to undo it to only then.
+                let previous: Option<Vec<_>> = self.rules.post_apply.as_ref().map(|_| {
+                    self.sources
+                        .iter()
+                        .map(|s| (s.accepted.clone(), s.accepted_revision.clone()))
+                        .collect()
+                });
                 self.accept_dirty();
                 self.publish(snapshot.clone());
-                if let Err(error) = self.post_apply_check(&snapshot).await {
+                if let (Err(error), Some(previous)) =
+                    (self.post_apply_check(&snapshot).await, previous)
+                {
                     for (source, (tree, revision)) in self.sources.iter_mut().zip(previous) {
                         source.accepted = tree.clone();
                         source.latest = tree;
