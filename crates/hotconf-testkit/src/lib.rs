@@ -14,6 +14,8 @@
 pub mod etcd;
 mod fixture;
 pub mod latency;
+#[cfg(feature = "nacos")]
+pub mod nacos;
 pub mod ports;
 pub mod proxy;
 pub mod suite;

@@ -1,0 +1,255 @@
+//! `NacosConfig`: which Nacos config to follow, from code or a `nacos://` URI.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hotconf_core::{parse_duration, Error, ErrorKind, Format, Result, Scheme, Secret, SourceUri};
+
+/// How the provider learns of a change between its periodic checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Listener {
+    /// The HTTP long-poll listener (`/v1/cs/configs/listener`, kept by Nacos 1.x–3.x for
+    /// clients): the server compares our md5 and answers the moment it differs. About 1.4 ms
+    /// from publish to applied on loopback, and state-based, so creation, deletion and changes
+    /// made while disconnected are all seen. The default.
+    #[default]
+    LongPoll,
+    /// nacos-sdk's gRPC push, used as a hint. About 44 ms from publish to applied on r-nacos
+    /// 0.8.8, and blind to creation and deletion (the periodic check covers those).
+    Sdk,
+}
+
+/// One Nacos config: `(dataId, group, namespace)` on a server, and how to read it.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NacosConfig {
+    /// `host:port` of the HTTP API (8848 by default).
+    pub server: String,
+    /// The dataId, e.g. `app.yaml`.
+    pub data_id: String,
+    /// The group (`DEFAULT_GROUP` by default).
+    pub group: String,
+    /// The namespace id (empty: the public namespace).
+    pub namespace: String,
+    /// The format; by default from the dataId's extension, else the type the server gives.
+    pub format: Option<Format>,
+    /// User name for Nacos auth.
+    pub user: Option<String>,
+    /// Password for Nacos auth (never printed).
+    pub password: Option<Secret>,
+    /// How the provider learns of a change (default: the HTTP long poll).
+    pub listener: Listener,
+    /// How often the state is checked without the SDK's cache (catches creation, deletion and
+    /// pushes lost across a reconnect), whatever the listener does. Default 5 s.
+    pub check_interval: Duration,
+    /// The gRPC port of [`Listener::Sdk`] (default: HTTP port + 1000).
+    pub grpc_port: Option<u16>,
+    /// Where the SDK keeps its cache (default: a `hotconf-nacos` folder in the temp dir, never
+    /// `~/nacos`).
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl NacosConfig {
+    /// The config `data_id` in `DEFAULT_GROUP` of the public namespace on `server`.
+    pub fn new(server: impl Into<String>, data_id: impl Into<String>) -> Self {
+        NacosConfig {
+            server: server.into(),
+            data_id: data_id.into(),
+            group: "DEFAULT_GROUP".into(),
+            namespace: String::new(),
+            format: None,
+            user: None,
+            password: None,
+            listener: Listener::default(),
+            check_interval: Duration::from_secs(5),
+            grpc_port: None,
+            cache_dir: None,
+        }
+    }
+
+    /// Sets the group.
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.group = group.into();
+        self
+    }
+
+    /// Sets the namespace id (`public` is the empty namespace).
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        let namespace = namespace.into();
+        self.namespace = if namespace == "public" {
+            String::new()
+        } else {
+            namespace
+        };
+        self
+    }
+
+    /// Reads the content in `format`, whatever the dataId's extension.
+    pub fn format(mut self, format: Format) -> Self {
+        self.format = Some(format);
+        self
+    }
+
+    /// Authenticates as `user`.
+    pub fn with_user(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self.password = Some(Secret::new(password.into()));
+        self
+    }
+
+    /// Sets the interval of the check that bypasses the SDK's cache.
+    pub fn check_interval(mut self, interval: Duration) -> Self {
+        self.check_interval = interval;
+        self
+    }
+
+    /// Sets how the provider learns of a change.
+    pub fn listener(mut self, listener: Listener) -> Self {
+        self.listener = listener;
+        self
+    }
+
+    /// Sets the gRPC port of [`Listener::Sdk`] (when it is not the HTTP port + 1000).
+    pub fn grpc_port(mut self, port: u16) -> Self {
+        self.grpc_port = Some(port);
+        self
+    }
+
+    /// Sets where [`Listener::Sdk`] keeps nacos-sdk's cache.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// The format to parse the content with: the explicit one, the dataId's extension, or the
+    /// type the server gave the config.
+    pub(crate) fn resolved_format(&self, server: Option<Format>) -> Result<Format> {
+        self.format
+            .or_else(|| Format::from_path(&self.data_id))
+            .or(server)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "cannot tell the format of dataId `{}` (no extension, no type from the server): give ?format=",
+                        self.data_id
+                    ),
+                )
+                .with_source_name(self.name())
+                .with_transient(false)
+            })
+    }
+
+    /// From `nacos://[user:password@]host:port/<dataId>?group=&namespace=&format=&check=5s&listener=long-poll|sdk&grpc_port=`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] for another scheme, no dataId, or a bad option.
+    pub fn from_uri(uri: &SourceUri) -> Result<Self> {
+        let bad = |why: &str| Error::new(ErrorKind::Config, format!("{uri}: {why}"));
+        if uri.scheme != Scheme::Nacos {
+            return Err(bad("not a nacos:// source"));
+        }
+        let [server] = uri.endpoints.as_slice() else {
+            return Err(bad("give exactly one server"));
+        };
+        if uri.path.is_empty() || uri.path.contains('/') {
+            return Err(bad(
+                "give the dataId after the host, e.g. nacos://127.0.0.1:8848/app.yaml",
+            ));
+        }
+        let mut config = NacosConfig::new(server.clone(), uri.path.clone());
+        if let Some(group) = uri.param("group") {
+            config = config.group(group);
+        }
+        if let Some(namespace) = uri.param("namespace") {
+            config = config.namespace(namespace);
+        }
+        if let Some(format) = uri.param("format") {
+            config = config.format(format.parse()?);
+        }
+        if let Some(check) = uri.param("check") {
+            config = config.check_interval(parse_duration(check)?);
+        }
+        match uri.param("listener") {
+            None | Some("long-poll") => {}
+            Some("sdk") => config = config.listener(Listener::Sdk),
+            Some(_) => return Err(bad("listener is `long-poll` or `sdk`")),
+        }
+        if let Some(port) = uri.param("grpc_port") {
+            config = config.grpc_port(port.parse().map_err(|_| bad("bad grpc_port"))?);
+        }
+        config.user = uri.username.clone();
+        config.password = uri.password.clone();
+        Ok(config)
+    }
+
+    /// The printable name: a `nacos://` URI without the password.
+    pub fn name(&self) -> String {
+        let user = self
+            .user
+            .as_ref()
+            .map_or(String::new(), |u| format!("{u}@"));
+        let namespace = if self.namespace.is_empty() {
+            String::new()
+        } else {
+            format!("&namespace={}", self.namespace)
+        };
+        format!(
+            "nacos://{user}{}/{}?group={}{namespace}",
+            self.server, self.data_id, self.group
+        )
+    }
+}
+
+impl fmt::Debug for NacosConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NacosConfig")
+            .field("name", &self.name())
+            .field("password", &self.password)
+            .field("check_interval", &self.check_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<NacosConfig> {
+        NacosConfig::from_uri(&s.parse().unwrap())
+    }
+
+    #[test]
+    fn uris() {
+        let c = parse(
+            "nacos://nacos:s3cret@127.0.0.1:8848/app.yaml?group=G&namespace=public&check=250ms",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.data_id.as_str(), c.group.as_str(), c.namespace.as_str()),
+            ("app.yaml", "G", "")
+        );
+        assert_eq!(c.check_interval, Duration::from_millis(250));
+        assert_eq!(c.resolved_format(None).unwrap(), Format::Yaml);
+        assert_eq!(c.listener, Listener::LongPoll);
+        assert_eq!(c.name(), "nacos://nacos@127.0.0.1:8848/app.yaml?group=G");
+        assert!(!format!("{c:?}").contains("s3cret"));
+        let untyped = parse("nacos://h:1/app?listener=sdk").unwrap();
+        assert_eq!(untyped.listener, Listener::Sdk);
+        assert!(untyped.resolved_format(None).is_err(), "no format");
+        assert_eq!(
+            untyped.resolved_format(Some(Format::Toml)).unwrap(),
+            Format::Toml,
+            "the server's type"
+        );
+        assert!(parse("nacos://h:1/app?listener=push").is_err());
+        assert_eq!(
+            parse("nacos://h:1/app?format=json").unwrap().format,
+            Some(Format::Json)
+        );
+        assert!(parse("nacos://h:1/").is_err());
+        assert!(parse("nacos://h:1,h:2/a.yaml").is_err());
+    }
+}

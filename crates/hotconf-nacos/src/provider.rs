@@ -1,0 +1,239 @@
+//! `NacosProvider`: one Nacos config as a layer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hotconf_core::{
+    Backoff, Capabilities, Content, Layer, Metadata, Provider, Result, Revision, SourceUri,
+    WatchStream,
+};
+use nacos_sdk::api::config::ConfigService;
+use tokio::sync::Notify;
+
+use crate::config::{Listener, NacosConfig};
+use crate::http::{OpenApi, Remote};
+use crate::listener::listen;
+
+const BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+
+/// One Nacos config (`dataId`, group, namespace) as a layer.
+///
+/// Every read goes to the server's HTTP API (never nacos-sdk's cache), and a state is yielded
+/// when its md5 differs from the last one. Between reads the provider waits on the
+/// [`Listener`]: by default the HTTP long poll, which the server answers as soon as its md5
+/// differs from ours, or nacos-sdk's gRPC push used only as a hint; and on a periodic check
+/// either way. So a config created after the provider started is seen, a deleted one becomes
+/// an empty layer (lower layers show through), and changes made while disconnected are read
+/// as soon as the server answers again.
+///
+/// ```no_run
+/// # async fn demo() -> hotconf_core::Result<()> {
+/// use hotconf_nacos::{NacosConfig, NacosProvider};
+/// #[derive(serde::Deserialize)]
+/// struct App { port: u16 }
+/// let shared = NacosProvider::new(NacosConfig::new("127.0.0.1:8848", "shared.yaml"))?;
+/// let app = NacosProvider::new(NacosConfig::new("127.0.0.1:8848", "app.yaml").group("PROD"))?;
+/// let reloader = hotconf_core::Reloader::<App>::builder().layer(shared).layer(app).start().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct NacosProvider {
+    config: Arc<NacosConfig>,
+    api: Arc<OpenApi>,
+}
+
+impl std::fmt::Debug for NacosProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NacosProvider")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NacosProvider {
+    /// A provider for `config`.
+    ///
+    /// # Errors
+    /// [`hotconf_core::ErrorKind::Config`] when the HTTP client cannot be built.
+    pub fn new(config: NacosConfig) -> Result<Self> {
+        let api = Arc::new(OpenApi::new(&config)?);
+        Ok(NacosProvider {
+            config: Arc::new(config),
+            api,
+        })
+    }
+
+    /// A provider from a `nacos://` URI (see [`NacosConfig::from_uri`]).
+    ///
+    /// # Errors
+    /// [`hotconf_core::ErrorKind::Config`] for a bad URI.
+    pub fn from_uri(uri: &SourceUri) -> Result<Self> {
+        NacosProvider::new(NacosConfig::from_uri(uri)?)
+    }
+
+    /// Reads the config from the server; returns its layer and its Nacos md5.
+    async fn read(&self) -> Result<(Layer, String)> {
+        let name = self.config.name();
+        let remote = self
+            .api
+            .get(&self.config)
+            .await
+            .map_err(|e| e.with_source_name(name.clone()))?;
+        let md5 = remote.md5();
+        // The md5 is the revision: the one the Nacos console shows for this content.
+        let revision = Revision::Tag(md5.clone());
+        let layer = match remote {
+            Remote::Content(bytes, server) => Layer::new(
+                Content::Document {
+                    format: self.config.resolved_format(server)?,
+                    bytes: bytes.into(),
+                },
+                revision,
+            ),
+            Remote::Missing => Layer::empty(revision),
+        };
+        Ok((layer, md5))
+    }
+}
+
+#[async_trait]
+impl Provider for NacosProvider {
+    fn metadata(&self) -> Metadata {
+        Metadata::new(self.config.name(), Capabilities::WATCH)
+    }
+
+    async fn load(&self) -> Result<Layer> {
+        Ok(self.read().await?.0)
+    }
+
+    async fn watch(&self) -> Result<WatchStream> {
+        let state = Watch {
+            provider: self.clone(),
+            sdk: match self.config.listener {
+                Listener::LongPoll => None,
+                Listener::Sdk => Some(SdkHint::default()),
+            },
+            md5: None,
+            last_error: None,
+            failures: 0,
+            poll_failures: 0,
+            first: true,
+        };
+        Ok(Box::pin(futures_util::stream::unfold(
+            Some(state),
+            |state| async move {
+                let mut state = state?;
+                loop {
+                    match state.step().await {
+                        // After a permanent error (wrong credentials, an unknown format) the stream ends.
+                        Some(Err(error)) if !error.is_transient() => {
+                            return Some((Err(error), None))
+                        }
+                        Some(item) => return Some((item, Some(state))),
+                        None => {}
+                    }
+                }
+            },
+        )))
+    }
+}
+
+/// The nacos-sdk listener of [`Listener::Sdk`] and the hint it pokes.
+#[derive(Default)]
+struct SdkHint {
+    hint: Arc<Notify>,
+    /// Kept alive: dropping the SDK service would stop its pushes.
+    service: Option<ConfigService>,
+}
+
+struct Watch {
+    provider: NacosProvider,
+    sdk: Option<SdkHint>,
+    /// The md5 of the state last yielded (empty: the config does not exist).
+    md5: Option<String>,
+    last_error: Option<String>,
+    /// Reads that failed in a row.
+    failures: u32,
+    /// Long polls that failed in a row.
+    poll_failures: u32,
+    first: bool,
+}
+
+impl Watch {
+    /// Waits for a change (or the check interval, or a backoff), then reads; returns an item
+    /// when the state (or the error) changed.
+    async fn step(&mut self) -> Option<Result<Layer>> {
+        if !self.first {
+            self.wait().await;
+        }
+        self.first = false;
+        if let Some(sdk) = self.sdk.as_mut().filter(|s| s.service.is_none()) {
+            // Listen before reading, so that no push between the two is lost. If the SDK cannot
+            // connect, the checks go on and listening is tried again next time.
+            match listen(&self.provider.config, sdk.hint.clone()).await {
+                Ok(service) => sdk.service = Some(service),
+                Err(error) => tracing::debug!(%error, "nacos-sdk is not listening yet"),
+            }
+        }
+        match self.provider.read().await {
+            Ok((layer, md5)) => {
+                // Back from a failure (a restart, a network cut): this read caught up with
+                // whatever changed meanwhile.
+                self.failures = 0;
+                self.last_error = None;
+                if self.md5.as_ref() == Some(&md5) {
+                    return None;
+                }
+                self.md5 = Some(md5);
+                Some(Ok(layer))
+            }
+            Err(error) => {
+                self.failures = self.failures.saturating_add(1);
+                let message = error.to_string();
+                if self.last_error.as_ref() == Some(&message) && error.is_transient() {
+                    return None;
+                }
+                self.last_error = Some(message);
+                Some(Err(error))
+            }
+        }
+    }
+
+    /// Returns when a read is due: after a backoff while failing; otherwise on a change the
+    /// listener reports, or after the check interval at the latest.
+    async fn wait(&mut self) {
+        let config = &self.provider.config;
+        if self.failures > 0 {
+            tokio::time::sleep(BACKOFF.delay(self.failures - 1)).await;
+            return;
+        }
+        let check = tokio::time::sleep(config.check_interval);
+        match &self.sdk {
+            Some(sdk) => {
+                tokio::select! {
+                    () = sdk.hint.notified() => {}
+                    () = check => {}
+                }
+            }
+            None => {
+                let md5 = self.md5.clone().unwrap_or_default();
+                tokio::select! {
+                    polled = self.provider.api.long_poll(config, &md5) => match polled {
+                        Ok(()) => self.poll_failures = 0,
+                        Err(error) => {
+                            // A cut connection, or a listener the server refuses: wait a
+                            // growing delay (at most the check interval) before the read, so a
+                            // failing poll never turns into a busy loop.
+                            tracing::debug!(source = %config.name(), %error, "nacos long poll failed");
+                            let delay = BACKOFF.delay(self.poll_failures).min(config.check_interval);
+                            self.poll_failures = self.poll_failures.saturating_add(1);
+                            tokio::time::sleep(delay).await;
+                        }
+                    },
+                    () = check => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The Nacos provider against a real r-nacos server on free loopback ports.
+//!
+//! r-nacos 0.8.8 now and then starts with a dead actor (a panic in its start-up) and then
+//! accepts publishes it never stores; the test kit's launcher detects that with a probe and
+//! launches it again (see `hotconf_testkit::nacos`).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hotconf_core::{ErrorKind, Event, Provider, Reloader, Startup};
+use hotconf_nacos::{Listener, NacosConfig, NacosProvider};
+use hotconf_testkit::nacos::RNacos;
+use hotconf_testkit::{suite, wait_for_event, wait_until, Fixture, TcpProxy};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Publishes and deletes configs through the open API, as an operator's tools do.
+struct Admin {
+    api: String,
+    http: reqwest::Client,
+    token: Option<String>,
+}
+
+impl Admin {
+    async fn new(nacos: &RNacos, login: Option<(&str, &str)>) -> Admin {
+        let http = reqwest::Client::new();
+        let mut token = None;
+        if let Some((user, password)) = login {
+            // r-nacos creates its admin user just after it reports healthy: retry until it exists.
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while token.is_none() {
+                let response = http
+                    .post(format!("{}/v1/auth/login", nacos.api()))
+                    .form(&[("username", user), ("password", password)])
+                    .send()
+                    .await
+                    .unwrap();
+                token = response
+                    .json::<Value>()
+                    .await
+                    .ok()
+                    .and_then(|b| b["accessToken"].as_str().map(str::to_owned));
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "cannot log in to r-nacos as {user}"
+                );
+                tokio::task::yield_now().await;
+            }
+        }
+        Admin {
+            api: nacos.api(),
+            http,
+            token,
+        }
+    }
+
+    fn auth(&self) -> Vec<(&'static str, String)> {
+        self.token
+            .iter()
+            .map(|t| ("accessToken", t.clone()))
+            .collect()
+    }
+
+    async fn publish(&self, data_id: &str, content: &str) {
+        let form = [
+            ("dataId", data_id),
+            ("group", "DEFAULT_GROUP"),
+            ("content", content),
+            ("tenant", ""),
+        ];
+        let response = self
+            .http
+            .post(format!("{}/v1/cs/configs", self.api))
+            .query(&self.auth())
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "publish: {}",
+            response.status()
+        );
+    }
+
+    async fn delete(&self, data_id: &str) {
+        let query = [
+            ("dataId", data_id.to_owned()),
+            ("group", "DEFAULT_GROUP".to_owned()),
+            ("tenant", String::new()),
+        ];
+        let response = self
+            .http
+            .delete(format!("{}/v1/cs/configs", self.api))
+            .query(&query)
+            .query(&self.auth())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "delete: {}",
+            response.status()
+        );
+    }
+}
+
+/// One dataId (YAML) read by the provider through proxies (HTTP and gRPC) that can cut it off.
+struct NacosFixture {
+    listener: Listener,
+    nacos: RNacos,
+    http_proxy: TcpProxy,
+    grpc_proxy: TcpProxy,
+    admin: Admin,
+}
+
+impl NacosFixture {
+    async fn new() -> Self {
+        NacosFixture::with_listener(Listener::LongPoll).await
+    }
+
+    async fn with_listener(listener: Listener) -> Self {
+        let nacos = RNacos::start();
+        let http_proxy = TcpProxy::start(&nacos.server()).await;
+        let grpc_proxy = TcpProxy::start(&format!("127.0.0.1:{}", nacos.grpc_port())).await;
+        let admin = Admin::new(&nacos, None).await;
+        NacosFixture {
+            listener,
+            nacos,
+            http_proxy,
+            grpc_proxy,
+            admin,
+        }
+    }
+
+    fn config(&self, data_id: &str) -> NacosConfig {
+        let grpc: u16 = self
+            .grpc_proxy
+            .endpoint()
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        // With the long poll, a check interval longer than any test proves that the listener
+        // alone sees every change; nacos-sdk's push is blind to creation and deletion, so with
+        // it the check does part of the work.
+        let check = match self.listener {
+            Listener::LongPoll => Duration::from_secs(120),
+            _ => Duration::from_millis(200),
+        };
+        NacosConfig::new(self.http_proxy.endpoint(), data_id)
+            .listener(self.listener)
+            .grpc_port(grpc)
+            .check_interval(check)
+    }
+}
+
+#[async_trait]
+impl Fixture for NacosFixture {
+    async fn provider(&self) -> Box<dyn Provider> {
+        Box::new(NacosProvider::new(self.config("suite.yaml")).unwrap())
+    }
+    async fn write(&self, config: &Value) {
+        self.admin.publish("suite.yaml", &config.to_string()).await;
+    }
+    async fn write_invalid(&self) {
+        self.admin.publish("suite.yaml", "app: [unclosed").await;
+    }
+    async fn delete(&self) {
+        self.admin.delete("suite.yaml").await;
+    }
+    async fn interrupt(&self) -> bool {
+        self.http_proxy.cut();
+        self.grpc_proxy.cut();
+        true
+    }
+    async fn restore(&self) {
+        self.http_proxy.restore();
+        self.grpc_proxy.restore();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nacos_config_passes_the_behaviour_suite() {
+    suite::run_all_with(NacosFixture::new).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nacos_config_passes_the_behaviour_suite_with_the_sdk_listener() {
+    suite::run_all_with(|| NacosFixture::with_listener(Listener::Sdk)).await;
+}
+
+#[derive(Debug, Deserialize)]
+struct App {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    shared: String,
+}
+
+async fn follow(
+    layers: Vec<NacosProvider>,
+) -> (Reloader<App>, tokio::sync::broadcast::Receiver<Event>) {
+    let mut builder = Reloader::<App>::builder().startup(Startup::Wait(Duration::from_secs(30)));
+    for layer in layers {
+        builder = builder.layer(layer);
+    }
+    let events = builder.subscribe_events();
+    (builder.start().await.unwrap(), events)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creation_after_start_deletion_and_two_layered_data_ids() {
+    let fixture = NacosFixture::new().await;
+    fixture
+        .admin
+        .publish("shared.yaml", "shared: s1\nname: from-shared\n")
+        .await;
+    let shared = NacosProvider::new(fixture.config("shared.yaml")).unwrap();
+    let app = NacosProvider::new(fixture.config("app.yaml")).unwrap();
+    // app.yaml does not exist yet: an empty layer, the shared one shows through.
+    let (reloader, _) = follow(vec![shared, app]).await;
+    let store = reloader.store();
+    assert_eq!(
+        (store.load().name.as_str(), store.load().shared.as_str()),
+        ("from-shared", "s1")
+    );
+    // Created after the provider started (nacos-sdk never reports this).
+    fixture.admin.publish("app.yaml", "name: from-app\n").await;
+    wait_until(&store, |c| c.name == "from-app").await;
+    fixture
+        .admin
+        .publish("shared.yaml", "shared: s2\nname: from-shared\n")
+        .await;
+    wait_until(&store, |c| c.shared == "s2").await;
+    assert_eq!(
+        store.load().name,
+        "from-app",
+        "the higher dataId still wins"
+    );
+    // Deleted (nacos-sdk keeps serving its stale cache): the lower layer shows through.
+    fixture.admin.delete("app.yaml").await;
+    wait_until(&store, |c| c.name == "from-shared").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_while_the_server_was_down_are_applied_after_restart() {
+    let mut fixture = NacosFixture::new().await;
+    fixture.admin.publish("app.yaml", "name: before\n").await;
+    let (reloader, mut events) =
+        follow(vec![NacosProvider::new(fixture.config("app.yaml")).unwrap()]).await;
+    let store = reloader.store();
+    fixture.nacos.stop();
+    wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
+    assert_eq!(store.load().name, "before");
+    fixture.nacos.restart();
+    // A change made right after the restart, before any client reconnected.
+    let admin = Admin::new(&fixture.nacos, None).await;
+    admin.publish("app.yaml", "name: after-restart\n").await;
+    wait_until(&store, |c| c.name == "after-restart").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_with_good_and_bad_credentials() {
+    let nacos = RNacos::with_auth("admin", "adm1n-pw");
+    let admin = Admin::new(&nacos, Some(("admin", "adm1n-pw"))).await;
+    admin.publish("app.yaml", "name: secured\n").await;
+    let good = NacosConfig::new(nacos.server(), "app.yaml")
+        .grpc_port(nacos.grpc_port())
+        .with_user("admin", "adm1n-pw")
+        .check_interval(Duration::from_secs(120));
+    let (reloader, _) = follow(vec![NacosProvider::new(good).unwrap()]).await;
+    let store = reloader.store();
+    assert_eq!(store.load().name, "secured");
+    admin.publish("app.yaml", "name: secured-2\n").await;
+    wait_until(&store, |c| c.name == "secured-2").await;
+
+    let bad = NacosConfig::new(nacos.server(), "app.yaml")
+        .grpc_port(nacos.grpc_port())
+        .with_user("admin", "wrong-pw");
+    let started = tokio::time::timeout(
+        Duration::from_secs(20),
+        Reloader::<App>::builder()
+            .layer(NacosProvider::new(bad).unwrap())
+            .start(),
+    )
+    .await
+    .expect("bad credentials must fail, not hang");
+    let err = started.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert!(
+        !format!("{err} {err:?}").contains("wrong-pw"),
+        "the password leaked: {err}"
+    );
+}
