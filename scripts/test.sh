@@ -34,6 +34,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# r-nacos is the real Nacos server the Nacos tests start (about 11 minutes to build on 2 cores,
+# once: cargo keeps it in ~/.cargo/bin).
+if [ "$(rnacos --version 2>/dev/null || true)" != "rnacos 0.8.8" ]; then
+    say "installing rnacos 0.8.8"
+    cargo install rnacos --locked --version 0.8.8 --quiet
+fi
+export PATH="$HOME/.cargo/bin:$PATH"
+
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 say "cargo fmt --check"

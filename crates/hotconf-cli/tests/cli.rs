@@ -264,3 +264,50 @@ fn watch_follows_etcdctl_put_and_del_and_rides_out_a_restart() {
     );
     assert_eq!(watch.stop(), 0);
 }
+
+#[test]
+fn watch_follows_nacos_publish_and_delete_and_rides_out_a_restart() {
+    let mut nacos = hotconf_testkit::nacos::RNacos::start();
+    nacos.publish("app.yaml", "db:\n  port: 5432\n");
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("nacos://{}/app.yaml?group=DEFAULT_GROUP", nacos.server());
+    let watch = Watch::start(&[&uri], dir.path());
+    let first = watch.next();
+    assert_eq!(
+        first["config"],
+        serde_json::json!({"db": {"port": 5432}}),
+        "{first}"
+    );
+
+    nacos.publish("app.yaml", "db:\n  port: 5432\n  host: db-1\n");
+    let second = watch.next();
+    assert_eq!(
+        (second["version"].as_u64(), &second["config"]["db"]["host"]),
+        (Some(2), &Value::from("db-1"))
+    );
+    nacos.delete("app.yaml");
+    let third = watch.next();
+    assert_eq!(third["config"], serde_json::json!({}), "{third}");
+
+    nacos.stop();
+    let down = watch.next();
+    assert_eq!(down["event"], "source_error", "{down}");
+    nacos.restart();
+    nacos.publish("app.yaml", "db:\n  port: 6543\n");
+    // Errors while reconnecting may come first; then exactly the change.
+    let applied = loop {
+        let line = watch.next();
+        if line["event"] == "applied" {
+            break line;
+        }
+        assert_eq!(line["event"], "source_error", "{line}");
+    };
+    assert_eq!(
+        (
+            applied["version"].as_u64(),
+            &applied["config"]["db"]["port"]
+        ),
+        (Some(4), &Value::from(6543))
+    );
+    assert_eq!(watch.stop(), 0);
+}

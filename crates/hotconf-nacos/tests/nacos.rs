@@ -14,104 +14,12 @@ use hotconf_testkit::{suite, wait_for_event, wait_until, Fixture, TcpProxy};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// Publishes and deletes configs through the open API, as an operator's tools do.
-struct Admin {
-    api: String,
-    http: reqwest::Client,
-    token: Option<String>,
-}
-
-impl Admin {
-    async fn new(nacos: &RNacos, login: Option<(&str, &str)>) -> Admin {
-        let http = reqwest::Client::new();
-        let mut token = None;
-        if let Some((user, password)) = login {
-            // r-nacos creates its admin user just after it reports healthy: retry until it exists.
-            let deadline = std::time::Instant::now() + Duration::from_secs(20);
-            while token.is_none() {
-                let response = http
-                    .post(format!("{}/v1/auth/login", nacos.api()))
-                    .form(&[("username", user), ("password", password)])
-                    .send()
-                    .await
-                    .unwrap();
-                token = response
-                    .json::<Value>()
-                    .await
-                    .ok()
-                    .and_then(|b| b["accessToken"].as_str().map(str::to_owned));
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "cannot log in to r-nacos as {user}"
-                );
-                tokio::task::yield_now().await;
-            }
-        }
-        Admin {
-            api: nacos.api(),
-            http,
-            token,
-        }
-    }
-
-    fn auth(&self) -> Vec<(&'static str, String)> {
-        self.token
-            .iter()
-            .map(|t| ("accessToken", t.clone()))
-            .collect()
-    }
-
-    async fn publish(&self, data_id: &str, content: &str) {
-        let form = [
-            ("dataId", data_id),
-            ("group", "DEFAULT_GROUP"),
-            ("content", content),
-            ("tenant", ""),
-        ];
-        let response = self
-            .http
-            .post(format!("{}/v1/cs/configs", self.api))
-            .query(&self.auth())
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "publish: {}",
-            response.status()
-        );
-    }
-
-    async fn delete(&self, data_id: &str) {
-        let query = [
-            ("dataId", data_id.to_owned()),
-            ("group", "DEFAULT_GROUP".to_owned()),
-            ("tenant", String::new()),
-        ];
-        let response = self
-            .http
-            .delete(format!("{}/v1/cs/configs", self.api))
-            .query(&query)
-            .query(&self.auth())
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "delete: {}",
-            response.status()
-        );
-    }
-}
-
 /// One dataId (YAML) read by the provider through proxies (HTTP and gRPC) that can cut it off.
 struct NacosFixture {
     listener: Listener,
     nacos: RNacos,
     http_proxy: TcpProxy,
     grpc_proxy: TcpProxy,
-    admin: Admin,
 }
 
 impl NacosFixture {
@@ -123,13 +31,11 @@ impl NacosFixture {
         let nacos = RNacos::start();
         let http_proxy = TcpProxy::start(&nacos.server()).await;
         let grpc_proxy = TcpProxy::start(&format!("127.0.0.1:{}", nacos.grpc_port())).await;
-        let admin = Admin::new(&nacos, None).await;
         NacosFixture {
             listener,
             nacos,
             http_proxy,
             grpc_proxy,
-            admin,
         }
     }
 
@@ -162,13 +68,13 @@ impl Fixture for NacosFixture {
         Box::new(NacosProvider::new(self.config("suite.yaml")).unwrap())
     }
     async fn write(&self, config: &Value) {
-        self.admin.publish("suite.yaml", &config.to_string()).await;
+        self.nacos.publish("suite.yaml", &config.to_string());
     }
     async fn write_invalid(&self) {
-        self.admin.publish("suite.yaml", "app: [unclosed").await;
+        self.nacos.publish("suite.yaml", "app: [unclosed");
     }
     async fn delete(&self) {
-        self.admin.delete("suite.yaml").await;
+        self.nacos.delete("suite.yaml");
     }
     async fn interrupt(&self) -> bool {
         self.http_proxy.cut();
@@ -214,9 +120,8 @@ async fn follow(
 async fn creation_after_start_deletion_and_two_layered_data_ids() {
     let fixture = NacosFixture::new().await;
     fixture
-        .admin
-        .publish("shared.yaml", "shared: s1\nname: from-shared\n")
-        .await;
+        .nacos
+        .publish("shared.yaml", "shared: s1\nname: from-shared\n");
     let shared = NacosProvider::new(fixture.config("shared.yaml")).unwrap();
     let app = NacosProvider::new(fixture.config("app.yaml")).unwrap();
     // app.yaml does not exist yet: an empty layer, the shared one shows through.
@@ -227,12 +132,11 @@ async fn creation_after_start_deletion_and_two_layered_data_ids() {
         ("from-shared", "s1")
     );
     // Created after the provider started (nacos-sdk never reports this).
-    fixture.admin.publish("app.yaml", "name: from-app\n").await;
+    fixture.nacos.publish("app.yaml", "name: from-app\n");
     wait_until(&store, |c| c.name == "from-app").await;
     fixture
-        .admin
-        .publish("shared.yaml", "shared: s2\nname: from-shared\n")
-        .await;
+        .nacos
+        .publish("shared.yaml", "shared: s2\nname: from-shared\n");
     wait_until(&store, |c| c.shared == "s2").await;
     assert_eq!(
         store.load().name,
@@ -240,14 +144,14 @@ async fn creation_after_start_deletion_and_two_layered_data_ids() {
         "the higher dataId still wins"
     );
     // Deleted (nacos-sdk keeps serving its stale cache): the lower layer shows through.
-    fixture.admin.delete("app.yaml").await;
+    fixture.nacos.delete("app.yaml");
     wait_until(&store, |c| c.name == "from-shared").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_made_while_the_server_was_down_are_applied_after_restart() {
     let mut fixture = NacosFixture::new().await;
-    fixture.admin.publish("app.yaml", "name: before\n").await;
+    fixture.nacos.publish("app.yaml", "name: before\n");
     let (reloader, mut events) =
         follow(vec![NacosProvider::new(fixture.config("app.yaml")).unwrap()]).await;
     let store = reloader.store();
@@ -256,16 +160,14 @@ async fn changes_made_while_the_server_was_down_are_applied_after_restart() {
     assert_eq!(store.load().name, "before");
     fixture.nacos.restart();
     // A change made right after the restart, before any client reconnected.
-    let admin = Admin::new(&fixture.nacos, None).await;
-    admin.publish("app.yaml", "name: after-restart\n").await;
+    fixture.nacos.publish("app.yaml", "name: after-restart\n");
     wait_until(&store, |c| c.name == "after-restart").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_with_good_and_bad_credentials() {
     let nacos = RNacos::with_auth("admin", "adm1n-pw");
-    let admin = Admin::new(&nacos, Some(("admin", "adm1n-pw"))).await;
-    admin.publish("app.yaml", "name: secured\n").await;
+    nacos.publish("app.yaml", "name: secured\n");
     let good = NacosConfig::new(nacos.server(), "app.yaml")
         .grpc_port(nacos.grpc_port())
         .with_user("admin", "adm1n-pw")
@@ -273,7 +175,7 @@ async fn auth_with_good_and_bad_credentials() {
     let (reloader, _) = follow(vec![NacosProvider::new(good).unwrap()]).await;
     let store = reloader.store();
     assert_eq!(store.load().name, "secured");
-    admin.publish("app.yaml", "name: secured-2\n").await;
+    nacos.publish("app.yaml", "name: secured-2\n");
     wait_until(&store, |c| c.name == "secured-2").await;
 
     let bad = NacosConfig::new(nacos.server(), "app.yaml")
@@ -292,5 +194,23 @@ async fn auth_with_good_and_bad_credentials() {
     assert!(
         !format!("{err} {err:?}").contains("wrong-pw"),
         "the password leaked: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_id_without_extension_takes_the_type_the_server_gives() {
+    let nacos = RNacos::start();
+    nacos.publish_typed("app", r#"{"name": "typed-by-server"}"#, "json");
+    let provider = NacosProvider::new(NacosConfig::new(nacos.server(), "app")).unwrap();
+    let (reloader, _) = follow(vec![provider]).await;
+    assert_eq!(reloader.store().load().name, "typed-by-server");
+
+    nacos.publish_typed("untyped", "name: x", "text");
+    let untyped = NacosProvider::new(NacosConfig::new(nacos.server(), "untyped")).unwrap();
+    let err = untyped.load().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(
+        err.to_string().contains("untyped") && err.to_string().contains("format="),
+        "{err}"
     );
 }

@@ -25,6 +25,8 @@ pub struct RNacos {
     child: Option<Child>,
     /// Where this launch's part of the log begins.
     log_start: u64,
+    /// The admin's access token, when auth is on.
+    token: Option<String>,
 }
 
 impl RNacos {
@@ -56,6 +58,7 @@ impl RNacos {
             dir,
             child: None,
             log_start: 0,
+            token: None,
         };
         nacos.spawn(true);
         nacos
@@ -117,22 +120,17 @@ impl RNacos {
     /// Waits for /health, then for a login (with auth on) and a probe publish that reads back.
     fn wait_working(&mut self) -> Result<(), String> {
         self.wait_ready()?;
-        let token = match self.auth.clone() {
-            Some((user, password)) => format!("&accessToken={}", self.login(&user, &password)?),
-            None => String::new(),
+        self.token = match self.auth.clone() {
+            Some((user, password)) => Some(self.login(&user, &password)?),
+            None => None,
         };
         let probe = self.probe_value().to_string();
-        let body = format!("dataId=probe&group=HOTCONF_PROBE&content={probe}");
+        let key = [("dataId", "probe"), ("group", "HOTCONF_PROBE")];
         let deadline = Instant::now() + STEP;
         loop {
-            let published = self.request(&format!(
-                "POST /nacos/v1/cs/configs?x=1{token} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            ));
-            let read = self.request(&format!(
-                "GET /nacos/v1/cs/configs?dataId=probe&group=HOTCONF_PROBE{token} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
-            ));
-            if published.contains("true") && read.ends_with(&probe) {
+            let published = self.form("POST", &[&key[..], &[("content", &probe)]].concat());
+            let read = self.form("GET", &key);
+            if published.ends_with("true") && read.ends_with(&probe) {
                 return Ok(());
             }
             if let Some(panic) = self.panic_in_log() {
@@ -143,6 +141,53 @@ impl RNacos {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Publishes `content` as `data_id` in `DEFAULT_GROUP` of the public namespace, through the
+    /// open API as an operator's tools do (logged in when auth is on).
+    ///
+    /// # Panics
+    /// When the server does not answer `true`.
+    pub fn publish(&self, data_id: &str, content: &str) {
+        self.publish_typed(data_id, content, "text");
+    }
+
+    /// Publishes like [`RNacos::publish`], with the config type (`json`, `yaml`, …) set.
+    ///
+    /// # Panics
+    /// When the server does not answer `true`.
+    pub fn publish_typed(&self, data_id: &str, content: &str, kind: &str) {
+        let params = [
+            ("dataId", data_id),
+            ("group", "DEFAULT_GROUP"),
+            ("content", content),
+            ("type", kind),
+        ];
+        let response = self.form("POST", &params);
+        assert!(response.ends_with("true"), "publish {data_id}: {response}");
+    }
+
+    /// Deletes `data_id` from `DEFAULT_GROUP` of the public namespace.
+    ///
+    /// # Panics
+    /// When the server does not answer `true`.
+    pub fn delete(&self, data_id: &str) {
+        let response = self.form("DELETE", &[("dataId", data_id), ("group", "DEFAULT_GROUP")]);
+        assert!(response.ends_with("true"), "delete {data_id}: {response}");
+    }
+
+    /// A request to `/nacos/v1/cs/configs` with `params` (in the query, with the access token
+    /// when there is one); returns the whole response.
+    fn form(&self, method: &str, params: &[(&str, &str)]) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.extend_pairs(params);
+        if let Some(token) = &self.token {
+            query.append_pair("accessToken", token);
+        }
+        self.request(&format!(
+            "{method} /nacos/v1/cs/configs?{} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
+            query.finish()
+        ))
     }
 
     /// The first panic this launch wrote to its log.
