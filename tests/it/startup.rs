@@ -1,11 +1,12 @@
-//! Startup policy (G9, without the snapshot file, which comes later): fail fast, or wait.
+//! Startup policy (G9): fail fast, or wait; with a snapshot file, start from the last good
+//! config saved on disk instead of failing.
 
 use std::time::Duration;
 
-use hotconf::{ErrorKind, Format, MemoryProvider, Reloader, Startup};
+use hotconf::{ErrorKind, Event, Format, MemoryProvider, Origin, Reloader, Startup, Stats};
 use serde_json::json;
 
-use crate::{set_json, two_layers, Cfg};
+use crate::{set_json, two_layers, wait_for_event, wait_until, Cfg};
 
 #[tokio::test]
 async fn fail_fast_returns_the_first_source_error() {
@@ -36,10 +37,7 @@ async fn wait_rides_out_errors_until_a_good_config_arrives() {
             .startup(Startup::Wait(Duration::from_secs(20)))
             .start(),
     );
-    hotconf_testkit::wait_for_event(&mut events, |e| {
-        matches!(e, hotconf::Event::SourceError { .. })
-    })
-    .await;
+    wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
     set_json(&upper, json!({"name": "late"}));
     let reloader = start.await.unwrap().unwrap();
     assert_eq!(reloader.store().load().name, "late");
@@ -81,7 +79,7 @@ async fn a_static_figment_layer_sits_under_a_watched_one() {
     let store = reloader.store();
     assert_eq!((store.load().name.as_str(), store.load().db.port), ("d", 2));
     handle.set_document(Format::Yaml, "db: {port: 3}");
-    hotconf_testkit::wait_until(&store, |c| c.db.port == 3).await;
+    wait_until(&store, |c| c.db.port == 3).await;
 }
 
 #[tokio::test]
@@ -96,10 +94,7 @@ async fn wait_never_applies_a_config_without_a_layer_whose_first_state_was_rejec
             .startup(Startup::Wait(Duration::from_secs(20)))
             .start(),
     );
-    hotconf_testkit::wait_for_event(&mut events, |e| {
-        matches!(e, hotconf::Event::Rejected { .. })
-    })
-    .await;
+    wait_for_event(&mut events, |e| matches!(e, Event::Rejected { .. })).await;
     let batches = stats.borrow_and_update().batches;
     // Another layer changes, and the reloader takes that batch: still no config, since the
     // upper layer has no good state yet.
@@ -112,4 +107,167 @@ async fn wait_never_applies_a_config_without_a_layer_whose_first_state_was_rejec
     let reloader = start.await.unwrap().unwrap();
     let snapshot = reloader.store().get();
     assert_eq!((snapshot.name.as_str(), snapshot.version()), ("good", 1));
+}
+
+/// Waits until the reloader has written `n` snapshots.
+async fn written(stats: &mut tokio::sync::watch::Receiver<Stats>, n: u64) {
+    tokio::time::timeout(
+        hotconf_testkit::TIMEOUT,
+        stats.wait_for(|s| s.snapshots_written >= n),
+    )
+    .await
+    .expect("the snapshot was written")
+    .unwrap();
+}
+
+#[tokio::test]
+async fn every_applied_config_is_saved_owner_only_and_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.snapshot.json");
+    let two = two_layers();
+    let builder = two.builder.snapshot(&path);
+    let mut stats = builder.stats();
+    let reloader = builder.start().await.unwrap();
+    written(&mut stats, 1).await;
+    set_json(&two.upper, json!({"name": "v2"}));
+    wait_until(&reloader.store(), |c| c.name == "v2").await;
+    written(&mut stats, 2).await;
+
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(saved["version"], 2);
+    assert_eq!(
+        saved["config"],
+        json!({"name": "v2", "db": {"host": "localhost", "port": 5432}})
+    );
+    assert!(saved["revisions"]["memory:upper"].is_string(), "{saved}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no temporary file stays behind");
+}
+
+/// Saves a snapshot of `{"name": "saved", db…}` at `path` through a first reloader.
+async fn save(path: &std::path::Path) {
+    let (provider, handle) = MemoryProvider::new("memory:first-run");
+    set_json(
+        &handle,
+        json!({"name": "saved", "db": {"host": "db-1", "port": 6000}}),
+    );
+    let builder = Reloader::<Cfg>::builder().layer(provider).snapshot(path);
+    let mut stats = builder.stats();
+    let _reloader = builder.start().await.unwrap();
+    written(&mut stats, 1).await;
+}
+
+#[tokio::test]
+async fn fail_fast_starts_from_the_snapshot_then_follows_the_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.json");
+    save(&path).await;
+
+    let (provider, handle) = MemoryProvider::new("memory:config-server");
+    handle.fail(ErrorKind::Unavailable, "connection refused", true);
+    let builder = Reloader::<Cfg>::builder().layer(provider).snapshot(&path);
+    let mut events = builder.subscribe_events();
+    let reloader = builder.start().await.unwrap();
+    let store = reloader.store();
+    assert_eq!(
+        (store.load().name.as_str(), store.load().db.port),
+        ("saved", 6000)
+    );
+    assert_eq!(*store.get().origin(), Origin::Disk);
+    wait_for_event(&mut events, |e| {
+        matches!(
+            e,
+            Event::Applied {
+                origin: Origin::Disk,
+                ..
+            }
+        )
+    })
+    .await;
+
+    // The server comes back with the very same config (same content hash): it is applied
+    // anyway, so the origin says the sources are followed again.
+    handle.set_tree(json!({"name": "saved", "db": {"host": "db-1", "port": 6000}}));
+    let mut changes = store.subscribe();
+    tokio::time::timeout(
+        hotconf_testkit::TIMEOUT,
+        changes.wait_for(|s| *s.origin() == Origin::Sources),
+    )
+    .await
+    .expect("the sources' config replaces the saved one")
+    .unwrap();
+    assert_eq!(store.load().name, "saved");
+    set_json(
+        &handle,
+        json!({"name": "live", "db": {"host": "db-1", "port": 6000}}),
+    );
+    wait_until(&store, |c| c.name == "live").await;
+}
+
+#[tokio::test]
+async fn wait_falls_back_to_the_snapshot_at_its_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.json");
+    save(&path).await;
+    let (provider, handle) = MemoryProvider::new("memory:slow");
+    handle.fail(ErrorKind::Unavailable, "not yet", true);
+    let reloader = Reloader::<Cfg>::builder()
+        .layer(provider)
+        .snapshot(&path)
+        .startup(Startup::Wait(Duration::from_millis(200)))
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(reloader.store().load().name, "saved");
+    assert_eq!(*reloader.store().get().origin(), Origin::Disk);
+}
+
+#[tokio::test]
+async fn an_unusable_snapshot_is_never_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let failing = || {
+        let (provider, handle) = MemoryProvider::new("memory:down");
+        handle.fail(ErrorKind::Unavailable, "connection refused", true);
+        provider
+    };
+    // Missing, torn, foreign, or refused by today's validation: the sources' error comes back.
+    let missing = dir.path().join("missing.json");
+    let torn = dir.path().join("torn.json");
+    std::fs::write(&torn, br#"{"hotconf_snapshot":1,"config":{"name":"#).unwrap();
+    let foreign = dir.path().join("foreign.json");
+    std::fs::write(&foreign, br#"{"name":"x","db":{"host":"h","port":1}}"#).unwrap();
+    let refused = dir.path().join("refused.json");
+    save(&refused).await;
+    for (path, validated) in [
+        (&missing, false),
+        (&torn, false),
+        (&foreign, false),
+        (&refused, true),
+    ] {
+        let mut builder = Reloader::<Cfg>::builder().layer(failing()).snapshot(path);
+        if validated {
+            builder = builder.validate(|c: &Cfg| {
+                if c.db.port == 6000 {
+                    Err(
+                        hotconf::Error::new(ErrorKind::Validation, "port 6000 is retired")
+                            .with_key("db.port"),
+                    )
+                } else {
+                    Ok(())
+                }
+            });
+        }
+        let err = builder.start().await.unwrap_err();
+        assert!(
+            err.to_string().contains("connection refused"),
+            "{}: {err}",
+            path.display()
+        );
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
 use std::sync::Arc;
 
 use futures_util::FutureExt;
@@ -9,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
+use crate::disk;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
 use crate::format::{self, Format, Limits};
@@ -77,7 +79,9 @@ pub(crate) struct Engine<T> {
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) history: VecDeque<Arc<Snapshot<T>>>,
     pub(crate) pinned: bool,
-    pub(crate) stats: watch::Sender<Stats>,
+    pub(crate) stats: Arc<watch::Sender<Stats>>,
+    /// Where applied snapshots go to be written to disk, when a snapshot file is configured.
+    pub(crate) disk: Option<disk::Latest<T>>,
 }
 
 impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
@@ -262,7 +266,11 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             .filter_map(|s| s.latest.as_ref().map(|t| (s.name.as_str(), t)))
             .filter(|(_, t)| !t.is_empty_map())
             .collect();
-        let unchanged = |hash: u64| current.is_some_and(|c| c.content_hash() == hash);
+        // A config read from disk is replaced by the sources' first one even when equal, so
+        // that the origin says the sources are followed again.
+        let unchanged = |hash: u64| {
+            current.is_some_and(|c| c.content_hash() == hash && *c.origin() != Origin::Disk)
+        };
         let plain = self.rules.restart_required.is_empty();
         if let ([(_, only)], true) = (layers.as_slice(), plain) {
             if let Some(bytes) = only.json_map_bytes() {
@@ -458,6 +466,33 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             });
         }
         store.notify();
+        if let Some(disk) = self
+            .disk
+            .as_ref()
+            .filter(|_| *snapshot.origin() != Origin::Disk)
+        {
+            disk.send_replace(Some(snapshot));
+        }
+    }
+
+    /// Applies the config saved in the snapshot file `path`, deserialized and validated like
+    /// any other (a saved config the rules now refuse is not used).
+    pub(crate) async fn start_from_disk(&mut self, path: &Path) -> Result<Arc<Snapshot<T>>> {
+        let saved = disk::read(path, &self.rules.limits)?;
+        let merged = Tree::from_value(Arc::new(saved.config));
+        let candidate = Candidate {
+            config: None,
+            hash: merged.content_hash()?,
+            merged,
+            pending_restart: Vec::new(),
+        };
+        let name = format!("snapshot file {}", path.display());
+        let snapshot = self
+            .build(candidate, saved.revisions.into(), Origin::Disk)
+            .await
+            .map_err(|e| e.with_source_name(name))?;
+        self.publish(snapshot.clone());
+        Ok(snapshot)
     }
 
     /// Runs the post-apply check; on failure restores the previous version as a new one.

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod backoff;
+mod disk;
 mod engine;
 mod env;
 mod error;

@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +23,8 @@ use crate::stats::Stats;
 use crate::store::{Snapshot, Store};
 
 /// What [`ReloaderBuilder::start`] does until the first config is applied (guarantee G9).
+/// With a [`ReloaderBuilder::snapshot`] file, a start that would fail starts from the config
+/// saved there instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Startup {
@@ -38,6 +41,7 @@ pub struct ReloaderBuilder<T> {
     providers: Vec<Arc<dyn Provider>>,
     rules: Rules<T>,
     startup: Startup,
+    snapshot: Option<PathBuf>,
     debounce: Duration,
     backoff: Backoff,
     events: broadcast::Sender<Event>,
@@ -57,6 +61,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Default for ReloaderBuilder<T>
                 limits: Limits::default(),
             },
             startup: Startup::FailFast,
+            snapshot: None,
             debounce: Duration::ZERO,
             backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(30)),
             events: broadcast::channel(1024).0,
@@ -126,6 +131,18 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
         self
     }
 
+    /// Keeps the last applied config in the file `path` (JSON, mode 0600, replaced atomically
+    /// after every apply, off the reload path) and starts from it when the sources give no
+    /// valid config: at the first error with [`Startup::FailFast`], at the timeout with
+    /// [`Startup::Wait`]. The saved config is deserialized and validated like any other; the
+    /// store then says [`Origin::Disk`](crate::Origin::Disk) until the sources' first config
+    /// replaces it. The file holds the whole config, secrets included: keep it on a private
+    /// path. Guarantee G9.
+    pub fn snapshot(mut self, path: impl Into<PathBuf>) -> Self {
+        self.snapshot = Some(path.into());
+        self
+    }
+
     /// The startup policy. Default [`Startup::FailFast`].
     pub fn startup(mut self, startup: Startup) -> Self {
         self.startup = startup;
@@ -187,61 +204,34 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
             events: self.events.clone(),
             history: VecDeque::new(),
             pinned: false,
-            stats: self.stats,
+            stats: Arc::new(self.stats),
+            disk: None,
         };
+        let mut tasks_writer = None;
         let stats = engine.stats.subscribe();
-        let fail_fast = self.startup == Startup::FailFast;
-        let deadline = match self.startup {
-            Startup::FailFast => None,
-            // `Duration::MAX` and the like: wait for ever.
-            Startup::Wait(timeout) => tokio::time::Instant::now().checked_add(timeout),
-        };
-        let mut last_error = None;
-        loop {
-            let errors = engine.ingest(inbox.drain());
-            if let Some(error) = errors.into_iter().next() {
-                if fail_fast {
-                    return Err(error);
+        if let Some(path) = &self.snapshot {
+            let (sender, writer) = crate::disk::spawn_writer(path.clone(), engine.stats.clone());
+            engine.disk = Some(sender);
+            tasks_writer = Some(writer);
+        }
+        if let Err(error) = first_config(&mut engine, &inbox, self.startup).await {
+            let Some(path) = &self.snapshot else {
+                return Err(error);
+            };
+            match engine.start_from_disk(path).await {
+                Ok(_) => {
+                    tracing::warn!(%error, path = %path.display(), "no valid config from the sources: started from the snapshot on disk")
                 }
-                last_error = Some(error);
-            }
-            let applied = engine.apply_sources().await;
-            engine.stats.send_modify(|s| s.batches += 1);
-            match applied {
-                Ok(Some(_)) => break,
-                Ok(None) => {}
-                Err(error) if fail_fast => return Err(error),
-                Err(error) => last_error = Some(error),
-            }
-            if let Some(stopped) = engine.sources.iter().find(|s| s.stopped && !s.ready) {
-                let message = format!("source {} stopped before delivering a state", stopped.name);
-                return Err(
-                    last_error.unwrap_or_else(|| Error::new(ErrorKind::Unavailable, message))
-                );
-            }
-            match deadline {
-                None => inbox.wait().await,
-                Some(deadline) => {
-                    if tokio::time::timeout_at(deadline, inbox.wait())
-                        .await
-                        .is_err()
-                    {
-                        let why = last_error.map_or_else(
-                            || "a source has not delivered its first state".to_owned(),
-                            |e| e.to_string(),
-                        );
-                        return Err(Error::new(
-                            ErrorKind::Unavailable,
-                            format!("no valid config at startup: {why}"),
-                        )
-                        .with_transient(true));
-                    }
+                Err(disk) => {
+                    tracing::warn!(error = %disk, "the snapshot on disk cannot be used");
+                    return Err(error);
                 }
             }
         }
         let store = engine.store.clone().expect("a config was applied");
         let (commands, receiver) = mpsc::channel(16);
         let mut tasks = guard.into_inner();
+        tasks.extend(tasks_writer);
         tasks.push(tokio::spawn(run(engine, inbox, receiver, self.debounce)));
         Ok(Reloader {
             store,
@@ -250,6 +240,61 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
             commands,
             _tasks: AbortOnDrop(tasks),
         })
+    }
+}
+
+/// Waits for the first config as `startup` says; the error is the reason there is none.
+async fn first_config<T: DeserializeOwned + Send + Sync + 'static>(
+    engine: &mut Engine<T>,
+    inbox: &Inbox,
+    startup: Startup,
+) -> Result<()> {
+    let fail_fast = startup == Startup::FailFast;
+    let deadline = match startup {
+        Startup::FailFast => None,
+        // `Duration::MAX` and the like: wait for ever.
+        Startup::Wait(timeout) => tokio::time::Instant::now().checked_add(timeout),
+    };
+    let mut last_error = None;
+    loop {
+        let errors = engine.ingest(inbox.drain());
+        if let Some(error) = errors.into_iter().next() {
+            if fail_fast {
+                return Err(error);
+            }
+            last_error = Some(error);
+        }
+        let applied = engine.apply_sources().await;
+        engine.stats.send_modify(|s| s.batches += 1);
+        match applied {
+            Ok(Some(_)) => return Ok(()),
+            Ok(None) => {}
+            Err(error) if fail_fast => return Err(error),
+            Err(error) => last_error = Some(error),
+        }
+        if let Some(stopped) = engine.sources.iter().find(|s| s.stopped && !s.ready) {
+            let message = format!("source {} stopped before delivering a state", stopped.name);
+            return Err(last_error.unwrap_or_else(|| Error::new(ErrorKind::Unavailable, message)));
+        }
+        match deadline {
+            None => inbox.wait().await,
+            Some(deadline) => {
+                if tokio::time::timeout_at(deadline, inbox.wait())
+                    .await
+                    .is_err()
+                {
+                    let why = last_error.map_or_else(
+                        || "a source has not delivered its first state".to_owned(),
+                        |e| e.to_string(),
+                    );
+                    return Err(Error::new(
+                        ErrorKind::Unavailable,
+                        format!("no valid config at startup: {why}"),
+                    )
+                    .with_transient(true));
+                }
+            }
+        }
     }
 }
 

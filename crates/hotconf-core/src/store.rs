@@ -36,6 +36,10 @@ pub enum Origin {
     },
     /// Given directly to [`Store::new`].
     Initial,
+    /// Read from the snapshot file at startup because the sources gave no valid config
+    /// ([`ReloaderBuilder::snapshot`](crate::ReloaderBuilder::snapshot)); replaced as soon as
+    /// they do.
+    Disk,
 }
 
 /// One applied config with what it was built from.
