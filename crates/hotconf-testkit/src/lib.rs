@@ -12,6 +12,8 @@
 
 #[cfg(feature = "etcd")]
 pub mod etcd;
+#[cfg(feature = "consul")]
+pub mod consul;
 mod fixture;
 pub mod latency;
 pub mod ports;
