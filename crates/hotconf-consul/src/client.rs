@@ -103,7 +103,13 @@ impl ConsulKv {
     /// # Errors
     /// As [`list`](Self::list).
     pub async fn get_raw(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let response = self.send(self.request(Method::GET, key, &["raw"], None), key, "reading").await?;
+        let response = self
+            .send(
+                self.request(Method::GET, key, &["raw"], None),
+                key,
+                "reading",
+            )
+            .await?;
         let (status, _, body) = response;
         match status {
             StatusCode::OK => Ok(Some(body)),
@@ -127,8 +133,12 @@ impl ConsulKv {
     /// As [`put`](Self::put).
     pub async fn delete(&self, key: &str, recurse: bool) -> Result<bool> {
         let flags: &[&str] = if recurse { &["recurse"] } else { &[] };
-        self.write(self.request(Method::DELETE, key, flags, None), key, "deleting")
-            .await
+        self.write(
+            self.request(Method::DELETE, key, flags, None),
+            key,
+            "deleting",
+        )
+        .await
     }
 
     async fn read(&self, key: &str, recurse: bool, block: Option<Block>) -> Result<KvRead> {
@@ -167,7 +177,13 @@ impl ConsulKv {
 
     /// Builds a request: presence flags, `index`/`wait`, `dc`, consistency, the token header
     /// and a timeout above what the server may hold it.
-    fn request(&self, method: Method, key: &str, flags: &[&str], block: Option<Block>) -> RequestBuilder {
+    fn request(
+        &self,
+        method: Method,
+        key: &str,
+        flags: &[&str],
+        block: Option<Block>,
+    ) -> RequestBuilder {
         let mut query: Vec<String> = flags.iter().map(|f| (*f).to_owned()).collect();
         let mut timeout = PLAIN_TIMEOUT;
         if let Some(block) = block.filter(|b| b.index > 0) {
@@ -221,10 +237,7 @@ impl ConsulKv {
     }
 }
 
-fn with_tls(
-    mut builder: reqwest::ClientBuilder,
-    tls: &TlsFiles,
-) -> Result<reqwest::ClientBuilder> {
+fn with_tls(mut builder: reqwest::ClientBuilder, tls: &TlsFiles) -> Result<reqwest::ClientBuilder> {
     let read = |path: &std::path::Path| {
         std::fs::read(path).map_err(|e| {
             Error::new(ErrorKind::Config, format!("cannot read {}", path.display())).with_cause(e)
@@ -244,7 +257,8 @@ fn with_tls(
         let mut pem = read(cert)?;
         pem.push(b'\n');
         pem.extend(read(key)?);
-        builder = builder.identity(Identity::from_pem(&pem).map_err(|e| bad("client certificate", e))?);
+        builder =
+            builder.identity(Identity::from_pem(&pem).map_err(|e| bad("client certificate", e))?);
     }
     Ok(builder)
 }

@@ -209,7 +209,11 @@ impl ConsulConfig {
         let identity = match (uri.param("cert"), uri.param("key")) {
             (Some(cert), Some(key)) => Some((PathBuf::from(cert), PathBuf::from(key))),
             (None, None) => None,
-            _ => return Err(bad("give both cert= and key= for a client certificate".into())),
+            _ => {
+                return Err(bad(
+                    "give both cert= and key= for a client certificate".into()
+                ))
+            }
         };
         let ca = uri.param("ca").map(PathBuf::from);
         if ca.is_some() || identity.is_some() || uri.param("tls") == Some("true") {

@@ -19,10 +19,13 @@ pub(crate) fn from_transport(doing: &str, key: &str, error: reqwest::Error) -> E
         "failed"
     };
     // reqwest's text holds the URL, which holds keys but never the token (a header).
-    Error::new(ErrorKind::Unavailable, format!("consul: {doing} `{key}` {why}"))
-        .with_key(key.to_owned())
-        .with_transient(true)
-        .with_cause(error)
+    Error::new(
+        ErrorKind::Unavailable,
+        format!("consul: {doing} `{key}` {why}"),
+    )
+    .with_key(key.to_owned())
+    .with_transient(true)
+    .with_cause(error)
 }
 
 /// The error of a status other than 200/404 on a read (or other than 200 on a write).

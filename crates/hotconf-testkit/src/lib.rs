@@ -10,10 +10,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(feature = "etcd")]
-pub mod etcd;
 #[cfg(feature = "consul")]
 pub mod consul;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 mod fixture;
 pub mod latency;
 pub mod ports;
