@@ -1,4 +1,4 @@
-//! Source arguments (`./app.toml`, `env:APP_`, `etcd://…`) to providers.
+//! Source arguments (`./app.toml`, `env:APP_`, `etcd://…`, `consul://…`) to providers.
 
 use hotconf::{EnvProvider, Error, ErrorKind, Provider, Result, Scheme, SourceUri};
 
@@ -10,6 +10,8 @@ pub(crate) fn provider(arg: &str) -> Result<Box<dyn Provider>> {
         Scheme::File => Ok(Box::new(hotconf::FileProvider::from_uri(&uri)?)),
         #[cfg(feature = "etcd")]
         Scheme::Etcd => Ok(Box::new(hotconf::EtcdProvider::from_uri(&uri)?)),
+        #[cfg(feature = "consul")]
+        Scheme::Consul => Ok(Box::new(hotconf::ConsulProvider::from_uri(&uri)?)),
         Scheme::Env => {
             if uri.path.is_empty() {
                 return Err(Error::new(

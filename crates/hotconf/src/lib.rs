@@ -10,6 +10,9 @@ pub use hotconf_file::{self as file, FileProvider};
 #[cfg(feature = "etcd")]
 pub use hotconf_etcd::{self as etcd, EtcdConfig, EtcdProvider};
 
+#[cfg(feature = "consul")]
+pub use hotconf_consul::{self as consul, ConsulConfig, ConsulProvider};
+
 /// Guides, rendered from the repository's `docs/` folder.
 pub mod docs {
     #[doc = include_str!("../../../docs/concepts.md")]
@@ -20,6 +23,8 @@ pub mod docs {
     pub mod files {}
     #[doc = include_str!("../../../docs/backends/etcd.md")]
     pub mod etcd {}
+    #[doc = include_str!("../../../docs/backends/consul.md")]
+    pub mod consul {}
     #[doc = include_str!("../../../docs/benchmarks.md")]
     pub mod benchmarks {}
 }
