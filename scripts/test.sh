@@ -22,10 +22,14 @@ done
 
 # --- servers and tools the tests start or build with ----------------------------------------
 # protoc builds etcd-client; etcd and etcdctl are the real servers the etcd tests start.
+# (Consul has no installable server: its tests run against the test kit's emulator, or against
+# a real agent named by HOTCONF_CONSUL_ADDR.)
 missing=()
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
+# curl writes to the Consul emulator in the CLI's end-to-end test, as an operator would.
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [ "${#missing[@]}" -gt 0 ]; then
     say "installing ${missing[*]}"
     SUDO=""

@@ -36,7 +36,7 @@ enum Command {
     /// Follow SOURCEs, merged in argument order (later over earlier), and print one JSON object
     /// per line: {"event":"applied",...,"config":{...}}, {"event":"rejected",...},
     /// {"event":"source_error",...}.
-    #[command(after_help = format!("Sources:\n  ./app.toml, file:./app.toml     a document (toml, yaml, json, properties)\n  file:/etc/app/                  a key-per-file directory (a ConfigMap mount)\n  file:/etc/app/?mode=documents   the documents in a directory, merged by name\n  env:APP_                        APP_DB__PORT=5 -> db.port\n  etcd://user:pw@h:2379,h:22379/app/        an etcd prefix (?typed=true: scalar values)\n  etcd://h:2379/app/config.yaml   one etcd key holding a document (?mode=key&format=yaml)\n  nacos://user:pw@h:8848/app.yaml?group=G&namespace=N   a Nacos dataId\n\n{EXIT_CODES}"))]
+    #[command(after_help = format!("Sources:\n  ./app.toml, file:./app.toml     a document (toml, yaml, json, properties)\n  file:/etc/app/                  a key-per-file directory (a ConfigMap mount)\n  file:/etc/app/?mode=documents   the documents in a directory, merged by name\n  env:APP_                        APP_DB__PORT=5 -> db.port\n  etcd://user:pw@h:2379,h:22379/app/        an etcd prefix (?typed=true: scalar values)\n  etcd://h:2379/app/config.yaml   one etcd key holding a document (?mode=key&format=yaml)\n  consul://h:8500/app/?token=…    a Consul KV prefix (?mode=key&format=json for one key)\n  nacos://user:pw@h:8848/app.yaml?group=G&namespace=N   a Nacos dataId\n\n{EXIT_CODES}"))]
     Watch(WatchArgs),
 }
 

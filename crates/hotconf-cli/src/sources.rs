@@ -1,4 +1,5 @@
-//! Source arguments (`./app.toml`, `env:APP_`, `etcd://…`, `nacos://…`) to providers.
+//! Source arguments (`./app.toml`, `env:APP_`, `etcd://…`, `consul://…`, `nacos://…`) to
+//! providers.
 
 use hotconf::{EnvProvider, Error, ErrorKind, Provider, Result, Scheme, SourceUri};
 
@@ -12,6 +13,8 @@ pub(crate) fn provider(arg: &str) -> Result<Box<dyn Provider>> {
         Scheme::Etcd => Ok(Box::new(hotconf::EtcdProvider::from_uri(&uri)?)),
         #[cfg(feature = "nacos")]
         Scheme::Nacos => Ok(Box::new(hotconf::NacosProvider::from_uri(&uri)?)),
+        #[cfg(feature = "consul")]
+        Scheme::Consul => Ok(Box::new(hotconf::ConsulProvider::from_uri(&uri)?)),
         Scheme::Env => {
             if uri.path.is_empty() {
                 return Err(Error::new(

@@ -10,6 +10,8 @@ pub use hotconf_file::{self as file, FileProvider};
 #[cfg(feature = "etcd")]
 pub use hotconf_etcd::{self as etcd, EtcdConfig, EtcdProvider};
 
+#[cfg(feature = "consul")]
+pub use hotconf_consul::{self as consul, ConsulConfig, ConsulProvider};
 #[cfg(feature = "nacos")]
 pub use hotconf_nacos::{self as nacos, NacosConfig, NacosProvider};
 
@@ -25,6 +27,8 @@ pub mod docs {
     pub mod etcd {}
     #[doc = include_str!("../../../docs/backends/nacos.md")]
     pub mod nacos {}
+    #[doc = include_str!("../../../docs/backends/consul.md")]
+    pub mod consul {}
     #[doc = include_str!("../../../docs/benchmarks.md")]
     pub mod benchmarks {}
 }

@@ -1,0 +1,80 @@
+//! Consul against the emulator on loopback: put → applied vs the raw blocking-query return in
+//! the same run. Before each put, both wait until a blocking query is parked (the emulator's
+//! counter), so the rate limit of the watch loop is not what is measured.
+//!
+//! Run: `cargo bench -p hotconf-consul --bench consul_latency`
+
+use std::time::{Duration, Instant};
+
+use hotconf_consul::{Block, ConsulConfig, ConsulKv, ConsulProvider, RateLimit};
+use hotconf_core::Reloader;
+use hotconf_testkit::consul::ConsulEmulator;
+use hotconf_testkit::latency::report;
+use serde_json::Value;
+
+const ROUNDS: usize = 300;
+const WAIT: Duration = Duration::from_secs(60);
+
+async fn put_to_applied() {
+    let consul = ConsulEmulator::start().await;
+    consul.put("lat/value", "0");
+    let config = ConsulConfig::prefix(consul.address(), "lat/").with_wait(WAIT);
+    let kv = ConsulKv::new(&config).unwrap();
+
+    // Raw: a blocking query parked on the current index, returning after the put.
+    let mut raw = Vec::with_capacity(ROUNDS);
+    let mut index = kv.list("lat/", None).await.unwrap().index;
+    for i in 0..ROUNDS {
+        let poll = tokio::spawn({
+            let kv = kv.clone();
+            async move {
+                kv.list("lat/", Some(Block { index, wait: WAIT }))
+                    .await
+                    .unwrap()
+            }
+        });
+        let parked = consul.counters().parked;
+        consul.wait_for(|c| c.parked > parked).await;
+        let start = Instant::now();
+        kv.put("lat/value", format!("r{i}")).await.unwrap();
+        index = poll.await.unwrap().index;
+        raw.push(start.elapsed());
+    }
+
+    // hotconf: the same put until a reader loads the new config.
+    let provider = ConsulProvider::new(config.with_rate_limit(RateLimit {
+        burst: 2,
+        refill: Duration::from_millis(1),
+    }))
+    .unwrap();
+    let reloader = Reloader::<Value>::builder()
+        .layer(provider)
+        .start()
+        .await
+        .unwrap();
+    let mut changes = reloader.store().subscribe();
+    let mut applied = Vec::with_capacity(ROUNDS);
+    for i in 0..ROUNDS {
+        changes.borrow_and_update();
+        consul.wait_for(|c| c.parked == 1).await;
+        let start = Instant::now();
+        kv.put("lat/value", format!("h{i}")).await.unwrap();
+        changes.changed().await.unwrap();
+        applied.push(start.elapsed());
+    }
+    println!("\nput -> applied ({ROUNDS} puts, one key, loopback emulator)");
+    let base = report("raw blocking-query return (baseline)", raw, None);
+    report("hotconf applied (readers see it)", applied, Some(base));
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(put_to_applied());
+}

@@ -1,0 +1,264 @@
+//! `ConsulKv`: a small client for Consul's KV endpoint, faithful to the server's rules.
+
+use std::fmt;
+use std::time::Duration;
+
+use hotconf_core::{Error, ErrorKind, Result};
+use reqwest::{Certificate, Identity, Method, RequestBuilder, StatusCode};
+
+use crate::config::{Consistency, ConsulConfig, TlsFiles};
+use crate::error::{from_status, from_transport};
+use crate::wire::{decode_entries, encode_key, encode_param, parse_index, KvEntry};
+
+/// The timeout of requests that do not block.
+const PLAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Added to `wait + wait/16` (the server's jitter) for a blocking request's timeout.
+const SLACK: Duration = Duration::from_secs(5);
+
+/// The answer to a KV read: the entries (none for a 404) and the blocking index (at least 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KvRead {
+    /// `X-Consul-Index`, with a missing header or `0` read as 1.
+    pub index: u64,
+    /// The entries; empty when Consul answered 404.
+    pub entries: Vec<KvEntry>,
+}
+
+/// A blocking query: wait up to `wait` for the index to pass `index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block {
+    /// The last index seen (0 reads at once).
+    pub index: u64,
+    /// How long the server may hold the request.
+    pub wait: Duration,
+}
+
+/// A Consul KV client over reqwest (rustls): reads with `recurse` and `raw` sent as presence
+/// flags only, keys percent-encoded per segment, the index read from 200 and 404 answers, values
+/// as bytes, the token in the `X-Consul-Token` header only. Cheap to clone.
+#[derive(Clone)]
+pub struct ConsulKv {
+    http: reqwest::Client,
+    base: String,
+    config: ConsulConfig,
+}
+
+impl fmt::Debug for ConsulKv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConsulKv")
+            .field("base", &self.base)
+            .field("token", &self.config.token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConsulKv {
+    /// A client for the agent, token, datacenter, consistency and TLS of `config` (its path and
+    /// mode are not used).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] when a TLS file cannot be read or parsed.
+    pub fn new(config: &ConsulConfig) -> Result<Self> {
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(90));
+        let scheme = match &config.tls {
+            Some(tls) => {
+                builder = with_tls(builder, tls)?;
+                "https"
+            }
+            None => "http",
+        };
+        let http = builder.build().map_err(|e| {
+            Error::new(ErrorKind::Config, "consul: cannot build the HTTP client").with_cause(e)
+        })?;
+        Ok(ConsulKv {
+            http,
+            base: format!("{scheme}://{}/v1/kv/", config.address),
+            config: config.clone(),
+        })
+    }
+
+    /// Reads every entry under `prefix` (`?recurse`).
+    ///
+    /// # Errors
+    /// A transient error for a transport failure, a status other than 200/404, or a body that
+    /// does not decode; [`ErrorKind::PermissionDenied`] for a 403.
+    pub async fn list(&self, prefix: &str, block: Option<Block>) -> Result<KvRead> {
+        self.read(prefix, true, block).await
+    }
+
+    /// Reads one key.
+    ///
+    /// # Errors
+    /// As [`list`](Self::list).
+    pub async fn get(&self, key: &str, block: Option<Block>) -> Result<KvRead> {
+        self.read(key, false, block).await
+    }
+
+    /// Reads one key's raw bytes (`?raw`); `None` when it does not exist.
+    ///
+    /// # Errors
+    /// As [`list`](Self::list).
+    pub async fn get_raw(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let response = self
+            .send(
+                self.request(Method::GET, key, &["raw"], None),
+                key,
+                "reading",
+            )
+            .await?;
+        let (status, _, body) = response;
+        match status {
+            StatusCode::OK => Ok(Some(body)),
+            StatusCode::NOT_FOUND => Ok(None),
+            other => Err(from_status("reading", key, other, &body)),
+        }
+    }
+
+    /// Writes `value` to `key`; returns Consul's `true`/`false`.
+    ///
+    /// # Errors
+    /// As [`list`](Self::list), and for an answer that is not `true` or `false`.
+    pub async fn put(&self, key: &str, value: impl Into<Vec<u8>>) -> Result<bool> {
+        let request = self.request(Method::PUT, key, &[], None).body(value.into());
+        self.write(request, key, "writing").await
+    }
+
+    /// Deletes `key`, or with `recurse` every key under it.
+    ///
+    /// # Errors
+    /// As [`put`](Self::put).
+    pub async fn delete(&self, key: &str, recurse: bool) -> Result<bool> {
+        let flags: &[&str] = if recurse { &["recurse"] } else { &[] };
+        self.write(
+            self.request(Method::DELETE, key, flags, None),
+            key,
+            "deleting",
+        )
+        .await
+    }
+
+    async fn read(&self, key: &str, recurse: bool, block: Option<Block>) -> Result<KvRead> {
+        let flags: &[&str] = if recurse { &["recurse"] } else { &[] };
+        let (status, index, body) = self
+            .send(self.request(Method::GET, key, flags, block), key, "reading")
+            .await?;
+        match status {
+            StatusCode::OK => Ok(KvRead {
+                index: parse_index(index.as_deref()).map_err(|e| e.with_key(key.to_owned()))?,
+                entries: decode_entries(&body, key)?,
+            }),
+            StatusCode::NOT_FOUND => Ok(KvRead {
+                index: parse_index(index.as_deref()).map_err(|e| e.with_key(key.to_owned()))?,
+                entries: Vec::new(),
+            }),
+            other => Err(from_status("reading", key, other, &body)),
+        }
+    }
+
+    async fn write(&self, request: RequestBuilder, key: &str, doing: &str) -> Result<bool> {
+        let (status, _, body) = self.send(request, key, doing).await?;
+        if status != StatusCode::OK {
+            return Err(from_status(doing, key, status, &body));
+        }
+        match body.trim_ascii() {
+            b"true" => Ok(true),
+            b"false" => Ok(false),
+            _ => Err(Error::new(
+                ErrorKind::Parse,
+                format!("consul: {doing} `{key}` got an answer that is not true/false"),
+            )
+            .with_key(key.to_owned())),
+        }
+    }
+
+    /// Builds a request: presence flags, `index`/`wait`, `dc`, consistency, the token header
+    /// and a timeout above what the server may hold it.
+    fn request(
+        &self,
+        method: Method,
+        key: &str,
+        flags: &[&str],
+        block: Option<Block>,
+    ) -> RequestBuilder {
+        let mut query: Vec<String> = flags.iter().map(|f| (*f).to_owned()).collect();
+        let mut timeout = PLAIN_TIMEOUT;
+        if let Some(block) = block.filter(|b| b.index > 0) {
+            let wait = block.wait.max(Duration::from_millis(1));
+            query.push(format!("index={}", block.index));
+            query.push(format!("wait={}ms", wait.as_millis()));
+            timeout = wait + wait / 16 + SLACK;
+        }
+        if method == Method::GET {
+            match self.config.consistency {
+                Consistency::Default => {}
+                Consistency::Stale => query.push("stale".into()),
+                Consistency::Consistent => query.push("consistent".into()),
+            }
+        }
+        if let Some(dc) = &self.config.datacenter {
+            query.push(format!("dc={}", encode_param(dc)));
+        }
+        let mut url = format!("{}{}", self.base, encode_key(key));
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(&query.join("&"));
+        }
+        let mut request = self.http.request(method, url).timeout(timeout);
+        if let Some(token) = &self.config.token {
+            request = request.header("X-Consul-Token", token.expose());
+        }
+        request
+    }
+
+    async fn send(
+        &self,
+        request: RequestBuilder,
+        key: &str,
+        doing: &str,
+    ) -> Result<(StatusCode, Option<Vec<u8>>, Vec<u8>)> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| from_transport(doing, key, e.without_url()))?;
+        let status = response.status();
+        let index = response
+            .headers()
+            .get("X-Consul-Index")
+            .map(|v| v.as_bytes().to_vec());
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| from_transport(doing, key, e.without_url()))?;
+        Ok((status, index, body.to_vec()))
+    }
+}
+
+fn with_tls(mut builder: reqwest::ClientBuilder, tls: &TlsFiles) -> Result<reqwest::ClientBuilder> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| {
+            Error::new(ErrorKind::Config, format!("cannot read {}", path.display())).with_cause(e)
+        })
+    };
+    let bad = |what: &str, e: reqwest::Error| {
+        Error::new(ErrorKind::Config, format!("consul: bad TLS {what}")).with_cause(e)
+    };
+    if let Some(ca) = &tls.ca {
+        let certificates = Certificate::from_pem_bundle(&read(ca)?).map_err(|e| bad("CA", e))?;
+        builder = builder.tls_built_in_root_certs(false);
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    if let Some((cert, key)) = &tls.identity {
+        let mut pem = read(cert)?;
+        pem.push(b'\n');
+        pem.extend(read(key)?);
+        builder =
+            builder.identity(Identity::from_pem(&pem).map_err(|e| bad("client certificate", e))?);
+    }
+    Ok(builder)
+}

@@ -1,0 +1,176 @@
+//! Shared by the Consul test binaries: the fixture (the emulator, or a real agent when
+//! `HOTCONF_CONSUL_ADDR` is set) and helpers.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hotconf_consul::{ConsulConfig, ConsulKv, ConsulProvider};
+use hotconf_core::{Event, Format, Provider, Reloader, Startup};
+use hotconf_testkit::consul::ConsulEmulator;
+use hotconf_testkit::{Fixture, TcpProxy};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Where writes go: the emulator (held to keep it running), or a real agent.
+pub struct Target {
+    pub emulator: Option<ConsulEmulator>,
+    pub address: String,
+}
+
+impl Target {
+    /// The real agent of `HOTCONF_CONSUL_ADDR` (e.g. `http://127.0.0.1:8500`), else an emulator.
+    pub async fn start() -> Target {
+        match std::env::var("HOTCONF_CONSUL_ADDR") {
+            Ok(addr) => Target {
+                emulator: None,
+                address: addr
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/')
+                    .to_owned(),
+            },
+            Err(_) => {
+                let emulator = ConsulEmulator::start().await;
+                let address = emulator.address();
+                Target {
+                    emulator: Some(emulator),
+                    address,
+                }
+            }
+        }
+    }
+
+    pub fn kv(&self) -> ConsulKv {
+        ConsulKv::new(&ConsulConfig::prefix(self.address.clone(), "unused/")).unwrap()
+    }
+}
+
+/// A prefix no other test (nor an earlier run against a real agent) uses.
+pub fn unique(name: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("hotconf-test-{}-{nanos}-{n}/{name}/", std::process::id())
+}
+
+/// Flattens `{"app": {"name": "x"}}` into `[("app/name", "x")]`.
+pub fn flatten(value: &Value, prefix: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                flatten(v, &format!("{prefix}{k}/"), out);
+            }
+        }
+        Value::String(s) => out.push((prefix.trim_end_matches('/').to_owned(), s.clone())),
+        other => out.push((prefix.trim_end_matches('/').to_owned(), other.to_string())),
+    }
+}
+
+/// A Consul source: a prefix (keys) or one key (a JSON document), read by the provider through a
+/// proxy that can cut it off while the test keeps writing.
+pub struct ConsulFixture {
+    pub target: Target,
+    pub proxy: TcpProxy,
+    pub kv: ConsulKv,
+    pub prefix: String,
+    pub key_mode: bool,
+}
+
+impl ConsulFixture {
+    pub async fn new(key_mode: bool) -> Self {
+        let target = Target::start().await;
+        let proxy = TcpProxy::start(&target.address).await;
+        let kv = target.kv();
+        ConsulFixture {
+            target,
+            proxy,
+            kv,
+            prefix: unique("suite"),
+            key_mode,
+        }
+    }
+
+    fn config(&self) -> ConsulConfig {
+        if self.key_mode {
+            let key = format!("{}config.json", self.prefix);
+            ConsulConfig::key(self.proxy.endpoint(), &key, Format::Json)
+        } else {
+            ConsulConfig::prefix(self.proxy.endpoint(), &self.prefix)
+        }
+    }
+}
+
+#[async_trait]
+impl Fixture for ConsulFixture {
+    async fn provider(&self) -> Box<dyn Provider> {
+        Box::new(ConsulProvider::new(self.config()).unwrap())
+    }
+
+    async fn write(&self, config: &Value) {
+        if self.key_mode {
+            let key = format!("{}config.json", self.prefix);
+            assert!(self.kv.put(&key, config.to_string()).await.unwrap());
+            return;
+        }
+        let mut pairs = Vec::new();
+        flatten(config, &self.prefix, &mut pairs);
+        let existing = self.kv.list(&self.prefix, None).await.unwrap();
+        for entry in existing.entries {
+            if !pairs.iter().any(|(k, _)| *k == entry.key) {
+                self.kv.delete(&entry.key, false).await.unwrap();
+            }
+        }
+        for (key, value) in pairs {
+            self.kv.put(&key, value).await.unwrap();
+        }
+    }
+
+    async fn write_invalid(&self) {
+        if self.key_mode {
+            let key = format!("{}config.json", self.prefix);
+            self.kv.put(&key, "{\"app\": ").await.unwrap();
+        } else {
+            // `app` both a value and the parent of `app/name`.
+            self.kv
+                .put(&format!("{}app", self.prefix), "x")
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn delete(&self) {
+        self.kv.delete(&self.prefix, true).await.unwrap();
+    }
+
+    async fn interrupt(&self) -> bool {
+        self.proxy.cut();
+        true
+    }
+
+    async fn restore(&self) {
+        self.proxy.restore();
+    }
+}
+
+/// The config the backend tests read.
+#[derive(Debug, Deserialize)]
+pub struct Keys {
+    #[serde(default)]
+    pub k: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub marker: String,
+}
+
+/// A reloader over `provider`, waiting up to 30 s for a first state.
+pub async fn follow(
+    provider: ConsulProvider,
+) -> (Reloader<Keys>, tokio::sync::broadcast::Receiver<Event>) {
+    let builder = Reloader::<Keys>::builder()
+        .layer(provider)
+        .startup(Startup::Wait(Duration::from_secs(30)));
+    let events = builder.subscribe_events();
+    (builder.start().await.unwrap(), events)
+}
