@@ -1,6 +1,9 @@
 //! Consul against the emulator on loopback: put → applied vs the raw blocking-query return in
-//! the same run. Before each put, both wait until a blocking query is parked (the emulator's
-//! counter), so the rate limit of the watch loop is not what is measured.
+//! the same run. The two are measured in alternate rounds on two prefixes (a put wakes only its
+//! own prefix's queries), so that both see the same machine over time; before each put, a
+//! blocking query is parked on that prefix (the emulator's counter), so the rate limit of the
+//! watch loop is not what is measured. The emulator runs on a runtime of its own, as a server
+//! runs in its own process.
 //!
 //! Run: `cargo bench -p hotconf-consul --bench consul_latency`
 
@@ -12,36 +15,14 @@ use hotconf_testkit::consul::ConsulEmulator;
 use hotconf_testkit::latency::report;
 use serde_json::Value;
 
-const ROUNDS: usize = 300;
+const ROUNDS: usize = 500;
 const WAIT: Duration = Duration::from_secs(60);
 
-async fn put_to_applied() {
-    let consul = ConsulEmulator::start().await;
+async fn put_to_applied(consul: ConsulEmulator) {
+    consul.put("raw/value", "0");
     consul.put("lat/value", "0");
     let config = ConsulConfig::prefix(consul.address(), "lat/").with_wait(WAIT);
     let kv = ConsulKv::new(&config).unwrap();
-
-    // Raw: a blocking query parked on the current index, returning after the put.
-    let mut raw = Vec::with_capacity(ROUNDS);
-    let mut index = kv.list("lat/", None).await.unwrap().index;
-    for i in 0..ROUNDS {
-        let poll = tokio::spawn({
-            let kv = kv.clone();
-            async move {
-                kv.list("lat/", Some(Block { index, wait: WAIT }))
-                    .await
-                    .unwrap()
-            }
-        });
-        let parked = consul.counters().parked;
-        consul.wait_for(|c| c.parked > parked).await;
-        let start = Instant::now();
-        kv.put("lat/value", format!("r{i}")).await.unwrap();
-        index = poll.await.unwrap().index;
-        raw.push(start.elapsed());
-    }
-
-    // hotconf: the same put until a reader loads the new config.
     let provider = ConsulProvider::new(config.with_rate_limit(RateLimit {
         burst: 2,
         refill: Duration::from_millis(1),
@@ -53,8 +34,27 @@ async fn put_to_applied() {
         .await
         .unwrap();
     let mut changes = reloader.store().subscribe();
+
+    let mut raw = Vec::with_capacity(ROUNDS);
     let mut applied = Vec::with_capacity(ROUNDS);
+    let mut index = kv.list("raw/", None).await.unwrap().index;
     for i in 0..ROUNDS {
+        // Raw: a blocking query parked on the current index, returning after the put.
+        let poll = tokio::spawn({
+            let kv = kv.clone();
+            async move {
+                kv.list("raw/", Some(Block { index, wait: WAIT }))
+                    .await
+                    .unwrap()
+            }
+        });
+        consul.wait_for(|c| c.parked == 2).await; // hotconf's and this one
+        let start = Instant::now();
+        kv.put("raw/value", format!("r{i}")).await.unwrap();
+        index = poll.await.unwrap().index;
+        raw.push(start.elapsed());
+
+        // hotconf: a put until a reader loads the new config.
         changes.borrow_and_update();
         consul.wait_for(|c| c.parked == 1).await;
         let start = Instant::now();
@@ -62,7 +62,7 @@ async fn put_to_applied() {
         changes.changed().await.unwrap();
         applied.push(start.elapsed());
     }
-    println!("\nput -> applied ({ROUNDS} puts, one key, loopback emulator)");
+    println!("\nput -> applied ({ROUNDS} puts each, one key, loopback emulator)");
     let base = report("raw blocking-query return (baseline)", raw, None);
     report("hotconf applied (readers see it)", applied, Some(base));
 }
@@ -71,10 +71,16 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let consul = server.block_on(ConsulEmulator::start());
+    let client = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(put_to_applied());
+    client.block_on(put_to_applied(consul));
 }
