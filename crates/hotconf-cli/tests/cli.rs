@@ -48,6 +48,17 @@ impl Watch {
             .unwrap_or_else(|e| panic!("no line from hotconf in time: {e}"))
     }
 
+    /// The next `applied` line: errors while a source reconnects may come first, nothing else.
+    fn next_applied(&self) -> Value {
+        loop {
+            let line = self.next();
+            if line["event"] == "applied" {
+                return line;
+            }
+            assert_eq!(line["event"], "source_error", "{line}");
+        }
+    }
+
     fn stop(mut self) -> i32 {
         let status = Command::new("kill")
             .arg("-TERM")
@@ -247,14 +258,7 @@ fn watch_follows_etcdctl_put_and_del_and_rides_out_a_restart() {
     assert_eq!(down["event"], "source_error", "{down}");
     etcd.restart(0);
     etcd.ctl(&["put", "app/db/port", "6543"]);
-    // Errors while reconnecting may come first; then exactly the change.
-    let applied = loop {
-        let line = watch.next();
-        if line["event"] == "applied" {
-            break line;
-        }
-        assert_eq!(line["event"], "source_error", "{line}");
-    };
+    let applied = watch.next_applied();
     assert_eq!(
         (
             applied["version"].as_u64(),
@@ -294,14 +298,7 @@ fn watch_follows_nacos_publish_and_delete_and_rides_out_a_restart() {
     assert_eq!(down["event"], "source_error", "{down}");
     nacos.restart();
     nacos.publish("app.yaml", "db:\n  port: 6543\n");
-    // Errors while reconnecting may come first; then exactly the change.
-    let applied = loop {
-        let line = watch.next();
-        if line["event"] == "applied" {
-            break line;
-        }
-        assert_eq!(line["event"], "source_error", "{line}");
-    };
+    let applied = watch.next_applied();
     assert_eq!(
         (
             applied["version"].as_u64(),

@@ -85,6 +85,9 @@ pub(crate) async fn get(
         if let Some(fault) = shared.modes().fault {
             return fault_answer(fault);
         }
+        // Marked seen before the query runs, so a write between the query and the wait below
+        // still wakes it (as memdb's watch set does).
+        wake.borrow_and_update();
         let found = match run_query(shared, key, query, token) {
             Ok(found) => found,
             Err(reply) => return reply,
@@ -93,7 +96,6 @@ pub(crate) async fn get(
             break found;
         }
         let _parked = Parked::new(shared);
-        wake.borrow_and_update();
         tokio::select! {
             _ = wake.changed() => {
                 if shared.modes().spurious {
