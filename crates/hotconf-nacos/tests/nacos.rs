@@ -214,3 +214,26 @@ async fn a_data_id_without_extension_takes_the_type_the_server_gives() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_and_group_are_followed_apart_from_the_public_namespace() {
+    let nacos = RNacos::start();
+    nacos.publish("app.yaml", "name: public\n");
+    nacos.publish_in("dev", "G1", "app.yaml", "name: dev-1\n", "yaml");
+    // A check interval longer than the test: the long poll (with the namespace in its
+    // Listening-Configs) must see each change by itself.
+    let config = NacosConfig::new(nacos.server(), "app.yaml")
+        .namespace("dev")
+        .group("G1")
+        .check_interval(Duration::from_secs(120));
+    let (reloader, _) = follow(vec![NacosProvider::new(config).unwrap()]).await;
+    let store = reloader.store();
+    assert_eq!(store.load().name, "dev-1");
+    nacos.publish("app.yaml", "name: public-2\n");
+    nacos.publish_in("dev", "G1", "app.yaml", "name: dev-2\n", "yaml");
+    wait_until(&store, |c| c.name == "dev-2").await;
+    nacos.delete_in("dev", "G1", "app.yaml");
+    wait_until(&store, |c| c.name.is_empty()).await;
+    nacos.publish_in("dev", "G1", "app.yaml", "name: dev-3\n", "yaml");
+    wait_until(&store, |c| c.name == "dev-3").await;
+}

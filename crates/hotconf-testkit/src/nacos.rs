@@ -149,7 +149,7 @@ impl RNacos {
     /// # Panics
     /// When the server does not answer `true`.
     pub fn publish(&self, data_id: &str, content: &str) {
-        self.publish_typed(data_id, content, "text");
+        self.publish_in("", "DEFAULT_GROUP", data_id, content, "text");
     }
 
     /// Publishes like [`RNacos::publish`], with the config type (`json`, `yaml`, …) set.
@@ -157,9 +157,25 @@ impl RNacos {
     /// # Panics
     /// When the server does not answer `true`.
     pub fn publish_typed(&self, data_id: &str, content: &str, kind: &str) {
+        self.publish_in("", "DEFAULT_GROUP", data_id, content, kind);
+    }
+
+    /// Publishes `content` as `data_id` of type `kind` in `group` of `namespace` (`""`: public).
+    ///
+    /// # Panics
+    /// When the server does not answer `true`.
+    pub fn publish_in(
+        &self,
+        namespace: &str,
+        group: &str,
+        data_id: &str,
+        content: &str,
+        kind: &str,
+    ) {
         let params = [
             ("dataId", data_id),
-            ("group", "DEFAULT_GROUP"),
+            ("group", group),
+            ("tenant", namespace),
             ("content", content),
             ("type", kind),
         ];
@@ -172,7 +188,16 @@ impl RNacos {
     /// # Panics
     /// When the server does not answer `true`.
     pub fn delete(&self, data_id: &str) {
-        let response = self.form("DELETE", &[("dataId", data_id), ("group", "DEFAULT_GROUP")]);
+        self.delete_in("", "DEFAULT_GROUP", data_id);
+    }
+
+    /// Deletes `data_id` from `group` of `namespace`.
+    ///
+    /// # Panics
+    /// When the server does not answer `true`.
+    pub fn delete_in(&self, namespace: &str, group: &str, data_id: &str) {
+        let params = [("dataId", data_id), ("group", group), ("tenant", namespace)];
+        let response = self.form("DELETE", &params);
         assert!(response.ends_with("true"), "delete {data_id}: {response}");
     }
 
@@ -222,6 +247,9 @@ impl RNacos {
                 .and_then(|rest| rest.split('"').next());
             if let Some(token) = token {
                 return Ok(token.to_owned());
+            }
+            if let Some(panic) = self.panic_in_log() {
+                return Err(format!("r-nacos panicked: {panic}"));
             }
             if Instant::now() > deadline {
                 return Err(format!("cannot log in as {user}: {response:?}"));
