@@ -63,7 +63,13 @@ impl ConsulKv {
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(Duration::from_secs(90));
+            .pool_idle_timeout(Duration::from_secs(90))
+            // A blocking query may be held for minutes: TCP keepalive (15 s idle, then 3 probes
+            // 5 s apart) notices a peer that vanished without a reset in about 30 s, not at
+            // the request timeout.
+            .tcp_keepalive(Duration::from_secs(15))
+            .tcp_keepalive_interval(Duration::from_secs(5))
+            .tcp_keepalive_retries(3);
         let scheme = match &config.tls {
             Some(tls) => {
                 builder = with_tls(builder, tls)?;
