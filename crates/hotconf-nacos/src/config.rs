@@ -17,7 +17,8 @@ pub enum Listener {
     #[default]
     LongPoll,
     /// nacos-sdk's gRPC push, used as a hint. About 44 ms from publish to applied on r-nacos
-    /// 0.8.8, and blind to creation and deletion (the periodic check covers those).
+    /// 0.8.8, and blind to creation and deletion (the periodic check covers those). Not with
+    /// credentials: nacos-sdk 0.8.3 logs the password when its login fails.
     Sdk,
 }
 
@@ -41,8 +42,9 @@ pub struct NacosConfig {
     pub password: Option<Secret>,
     /// How the provider learns of a change (default: the HTTP long poll).
     pub listener: Listener,
-    /// How often the state is checked without the SDK's cache (catches creation, deletion and
-    /// pushes lost across a reconnect), whatever the listener does. Default 5 s.
+    /// With [`Listener::Sdk`], how often the state is read besides the pushes (catches
+    /// creation, deletion and pushes lost across a reconnect). With the long poll, each poll is
+    /// a check held up to 30 s, and this caps the pause after polls that fail. Default 5 s.
     pub check_interval: Duration,
     /// The gRPC port of [`Listener::Sdk`] (default: HTTP port + 1000).
     pub grpc_port: Option<u16>,
@@ -99,7 +101,7 @@ impl NacosConfig {
         self
     }
 
-    /// Sets the interval of the check that bypasses the SDK's cache.
+    /// Sets the check interval (see [`NacosConfig::check_interval`](field@NacosConfig::check_interval)).
     pub fn check_interval(mut self, interval: Duration) -> Self {
         self.check_interval = interval;
         self

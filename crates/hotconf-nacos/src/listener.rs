@@ -37,16 +37,12 @@ pub(crate) async fn listen(config: &NacosConfig, hint: Arc<Notify>) -> Result<Co
     if let Some(port) = config.grpc_port {
         props = props.remote_grpc_port(port);
     }
-    let mut builder = ConfigServiceBuilder::new(match (&config.user, &config.password) {
-        (Some(user), Some(password)) => props
-            .auth_username(user.clone())
-            .auth_password(password.expose()),
-        _ => props,
-    });
-    if config.user.is_some() {
-        builder = builder.enable_auth_plugin_http();
-    }
-    let service = builder.build().await.map_err(sdk_error)?;
+    // No credentials ever reach the SDK (NacosProvider::new refuses them with this listener):
+    // its login plugin puts the password in a URL it logs on failure.
+    let service = ConfigServiceBuilder::new(props)
+        .build()
+        .await
+        .map_err(sdk_error)?;
     service
         .add_listener(
             config.data_id.clone(),

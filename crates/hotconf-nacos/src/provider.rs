@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hotconf_core::{
-    Backoff, Capabilities, Content, Layer, Metadata, Provider, Result, Revision, SourceUri,
-    WatchStream,
+    Backoff, Capabilities, Content, Error, ErrorKind, Layer, Metadata, Provider, Result, Revision,
+    SourceUri, WatchStream,
 };
 use nacos_sdk::api::config::ConfigService;
 use tokio::sync::Notify;
@@ -16,6 +16,9 @@ use crate::http::{OpenApi, Remote};
 use crate::listener::listen;
 
 const BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+/// A long poll that ends without a change sooner than this did not hold (the server holds at
+/// least 10 s): it counts as a misfire.
+const QUICK: Duration = Duration::from_secs(1);
 
 /// One Nacos config (`dataId`, group, namespace) as a layer.
 ///
@@ -55,8 +58,18 @@ impl NacosProvider {
     /// A provider for `config`.
     ///
     /// # Errors
-    /// [`hotconf_core::ErrorKind::Config`] when the HTTP client cannot be built.
+    /// [`hotconf_core::ErrorKind::Config`] when the HTTP client cannot be built, or for
+    /// [`Listener::Sdk`] with credentials: nacos-sdk 0.8.3's login puts the password in a URL
+    /// that it logs at error level when the server cannot be reached (guarantee G10).
     pub fn new(config: NacosConfig) -> Result<Self> {
+        if config.listener == Listener::Sdk && config.user.is_some() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "Listener::Sdk cannot be used with credentials: nacos-sdk 0.8.3 logs the password \
+                 when its login fails; use the default long-poll listener",
+            )
+            .with_source_name(config.name()));
+        }
         let api = Arc::new(OpenApi::new(&config)?);
         Ok(NacosProvider {
             config: Arc::new(config),
@@ -117,7 +130,7 @@ impl Provider for NacosProvider {
             md5: None,
             last_error: None,
             failures: 0,
-            poll_failures: 0,
+            misfires: 0,
             first: true,
         };
         Ok(Box::pin(futures_util::stream::unfold(
@@ -155,8 +168,9 @@ struct Watch {
     last_error: Option<String>,
     /// Reads that failed in a row.
     failures: u32,
-    /// Long polls that failed in a row.
-    poll_failures: u32,
+    /// Wake-ups in a row that brought no change (failed polls, polls that did not hold, hints a
+    /// read found nothing behind).
+    misfires: u32,
     first: bool,
 }
 
@@ -183,8 +197,11 @@ impl Watch {
                 self.failures = 0;
                 self.last_error = None;
                 if self.md5.as_ref() == Some(&md5) {
+                    // Woken for nothing: the next poll waits a little (see `wait`).
+                    self.misfires = self.misfires.saturating_add(1);
                     return None;
                 }
+                self.misfires = 0;
                 self.md5 = Some(md5);
                 Some(Ok(layer))
             }
@@ -200,38 +217,42 @@ impl Watch {
         }
     }
 
-    /// Returns when a read is due: after a backoff while failing; otherwise on a change the
-    /// listener reports, or after the check interval at the latest.
+    /// Returns when a read is due: after a backoff while reads fail; otherwise when the
+    /// listener reports a change (a long poll also ends with one that failed), or after the
+    /// check interval with nacos-sdk's push.
     async fn wait(&mut self) {
         let config = &self.provider.config;
         if self.failures > 0 {
             tokio::time::sleep(BACKOFF.delay(self.failures - 1)).await;
             return;
         }
-        let check = tokio::time::sleep(config.check_interval);
-        match &self.sdk {
-            Some(sdk) => {
-                tokio::select! {
-                    () = sdk.hint.notified() => {}
-                    () = check => {}
-                }
+        if let Some(sdk) = &self.sdk {
+            tokio::select! {
+                () = sdk.hint.notified() => {}
+                () = tokio::time::sleep(config.check_interval) => {}
             }
-            None => {
-                let md5 = self.md5.clone().unwrap_or_default();
-                tokio::select! {
-                    polled = self.provider.api.long_poll(config, &md5) => match polled {
-                        Ok(()) => self.poll_failures = 0,
-                        Err(error) => {
-                            // A cut connection, or a listener the server refuses: wait a
-                            // growing delay (at most the check interval) before the read, so a
-                            // failing poll never turns into a busy loop.
-                            tracing::debug!(source = %config.name(), %error, "nacos long poll failed");
-                            let delay = BACKOFF.delay(self.poll_failures).min(config.check_interval);
-                            self.poll_failures = self.poll_failures.saturating_add(1);
-                            tokio::time::sleep(delay).await;
-                        }
-                    },
-                    () = check => {}
+            return;
+        }
+        // Each poll compares the server's md5 with ours for up to its hold time: a poll that
+        // ends without a change is itself a check, so there is no timer to race it.
+        let md5 = self.md5.clone().unwrap_or_default();
+        loop {
+            if self.misfires > 0 {
+                // Polls that fail, return at once without a change, or report changes a read
+                // does not find: never a busy loop (at most one poll per check interval).
+                let delay = BACKOFF.delay(self.misfires - 1).min(config.check_interval);
+                tokio::time::sleep(delay).await;
+            }
+            let started = tokio::time::Instant::now();
+            match self.provider.api.long_poll(config, &md5).await {
+                Ok(true) => return,
+                Ok(false) if started.elapsed() >= QUICK => self.misfires = 0,
+                Ok(false) => self.misfires = self.misfires.saturating_add(1),
+                Err(error) => {
+                    // A cut connection or a refused listener: read (which tells which).
+                    tracing::debug!(source = %config.name(), %error, "nacos long poll failed");
+                    self.misfires = self.misfires.saturating_add(1);
+                    return;
                 }
             }
         }

@@ -4,6 +4,8 @@
 //! accepts publishes it never stores; the test kit's launcher detects that with a probe and
 //! launches it again (see `hotconf_testkit::nacos`).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,7 +13,9 @@ use hotconf_core::{ErrorKind, Event, Provider, Reloader, Startup};
 use hotconf_nacos::{Listener, NacosConfig, NacosProvider};
 use hotconf_testkit::nacos::RNacos;
 use hotconf_testkit::{suite, wait_for_event, wait_until, Fixture, TcpProxy};
+use futures_util::StreamExt;
 use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use serde_json::Value;
 
 /// One dataId (YAML) read by the provider through proxies (HTTP and gRPC) that can cut it off.
@@ -195,6 +199,14 @@ async fn auth_with_good_and_bad_credentials() {
         !format!("{err} {err:?}").contains("wrong-pw"),
         "the password leaked: {err}"
     );
+
+    // nacos-sdk would log the password: credentials with its listener are refused up front.
+    let sdk = NacosConfig::new(nacos.server(), "app.yaml")
+        .listener(Listener::Sdk)
+        .with_user("admin", "adm1n-pw");
+    let err = NacosProvider::new(sdk).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(!format!("{err} {err:?}").contains("adm1n-pw"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,4 +248,50 @@ async fn a_namespace_and_group_are_followed_apart_from_the_public_namespace() {
     wait_until(&store, |c| c.name.is_empty()).await;
     nacos.publish_in("dev", "G1", "app.yaml", "name: dev-3\n", "yaml");
     wait_until(&store, |c| c.name == "dev-3").await;
+}
+
+/// A server that claims a change on every long poll, at once, while the config never changes.
+async fn lying_server(requests: Arc<AtomicUsize>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            requests.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buffer = vec![0; 8192];
+                let n = stream.read(&mut buffer).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buffer[..n]);
+                let body = if request.starts_with("POST") {
+                    "app.yaml%02DEFAULT_GROUP%01\n"
+                } else {
+                    "name: steady\n"
+                };
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    address
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_claims_changes_it_does_not_have_gets_no_busy_loop() {
+    let requests = Arc::new(AtomicUsize::new(0));
+    let server = lying_server(requests.clone()).await;
+    let provider = NacosProvider::new(
+        NacosConfig::new(server, "app.yaml").check_interval(Duration::from_secs(1)),
+    )
+    .unwrap();
+    let mut stream = provider.watch().await.unwrap();
+    let first = stream.next().await.unwrap().unwrap();
+    assert!(matches!(first.revision, hotconf_core::Revision::Tag(_)));
+    // Every poll "reports a change" the read does not find: the pauses grow (200 ms doubling,
+    // capped at the 1 s check interval), so 3 s hold a handful of polls, not thousands.
+    let during = tokio::time::timeout(Duration::from_secs(3), stream.next()).await;
+    assert!(during.is_err(), "no state change was yielded: {during:?}");
+    let count = requests.load(Ordering::SeqCst);
+    assert!(count <= 20, "{count} requests in 3 s");
 }
