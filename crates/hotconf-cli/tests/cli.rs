@@ -368,7 +368,7 @@ fn watch_follows_curl_writes_to_consul_and_survives_an_index_reset() {
         ),
         "{restored}"
     );
-    // ...and writes after it, at indexes below the old one, are neither missed nor repeated.
+    // ...and writes after it are neither missed nor repeated.
     curl("PUT", &format!("{kv}/app/db/port"), Some("6543"));
     let fifth = watch.next();
     assert_eq!(

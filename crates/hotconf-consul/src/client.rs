@@ -12,6 +12,8 @@ use crate::wire::{decode_entries, encode_key, encode_param, parse_index, KvEntry
 
 /// The timeout of requests that do not block.
 const PLAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Consul's wait when none (or zero) is given.
+const DEFAULT_WAIT: Duration = Duration::from_secs(300);
 /// Added to `wait + wait/16` (the server's jitter) for a blocking request's timeout.
 const SLACK: Duration = Duration::from_secs(5);
 
@@ -193,7 +195,12 @@ impl ConsulKv {
         let mut query: Vec<String> = flags.iter().map(|f| (*f).to_owned()).collect();
         let mut timeout = PLAIN_TIMEOUT;
         if let Some(block) = block.filter(|b| b.index > 0) {
-            let wait = block.wait.max(Duration::from_millis(1));
+            // As on the server, a zero wait means its default, 5 minutes.
+            let wait = if block.wait.is_zero() {
+                DEFAULT_WAIT
+            } else {
+                block.wait
+            };
             query.push(format!("index={}", block.index));
             query.push(format!("wait={}ms", wait.as_millis()));
             timeout = wait + wait / 16 + SLACK;

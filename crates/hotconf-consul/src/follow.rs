@@ -12,11 +12,14 @@ use hotconf_core::{Backoff, Content, Error, ErrorKind, Layer, Result, Revision, 
 use crate::bucket::TokenBucket;
 use crate::client::{Block, ConsulKv};
 use crate::config::{ConsulConfig, Mode};
+use crate::error::answered;
 
-/// After a transport failure, a 429 or a 5xx: 100 ms doubling to 10 s, jittered.
+/// After a transport failure (a restart, a cut connection): 100 ms doubling to 10 s, jittered,
+/// so the source is back soon after the server.
 const BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
-/// After a 403: an operator must act, so retry slowly: 1 s doubling to 60 s, jittered.
-const DENIED_BACKOFF: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+/// After an error answer (403, 429, 5xx): the server is up but refusing, overloaded or without
+/// a leader, and many clients may be retrying: 1 s doubling to 60 s, jittered.
+const ANSWERED_BACKOFF: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
 
 pub(crate) struct Follower {
     kv: ConsulKv,
@@ -31,9 +34,9 @@ pub(crate) struct Follower {
     /// `state` changed since it was last yielded.
     changed: bool,
     bucket: TokenBucket,
-    /// Consecutive failures, and whether the last was a 403.
+    /// Consecutive failures, and whether the last was an error answer from the server.
     attempt: u32,
-    denied: bool,
+    answered: bool,
 }
 
 impl Follower {
@@ -49,7 +52,7 @@ impl Follower {
             changed: false,
             bucket,
             attempt: 0,
-            denied: false,
+            answered: false,
         }
     }
 
@@ -68,7 +71,11 @@ impl Follower {
     pub(crate) async fn next_item(&mut self) -> Result<Layer> {
         loop {
             if self.attempt > 0 {
-                let backoff = if self.denied { DENIED_BACKOFF } else { BACKOFF };
+                let backoff = if self.answered {
+                    ANSWERED_BACKOFF
+                } else {
+                    BACKOFF
+                };
                 tokio::time::sleep(backoff.delay(self.attempt - 1)).await;
             }
             match self.poll().await {
@@ -81,7 +88,7 @@ impl Follower {
                 }
                 Err(error) => {
                     self.attempt = self.attempt.saturating_add(1);
-                    self.denied = error.kind() == ErrorKind::PermissionDenied;
+                    self.answered = answered(&error);
                     return Err(error.with_source_name(self.name.clone()));
                 }
             }

@@ -86,7 +86,7 @@ async fn a_restore_and_reaped_tombstones_reset_the_index_without_missing_or_repe
         ordered(&restored) > ordered(&first),
         "revisions never go back"
     );
-    // New writes get raft indexes at or below the old index: a client that kept it would miss them.
+    // The next write is applied once: the client blocks on the restored (lower) index now.
     consul.wait_for(|c| c.parked == 1).await;
     consul.put("app/v", "3");
     let third = recv(&mut items).await;

@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use hotconf_core::{ErrorKind, Event, Provider, Reloader, Startup};
 use hotconf_nacos::{Listener, NacosConfig, NacosProvider};
 use hotconf_testkit::nacos::RNacos;
 use hotconf_testkit::{suite, wait_for_event, wait_until, Fixture, TcpProxy};
-use futures_util::StreamExt;
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// One dataId (YAML) read by the provider through proxies (HTTP and gRPC) that can cut it off.
 struct NacosFixture {

@@ -72,9 +72,14 @@ impl RNacos {
     /// on the same one at a restart).
     fn spawn(&mut self, fresh: bool) {
         let mut failures = Vec::new();
-        for _ in 0..ATTEMPTS {
+        for attempt in 0..ATTEMPTS {
             if fresh {
                 let _ = std::fs::remove_dir_all(&self.data_dir);
+                if attempt > 0 {
+                    // The ports may have been the trouble (taken by another program meanwhile).
+                    self.http_port = free_port();
+                    self.grpc_port = free_port();
+                }
             }
             self.log_start = std::fs::metadata(self.log_path()).map_or(0, |m| m.len());
             self.child = Some(self.command().spawn().expect("rnacos starts"));
@@ -235,7 +240,10 @@ impl RNacos {
     /// pace its login rate limit allows); returns the access token.
     fn login(&self, user: &str, password: &str) -> Result<String, String> {
         let deadline = Instant::now() + STEP;
-        let body = format!("username={user}&password={password}");
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("username", user)
+            .append_pair("password", password)
+            .finish();
         loop {
             let response = self.request(&format!(
                 "POST /nacos/v1/auth/login HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",

@@ -212,10 +212,18 @@ async fn blocking_answers_at_once_on_a_newer_index_and_after_the_wait_otherwise(
                 .to_owned()
         }
     });
-    consul.wait_for(|c| c.parked == 1).await;
-    let reads = consul.counters().reads;
+    let before = consul.wait_for(|c| c.parked == 1).await;
+    let reads = before.reads;
     consul.put("other/x", "1");
     consul.wake_all();
+    // Woken, re-checked, parked again: still no answer.
+    consul
+        .wait_for(|c| c.wakeups > before.wakeups && c.parked == 1)
+        .await;
+    assert!(
+        !parked.is_finished(),
+        "an unrelated change answered the read"
+    );
     consul.put("app/a", "3");
     assert_eq!(parked.await.unwrap(), consul.key_index("app/a").to_string());
     assert_eq!(consul.counters().reads, reads, "one request only");

@@ -43,6 +43,8 @@ pub(crate) async fn accept_loop(
 ) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors, say: pause rather than spin.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let shared = shared.clone();

@@ -72,6 +72,9 @@ pub struct Counters {
     pub timeouts: u64,
     /// KV writes received over HTTP (PUT and DELETE).
     pub writes: u64,
+    /// Times a parked read was woken (by any change or [`ConsulEmulator::wake_all`]) and ran
+    /// its query again.
+    pub wakeups: u64,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -219,9 +222,16 @@ impl ConsulEmulator {
         Snapshot(self.shared.state().clone())
     }
 
-    /// Restores `snapshot` (its raft index too: indexes go backwards); parked reads answer at once.
+    /// Restores `snapshot`: the KV and its indexes go back to it, so list and key indexes go
+    /// backwards; parked reads answer at once. As on a real server the raft log moves on: later
+    /// writes get indexes above any handed out before.
     pub fn restore(&self, snapshot: &Snapshot) {
-        *self.shared.state() = snapshot.0.clone();
+        {
+            let mut state = self.shared.state();
+            let raft_index = state.raft_index;
+            *state = snapshot.0.clone();
+            state.raft_index = state.raft_index.max(raft_index);
+        }
         self.shared.abandon.send_modify(|g| *g += 1);
         self.shared.wake();
     }

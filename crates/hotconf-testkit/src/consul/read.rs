@@ -98,6 +98,7 @@ pub(crate) async fn get(
         let _parked = Parked::new(shared);
         tokio::select! {
             _ = wake.changed() => {
+                shared.count(|c| c.wakeups += 1);
                 if shared.modes().spurious {
                     break run_query(shared, key, query, token).unwrap_or(found);
                 }
