@@ -340,35 +340,12 @@ async fn garbage_from_the_server_is_a_clear_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_a_ca_and_a_client_certificate() {
-    use rcgen::{
-        BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa,
-        KeyPair, SanType,
-    };
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     use std::sync::Arc;
-    let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, pem: String| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, pem).unwrap();
-        path
-    };
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let issue = |purpose: ExtendedKeyUsagePurpose| {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-        params
-            .subject_alt_names
-            .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
-        params.extended_key_usages = vec![purpose];
-        (params.signed_by(&key, &ca).unwrap(), key)
-    };
-    let (server_cert, server_key) = issue(ExtendedKeyUsagePurpose::ServerAuth);
-    let (client_cert, client_key) = issue(ExtendedKeyUsagePurpose::ClientAuth);
+    let pki = hotconf_testkit::pki::TestPki::new();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.der().clone()).unwrap();
+    roots.add(CertificateDer::from(pki.ca_der.clone())).unwrap();
     let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
         Arc::new(roots),
         provider.clone(),
@@ -380,18 +357,15 @@ async fn tls_with_a_ca_and_a_client_certificate() {
         .unwrap()
         .with_client_cert_verifier(verifier)
         .with_single_cert(
-            vec![CertificateDer::from(server_cert.der().to_vec())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+            vec![CertificateDer::from(pki.server.cert_der.clone())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.server.key_der.clone())),
         )
         .unwrap();
     let consul = ConsulEmulator::start_tls(Arc::new(server)).await;
     consul.put("app/marker", "over-tls");
     let tls = hotconf_consul::TlsFiles {
-        ca: Some(write("ca.pem", ca.pem())),
-        identity: Some((
-            write("client.pem", client_cert.pem()),
-            write("client-key.pem", client_key.serialize_pem()),
-        )),
+        ca: Some(pki.ca.clone()),
+        identity: Some((pki.client.cert.clone(), pki.client.key.clone())),
     };
     let config = ConsulConfig::prefix(consul.address(), "app/").with_tls(tls.clone());
     let (reloader, _) = common::follow(ConsulProvider::new(config).unwrap()).await;

@@ -365,43 +365,16 @@ async fn watches_survive_auth_token_expiry_and_bad_credentials_fail_clearly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_a_client_certificate() {
-    use rcgen::{
-        BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa,
-        KeyPair, SanType,
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, pem: String| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, pem).unwrap();
-        path
-    };
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let issue = |purpose: ExtendedKeyUsagePurpose| {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-        params
-            .subject_alt_names
-            .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
-        params.extended_key_usages = vec![purpose];
-        (
-            params.signed_by(&key, &ca).unwrap().pem(),
-            key.serialize_pem(),
-        )
-    };
-    let (server_cert, server_key) = issue(ExtendedKeyUsagePurpose::ServerAuth);
-    let (client_cert, client_key) = issue(ExtendedKeyUsagePurpose::ClientAuth);
-    let ca_path = write("ca.pem", ca.pem());
+    let pki = hotconf_testkit::pki::TestPki::new();
     let server_tls = hotconf_testkit::etcd::ServerTls {
-        cert: write("server.pem", server_cert),
-        key: write("server-key.pem", server_key),
-        ca: ca_path.clone(),
+        cert: pki.server.cert.clone(),
+        key: pki.server.key.clone(),
+        ca: pki.ca.clone(),
     };
     let client_tls = hotconf_testkit::etcd::ClientTls {
-        ca: ca_path.clone(),
-        cert: write("client.pem", client_cert),
-        key: write("client-key.pem", client_key),
+        ca: pki.ca.clone(),
+        cert: pki.client.cert.clone(),
+        key: pki.client.key.clone(),
     };
     let options = hotconf_testkit::etcd::EtcdOptions {
         members: 1,
@@ -411,7 +384,7 @@ async fn tls_with_a_client_certificate() {
     let server = EtcdCluster::start(options);
     server.ctl(&["put", "app/marker", "over-tls"]);
     let tls = hotconf_etcd::TlsFiles {
-        ca: Some(ca_path),
+        ca: Some(pki.ca.clone()),
         identity: Some((client_tls.cert, client_tls.key)),
     };
     let (reloader, _) = follow(EtcdConfig::prefix(server.endpoints(), "app/").with_tls(tls)).await;

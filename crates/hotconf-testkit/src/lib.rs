@@ -18,6 +18,8 @@ mod fixture;
 pub mod latency;
 #[cfg(feature = "nacos")]
 pub mod nacos;
+#[cfg(feature = "pki")]
+pub mod pki;
 pub mod ports;
 pub mod proxy;
 pub mod suite;
