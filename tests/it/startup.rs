@@ -271,3 +271,24 @@ async fn an_unusable_snapshot_is_never_served() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_snapshot_that_cannot_be_written_is_counted_and_changes_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-dir").join("app.json");
+    let two = two_layers();
+    let builder = two.builder.snapshot(&path);
+    let mut stats = builder.stats();
+    let reloader = builder.start().await.unwrap();
+    tokio::time::timeout(
+        hotconf_testkit::TIMEOUT,
+        stats.wait_for(|s| s.snapshot_failures >= 1),
+    )
+    .await
+    .expect("the failed write was counted")
+    .unwrap();
+    set_json(&two.upper, json!({"name": "v2"}));
+    wait_until(&reloader.store(), |c| c.name == "v2").await;
+    assert_eq!(reloader.stats().borrow().snapshots_written, 0);
+    assert!(!path.exists());
+}
