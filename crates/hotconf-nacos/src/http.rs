@@ -90,12 +90,7 @@ impl OpenApi {
             .http
             .get(format!("{}/v1/cs/configs", self.base))
             .query(&query);
-        let response = self
-            .authorized(config, request)
-            .await?
-            .send()
-            .await
-            .map_err(unreachable)?;
+        let response = self.send(config, request).await?;
         match response.status().as_u16() {
             200 => {
                 let format = server_format(response.headers());
@@ -130,12 +125,7 @@ impl OpenApi {
             .header("Long-Pulling-Timeout", HOLD.as_millis().to_string())
             .form(&[("Listening-Configs", listening)])
             .timeout(HOLD + Duration::from_secs(10));
-        let response = self
-            .authorized(config, request)
-            .await?
-            .send()
-            .await
-            .map_err(unreachable)?;
+        let response = self.send(config, request).await?;
         match response.status().as_u16() {
             // The changed keys, or an empty body when the hold ended without a change.
             200 => Ok(!response
@@ -149,8 +139,20 @@ impl OpenApi {
         }
     }
 
-    /// `request` with the access token in its `accessToken` header (never in the URL, which
-    /// access logs keep), logging in first when there is none.
+    /// Sends `request` with the access token in its `accessToken` header (never in the URL,
+    /// which access logs keep), logging in first when there is none.
+    async fn send(
+        &self,
+        config: &NacosConfig,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response> {
+        self.authorized(config, request)
+            .await?
+            .send()
+            .await
+            .map_err(unreachable)
+    }
+
     async fn authorized(
         &self,
         config: &NacosConfig,

@@ -60,6 +60,21 @@ async fn get(consul: &ConsulEmulator, path_query: &str) -> Answer {
     call(consul, "GET", path_query, b"", &[]).await
 }
 
+/// A blocking read in the background, parked once the emulator counts it; its answer's index.
+async fn park(consul: &ConsulEmulator, path_query: &str) -> tokio::task::JoinHandle<u64> {
+    let parked = consul.counters().parked;
+    let url = format!("{}/v1/kv/{path_query}", consul.url());
+    let read = tokio::spawn(async move {
+        reqwest::get(url).await.unwrap().headers()["X-Consul-Index"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    });
+    consul.wait_for(|c| c.parked > parked).await;
+    read
+}
+
 #[tokio::test]
 async fn flags_count_by_presence_and_bad_parameters_are_400() {
     let consul = ConsulEmulator::start().await;
@@ -187,32 +202,12 @@ async fn blocking_answers_at_once_on_a_newer_index_and_after_the_wait_otherwise(
     assert_eq!((timed_out.status, timed_out.index()), (200, Some(first)));
     assert_eq!(consul.counters().timeouts, 1);
     // A change wakes a parked read.
-    let url = format!("app/a?index={first}&wait=5m");
-    let parked = tokio::spawn({
-        let client = reqwest::Client::new();
-        let url = format!("{}/v1/kv/{url}", consul.url());
-        async move {
-            client.get(url).send().await.unwrap().headers()["X-Consul-Index"]
-                .to_str()
-                .unwrap()
-                .to_owned()
-        }
-    });
-    consul.wait_for(|c| c.parked == 1).await;
+    let parked = park(&consul, &format!("app/a?index={first}&wait=5m")).await;
     let second = consul.put("app/a", "2");
-    assert_eq!(parked.await.unwrap(), second.to_string());
+    assert_eq!(parked.await.unwrap(), second);
     // A write elsewhere wakes nothing: the read re-checks and parks again.
-    let parked = tokio::spawn({
-        let client = reqwest::Client::new();
-        let url = format!("{}/v1/kv/app/a?index={second}&wait=5m", consul.url());
-        async move {
-            client.get(url).send().await.unwrap().headers()["X-Consul-Index"]
-                .to_str()
-                .unwrap()
-                .to_owned()
-        }
-    });
-    let before = consul.wait_for(|c| c.parked == 1).await;
+    let parked = park(&consul, &format!("app/a?index={second}&wait=5m")).await;
+    let before = consul.counters();
     let reads = before.reads;
     consul.put("other/x", "1");
     consul.wake_all();
@@ -225,7 +220,7 @@ async fn blocking_answers_at_once_on_a_newer_index_and_after_the_wait_otherwise(
         "an unrelated change answered the read"
     );
     consul.put("app/a", "3");
-    assert_eq!(parked.await.unwrap(), consul.key_index("app/a").to_string());
+    assert_eq!(parked.await.unwrap(), consul.key_index("app/a"));
     assert_eq!(consul.counters().reads, reads, "one request only");
 }
 
@@ -484,17 +479,7 @@ async fn faults_reap_restore_index_zero_errors_and_spurious_wakeups() {
     let snapshot = consul.snapshot();
     consul.put("app/c", "3");
     let now = consul.list_index("app/");
-    let parked = tokio::spawn({
-        let url = format!("{}/v1/kv/app/?recurse&index={now}&wait=5m", consul.url());
-        async move {
-            reqwest::get(url).await.unwrap().headers()["X-Consul-Index"]
-                .to_str()
-                .unwrap()
-                .parse::<u64>()
-                .unwrap()
-        }
-    });
-    consul.wait_for(|c| c.parked == 1).await;
+    let parked = park(&consul, &format!("app/?recurse&index={now}&wait=5m")).await;
     consul.restore(&snapshot);
     assert!(
         parked.await.unwrap() < now,
@@ -529,17 +514,7 @@ async fn faults_reap_restore_index_zero_errors_and_spurious_wakeups() {
     consul.set_fault(None);
 
     consul.set_spurious_wakeups(true);
-    let woken = tokio::spawn({
-        let url = format!("{}/v1/kv/app/a?index={index}&wait=5m", consul.url());
-        async move {
-            reqwest::get(url).await.unwrap().headers()["X-Consul-Index"]
-                .to_str()
-                .unwrap()
-                .parse::<u64>()
-                .unwrap()
-        }
-    });
-    consul.wait_for(|c| c.parked == 1).await;
+    let woken = park(&consul, &format!("app/a?index={index}&wait=5m")).await;
     consul.wake_all();
     assert_eq!(
         woken.await.unwrap(),
