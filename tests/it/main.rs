@@ -1,4 +1,4 @@
-//! Tests of the guarantees of DESIGN.md §2, one module per guarantee, plus bad input and startup.
+//! Tests of the guarantees in docs/concepts.md, one module per guarantee, plus bad input and startup.
 //! Every wait is on an event or a store change, with a timeout; nothing sleeps and hopes.
 
 mod bad_input;

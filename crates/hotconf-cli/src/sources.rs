@@ -1,7 +1,7 @@
 //! Source arguments (`./app.toml`, `env:APP_`, `etcd://…`, `consul://…`, `nacos://…`) to
 //! providers.
 
-use hotconf::{EnvProvider, Error, ErrorKind, Provider, Result, Scheme, SourceUri};
+use hotconf::{Error, ErrorKind, Provider, Result, Scheme, SourceUri};
 
 /// The provider for one source argument.
 pub(crate) fn provider(arg: &str) -> Result<Box<dyn Provider>> {
@@ -15,6 +15,7 @@ pub(crate) fn provider(arg: &str) -> Result<Box<dyn Provider>> {
         Scheme::Nacos => Ok(Box::new(hotconf::NacosProvider::from_uri(&uri)?)),
         #[cfg(feature = "consul")]
         Scheme::Consul => Ok(Box::new(hotconf::ConsulProvider::from_uri(&uri)?)),
+        #[cfg(feature = "env")]
         Scheme::Env => {
             if uri.path.is_empty() {
                 return Err(Error::new(
@@ -22,7 +23,7 @@ pub(crate) fn provider(arg: &str) -> Result<Box<dyn Provider>> {
                     "env: needs a prefix, e.g. env:APP_",
                 ));
             }
-            Ok(Box::new(EnvProvider::prefixed(&uri.path)))
+            Ok(Box::new(hotconf::EnvProvider::prefixed(&uri.path)))
         }
         other => Err(Error::new(
             ErrorKind::Config,

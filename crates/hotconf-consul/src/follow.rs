@@ -1,4 +1,4 @@
-//! The watch loop of reference/backends.md §2.4: block on the last index (a 404's included);
+//! The watch loop of docs/protocols.md#consul-the-client-loop: block on the last index (a 404's included);
 //! when the index goes backwards, reset to 0 and read at once; never block on an index below 1;
 //! detect changes by content (a return is no proof of a change); take a token from a bucket
 //! before every request; back off with jitter after an error, keeping the last good state.

@@ -1,10 +1,12 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 mod backoff;
 mod disk;
 mod engine;
+#[cfg(feature = "env")]
 mod env;
 mod error;
 mod event;
@@ -29,6 +31,8 @@ mod uri;
 mod validate;
 
 pub use backoff::{parse_duration, Backoff};
+#[cfg(feature = "env")]
+#[cfg_attr(docsrs, doc(cfg(feature = "env")))]
 pub use env::EnvProvider;
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use event::Event;

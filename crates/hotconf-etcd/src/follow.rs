@@ -1,4 +1,4 @@
-//! The lossless watch of reference/backends.md §1.2: list, then watch from the list's header
+//! The lossless watch of docs/protocols.md#etcd-the-lossless-watch: list, then watch from the list's header
 //! revision + 1; resume from the last event's mod_revision + 1 (never from a header after events);
 //! re-list on compaction; advance on periodic progress notifications only; refresh the token and
 //! open a new stream when the server says it is invalid; back off with jitter between attempts.

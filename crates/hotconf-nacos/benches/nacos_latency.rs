@@ -80,7 +80,7 @@ async fn raw_sdk(nacos: &RNacos, publisher: &Publisher) -> Vec<Duration> {
     samples
 }
 
-/// The 1.x HTTP long poll (§3.2): one request held until the md5 differs.
+/// The 1.x HTTP long poll (docs/protocols.md#the-1x-http-long-poll): one request held until the md5 differs.
 async fn raw_long_poll(nacos: &RNacos, publisher: &Publisher) -> Vec<Duration> {
     publisher.publish("poll.yaml", "value: start").await;
     let http = reqwest::Client::new();

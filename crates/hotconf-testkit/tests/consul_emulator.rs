@@ -1,4 +1,4 @@
-//! The Consul emulator checked rule by rule against reference/backends.md §2.1–2.3 and §2.6,
+//! The Consul emulator checked rule by rule against docs/protocols.md#consul-index-rules and #consul-the-emulators-rules,
 //! with plain HTTP requests (no hotconf client involved).
 
 use std::collections::BTreeMap;

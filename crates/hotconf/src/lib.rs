@@ -1,34 +1,51 @@
 #![doc = include_str!("../../../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use hotconf_core::*;
 
 #[cfg(feature = "file")]
+#[cfg_attr(docsrs, doc(cfg(feature = "file")))]
 pub use hotconf_file::{self as file, FileProvider};
 
 #[cfg(feature = "etcd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "etcd")))]
 pub use hotconf_etcd::{self as etcd, EtcdConfig, EtcdProvider};
 
 #[cfg(feature = "consul")]
+#[cfg_attr(docsrs, doc(cfg(feature = "consul")))]
 pub use hotconf_consul::{self as consul, ConsulConfig, ConsulProvider};
+
 #[cfg(feature = "nacos")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nacos")))]
 pub use hotconf_nacos::{self as nacos, NacosConfig, NacosProvider};
 
-/// Guides, rendered from the repository's `docs/` folder.
+/// Guides, rendered from the repository's `docs/` folder. A backend's page comes with the
+/// backend's feature, since its examples use that backend.
 pub mod docs {
     #[doc = include_str!("../../../docs/concepts.md")]
     pub mod concepts {}
     #[doc = include_str!("../../../docs/writing-a-provider.md")]
     pub mod writing_a_provider {}
+    #[cfg(feature = "file")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "file")))]
     #[doc = include_str!("../../../docs/backends/files.md")]
     pub mod files {}
+    #[cfg(feature = "etcd")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "etcd")))]
     #[doc = include_str!("../../../docs/backends/etcd.md")]
     pub mod etcd {}
+    #[cfg(feature = "nacos")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "nacos")))]
     #[doc = include_str!("../../../docs/backends/nacos.md")]
     pub mod nacos {}
+    #[cfg(feature = "consul")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "consul")))]
     #[doc = include_str!("../../../docs/backends/consul.md")]
     pub mod consul {}
+    #[doc = include_str!("../../../docs/protocols.md")]
+    pub mod protocols {}
     #[doc = include_str!("../../../docs/benchmarks.md")]
     pub mod benchmarks {}
 }

@@ -1,4 +1,4 @@
-//! The emulator's HTTP side: request parsing (§2.6 item 1), blocking (item 3), answers (item 4),
+//! The emulator's HTTP side: request parsing (docs/protocols.md#consul-the-emulators-rules item 1), blocking (item 3), answers (item 4),
 //! writes (items 5 and 6) and ACLs (item 7).
 
 use std::collections::BTreeMap;

@@ -1,5 +1,5 @@
 //! A Consul KV emulator that follows the server's documented and source-verified rules
-//! (reference/backends.md §2.6), on a free loopback port, over HTTP or TLS. Consul itself
+//! (docs/protocols.md#consul-the-emulators-rules), on a free loopback port, over HTTP or TLS. Consul itself
 //! cannot be installed here; this is what the Consul backend is tested against.
 //!
 //! Tests drive it through a handle: write and delete directly, take and restore snapshots, reap
@@ -215,7 +215,7 @@ impl ConsulEmulator {
         self.shared.state().list_index(prefix)
     }
 
-    // ===== fault hooks (§2.6 item 8) =====
+    // ===== fault hooks (docs/protocols.md#consul-the-emulators-rules item 8) =====
 
     /// A copy of the whole state, to [`restore`](Self::restore) later.
     pub fn snapshot(&self) -> Snapshot {

@@ -1,5 +1,6 @@
 //! The emulated KV state store: entries, tombstones, table indexes and the raft index, with the
-//! index rules of reference/backends.md §2.2 and the write rules of §2.6 items 5 and 6.
+//! index rules of docs/protocols.md#how-the-index-is-computed and the write rules of
+//! docs/protocols.md#consul-the-emulators-rules items 5 and 6.
 
 use std::collections::BTreeMap;
 
