@@ -71,11 +71,20 @@ impl FromStr for Format {
     }
 }
 
-/// Limits applied to every document before and after parsing.
+/// Limits applied to every document before and after parsing, and by providers while they read
+/// (so a huge file, `/dev/zero` or an endless HTTP body never sits in memory whole: see
+/// [`BoundedBody`](crate::BoundedBody)).
+///
+/// Build one with struct update syntax: `Limits { max_keys: 1_000, ..Limits::default() }`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest accepted document, in bytes. Default 16 MiB.
+    /// Largest accepted document (a file, a key's value, an HTTP body), in bytes. Default 16 MiB.
     pub max_bytes: usize,
+    /// Largest accepted state of one source in total (every value of a key space, every file of
+    /// a directory), in bytes. Default 64 MiB.
+    pub max_total_bytes: usize,
+    /// Most keys (or files) accepted in one source's state. Default 100 000.
+    pub max_keys: usize,
     /// Deepest accepted nesting of maps and arrays. Default 128, which is also where the JSON
     /// and YAML parsers stop (TOML stops sooner), so a hostile document never reaches a deep
     /// recursive drop or deserialize.
@@ -86,6 +95,8 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_bytes: 16 << 20,
+            max_total_bytes: 64 << 20,
+            max_keys: 100_000,
             max_depth: 128,
         }
     }
@@ -337,6 +348,7 @@ mod tests {
         let limits = Limits {
             max_bytes: 10,
             max_depth: 3,
+            ..Limits::default()
         };
         assert!(parse(Format::Json, b"{\"a\": \"0123456789\"}", &limits)
             .unwrap_err()
@@ -348,6 +360,7 @@ mod tests {
             &Limits {
                 max_bytes: 100,
                 max_depth: 2,
+                ..Limits::default()
             },
         );
         assert!(deep.unwrap_err().to_string().contains("nested deeper"));

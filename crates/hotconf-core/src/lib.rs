@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 mod backoff;
+mod bounded;
 mod disk;
 mod engine;
 #[cfg(feature = "env")]
@@ -31,6 +32,7 @@ mod uri;
 mod validate;
 
 pub use backoff::{parse_duration, Backoff};
+pub use bounded::BoundedBody;
 #[cfg(feature = "env")]
 #[cfg_attr(docsrs, doc(cfg(feature = "env")))]
 pub use env::EnvProvider;
