@@ -99,3 +99,105 @@ async fn g8_a_failing_post_apply_check_reverts_to_the_previous_version() {
     set_json(&two.upper, json!({"name": "healthy"}));
     wait_until(&store, |c| c.name == "healthy").await;
 }
+
+/// A post-apply check that fails when the name is `bad`, and hangs for ever when it is `hang`.
+fn checked(two: crate::Two) -> hotconf::ReloaderBuilder<crate::Cfg> {
+    two.builder.post_apply_check(|snapshot| async move {
+        match snapshot.name.as_str() {
+            "bad" => Err(Error::new(ErrorKind::Unavailable, "unhealthy after apply")),
+            "hang" => std::future::pending().await,
+            _ => Ok(()),
+        }
+    })
+}
+
+#[tokio::test]
+async fn g8_the_revert_works_with_a_history_of_one() {
+    let two = two_layers();
+    let (upper, mut events) = (two.upper.clone(), two.builder.subscribe_events());
+    let reloader = checked(two).history(1).start().await.unwrap();
+    set_json(&upper, json!({"name": "bad"}));
+    let reverted = wait_for_event(&mut events, |e| {
+        matches!(e, Event::Applied { version: 3, .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            reverted,
+            Event::Applied {
+                origin: Origin::Revert { of: 1, failed: 2 },
+                ..
+            }
+        ),
+        "{reverted:?}"
+    );
+    assert_eq!(reloader.store().load().name, "v1");
+}
+
+#[tokio::test]
+async fn g8_a_first_config_that_fails_its_post_apply_check_is_never_served() {
+    let two = two_layers();
+    set_json(&two.upper, json!({"name": "bad"}));
+    let err = checked(two).start().await.unwrap_err();
+    assert!(err.to_string().contains("post-apply check failed"), "{err}");
+
+    // Waiting: the bad first config is taken back, and the next good one is served.
+    let two = two_layers();
+    set_json(&two.upper, json!({"name": "bad"}));
+    let upper = two.upper.clone();
+    let mut events = two.builder.subscribe_events();
+    let starting = tokio::spawn(
+        checked(two)
+            .startup(hotconf::Startup::Wait(hotconf_testkit::TIMEOUT))
+            .start(),
+    );
+    next_rejection(&mut events).await;
+    set_json(&upper, json!({"name": "good"}));
+    let reloader = starting.await.unwrap().unwrap();
+    let config = reloader.store().get();
+    assert_eq!(config.name, "good");
+    assert_eq!(config.version(), 2, "versions never repeat");
+}
+
+#[tokio::test]
+async fn g8_a_post_apply_check_that_hangs_times_out_and_reverts() {
+    let two = two_layers();
+    let (upper, mut events) = (two.upper.clone(), two.builder.subscribe_events());
+    let reloader = checked(two)
+        .check_timeout(std::time::Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
+    set_json(&upper, json!({"name": "hang"}));
+    let (_, _, error) = next_rejection(&mut events).await;
+    assert!(error.contains("did not finish within"), "{error}");
+    wait_until(&reloader.store(), |c| c.name == "v1").await;
+    // Later reloads are not frozen behind it.
+    set_json(&upper, json!({"name": "after"}));
+    wait_until(&reloader.store(), |c| c.name == "after").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g8_dropping_the_reloader_during_a_post_apply_check_puts_the_last_good_config_back() {
+    let two = two_layers();
+    let (upper, mut events) = (two.upper.clone(), two.builder.subscribe_events());
+    let reloader = checked(two).start().await.unwrap();
+    let store = reloader.store();
+    set_json(&upper, json!({"name": "hang"}));
+    // The candidate is published, then its check hangs.
+    wait_for_event(&mut events, |e| {
+        matches!(e, Event::Applied { version: 2, .. })
+    })
+    .await;
+    assert_eq!(store.load().name, "hang");
+    let mut changes = store.subscribe();
+    drop(reloader);
+    tokio::time::timeout(
+        hotconf_testkit::TIMEOUT,
+        changes.wait_for(|s| s.name == "v1"),
+    )
+    .await
+    .expect("the last good config is put back")
+    .unwrap();
+    assert_eq!(store.load().name, "v1");
+}

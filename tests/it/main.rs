@@ -3,7 +3,9 @@
 
 mod bad_input;
 mod env_layer;
+mod fast_path;
 mod g10_credentials;
+mod g11_contained;
 mod g1_atomic_reads;
 mod g2_invalid_rejected;
 mod g3_revision_order;
@@ -92,7 +94,7 @@ pub async fn next_rejection(
 
 /// Waits until the reloader's counters satisfy `predicate`, failing after the suite timeout.
 pub(crate) async fn wait_stats(
-    stats: &mut tokio::sync::watch::Receiver<hotconf::Stats>,
+    stats: &mut hotconf::Subscription<hotconf::Stats>,
     predicate: impl FnMut(&hotconf::Stats) -> bool,
 ) {
     let waited = tokio::time::timeout(hotconf_testkit::TIMEOUT, stats.wait_for(predicate)).await;

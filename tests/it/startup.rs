@@ -110,7 +110,7 @@ async fn wait_never_applies_a_config_without_a_layer_whose_first_state_was_rejec
 }
 
 /// Waits until the reloader has written `n` snapshots.
-async fn written(stats: &mut tokio::sync::watch::Receiver<Stats>, n: u64) {
+async fn written(stats: &mut hotconf::Subscription<Stats>, n: u64) {
     tokio::time::timeout(
         hotconf_testkit::TIMEOUT,
         stats.wait_for(|s| s.snapshots_written >= n),
@@ -242,6 +242,12 @@ async fn an_unusable_snapshot_is_never_served() {
     std::fs::write(&torn, br#"{"hotconf_snapshot":1,"config":{"name":"#).unwrap();
     let foreign = dir.path().join("foreign.json");
     std::fs::write(&foreign, br#"{"name":"x","db":{"host":"h","port":1}}"#).unwrap();
+    // Owner-only like a real one, so that each is refused for what it holds.
+    #[cfg(unix)]
+    for file in [&torn, &foreign] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let refused = dir.path().join("refused.json");
     save(&refused).await;
     for (path, validated) in [
@@ -291,4 +297,86 @@ async fn a_snapshot_that_cannot_be_written_is_counted_and_changes_nothing_else()
     wait_until(&reloader.store(), |c| c.name == "v2").await;
     assert_eq!(reloader.stats().borrow().snapshots_written, 0);
     assert!(!path.exists());
+}
+
+/// Starts from `path` with every source down: `Ok` when the last-good file was served.
+async fn served(path: &std::path::Path) -> hotconf::Result<String> {
+    let (provider, handle) = MemoryProvider::new("memory:down");
+    handle.fail(ErrorKind::Unavailable, "connection refused", true);
+    let reloader = Reloader::<Cfg>::builder()
+        .layer(provider)
+        .snapshot(path)
+        .start()
+        .await?;
+    let name = reloader.store().load().name.clone();
+    Ok(name)
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_last_good_file_that_someone_else_could_have_planted_is_never_served() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.json");
+    save(&good).await;
+    assert_eq!(
+        served(&good).await.unwrap(),
+        "saved",
+        "the control case is served"
+    );
+
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&good, &link).unwrap();
+    let readable = dir.path().join("readable.json");
+    std::fs::copy(&good, &readable).unwrap();
+    std::fs::set_permissions(&readable, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let fifo = dir.path().join("fifo.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Each differs from the served control case in one way only.
+    let mut cases = vec![link, readable, fifo];
+    let foreign = dir.path().join("foreign.json");
+    std::fs::copy(&good, &foreign).unwrap();
+    std::fs::set_permissions(&foreign, std::fs::Permissions::from_mode(0o600)).unwrap();
+    match std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)) {
+        Ok(()) => cases.push(foreign),
+        // Only root can give a file away: as anyone else this case cannot be set up.
+        Err(e) => eprintln!("not checking a file owned by another user: {e}"),
+    }
+    for path in cases {
+        let err = served(&path).await.unwrap_err();
+        assert!(
+            err.to_string().contains("connection refused"),
+            "{}: {err}",
+            path.display()
+        );
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_writer_replaces_links_and_loose_modes_and_never_writes_through_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "untouched").unwrap();
+    let path = dir.path().join("last-good.json");
+    std::os::unix::fs::symlink(&victim, &path).unwrap();
+    save(&path).await;
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+    let meta = std::fs::symlink_metadata(&path).unwrap();
+    assert!(
+        meta.file_type().is_file(),
+        "the link was replaced by a file"
+    );
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+
+    // A loose mode on an earlier file does not survive the next write.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    save(&path).await;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
 }

@@ -59,11 +59,15 @@ impl Printer {
         out.flush()
     }
 
+    /// `text` for the terminal, coloured with `code`. Keys, values and error texts come from
+    /// the sources and servers: their control characters are escaped, so nothing they hold can
+    /// move the cursor, recolour, retitle or rewrite the screen.
     fn paint(&self, code: &str, text: &str) -> String {
+        let text = escape_controls(text);
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {
-            text.to_owned()
+            text
         }
     }
 
@@ -85,7 +89,7 @@ impl Printer {
                     out,
                     "{} {}",
                     self.paint("1", &format!("version {version}")),
-                    sources.join("  ")
+                    escape_controls(&sources.join("  "))
                 )?;
                 let empty = Value::Object(Map::new());
                 let before = flatten(self.previous.as_ref().unwrap_or(&empty));
@@ -126,6 +130,25 @@ impl Printer {
         }
         Ok(())
     }
+}
+
+/// Escapes control characters (C0, DEL, C1) and the bidirectional overrides that reorder what
+/// a terminal shows, as `\u{..}`.
+fn escape_controls(text: &str) -> String {
+    let hostile =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(hostile) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if hostile(c) {
+                format!("\\u{{{:x}}}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn short(revision: &str) -> &str {
@@ -209,6 +232,36 @@ mod tests {
                 && line.ends_with(",\"config\":{\"a\":1}}\n"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn pretty_output_escapes_what_sources_and_servers_send() {
+        let mut printer = Printer::new(Output::Pretty, true);
+        let mut out = Vec::new();
+        let config = serde_json::json!({"k\u{1b}]0;pwned\u{7}": {"x\ry": 1}});
+        printer
+            .print_to(&mut out, &applied(1), Some(&config))
+            .unwrap();
+        let rejected = Event::Rejected {
+            source: Some("memory:\u{1b}[2J".into()),
+            key: None,
+            kind: "parse",
+            error: "bad \u{1b}[31mred\u{9b}\u{202e}txt".into(),
+        };
+        printer.print_to(&mut out, &rejected, None).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // Only the printer's own colour codes remain: ESC [ digits m.
+        let stripped = text
+            .replace("\u{1b}[0m", "")
+            .replace("\u{1b}[1m", "")
+            .replace("\u{1b}[31m", "")
+            .replace("\u{1b}[32m", "");
+        assert!(
+            !stripped.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(!stripped.contains('\u{202e}'), "{text:?}");
+        assert!(text.contains("k\\u{1b}]0;pwned\\u{7}.x\\u{d}y"), "{text:?}");
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::sync::{broadcast, watch};
+use std::time::Duration;
+
+use tokio::sync::broadcast;
 
 use crate::disk;
 use crate::error::{Error, ErrorKind, Result};
@@ -23,6 +25,7 @@ use crate::path::{self, PathSegment};
 use crate::revision::Revision;
 use crate::stats::Stats;
 use crate::store::{Origin, Snapshot, Store};
+use crate::subscription::Publisher;
 use crate::tree::Tree;
 use crate::validate::{AsyncCheck, SyncValidator};
 
@@ -34,6 +37,8 @@ pub(crate) struct Rules<T> {
     pub(crate) restart_required: Vec<Vec<PathSegment>>,
     pub(crate) history: usize,
     pub(crate) limits: Limits,
+    /// How long an async validator or the post-apply check may take.
+    pub(crate) check_timeout: Duration,
 }
 
 /// What the engine knows of one source.
@@ -79,9 +84,12 @@ pub(crate) struct Engine<T> {
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) history: VecDeque<Arc<Snapshot<T>>>,
     pub(crate) pinned: bool,
-    pub(crate) stats: Arc<watch::Sender<Stats>>,
-    /// Where applied snapshots go to be written to disk, when a snapshot file is configured.
+    pub(crate) stats: Arc<Publisher<Stats>>,
+    /// Where applied snapshots go to be written to disk, when a last-good file is configured.
     pub(crate) disk: Option<disk::Latest<T>>,
+    /// The version of the last snapshot published (versions never repeat, even when the first
+    /// one is taken back by a failing post-apply check).
+    pub(crate) last_version: u64,
 }
 
 impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
@@ -95,7 +103,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         let _ = self.events.send(event);
     }
 
-    fn count(&self, f: impl FnOnce(&mut Stats)) {
+    fn count(&self, f: impl Fn(&mut Stats)) {
         self.stats.send_modify(f);
     }
 
@@ -165,7 +173,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
     }
 
     fn next_version(&self) -> u64 {
-        self.current().map_or(1, |s| s.version() + 1)
+        self.last_version + 1
     }
 
     /// Builds and applies a config from the sources' latest states when anything changed.
@@ -185,7 +193,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         if !self.sources.iter().all(|s| s.ready) {
             return Ok(None);
         }
-        if self.store.is_some() && !self.sources.iter().any(|s| s.dirty) {
+        if !self.sources.iter().any(|s| s.dirty) {
             return Ok(None);
         }
         let current = self.current();
@@ -206,7 +214,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         match self.build(candidate, revisions, Origin::Sources).await {
             Ok(snapshot) => {
                 // Only a post-apply check can undo an apply: keep what to undo it to only then.
-                let previous: Option<Vec<_>> = self.rules.post_apply.as_ref().map(|_| {
+                let undo: Option<Vec<_>> = self.rules.post_apply.as_ref().map(|_| {
                     self.sources
                         .iter()
                         .map(|s| (s.accepted.clone(), s.accepted_revision.clone()))
@@ -214,17 +222,23 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
                 });
                 self.accept_dirty();
                 self.publish(snapshot.clone());
-                if let (Err(error), Some(previous)) =
-                    (self.post_apply_check(&snapshot).await, previous)
-                {
-                    for (source, (tree, revision)) in self.sources.iter_mut().zip(previous) {
-                        source.accepted = tree.clone();
-                        source.latest = tree;
-                        source.accepted_revision = revision.clone();
-                        source.latest_revision = revision;
+                if let Some(undo) = undo {
+                    let first = current.is_none();
+                    if let Err(error) = self.post_apply_check(&snapshot, current).await {
+                        // Back to the states of the version reverted to. A first config has
+                        // none: the states stay, unaccepted, and the next change rebuilds.
+                        for (source, (tree, revision)) in self.sources.iter_mut().zip(undo) {
+                            if !first {
+                                source.latest = tree.clone();
+                                source.latest_revision = revision.clone();
+                            }
+                            source.accepted = tree;
+                            source.accepted_revision = revision;
+                        }
+                        return Err(error);
                     }
-                    return Err(error);
                 }
+                self.save(&snapshot);
                 Ok(Some(snapshot))
             }
             Err(error) => Err(self.reject(error)),
@@ -278,7 +292,12 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
                 if unchanged(hash) {
                     return Ok(None);
                 }
-                if let Ok(config) = serde_json::from_slice::<T>(bytes) {
+                // A typed parse skips ignored fields unchecked: the scan makes the fast path
+                // accept exactly what the tree parser accepts (else the general path rejects).
+                let config = serde_json::from_slice::<T>(bytes)
+                    .ok()
+                    .filter(|_| format::json_is_valid(bytes));
+                if let Some(config) = config {
                     return Ok(Some(Candidate {
                         config: Some(config),
                         merged: Arc::clone(only),
@@ -375,9 +394,14 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             pending_restart,
         ));
         for check in &self.rules.async_validators {
-            run_check(check, &snapshot, "an async validator")
-                .await
-                .map_err(|e| self.locate(e))?;
+            run_check(
+                check,
+                &snapshot,
+                "an async validator",
+                self.rules.check_timeout,
+            )
+            .await
+            .map_err(|e| self.locate(e))?;
         }
         Ok(snapshot)
     }
@@ -453,6 +477,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
                 .insert(Store::from_snapshot(snapshot.clone()))
                 .clone(),
         };
+        self.last_version = snapshot.version();
         self.history.push_back(snapshot.clone());
         while self.history.len() > self.rules.history.max(1) {
             self.history.pop_front();
@@ -466,12 +491,16 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             });
         }
         store.notify();
+    }
+
+    /// Hands an applied snapshot that passed every check to the last-good file's writer.
+    fn save(&self, snapshot: &Arc<Snapshot<T>>) {
         if let Some(disk) = self
             .disk
             .as_ref()
             .filter(|_| *snapshot.origin() != Origin::Disk)
         {
-            disk.send_replace(Some(snapshot));
+            disk.send_replace(Some(snapshot.clone()));
         }
     }
 
@@ -495,12 +524,31 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         Ok(snapshot)
     }
 
-    /// Runs the post-apply check; on failure restores the previous version as a new one.
-    async fn post_apply_check(&mut self, snapshot: &Arc<Snapshot<T>>) -> Result<()> {
+    /// Runs the post-apply check on `snapshot` (just published over `before`); on failure
+    /// publishes `before`'s content again as a new version. With no `before` (the first
+    /// config), the store is taken back and startup goes on waiting or fails. If the reloader
+    /// is dropped while the check runs, `before` is put back in the store as it was.
+    async fn post_apply_check(
+        &mut self,
+        snapshot: &Arc<Snapshot<T>>,
+        before: Option<Arc<Snapshot<T>>>,
+    ) -> Result<()> {
         let Some(check) = &self.rules.post_apply else {
             return Ok(());
         };
-        let Err(error) = run_check(check, snapshot, "the post-apply check").await else {
+        let on_drop = RevertOnDrop {
+            store: self.store.clone(),
+            to: before.clone(),
+        };
+        let checked = run_check(
+            check,
+            snapshot,
+            "the post-apply check",
+            self.rules.check_timeout,
+        )
+        .await;
+        on_drop.disarm();
+        let Err(error) = checked else {
             return Ok(());
         };
         let error = Error::new(
@@ -509,13 +557,18 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         )
         .with_cause(error);
         self.emit(Event::rejected(&error));
-        let previous = self.history.iter().rev().nth(1).cloned();
-        if let Some(previous) = previous {
-            let origin = Origin::Revert {
-                of: previous.version(),
-                failed: snapshot.version(),
-            };
-            self.restore(&previous, origin)?;
+        match before {
+            Some(previous) => {
+                let origin = Origin::Revert {
+                    of: previous.version(),
+                    failed: snapshot.version(),
+                };
+                self.restore(&previous, origin)?;
+            }
+            None => {
+                self.store = None;
+                self.history.clear();
+            }
         }
         Err(error)
     }
@@ -537,6 +590,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             Vec::new(),
         ));
         self.publish(snapshot.clone());
+        self.save(&snapshot);
         Ok(snapshot)
     }
 
@@ -569,17 +623,43 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
     }
 }
 
+/// Runs an async check with a deadline; a panic or a timeout is a failure.
 async fn run_check<T>(
     check: &AsyncCheck<T>,
     snapshot: &Arc<Snapshot<T>>,
     what: &str,
+    timeout: Duration,
 ) -> Result<()> {
-    match AssertUnwindSafe(check(snapshot.clone()))
-        .catch_unwind()
-        .await
-    {
-        Ok(result) => result,
-        Err(panic) => Err(panicked(what, &panic)),
+    let checked = AssertUnwindSafe(check(snapshot.clone())).catch_unwind();
+    match tokio::time::timeout(timeout, checked).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(panic)) => Err(panicked(what, &panic)),
+        Err(_) => Err(Error::new(
+            ErrorKind::Validation,
+            format!("{what} did not finish within {timeout:?}"),
+        )),
+    }
+}
+
+/// Puts a snapshot back in the store if dropped armed: the reload task was dropped (the
+/// reloader with it) while a post-apply check ran, so no revert would follow.
+struct RevertOnDrop<T: Send + Sync + 'static> {
+    store: Option<Store<T>>,
+    to: Option<Arc<Snapshot<T>>>,
+}
+
+impl<T: Send + Sync + 'static> RevertOnDrop<T> {
+    fn disarm(mut self) {
+        self.to = None;
+    }
+}
+
+impl<T: Send + Sync + 'static> Drop for RevertOnDrop<T> {
+    fn drop(&mut self) {
+        if let (Some(store), Some(to)) = (&self.store, self.to.take()) {
+            store.swap(to);
+            store.notify();
+        }
     }
 }
 

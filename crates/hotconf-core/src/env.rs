@@ -40,8 +40,53 @@ impl Provider for EnvProvider {
     }
 
     async fn load(&self) -> Result<Layer> {
+        self.check_depth(crate::format::Limits::default().max_depth)?;
         // figment's `Env` is not `Sync`: build it here, on each load.
         let env = Env::prefixed(&self.prefix).split("__");
         crate::figment_layer::layer_from(&env, &self.metadata().name)
     }
+}
+
+impl EnvProvider {
+    /// Refuses a variable nested deeper than `max_depth` (by `__` in its name, or by `[`/`{`
+    /// in its value) before figment's recursive parser sees it: a value of 100 000 `[` would
+    /// overflow the stack there, before any depth limit runs.
+    fn check_depth(&self, max_depth: usize) -> Result<()> {
+        for (name, value) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if !name
+                .to_ascii_lowercase()
+                .starts_with(&self.prefix.to_ascii_lowercase())
+            {
+                continue;
+            }
+            let value = value.to_string_lossy();
+            let depth = name.matches("__").count() + nesting(&value);
+            if depth > max_depth {
+                return Err(crate::error::Error::new(
+                    crate::error::ErrorKind::Parse,
+                    format!("is nested deeper than {max_depth} levels"),
+                )
+                .with_key(name.into_owned())
+                .with_source_name(self.metadata().name));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The deepest nesting of `[` and `{` in `text` (an upper bound of what figment would parse).
+fn nesting(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for c in text.chars() {
+        match c {
+            '[' | '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }

@@ -1,9 +1,10 @@
 //! The inbox between provider tasks and the reloader: one slot per source holding only its latest
 //! state (so bursts coalesce with bounded memory), plus the errors seen since the last drain.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::Notify;
 
 use crate::backoff::Backoff;
@@ -84,7 +85,10 @@ impl Inbox {
 }
 
 /// Follows one provider for the life of the reloader: forwards states and errors to the inbox,
-/// and calls `watch` again (after a backoff) when it fails to start or its stream ends.
+/// and calls `watch` again (after a backoff) when it fails to start, its stream ends, or it
+/// panics (a panic is reported as a transient source error, never a silent stop). The backoff
+/// grows with each restart and starts over only once a stream has lived as long as the
+/// longest delay, so a stream that yields once and ends is not restarted in a tight loop.
 pub(crate) async fn follow_source(
     index: usize,
     provider: Arc<dyn Provider>,
@@ -93,23 +97,53 @@ pub(crate) async fn follow_source(
 ) {
     let metadata = provider.metadata();
     let mut attempt = 0u32;
+    let panicked = |panic: Box<dyn std::any::Any + Send>| {
+        let detail = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned());
+        Error::new(
+            ErrorKind::Other,
+            format!("the provider panicked ({detail}); restarting it"),
+        )
+        .with_transient(true)
+        .with_source_name(&metadata.name)
+    };
     loop {
         let mut stopped = false;
-        match provider.watch().await {
-            Ok(mut stream) => {
-                while let Some(item) = stream.next().await {
-                    match item {
-                        Ok(layer) => {
-                            attempt = 0;
-                            inbox.push_layer(index, layer);
+        let started = tokio::time::Instant::now();
+        match AssertUnwindSafe(provider.watch()).catch_unwind().await {
+            Err(panic) => inbox.push_error(index, panicked(panic)),
+            Ok(Ok(mut stream)) => {
+                let mut crashed = false;
+                loop {
+                    let item = match AssertUnwindSafe(stream.next()).catch_unwind().await {
+                        Ok(Some(item)) => item,
+                        Ok(None) => break,
+                        Err(panic) => {
+                            inbox.push_error(index, panicked(panic));
+                            crashed = true;
+                            break;
                         }
+                    };
+                    match item {
+                        Ok(layer) => inbox.push_layer(index, layer),
                         Err(error) => {
                             stopped = !error.is_transient();
                             inbox.push_error(index, error.or_source_name(&metadata.name));
+                            if stopped {
+                                break;
+                            }
                         }
                     }
                 }
-                if !stopped && metadata.capabilities.watch {
+                if started.elapsed() >= backoff.max {
+                    attempt = 0;
+                }
+                if crashed {
+                    // Reported above; restarted below.
+                } else if !stopped && metadata.capabilities.watch {
                     let error =
                         Error::new(ErrorKind::Unavailable, "watch stream ended; restarting it")
                             .with_source_name(&metadata.name);
@@ -118,7 +152,7 @@ pub(crate) async fn follow_source(
                     return; // a static source delivered its state
                 }
             }
-            Err(error) => {
+            Ok(Err(error)) => {
                 stopped = !error.is_transient();
                 inbox.push_error(index, error.or_source_name(&metadata.name));
             }

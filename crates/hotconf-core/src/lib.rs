@@ -27,6 +27,7 @@ mod revision;
 mod secret;
 mod stats;
 mod store;
+mod subscription;
 mod tree;
 mod uri;
 mod validate;
@@ -48,6 +49,7 @@ pub use revision::Revision;
 pub use secret::Secret;
 pub use stats::Stats;
 pub use store::{CachedReader, Guard, Origin, Snapshot, Store};
+pub use subscription::Subscription;
 pub use uri::{Scheme, SourceUri};
 pub use validate::CheckFuture;
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::backoff::Backoff;
@@ -21,6 +21,7 @@ use crate::path;
 use crate::provider::Provider;
 use crate::stats::Stats;
 use crate::store::{Snapshot, Store};
+use crate::subscription::{Publisher, Subscription};
 
 /// What [`ReloaderBuilder::start`] does until the first config is applied (guarantee G9).
 /// With a [`ReloaderBuilder::snapshot`] file, a start that would fail starts from the config
@@ -45,7 +46,7 @@ pub struct ReloaderBuilder<T> {
     debounce: Duration,
     backoff: Backoff,
     events: broadcast::Sender<Event>,
-    stats: watch::Sender<Stats>,
+    stats: Publisher<Stats>,
 }
 
 impl<T: DeserializeOwned + Send + Sync + 'static> Default for ReloaderBuilder<T> {
@@ -59,13 +60,14 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Default for ReloaderBuilder<T>
                 restart_required: Vec::new(),
                 history: 10,
                 limits: Limits::default(),
+                check_timeout: Duration::from_secs(30),
             },
             startup: Startup::FailFast,
             snapshot: None,
             debounce: Duration::ZERO,
             backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(30)),
             events: broadcast::channel(1024).0,
-            stats: watch::Sender::new(Stats::default()),
+            stats: Publisher::new(Stats::default()),
         }
     }
 }
@@ -167,8 +169,16 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
         self.events.subscribe()
     }
 
+    /// How long an async validator or the post-apply check may run before it counts as
+    /// failed (the candidate is rejected, or the applied config reverted). Default 30 s: a
+    /// check that hangs must not freeze every later reload, rollback and startup.
+    pub fn check_timeout(mut self, timeout: Duration) -> Self {
+        self.rules.check_timeout = timeout;
+        self
+    }
+
     /// The reloader's counters, from before it starts (see [`Reloader::stats`]).
-    pub fn stats(&self) -> watch::Receiver<Stats> {
+    pub fn stats(&self) -> Subscription<Stats> {
         self.stats.subscribe()
     }
 
@@ -206,6 +216,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
             pinned: false,
             stats: Arc::new(self.stats),
             disk: None,
+            last_version: 0,
         };
         let mut tasks_writer = None;
         let stats = engine.stats.subscribe();
@@ -377,7 +388,7 @@ impl Drop for AbortOnDrop {
 pub struct Reloader<T> {
     store: Store<T>,
     events: broadcast::Sender<Event>,
-    stats: watch::Receiver<Stats>,
+    stats: Subscription<Stats>,
     commands: mpsc::Sender<Command<T>>,
     _tasks: AbortOnDrop,
 }
@@ -407,8 +418,8 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Reloader<T> {
         self.events.subscribe()
     }
 
-    /// Counters of what the reloader did; the receiver changes after every batch.
-    pub fn stats(&self) -> watch::Receiver<Stats> {
+    /// Counters of what the reloader did; the subscription changes after every batch.
+    pub fn stats(&self) -> Subscription<Stats> {
         self.stats.clone()
     }
 

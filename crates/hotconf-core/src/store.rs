@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use serde_json::Value;
-use tokio::sync::watch;
 
+use crate::error::Result;
 use crate::revision::Revision;
+use crate::subscription::{Publisher, Subscription};
 use crate::tree::Tree;
 
 /// A read guard from [`Store::load`]: derefs to the [`Snapshot`], which derefs to `T`.
@@ -94,12 +95,19 @@ impl<T> Snapshot<T> {
     /// When the config came from a single JSON document, the tree is parsed on the first call
     /// (reloads skip building it).
     pub fn merged(&self) -> &Value {
+        // An applied snapshot's tree always builds: the fast path accepts only documents the
+        // tree parser accepts (`format::json_is_valid`). The last-good file uses `try_merged`.
         static EMPTY: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
         match self.merged.value() {
             Ok(value) => value,
             // Unreachable in practice: the same bytes were already deserialized successfully.
             Err(_) => EMPTY.get_or_init(|| Value::Object(Default::default())),
         }
+    }
+
+    /// The merged tree, or why it cannot be built (never the case for an applied snapshot).
+    pub(crate) fn try_merged(&self) -> Result<&Value> {
+        self.merged.value().map(|v| &**v)
     }
 
     pub(crate) fn merged_tree(&self) -> &Arc<Tree> {
@@ -164,7 +172,7 @@ type Projection<T> = Box<dyn Fn(&Snapshot<T>) -> bool + Send + Sync>;
 
 struct Shared<T> {
     current: Arc<ArcSwap<Snapshot<T>>>,
-    changes: watch::Sender<Arc<Snapshot<T>>>,
+    changes: Publisher<Snapshot<T>>,
     projections: Mutex<Vec<Projection<T>>>,
 }
 
@@ -220,7 +228,7 @@ impl<T: Send + Sync + 'static> Store<T> {
         Store {
             shared: Arc::new(Shared {
                 current: Arc::new(ArcSwap::new(snapshot.clone())),
-                changes: watch::Sender::new(snapshot),
+                changes: Publisher::from_arc(snapshot),
                 projections: Mutex::new(Vec::new()),
             }),
         }
@@ -251,37 +259,36 @@ impl<T: Send + Sync + 'static> Store<T> {
         self.shared.current.load().version
     }
 
-    /// A receiver that sees every applied snapshot (the latest one, if it reads slowly). When
-    /// it wakes, readers already load the new snapshot and its `applied` event has been sent.
+    /// A subscription that sees every applied snapshot (the latest one, if it reads slowly).
+    /// When it wakes, readers already load the new snapshot and its `applied` event has been
+    /// sent.
     ///
-    /// A subscriber that never reads, or panics, affects nobody else (guarantee G7).
-    pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot<T>>> {
+    /// A subscriber that never reads, holds a snapshot for ever, or panics affects nobody else
+    /// (guarantee G7).
+    pub fn subscribe(&self) -> Subscription<Snapshot<T>> {
         self.shared.changes.subscribe()
     }
 
-    /// A receiver of `project(config)` that is notified only when that value changes.
+    /// A subscription to `project(config)` that is notified only when that value changes.
     ///
     /// The projection runs on the reloader after each swap; a panicking projection is dropped
-    /// (its receiver sees no more changes) without affecting the reload.
-    pub fn subscribe_map<U, F>(&self, project: F) -> watch::Receiver<U>
+    /// (its subscription sees no more changes) without affecting the reload.
+    pub fn subscribe_map<U, F>(&self, project: F) -> Subscription<U>
     where
         U: PartialEq + Send + Sync + 'static,
         F: Fn(&T) -> U + Send + Sync + 'static,
     {
-        let (tx, rx) = watch::channel(project(&self.load()));
+        let publisher = Publisher::new(project(&self.load()));
+        let subscription = publisher.subscribe();
         let projection: Projection<T> = Box::new(move |snapshot| {
             let next = project(snapshot);
-            tx.send_if_modified(|value| {
-                let changed = *value != next;
-                if changed {
-                    *value = next;
-                }
-                changed
-            });
-            !tx.is_closed()
+            if *publisher.borrow() != next {
+                publisher.send_replace(Arc::new(next));
+            }
+            !publisher.is_closed()
         });
         self.lock_projections().push(projection);
-        rx
+        subscription
     }
 
     /// Swaps in `snapshot`, then notifies subscribers and projections.
@@ -293,7 +300,7 @@ impl<T: Send + Sync + 'static> Store<T> {
     /// Notifies subscribers and projections of the current snapshot (after [`swap`](Self::swap)).
     pub(crate) fn notify(&self) {
         let snapshot = self.get();
-        self.shared.changes.send_replace(snapshot.clone());
+        self.shared.changes.send_replace(Arc::clone(&snapshot));
         self.lock_projections().retain(|projection| {
             catch_unwind(AssertUnwindSafe(|| projection(&snapshot))).unwrap_or_else(|_| {
                 tracing::warn!("a subscribe_map projection panicked; it is removed");

@@ -209,16 +209,48 @@ fn decode(s: &str) -> std::result::Result<String, String> {
     String::from_utf8(out).map_err(|_| "a %-escape is not UTF-8".into())
 }
 
-/// Redacts `user:password@` in a string that failed to parse, for error messages.
+/// Redacts a string that failed to parse, for error messages, assuming the worst of it: the
+/// user info up to the *last* `@` before the query (a password may hold `@` or `/`), and the
+/// value of every query parameter whose name looks like a credential, escaped or not.
 fn redact_raw(input: &str) -> String {
-    match (input.find("://"), input.find('@')) {
-        (Some(start), Some(at)) if at > start => {
-            let userinfo = &input[start + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &input[..start + 3], &input[at..])
+    let (head, query) = match input.split_once('?') {
+        Some((head, query)) => (head, Some(query)),
+        None => (input, None),
+    };
+    let start = head
+        .find("://")
+        .map(|i| i + 3)
+        .or_else(|| head.find(':').map(|i| i + 1));
+    let mut out = match (start, head.rfind('@')) {
+        (Some(start), Some(at)) if start <= at => {
+            let user = head[start..at].split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &head[..start], &head[at..])
         }
-        _ => input.to_owned(),
+        _ => head.to_owned(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if looks_secret(name) => format!("{name}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
     }
+    out
+}
+
+/// Whether a query parameter's name (raw or %-decoded, any case) names a credential.
+fn looks_secret(name: &str) -> bool {
+    let name = decode(name)
+        .unwrap_or_else(|_| name.to_owned())
+        .to_ascii_lowercase();
+    SECRET_PARAMS.contains(&name.as_str())
+        || ["token", "password", "passwd", "secret", "credential", "key"]
+            .iter()
+            .any(|word| name.contains(word))
 }
 
 impl fmt::Display for SourceUri {
@@ -319,6 +351,31 @@ mod tests {
             .unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
         assert!(err.to_string().contains("bad port"), "{err}");
+    }
+
+    #[test]
+    fn parse_errors_print_no_credential() {
+        for (input, secret) in [
+            // The parser splits user info at the last `@`: so does the redaction.
+            ("etcd://app:p@ss@127.0.0.1:99999/x", "ss"),
+            ("etcd://app:pa/ss@127.0.0.1/x", "pa/ss"),
+            ("etcd:app:hunter2@127.0.0.1/x", "hunter2"),
+            ("consul://127.0.0.1:8500/app?token=hunter2&x=%zz", "hunter2"),
+            ("consul://127.0.0.1:8500/app?x=%zz&Token=hunter2", "hunter2"),
+            ("nacos://127.0.0.1/app?%70assword=hunter2&bad=%", "hunter2"),
+            (
+                "nacos://127.0.0.1/app?secret=hunter2&access_key=a1b2&bad=%",
+                "a1b2",
+            ),
+            ("etcd://127.0.0.1:1,/x?password=hunter2", "hunter2"),
+        ] {
+            let err = input.parse::<SourceUri>().unwrap_err().to_string();
+            assert!(!err.contains(secret), "{input}: {err}");
+            assert!(err.contains("***"), "{input}: {err}");
+        }
+        // A file path with an `@` is no credential.
+        let err = "./my@file.json?x=%zz".parse::<SourceUri>().unwrap_err();
+        assert!(err.to_string().contains("./my@file.json"), "{err}");
     }
 
     #[test]
