@@ -10,6 +10,6 @@ mod error;
 mod follow;
 mod provider;
 
-pub use config::{EtcdConfig, Mode, TlsFiles};
+pub use config::{EtcdConfig, Mode, TlsFiles, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WATCH_CHECK};
 pub use connection::EtcdConnection;
 pub use provider::EtcdProvider;
