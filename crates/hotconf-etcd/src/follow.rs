@@ -13,6 +13,7 @@ use hotconf_core::{Backoff, Content, Error, ErrorKind, Layer, Result, Revision, 
 use crate::config::{EtcdConfig, Mode};
 use crate::connection::EtcdConnection;
 use crate::error::{from_client, is_auth, COMPACTED};
+use crate::revision::{after, layer_revision};
 
 /// Between attempts after a failure: 100 ms doubling to 5 s, jittered.
 const BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
@@ -36,6 +37,8 @@ pub(crate) struct Follower {
     /// `state` changed since it was last yielded.
     changed: bool,
     attempt: u32,
+    /// The revision of the last layer yielded: ordered, never decreasing.
+    yielded: u64,
 }
 
 impl Follower {
@@ -51,6 +54,7 @@ impl Follower {
             listed: false,
             changed: false,
             attempt: 0,
+            yielded: 0,
         }
     }
 
@@ -144,13 +148,15 @@ impl Follower {
                     }
                 }
             }
-            let last_revision = last.kv().map_or(self.next - 1, |kv| kv.mod_revision());
+            let last_revision = last
+                .kv()
+                .map_or(self.next.saturating_sub(1), |kv| kv.mod_revision());
             self.revision = self.revision.max(last_revision);
-            self.next = self.next.max(last_revision + 1);
+            self.next = self.next.max(after(last_revision)?);
         } else if !response.created() && response.watch_id() >= 0 {
             // A periodic progress notification: nothing below header.revision is left to see.
             if let Some(header) = response.header() {
-                self.next = self.next.max(header.revision() + 1);
+                self.next = self.next.max(after(header.revision())?);
             }
         }
         Ok(())
@@ -168,7 +174,11 @@ impl Follower {
             .get(key, options)
             .await
             .map_err(|e| from_client("listing", e))?;
-        let revision = response.header().map_or(0, |h| h.revision());
+        let Some(header) = response.header() else {
+            return Err(unavailable("a list was answered without a header"));
+        };
+        let revision = header.revision();
+        let next = after(revision)?;
         let listed: BTreeMap<Vec<u8>, Vec<u8>> = response
             .kvs()
             .iter()
@@ -186,7 +196,7 @@ impl Follower {
         }
         self.state = listed;
         self.revision = revision;
-        self.next = revision + 1;
+        self.next = next;
         self.listed = true;
         self.stream = None;
         Ok(())
@@ -248,9 +258,12 @@ impl Follower {
         }
     }
 
-    /// The current state as a layer at revision `self.revision`.
-    fn layer(&self) -> Result<Layer> {
-        let revision = Revision::Ordered(u64::try_from(self.revision).unwrap_or(0));
+    /// The current state as a layer at revision `self.revision` (never below the last one
+    /// yielded).
+    fn layer(&mut self) -> Result<Layer> {
+        let number = layer_revision(self.revision, self.yielded);
+        self.yielded = number;
+        let revision = Revision::Ordered(number);
         match &self.config.mode {
             Mode::Key(format) => Ok(match self.state.values().next() {
                 Some(value) => Layer::new(

@@ -9,6 +9,7 @@ mod connection;
 mod error;
 mod follow;
 mod provider;
+mod revision;
 
 pub use config::{EtcdConfig, Mode, TlsFiles, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WATCH_CHECK};
 pub use connection::EtcdConnection;
