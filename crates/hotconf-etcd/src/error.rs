@@ -1,6 +1,9 @@
 //! etcd-client's errors, wrapped into hotconf's (never exposed).
 
-use hotconf_core::{Error, ErrorKind};
+use std::future::Future;
+use std::time::Duration;
+
+use hotconf_core::{Error, ErrorKind, Result};
 
 /// The server's words when a watch starts below the compaction point.
 pub(crate) const COMPACTED: &str = "required revision has been compacted";
@@ -34,4 +37,48 @@ pub(crate) fn from_client(doing: &str, error: etcd_client::Error) -> Error {
     Error::new(kind, format!("etcd: {doing} failed"))
         .with_transient(transient)
         .with_cause(error)
+}
+
+/// A transient `unavailable` error.
+pub(crate) fn unavailable(message: &str) -> Error {
+    Error::new(ErrorKind::Unavailable, format!("etcd: {message}")).with_transient(true)
+}
+
+/// Runs `future` with a deadline: past it, a transient `unavailable` error saying what timed out.
+pub(crate) async fn deadline<T>(
+    timeout: Duration,
+    doing: &str,
+    future: impl Future<Output = T>,
+) -> Result<T> {
+    tokio::time::timeout(timeout, future)
+        .await
+        .map_err(|_| unavailable(&format!("{doing} timed out after {timeout:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_deadline_is_a_transient_unavailable_error() {
+        let err = deadline(
+            Duration::from_millis(50),
+            "listing",
+            std::future::pending::<()>(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+        assert!(err.is_transient());
+        assert!(
+            err.to_string().contains("listing timed out after 50ms"),
+            "{err}"
+        );
+        assert_eq!(
+            deadline(Duration::from_secs(1), "x", async { 7 })
+                .await
+                .unwrap(),
+            7
+        );
+    }
 }

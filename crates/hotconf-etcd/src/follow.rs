@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use etcd_client::{GetOptions, WatchOptions, WatchStream as EtcdWatch};
+use etcd_client::{GetOptions, WatchOptions, WatchResponse, WatchStream as EtcdWatch};
 use hotconf_core::{Backoff, Content, Error, ErrorKind, Layer, Result, Revision, WatchStream};
 
 use crate::config::{EtcdConfig, Mode};
 use crate::connection::EtcdConnection;
-use crate::error::{from_client, is_auth, COMPACTED};
+use crate::error::{deadline, from_client, is_auth, unavailable, COMPACTED};
 use crate::revision::{after, layer_revision};
 
 /// Between attempts after a failure: 100 ms doubling to 5 s, jittered.
@@ -107,14 +107,10 @@ impl Follower {
         if !self.listed {
             return self.list().await;
         }
-        let Some(stream) = self.stream.as_mut() else {
+        if self.stream.is_none() {
             return self.open().await;
-        };
-        let response = match stream.message().await {
-            Ok(Some(response)) => response,
-            Ok(None) => return Err(unavailable("the watch stream ended")),
-            Err(error) => return Err(from_client("watching", error)),
-        };
+        }
+        let response = self.receive().await?;
         if response.compact_revision() > 0 {
             tracing::info!(source = %self.name, compacted = response.compact_revision(), "compacted past our revision; listing again");
             self.listed = false;
@@ -162,6 +158,32 @@ impl Follower {
         Ok(())
     }
 
+    /// The next watch response; after `watch_check` of silence, asks for a progress
+    /// notification, which a live member answers within `request_timeout`.
+    async fn receive(&mut self) -> Result<WatchResponse> {
+        let check = self.config.watch_check;
+        let timeout = self.config.request_timeout;
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(unavailable("no watch stream"));
+        };
+        if let Ok(message) = tokio::time::timeout(check, stream.message()).await {
+            return received(message);
+        }
+        deadline(
+            timeout,
+            "asking a silent watch for progress",
+            stream.request_progress(),
+        )
+        .await?
+        .map_err(|e| from_client("asking a silent watch for progress", e))?;
+        match tokio::time::timeout(timeout, stream.message()).await {
+            Ok(message) => received(message),
+            Err(_) => Err(unavailable(&format!(
+                "the watch was silent for {check:?} and did not answer a progress request within {timeout:?}"
+            ))),
+        }
+    }
+
     async fn list(&mut self) -> Result<()> {
         let mut client = self.connection.client().await?;
         let (key, prefix) = self.key_and_options();
@@ -170,10 +192,13 @@ impl Follower {
         } else {
             None
         };
-        let response = client
-            .get(key, options)
-            .await
-            .map_err(|e| from_client("listing", e))?;
+        let response = deadline(
+            self.config.request_timeout,
+            "listing",
+            client.get(key, options),
+        )
+        .await?
+        .map_err(|e| from_client("listing", e))?;
         let Some(header) = response.header() else {
             return Err(unavailable("a list was answered without a header"));
         };
@@ -215,7 +240,14 @@ impl Follower {
         if prefix {
             options = options.with_prefix();
         }
-        let mut stream = match client.watch(key, Some(options)).await {
+        let timeout = self.config.request_timeout;
+        let mut stream = match deadline(
+            timeout,
+            "starting the watch",
+            client.watch(key, Some(options)),
+        )
+        .await?
+        {
             Ok(stream) => stream,
             Err(error) if error.to_string().contains(COMPACTED) => {
                 self.listed = false;
@@ -224,7 +256,13 @@ impl Follower {
             Err(error) => return Err(from_client("starting the watch", error)),
         };
         // The first response says whether the watch exists.
-        match stream.message().await {
+        let first = deadline(
+            timeout,
+            "waiting for the watch to be created",
+            stream.message(),
+        )
+        .await?;
+        match first {
             Ok(Some(first)) if first.compact_revision() > 0 => self.listed = false,
             Ok(Some(first)) if first.canceled() => {
                 let reason = first.cancel_reason().to_owned();
@@ -301,6 +339,12 @@ impl Follower {
     }
 }
 
-fn unavailable(message: &str) -> Error {
-    Error::new(ErrorKind::Unavailable, format!("etcd: {message}")).with_transient(true)
+fn received(
+    message: std::result::Result<Option<WatchResponse>, etcd_client::Error>,
+) -> Result<WatchResponse> {
+    match message {
+        Ok(Some(response)) => Ok(response),
+        Ok(None) => Err(unavailable("the watch stream ended")),
+        Err(error) => Err(from_client("watching", error)),
+    }
 }

@@ -422,3 +422,52 @@ async fn providers_share_one_connection() {
     wait_until(&one.store(), |c| c.marker == "a2").await;
     wait_until(&two.store(), |c| c.marker == "b2").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_never_answers_is_a_transient_error_within_the_deadline() {
+    let server = EtcdCluster::single();
+    server.ctl(&["put", "app/marker", "m"]);
+    let proxy = hotconf_testkit::etcd::EtcdProxy::start(&server.endpoint(0)).await;
+    proxy.freeze(); // accepts connections, answers nothing (HTTP/2 pings included)
+    let provider = EtcdProvider::new(
+        EtcdConfig::prefix([proxy.endpoint()], "app/")
+            .with_request_timeout(Duration::from_millis(800)),
+    );
+    let started = std::time::Instant::now();
+    let err = tokio::time::timeout(Duration::from_secs(20), provider.load())
+        .await
+        .expect("load must not hang")
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "the error took {took:?}");
+    assert!(err.is_transient(), "{err}");
+    assert_eq!(err.kind(), hotconf_core::ErrorKind::Unavailable, "{err}");
+    assert!(err.to_string().contains("app/"), "names the source: {err}");
+
+    // Traffic flows again: the same provider recovers.
+    proxy.thaw();
+    let layer = provider.load().await.unwrap();
+    assert!(matches!(layer.revision, Revision::Ordered(r) if r > 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_that_goes_silent_is_noticed_before_the_keepalive_and_recovers() {
+    let server = EtcdCluster::single();
+    server.ctl(&["put", "app/marker", "before"]);
+    let proxy = hotconf_testkit::etcd::EtcdProxy::start(&server.endpoint(0)).await;
+    let config = EtcdConfig::prefix([proxy.endpoint()], "app/")
+        .with_request_timeout(Duration::from_millis(700))
+        .with_watch_check(Duration::from_millis(300));
+    let (reloader, mut events) = follow(config).await;
+    let store = reloader.store();
+    assert_eq!(store.load().marker, "before");
+    // HTTP/2 keepalive (a ping every 5 s, 5 s to answer) would notice after 5 to 10 s.
+    proxy.freeze();
+    let started = std::time::Instant::now();
+    wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "the error took {took:?}");
+    server.ctl(&["put", "app/marker", "after"]);
+    proxy.thaw();
+    wait_until(&store, |c| c.marker == "after").await;
+}
