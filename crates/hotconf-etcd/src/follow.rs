@@ -1,7 +1,8 @@
 //! The lossless watch of docs/protocols.md#etcd-the-lossless-watch: list, then watch from the list's header
 //! revision + 1; resume from the last event's mod_revision + 1 (never from a header after events);
-//! re-list on compaction; advance on periodic progress notifications only; refresh the token and
-//! open a new stream when the server says it is invalid; back off with jitter between attempts.
+//! re-list on compaction, with backoff when it repeats; advance on periodic progress
+//! notifications only; refresh the token and open a new stream when the server says it is
+//! invalid; back off with jitter between attempts.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,6 +18,9 @@ use crate::revision::{after, layer_revision};
 
 /// Between attempts after a failure: 100 ms doubling to 5 s, jittered.
 const BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+/// Between consecutive re-lists that the server asked for (a watch compacted, again and again)
+/// with no watch progress in between: 100 ms doubling to 5 s, jittered.
+const RELIST_BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
 
 /// etcd's event types (mvccpb.Event.EventType).
 const PUT: i32 = 0;
@@ -37,6 +41,8 @@ pub(crate) struct Follower {
     /// `state` changed since it was last yielded.
     changed: bool,
     attempt: u32,
+    /// Consecutive re-lists the server asked for, with no watch progress in between.
+    relists: u32,
     /// The revision of the last layer yielded: ordered, never decreasing.
     yielded: u64,
 }
@@ -54,6 +60,7 @@ impl Follower {
             listed: false,
             changed: false,
             attempt: 0,
+            relists: 0,
             yielded: 0,
         }
     }
@@ -102,9 +109,19 @@ impl Follower {
         }
     }
 
+    /// Goes back to a list because the server said so (compaction).
+    fn relist(&mut self) {
+        self.listed = false;
+        self.stream = None;
+        self.relists = self.relists.saturating_add(1);
+    }
+
     /// One step: list if needed, open the watch if needed, or take one response.
     async fn advance(&mut self) -> Result<()> {
         if !self.listed {
+            if self.relists > 0 {
+                tokio::time::sleep(RELIST_BACKOFF.delay(self.relists - 1)).await;
+            }
             return self.list().await;
         }
         if self.stream.is_none() {
@@ -113,8 +130,7 @@ impl Follower {
         let response = self.receive().await?;
         if response.compact_revision() > 0 {
             tracing::info!(source = %self.name, compacted = response.compact_revision(), "compacted past our revision; listing again");
-            self.listed = false;
-            self.stream = None;
+            self.relist();
             return Ok(());
         }
         if response.canceled() {
@@ -149,11 +165,13 @@ impl Follower {
                 .map_or(self.next.saturating_sub(1), |kv| kv.mod_revision());
             self.revision = self.revision.max(last_revision);
             self.next = self.next.max(after(last_revision)?);
+            self.relists = 0;
         } else if !response.created() && response.watch_id() >= 0 {
             // A periodic progress notification: nothing below header.revision is left to see.
             if let Some(header) = response.header() {
                 self.next = self.next.max(after(header.revision())?);
             }
+            self.relists = 0;
         }
         Ok(())
     }
@@ -250,7 +268,7 @@ impl Follower {
         {
             Ok(stream) => stream,
             Err(error) if error.to_string().contains(COMPACTED) => {
-                self.listed = false;
+                self.relist();
                 return Ok(());
             }
             Err(error) => return Err(from_client("starting the watch", error)),
@@ -263,7 +281,7 @@ impl Follower {
         )
         .await?;
         match first {
-            Ok(Some(first)) if first.compact_revision() > 0 => self.listed = false,
+            Ok(Some(first)) if first.compact_revision() > 0 => self.relist(),
             Ok(Some(first)) if first.canceled() => {
                 let reason = first.cancel_reason().to_owned();
                 if is_auth(&reason) {

@@ -471,3 +471,55 @@ async fn a_watch_that_goes_silent_is_noticed_before_the_keepalive_and_recovers()
     proxy.thaw();
     wait_until(&store, |c| c.marker == "after").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_compacted_again_and_again_relists_with_backoff() {
+    let server = EtcdCluster::single();
+    server.ctl(&["put", "app/marker", "m"]);
+    // 10 ms each way: between the list and the watch's creation, the writer below moves the
+    // store on and compacts it, so every watch starts below the compaction point.
+    let proxy = hotconf_testkit::etcd::EtcdProxy::with_delay(
+        &server.endpoint(0),
+        Duration::from_millis(10),
+    )
+    .await;
+    let mut client = Client::connect(server.endpoints(), None).await.unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // Puts and compactions only: the server's count of Range calls is the provider's lists.
+                let put = client.put("other/churn", "x", None).await.unwrap();
+                let revision = put.header().unwrap().revision();
+                let _ = client.compact(revision, None).await;
+            }
+        })
+    };
+    let provider = EtcdProvider::new(EtcdConfig::prefix([proxy.endpoint()], "app/"));
+    let mut stream = provider.watch().await.unwrap();
+    let first = futures_util::StreamExt::next(&mut stream).await.unwrap();
+    assert!(first.is_ok(), "{first:?}");
+    let drain = tokio::spawn(async move {
+        while let Some(item) = futures_util::StreamExt::next(&mut stream).await {
+            let _ = item;
+        }
+    });
+    const RANGE_CALLS: &str = "grpc_server_started_total{grpc_method=\"Range\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"}";
+    let lists_before = server.metric(0, RANGE_CALLS);
+    tokio::time::sleep(Duration::from_secs(5)).await; // a rate: observed over a window
+    let lists = server.metric(0, RANGE_CALLS) - lists_before;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    drain.abort();
+    writer.await.unwrap();
+    // Without backoff: a list every ~100 ms (dozens); with 100 ms doubling, jittered: 6 to 8.
+    eprintln!("{lists} lists in 5 s");
+    assert!(
+        lists >= 2.0,
+        "the watch was not compacted again and again ({lists} lists)"
+    );
+    assert!(
+        lists <= 12.0,
+        "{lists} lists in 5 s: no backoff between re-lists"
+    );
+}
