@@ -19,9 +19,24 @@ pub(crate) fn is_auth(text: &str) -> bool {
     .any(|r| text.contains(r))
 }
 
+/// tonic's words for a message above the client's decoding limit.
+const TOO_LARGE: &str = "message length too large";
+/// Our words for it.
+const ANSWER_TOO_LARGE: &str = "an answer is larger than the limit";
+
 /// Wraps a client error, classifying it.
 pub(crate) fn from_client(doing: &str, error: etcd_client::Error) -> Error {
     let text = error.to_string();
+    if text.contains(TOO_LARGE) {
+        // The state (or one watch response) is above the limits: the provider keeps trying,
+        // and follows again once it is back under them.
+        return Error::new(
+            ErrorKind::Parse,
+            format!("etcd: {doing} failed: {ANSWER_TOO_LARGE} (max_total_bytes, max_keys)"),
+        )
+        .with_transient(true)
+        .with_cause(error);
+    }
     let kind = if text.contains("authentication failed") || text.contains("permission denied") {
         ErrorKind::PermissionDenied
     } else if matches!(
@@ -37,6 +52,11 @@ pub(crate) fn from_client(doing: &str, error: etcd_client::Error) -> Error {
     Error::new(kind, format!("etcd: {doing} failed"))
         .with_transient(transient)
         .with_cause(error)
+}
+
+/// Whether `error` is an answer above the client's message limit.
+pub(crate) fn is_too_large(error: &Error) -> bool {
+    error.kind() == ErrorKind::Parse && error.message().contains(ANSWER_TOO_LARGE)
 }
 
 /// A transient `unavailable` error.

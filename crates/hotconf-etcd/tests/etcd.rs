@@ -523,3 +523,62 @@ async fn a_watch_compacted_again_and_again_relists_with_backoff() {
         "{lists} lists in 5 s: no backoff between re-lists"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefix_over_its_limits_is_refused_and_the_last_good_state_keeps_serving() {
+    let server = EtcdCluster::single();
+    server.ctl(&["put", "app/marker", "good"]);
+    server.ctl(&["put", "app/k/a", "1"]);
+    server.ctl(&["put", "app/k/b", "2"]);
+    let limits = hotconf_core::Limits {
+        max_keys: 3,
+        max_total_bytes: 1000,
+        ..hotconf_core::Limits::default()
+    };
+    let config = EtcdConfig::prefix(server.endpoints(), "app/").with_limits(limits);
+    let (reloader, mut events) = follow(config.clone()).await;
+    let store = reloader.store();
+    assert_eq!(store.load().k.len(), 2);
+
+    // A fourth key: refused (transient: the provider keeps listing), the last good state stays.
+    server.ctl(&["put", "app/k/c", "3"]);
+    let event = wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
+    let Event::SourceError {
+        error, transient, ..
+    } = &event
+    else {
+        unreachable!()
+    };
+    assert!(
+        error.contains("max_keys") && error.contains("app/"),
+        "{error}"
+    );
+    assert!(*transient, "{event:?}");
+    assert_eq!(store.load().k.len(), 2);
+    assert_eq!(store.load().marker, "good");
+    // From scratch it is refused too, with the same error.
+    let err = EtcdProvider::new(config.clone()).load().await.unwrap_err();
+    assert_eq!(err.kind(), hotconf_core::ErrorKind::Parse, "{err}");
+    assert!(err.to_string().contains("max_keys"), "{err}");
+
+    // Back under the limit: followed again.
+    server.ctl(&["del", "app/k/c"]);
+    server.ctl(&["put", "app/marker", "fixed"]);
+    wait_until(&store, |c| c.marker == "fixed" && c.k.len() == 2).await;
+
+    // Too many bytes in total, and one value too large.
+    let big = "x".repeat(1200);
+    server.ctl(&["put", "app/k/b", &big]);
+    let err = EtcdProvider::new(config.clone()).load().await.unwrap_err();
+    assert!(err.to_string().contains("max_total_bytes"), "{err}");
+    let small_values = hotconf_core::Limits {
+        max_bytes: 100,
+        ..hotconf_core::Limits::default()
+    };
+    let err = EtcdProvider::new(config.with_limits(small_values))
+        .load()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("max_bytes"), "{err}");
+    assert_eq!(err.key(), Some("k.b"), "{err}");
+}
