@@ -3,11 +3,12 @@
 //! re-list on compaction, with backoff when it repeats; advance on periodic progress
 //! notifications only; refresh the token and open a new stream when the server says it is
 //! invalid; back off with jitter between attempts. Every request has a deadline, a silent watch
-//! is checked, and the state is bounded.
+//! is checked, the state is bounded, and a store that went back (a restore) is followed once
+//! confirmed, with layer revisions that still only grow.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use etcd_client::{GetOptions, WatchOptions, WatchResponse, WatchStream as EtcdWatch};
 use hotconf_core::{
@@ -17,12 +18,12 @@ use hotconf_core::{
 use crate::config::{EtcdConfig, Mode};
 use crate::connection::EtcdConnection;
 use crate::error::{deadline, from_client, is_auth, is_too_large, unavailable, COMPACTED};
-use crate::revision::{after, layer_revision};
+use crate::revision::{after, layer_revision, Backwards, Verdict};
 
 /// Between attempts after a failure: 100 ms doubling to 5 s, jittered.
 const BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
-/// Between consecutive re-lists that the server asked for (a watch compacted, again and again)
-/// with no watch progress in between: 100 ms doubling to 5 s, jittered.
+/// Between consecutive re-lists that the server asked for (a watch compacted, or created behind
+/// the revision we hold) with no watch progress in between: 100 ms doubling to 5 s, jittered.
 const RELIST_BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
 
 /// etcd's event types (mvccpb.Event.EventType).
@@ -50,6 +51,8 @@ pub(crate) struct Follower {
     attempt: u32,
     /// Consecutive re-lists the server asked for, with no watch progress in between.
     relists: u32,
+    /// Lists answered behind `revision`, until they are confirmed as a restore.
+    backwards: Backwards,
     /// The revision of the last layer yielded: ordered, never decreasing.
     yielded: u64,
 }
@@ -70,6 +73,7 @@ impl Follower {
             changed: false,
             attempt: 0,
             relists: 0,
+            backwards: Backwards::default(),
             yielded: 0,
         }
     }
@@ -118,7 +122,7 @@ impl Follower {
         }
     }
 
-    /// Goes back to a list because the server said so (compaction).
+    /// Goes back to a list because the server said so (compaction, a watch created behind us).
     fn relist(&mut self) {
         self.listed = false;
         self.stream = None;
@@ -270,12 +274,20 @@ impl Follower {
                 ),
             ));
         }
-        if revision < self.revision {
-            // A member behind the one we read before: never go back; try again.
-            return Err(unavailable(&format!(
-                "a member answered at revision {revision}, behind {}",
-                self.revision
-            )));
+        match self
+            .backwards
+            .observe(Instant::now(), revision, self.revision)
+        {
+            Verdict::Ahead => {}
+            Verdict::Behind => {
+                return Err(unavailable(&format!(
+                    "the store revision went backwards: a list answered at revision {revision}, behind {} (a member behind the cluster, or a restore from a backup); keeping the last good state and listing again until it is confirmed",
+                    self.revision
+                )));
+            }
+            Verdict::Restored => {
+                tracing::warn!(source = %self.name, from = self.revision, to = revision, "the store revision went backwards and stayed there (a restore from a backup): following the restored state");
+            }
         }
         let listed: BTreeMap<Vec<u8>, Vec<u8>> = response
             .kvs()
@@ -342,7 +354,18 @@ impl Follower {
                     format!("etcd refused the watch: {reason}"),
                 ));
             }
-            Ok(Some(first)) if first.created() => self.stream = Some(stream),
+            Ok(Some(first)) if first.created() => {
+                // The member's store revision, behind one we have seen: a member behind the
+                // cluster, or a restore (whose history below `next` a watch would never replay).
+                // A (linearizable) list tells them apart.
+                let current = first.header().map_or(0, |h| h.revision());
+                if current < self.next.saturating_sub(1) {
+                    tracing::info!(source = %self.name, current, next = self.next, "the watch was created behind our revision; listing again");
+                    self.relist();
+                    return Ok(());
+                }
+                self.stream = Some(stream);
+            }
             Ok(Some(_)) => return Err(unavailable("the watch did not start")),
             Ok(None) => return Err(unavailable("the watch stream ended at once")),
             Err(error) => return Err(from_client("starting the watch", error)),
@@ -433,8 +456,8 @@ impl Follower {
         String::from_utf8_lossy(relative).into_owned()
     }
 
-    /// The current state as a layer. Its revision is the etcd revision, never below the last
-    /// one yielded.
+    /// The current state as a layer. Its revision is the etcd revision, unless that is not
+    /// above the last one yielded (after a restore): then the one after it.
     fn layer(&mut self) -> Result<Layer> {
         let revision = layer_revision(self.revision, self.yielded);
         let layer = match &self.config.mode {

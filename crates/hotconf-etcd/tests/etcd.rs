@@ -582,3 +582,50 @@ async fn a_prefix_over_its_limits_is_refused_and_the_last_good_state_keeps_servi
     assert!(err.to_string().contains("max_bytes"), "{err}");
     assert_eq!(err.key(), Some("k.b"), "{err}");
 }
+
+/// The revisions of every `applied` event received so far, for the first source.
+fn applied_revisions(events: &mut tokio::sync::broadcast::Receiver<Event>) -> Vec<u64> {
+    let mut revisions = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let Event::Applied { revisions: r, .. } = event {
+            revisions.push(r[0].1.parse::<u64>().unwrap());
+        }
+    }
+    revisions
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_to_an_older_revision_is_followed_after_a_transient_error() {
+    let mut server = EtcdCluster::single();
+    server.ctl(&["put", "app/marker", "in-the-snapshot"]);
+    let snapshot = server.snapshot_save(0);
+    let (reloader, mut events) = follow(EtcdConfig::prefix(server.endpoints(), "app/")).await;
+    let mut applied = reloader.events();
+    let store = reloader.store();
+    for i in 0..5 {
+        server.ctl(&["put", "app/marker", &format!("newer-{i}")]);
+    }
+    wait_until(&store, |c| c.marker == "newer-4").await;
+    let before = server.revision();
+
+    // Back to the snapshot's revision: revisions go backwards.
+    server.restore_snapshot(&snapshot);
+    assert!(server.revision() < before);
+    let event = wait_for_event(
+        &mut events,
+        |e| matches!(e, Event::SourceError { error, .. } if error.contains("backwards")),
+    )
+    .await;
+    let Event::SourceError { transient, .. } = event else {
+        unreachable!()
+    };
+    assert!(transient, "a restore is recovered from: {event:?}");
+    wait_until(&store, |c| c.marker == "in-the-snapshot").await;
+    server.ctl(&["put", "app/marker", "after-restore"]);
+    wait_until(&store, |c| c.marker == "after-restore").await;
+
+    // The reloader was never asked to go back: the revisions it applied only grew.
+    let revisions = applied_revisions(&mut applied);
+    assert!(revisions.len() >= 2, "{revisions:?}");
+    assert!(revisions.windows(2).all(|w| w[0] < w[1]), "{revisions:?}");
+}
