@@ -629,3 +629,46 @@ async fn a_restore_to_an_older_revision_is_followed_after_a_transient_error() {
     assert!(revisions.len() >= 2, "{revisions:?}");
     assert!(revisions.windows(2).all(|w| w[0] < w[1]), "{revisions:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_that_is_never_created_is_a_transient_error_within_the_deadline() {
+    let server = EtcdCluster::single();
+    server.ctl(&["put", "app/marker", "before"]);
+    let proxy = hotconf_testkit::etcd::EtcdProxy::start(&server.endpoint(0)).await;
+    let provider = EtcdProvider::new(
+        EtcdConfig::prefix([proxy.endpoint()], "app/")
+            .with_request_timeout(Duration::from_millis(800)),
+    );
+    let mut stream = provider.watch().await.unwrap();
+    // The first state comes from the list; the watch is opened when the stream is polled again.
+    let first = futures_util::StreamExt::next(&mut stream).await.unwrap();
+    assert!(first.is_ok(), "{first:?}");
+    proxy.freeze();
+    let started = std::time::Instant::now();
+    let next = tokio::time::timeout(
+        Duration::from_secs(20),
+        futures_util::StreamExt::next(&mut stream),
+    )
+    .await
+    .expect("opening the watch must not hang")
+    .unwrap();
+    let took = started.elapsed();
+    let err = next.unwrap_err();
+    assert!(took < Duration::from_secs(4), "the error took {took:?}");
+    assert!(err.is_transient(), "{err}");
+    assert!(err.to_string().contains("watch"), "{err}");
+
+    // Traffic flows again: the stream goes on and sees a write.
+    server.ctl(&["put", "app/marker", "after"]);
+    proxy.thaw();
+    let layer = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if let Ok(layer) = futures_util::StreamExt::next(&mut stream).await.unwrap() {
+                return layer;
+            }
+        }
+    })
+    .await
+    .expect("the stream recovers");
+    assert!(format!("{layer:?}").contains("after"), "{layer:?}");
+}
