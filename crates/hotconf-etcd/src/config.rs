@@ -106,16 +106,17 @@ impl EtcdConfig {
         }
     }
 
-    /// Sets the deadline of requests (see [`request_timeout`](Self::request_timeout)).
+    /// Sets the deadline of requests (see [`request_timeout`](Self::request_timeout)). Zero
+    /// would fail every request: it is taken as 1 ms.
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
+        self.request_timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
     /// Sets how long a watch may stay silent before it is checked (see
-    /// [`watch_check`](Self::watch_check)).
+    /// [`watch_check`](Self::watch_check)). Zero is taken as 1 ms.
     pub fn with_watch_check(mut self, silence: Duration) -> Self {
-        self.watch_check = silence;
+        self.watch_check = silence.max(Duration::from_millis(1));
         self
     }
 
