@@ -2,8 +2,16 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use hotconf_core::{Error, ErrorKind, Format, Result, Scheme, Secret, SourceUri};
+use hotconf_core::{
+    parse_duration, Error, ErrorKind, Format, Limits, Result, Scheme, Secret, SourceUri,
+};
+
+/// The default [`EtcdConfig::request_timeout`]: 10 s.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default [`EtcdConfig::watch_check`]: 30 s.
+pub const DEFAULT_WATCH_CHECK: Duration = Duration::from_secs(30);
 
 /// What the provider follows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +49,18 @@ pub struct EtcdConfig {
     pub password: Option<Secret>,
     /// TLS, if the members serve it.
     pub tls: Option<TlsFiles>,
+    /// The deadline of every request that should answer at once: connecting (authentication
+    /// included), a list, a token refresh, creating a watch, and the answer to a watch's liveness
+    /// check. A member that takes longer is a transient `unavailable` error, and the provider
+    /// connects again. Default [`DEFAULT_REQUEST_TIMEOUT`] (10 s).
+    pub request_timeout: Duration,
+    /// How long a watch may stay silent before the provider asks the member for a progress
+    /// notification, which it must answer within `request_timeout` (a member that answers
+    /// HTTP/2 pings but not the watch is noticed that way). Default [`DEFAULT_WATCH_CHECK`] (30 s).
+    pub watch_check: Duration,
+    /// Bounds on the followed state: at most `max_keys` keys and `max_total_bytes` bytes (keys
+    /// and values) under a prefix, no value above `max_bytes`. Default [`Limits::default`].
+    pub limits: Limits,
 }
 
 impl EtcdConfig {
@@ -80,7 +100,30 @@ impl EtcdConfig {
             user: None,
             password: None,
             tls: None,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            watch_check: DEFAULT_WATCH_CHECK,
+            limits: Limits::default(),
         }
+    }
+
+    /// Sets the deadline of requests (see [`request_timeout`](Self::request_timeout)). Zero
+    /// would fail every request: it is taken as 1 ms.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Sets how long a watch may stay silent before it is checked (see
+    /// [`watch_check`](Self::watch_check)). Zero is taken as 1 ms.
+    pub fn with_watch_check(mut self, silence: Duration) -> Self {
+        self.watch_check = silence.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Sets the bounds on the followed state (see [`limits`](Self::limits)).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Authenticates as `user`.
@@ -102,7 +145,7 @@ impl EtcdConfig {
         self
     }
 
-    /// From `etcd://[user:password@]host:port[,host:port]/path?mode=prefix|key&format=yaml&typed=true&ca=…&cert=…&key=…`.
+    /// From `etcd://[user:password@]host:port[,host:port]/path?mode=prefix|key&format=yaml&typed=true&ca=…&cert=…&key=…&timeout=10s&watch_check=30s`.
     /// Without `mode`, a path ending with `/` is a prefix and one with a known extension a key.
     ///
     /// # Errors
@@ -133,6 +176,12 @@ impl EtcdConfig {
             (Some(other), _) => return Err(bad(format!("unknown mode `{other}` (prefix, key)"))),
         };
         config.typed = uri.param("typed") == Some("true");
+        if let Some(timeout) = uri.param("timeout") {
+            config.request_timeout = positive(parse_duration(timeout)?).map_err(bad)?;
+        }
+        if let Some(check) = uri.param("watch_check") {
+            config.watch_check = positive(parse_duration(check)?).map_err(bad)?;
+        }
         config.user = uri.username.clone();
         config.password = uri.password.clone();
         if uri.param("ca").is_some() || uri.param("cert").is_some() {
@@ -181,7 +230,18 @@ impl fmt::Debug for EtcdConfig {
             .field("user", &self.user)
             .field("password", &self.password)
             .field("tls", &self.tls)
+            .field("request_timeout", &self.request_timeout)
+            .field("watch_check", &self.watch_check)
+            .field("limits", &self.limits)
             .finish()
+    }
+}
+
+fn positive(duration: Duration) -> std::result::Result<Duration, String> {
+    if duration.is_zero() {
+        Err("a duration must be above zero".into())
+    } else {
+        Ok(duration)
     }
 }
 
@@ -225,5 +285,25 @@ mod tests {
             Some((PathBuf::from("/c.pem"), PathBuf::from("/k.pem")))
         );
         assert!(parse("etcd://h:1/app/?cert=/c.pem").is_err());
+        let timed = parse("etcd://h:1/app/?timeout=250ms&watch_check=2s").unwrap();
+        assert_eq!(timed.request_timeout, Duration::from_millis(250));
+        assert_eq!(timed.watch_check, Duration::from_secs(2));
+        assert_eq!(
+            parse("etcd://h:1/app/").unwrap().request_timeout,
+            DEFAULT_REQUEST_TIMEOUT
+        );
+        assert!(parse("etcd://h:1/app/?timeout=0s").is_err());
+        assert!(parse("etcd://h:1/app/?timeout=soon").is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let c = EtcdConfig::prefix(["h:1"], "app/").with_user("root", "s3cr3t-pw");
+        assert!(!format!("{c:?}").contains("s3cr3t-pw"));
+        assert!(!c.name().contains("s3cr3t-pw"));
+        let provider = crate::EtcdProvider::new(c.clone());
+        assert!(!format!("{provider:?}").contains("s3cr3t-pw"));
+        let connection = crate::EtcdConnection::new(&c);
+        assert!(!format!("{connection:?}").contains("s3cr3t-pw"));
     }
 }

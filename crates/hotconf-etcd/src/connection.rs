@@ -9,13 +9,16 @@ use hotconf_core::{Error, ErrorKind, Result};
 use tokio::sync::Mutex;
 
 use crate::config::{EtcdConfig, TlsFiles};
+use crate::error::deadline;
 
 /// A connection to an etcd cluster: cheap to clone, shared by the providers made with
 /// [`EtcdProvider::with_connection`](crate::EtcdProvider::with_connection).
 ///
 /// It connects on first use, with HTTP/2 keepalive (so a dead connection is noticed), and with
 /// `require_leader` (so a member cut off from the leader fails the watch instead of going
-/// silent). After a transport failure the next use connects again.
+/// silent). Connecting (authentication included) and refreshing the token have the deadline of
+/// the config it was made from ([`EtcdConfig::request_timeout`]). After a transport failure the
+/// next use connects again.
 #[derive(Clone)]
 pub struct EtcdConnection {
     inner: Arc<Inner>,
@@ -52,7 +55,8 @@ impl EtcdConnection {
         if let Some(client) = slot.as_ref() {
             return Ok(client.clone());
         }
-        let client = connect(&self.inner.config).await?;
+        let timeout = self.inner.config.request_timeout;
+        let client = deadline(timeout, "connecting", connect(&self.inner.config)).await??;
         *slot = Some(client.clone());
         Ok(client)
     }
@@ -68,9 +72,16 @@ impl EtcdConnection {
             return Ok(());
         }
         let client = self.client().await?;
-        match client.refresh_token().await {
-            Ok(()) => Ok(()),
+        let timeout = self.inner.config.request_timeout;
+        let refreshed =
+            deadline(timeout, "refreshing the auth token", client.refresh_token()).await;
+        match refreshed {
+            Ok(Ok(())) => Ok(()),
             Err(error) => {
+                self.reset().await;
+                Err(error)
+            }
+            Ok(Err(error)) => {
                 self.reset().await;
                 Err(crate::error::from_client(
                     "refreshing the auth token",

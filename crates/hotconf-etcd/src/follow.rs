@@ -1,21 +1,30 @@
 //! The lossless watch of docs/protocols.md#etcd-the-lossless-watch: list, then watch from the list's header
 //! revision + 1; resume from the last event's mod_revision + 1 (never from a header after events);
-//! re-list on compaction; advance on periodic progress notifications only; refresh the token and
-//! open a new stream when the server says it is invalid; back off with jitter between attempts.
+//! re-list on compaction, with backoff when it repeats; advance on periodic progress
+//! notifications only; refresh the token and open a new stream when the server says it is
+//! invalid; back off with jitter between attempts. Every request has a deadline, a silent watch
+//! is checked, the state is bounded, and a store that went back (a restore) is followed once
+//! confirmed, with layer revisions that still only grow.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use etcd_client::{GetOptions, WatchOptions, WatchStream as EtcdWatch};
-use hotconf_core::{Backoff, Content, Error, ErrorKind, Layer, Result, Revision, WatchStream};
+use etcd_client::{GetOptions, WatchOptions, WatchResponse, WatchStream as EtcdWatch};
+use hotconf_core::{
+    Backoff, Content, Error, ErrorKind, Layer, Limits, Result, Revision, WatchStream,
+};
 
 use crate::config::{EtcdConfig, Mode};
 use crate::connection::EtcdConnection;
-use crate::error::{from_client, is_auth, COMPACTED};
+use crate::error::{deadline, from_client, is_auth, is_too_large, unavailable, COMPACTED};
+use crate::revision::{after, layer_revision, Backwards, Verdict};
 
 /// Between attempts after a failure: 100 ms doubling to 5 s, jittered.
 const BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+/// Between consecutive re-lists that the server asked for (a watch compacted, or created behind
+/// the revision we hold) with no watch progress in between: 100 ms doubling to 5 s, jittered.
+const RELIST_BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
 
 /// etcd's event types (mvccpb.Event.EventType).
 const PUT: i32 = 0;
@@ -27,15 +36,25 @@ pub(crate) struct Follower {
     name: String,
     /// Key (with the prefix) → value, as of `revision`.
     state: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Bytes of the keys and values in `state`.
+    bytes: usize,
     /// The store revision `state` reflects.
     revision: i64,
     /// Where the next watch starts.
     next: i64,
     stream: Option<EtcdWatch>,
     listed: bool,
+    /// `state` is not the state last yielded (nothing yielded yet, or dropped over a limit).
+    stale: bool,
     /// `state` changed since it was last yielded.
     changed: bool,
     attempt: u32,
+    /// Consecutive re-lists the server asked for, with no watch progress in between.
+    relists: u32,
+    /// Lists answered behind `revision`, until they are confirmed as a restore.
+    backwards: Backwards,
+    /// The revision of the last layer yielded: ordered, never decreasing.
+    yielded: u64,
 }
 
 impl Follower {
@@ -45,12 +64,17 @@ impl Follower {
             config,
             name,
             state: BTreeMap::new(),
+            bytes: 0,
             revision: 0,
             next: 0,
             stream: None,
             listed: false,
+            stale: true,
             changed: false,
             attempt: 0,
+            relists: 0,
+            backwards: Backwards::default(),
+            yielded: 0,
         }
     }
 
@@ -98,23 +122,38 @@ impl Follower {
         }
     }
 
+    /// Goes back to a list because the server said so (compaction, a watch created behind us).
+    fn relist(&mut self) {
+        self.listed = false;
+        self.stream = None;
+        self.relists = self.relists.saturating_add(1);
+    }
+
     /// One step: list if needed, open the watch if needed, or take one response.
     async fn advance(&mut self) -> Result<()> {
         if !self.listed {
+            if self.relists > 0 {
+                tokio::time::sleep(RELIST_BACKOFF.delay(self.relists - 1)).await;
+            }
             return self.list().await;
         }
-        let Some(stream) = self.stream.as_mut() else {
+        if self.stream.is_none() {
             return self.open().await;
-        };
-        let response = match stream.message().await {
-            Ok(Some(response)) => response,
-            Ok(None) => return Err(unavailable("the watch stream ended")),
-            Err(error) => return Err(from_client("watching", error)),
+        }
+        let response = match self.receive().await {
+            Ok(response) => response,
+            Err(error) if is_too_large(&error) => {
+                // One response (a catch-up batch) above the message limit: a list is bounded by
+                // the state's limits, and the watch after it starts small.
+                tracing::warn!(source = %self.name, %error, "a watch response is too large; listing again");
+                self.relist();
+                return Ok(());
+            }
+            Err(error) => return Err(error),
         };
         if response.compact_revision() > 0 {
             tracing::info!(source = %self.name, compacted = response.compact_revision(), "compacted past our revision; listing again");
-            self.listed = false;
-            self.stream = None;
+            self.relist();
             return Ok(());
         }
         if response.canceled() {
@@ -131,7 +170,7 @@ impl Follower {
             for event in events {
                 let Some(kv) = event.kv() else { continue };
                 match event.0.r#type {
-                    PUT => self.put(kv.key(), kv.value()),
+                    PUT => self.put(kv.key(), kv.value())?,
                     DELETE => self.delete(kv.key()),
                     other => {
                         // A server we do not understand: start over from a fresh list.
@@ -144,60 +183,132 @@ impl Follower {
                     }
                 }
             }
-            let last_revision = last.kv().map_or(self.next - 1, |kv| kv.mod_revision());
+            let last_revision = last
+                .kv()
+                .map_or(self.next.saturating_sub(1), |kv| kv.mod_revision());
+            let resume = after(last_revision)?;
             self.revision = self.revision.max(last_revision);
-            self.next = self.next.max(last_revision + 1);
+            self.next = self.next.max(resume);
+            self.relists = 0;
+            self.check_totals()?;
         } else if !response.created() && response.watch_id() >= 0 {
             // A periodic progress notification: nothing below header.revision is left to see.
             if let Some(header) = response.header() {
-                self.next = self.next.max(header.revision() + 1);
+                let resume = after(header.revision())?;
+                self.next = self.next.max(resume);
             }
+            self.relists = 0;
         }
         Ok(())
     }
 
+    /// The next watch response; after `watch_check` of silence, asks for a progress
+    /// notification, which a live member answers within `request_timeout`.
+    async fn receive(&mut self) -> Result<WatchResponse> {
+        let check = self.config.watch_check;
+        let timeout = self.config.request_timeout;
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(unavailable("no watch stream"));
+        };
+        if let Ok(message) = tokio::time::timeout(check, stream.message()).await {
+            return received(message);
+        }
+        deadline(
+            timeout,
+            "asking a silent watch for progress",
+            stream.request_progress(),
+        )
+        .await?
+        .map_err(|e| from_client("asking a silent watch for progress", e))?;
+        match tokio::time::timeout(timeout, stream.message()).await {
+            Ok(message) => received(message),
+            Err(_) => Err(unavailable(&format!(
+                "the watch was silent for {check:?} and did not answer a progress request within {timeout:?}"
+            ))),
+        }
+    }
+
     async fn list(&mut self) -> Result<()> {
-        let mut client = self.connection.client().await?;
+        let client = self.connection.client().await?;
+        let limits = self.config.limits;
+        let mut kv = client
+            .kv_client()
+            .max_decoding_message_size(message_limit(&limits));
         let (key, prefix) = self.key_and_options();
         let options = if prefix {
-            Some(GetOptions::new().with_prefix())
+            // One more than allowed: enough to tell "too many" without reading them all.
+            let most = i64::try_from(limits.max_keys.saturating_add(1)).unwrap_or(i64::MAX);
+            Some(GetOptions::new().with_prefix().with_limit(most))
         } else {
             None
         };
-        let response = client
-            .get(key, options)
-            .await
+        let response = deadline(self.config.request_timeout, "listing", kv.get(key, options))
+            .await?
             .map_err(|e| from_client("listing", e))?;
-        let revision = response.header().map_or(0, |h| h.revision());
+        let Some(header) = response.header() else {
+            return Err(unavailable("a list was answered without a header"));
+        };
+        let revision = header.revision();
+        let next = after(revision)?;
+        if response.more() || response.kvs().len() > limits.max_keys {
+            return Err(over_limit(
+                &self.config.path,
+                format!(
+                    "holds {} keys, above max_keys = {}",
+                    response.count().max(saturating_i64(response.kvs().len())),
+                    limits.max_keys
+                ),
+            ));
+        }
+        let mut bytes = 0usize;
+        for kv in response.kvs() {
+            self.check_value(kv.key(), kv.value())?;
+            bytes = bytes.saturating_add(kv.key().len().saturating_add(kv.value().len()));
+        }
+        if bytes > limits.max_total_bytes {
+            return Err(over_limit(
+                &self.config.path,
+                format!(
+                    "holds {bytes} bytes of keys and values, above max_total_bytes = {}",
+                    limits.max_total_bytes
+                ),
+            ));
+        }
+        match self
+            .backwards
+            .observe(Instant::now(), revision, self.revision)
+        {
+            Verdict::Ahead => {}
+            Verdict::Behind => {
+                return Err(unavailable(&format!(
+                    "the store revision went backwards: a list answered at revision {revision}, behind {} (a member behind the cluster, or a restore from a backup); keeping the last good state and listing again until it is confirmed",
+                    self.revision
+                )));
+            }
+            Verdict::Restored => {
+                tracing::warn!(source = %self.name, from = self.revision, to = revision, "the store revision went backwards and stayed there (a restore from a backup): following the restored state");
+            }
+        }
         let listed: BTreeMap<Vec<u8>, Vec<u8>> = response
             .kvs()
             .iter()
             .map(|kv| (kv.key().to_vec(), kv.value().to_vec()))
             .collect();
-        if revision < self.revision {
-            // A member behind the one we read before: never go back; try again.
-            return Err(unavailable(&format!(
-                "a member answered at revision {revision}, behind {}",
-                self.revision
-            )));
-        }
-        if listed != self.state || !self.listed_once() {
+        if listed != self.state || self.stale {
             self.changed = true;
         }
         self.state = listed;
+        self.bytes = bytes;
+        self.stale = false;
         self.revision = revision;
-        self.next = revision + 1;
+        self.next = next;
         self.listed = true;
         self.stream = None;
         Ok(())
     }
 
-    fn listed_once(&self) -> bool {
-        self.revision > 0
-    }
-
     async fn open(&mut self) -> Result<()> {
-        let mut client = self.connection.client().await?;
+        let client = self.connection.client().await?;
         let (key, prefix) = self.key_and_options();
         let mut options = WatchOptions::new()
             .with_start_revision(self.next)
@@ -205,17 +316,33 @@ impl Follower {
         if prefix {
             options = options.with_prefix();
         }
-        let mut stream = match client.watch(key, Some(options)).await {
+        let timeout = self.config.request_timeout;
+        let mut watch = client
+            .watch_client()
+            .max_decoding_message_size(message_limit(&self.config.limits));
+        let mut stream = match deadline(
+            timeout,
+            "starting the watch",
+            watch.watch(key, Some(options)),
+        )
+        .await?
+        {
             Ok(stream) => stream,
             Err(error) if error.to_string().contains(COMPACTED) => {
-                self.listed = false;
+                self.relist();
                 return Ok(());
             }
             Err(error) => return Err(from_client("starting the watch", error)),
         };
         // The first response says whether the watch exists.
-        match stream.message().await {
-            Ok(Some(first)) if first.compact_revision() > 0 => self.listed = false,
+        let first = deadline(
+            timeout,
+            "waiting for the watch to be created",
+            stream.message(),
+        )
+        .await?;
+        match first {
+            Ok(Some(first)) if first.compact_revision() > 0 => self.relist(),
             Ok(Some(first)) if first.canceled() => {
                 let reason = first.cancel_reason().to_owned();
                 if is_auth(&reason) {
@@ -227,7 +354,18 @@ impl Follower {
                     format!("etcd refused the watch: {reason}"),
                 ));
             }
-            Ok(Some(first)) if first.created() => self.stream = Some(stream),
+            Ok(Some(first)) if first.created() => {
+                // The member's store revision, behind one we have seen: a member behind the
+                // cluster, or a restore (whose history below `next` a watch would never replay).
+                // A (linearizable) list tells them apart.
+                let current = first.header().map_or(0, |h| h.revision());
+                if current < self.next.saturating_sub(1) {
+                    tracing::info!(source = %self.name, current, next = self.next, "the watch was created behind our revision; listing again");
+                    self.relist();
+                    return Ok(());
+                }
+                self.stream = Some(stream);
+            }
             Ok(Some(_)) => return Err(unavailable("the watch did not start")),
             Ok(None) => return Err(unavailable("the watch stream ended at once")),
             Err(error) => return Err(from_client("starting the watch", error)),
@@ -235,39 +373,108 @@ impl Follower {
         Ok(())
     }
 
-    fn put(&mut self, key: &[u8], value: &[u8]) {
+    /// Refuses a value above `max_bytes`, naming its key.
+    fn check_value(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let max = self.config.limits.max_bytes;
+        if value.len() > max {
+            return Err(Error::new(
+                ErrorKind::Parse,
+                format!(
+                    "etcd: the value of `{}` is {} bytes, above max_bytes = {max}",
+                    String::from_utf8_lossy(key),
+                    value.len()
+                ),
+            )
+            .with_key(self.relative_key(key).replace('/', "."))
+            .with_transient(true));
+        }
+        Ok(())
+    }
+
+    /// After a watch response: the state must stay within the limits, or it is dropped (the
+    /// reloader keeps the last good one) and listed again later.
+    fn check_totals(&mut self) -> Result<()> {
+        let limits = self.config.limits;
+        let why = if self.state.len() > limits.max_keys {
+            format!(
+                "holds {} keys, above max_keys = {}",
+                self.state.len(),
+                limits.max_keys
+            )
+        } else if self.bytes > limits.max_total_bytes {
+            format!(
+                "holds {} bytes of keys and values, above max_total_bytes = {}",
+                self.bytes, limits.max_total_bytes
+            )
+        } else {
+            return Ok(());
+        };
+        self.drop_state();
+        Err(over_limit(&self.config.path, why))
+    }
+
+    fn drop_state(&mut self) {
+        self.state = BTreeMap::new();
+        self.bytes = 0;
+        self.stale = true;
+        self.changed = false;
+        self.listed = false;
+        self.stream = None;
+    }
+
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        if let Err(error) = self.check_value(key, value) {
+            self.drop_state();
+            return Err(error);
+        }
         if self.state.get(key).map(Vec::as_slice) != Some(value) {
-            self.state.insert(key.to_vec(), value.to_vec());
+            if let Some(old) = self.state.insert(key.to_vec(), value.to_vec()) {
+                self.bytes = self
+                    .bytes
+                    .saturating_sub(key.len().saturating_add(old.len()));
+            }
+            self.bytes = self
+                .bytes
+                .saturating_add(key.len().saturating_add(value.len()));
             self.changed = true;
         }
+        Ok(())
     }
 
     fn delete(&mut self, key: &[u8]) {
-        if self.state.remove(key).is_some() {
+        if let Some(old) = self.state.remove(key) {
+            self.bytes = self
+                .bytes
+                .saturating_sub(key.len().saturating_add(old.len()));
             self.changed = true;
         }
     }
 
-    /// The current state as a layer at revision `self.revision`.
-    fn layer(&self) -> Result<Layer> {
-        let revision = Revision::Ordered(u64::try_from(self.revision).unwrap_or(0));
-        match &self.config.mode {
-            Mode::Key(format) => Ok(match self.state.values().next() {
+    fn relative_key(&self, key: &[u8]) -> String {
+        let prefix = self.config.path.as_bytes();
+        let relative = key.strip_prefix(prefix).unwrap_or(key);
+        String::from_utf8_lossy(relative).into_owned()
+    }
+
+    /// The current state as a layer. Its revision is the etcd revision, unless that is not
+    /// above the last one yielded (after a restore): then the one after it.
+    fn layer(&mut self) -> Result<Layer> {
+        let revision = layer_revision(self.revision, self.yielded);
+        let layer = match &self.config.mode {
+            Mode::Key(format) => match self.state.values().next() {
                 Some(value) => Layer::new(
                     Content::Document {
                         format: *format,
                         bytes: value.clone().into(),
                     },
-                    revision,
+                    Revision::Ordered(revision),
                 ),
-                None => Layer::empty(revision),
-            }),
+                None => Layer::empty(Revision::Ordered(revision)),
+            },
             Mode::Prefix => {
-                let prefix = self.config.path.as_bytes();
                 let mut entries = Vec::with_capacity(self.state.len());
                 for (key, value) in &self.state {
-                    let relative =
-                        String::from_utf8_lossy(&key[prefix.len().min(key.len())..]).into_owned();
+                    let relative = self.relative_key(key);
                     let value = String::from_utf8(value.clone()).map_err(|_| {
                         Error::new(ErrorKind::Parse, "the value is not valid UTF-8")
                             .with_key(relative.replace('/', "."))
@@ -275,19 +482,50 @@ impl Follower {
                     })?;
                     entries.push((relative, value));
                 }
-                Ok(Layer::new(
+                Layer::new(
                     Content::Keys {
                         separator: '/',
                         entries,
                         typed: self.config.typed,
                     },
-                    revision,
-                ))
+                    Revision::Ordered(revision),
+                )
             }
-        }
+        };
+        self.yielded = revision;
+        Ok(layer)
     }
 }
 
-fn unavailable(message: &str) -> Error {
-    Error::new(ErrorKind::Unavailable, format!("etcd: {message}")).with_transient(true)
+fn received(
+    message: std::result::Result<Option<WatchResponse>, etcd_client::Error>,
+) -> Result<WatchResponse> {
+    match message {
+        Ok(Some(response)) => Ok(response),
+        Ok(None) => Err(unavailable("the watch stream ended")),
+        Err(error) => Err(from_client("watching", error)),
+    }
+}
+
+/// The largest gRPC message accepted: the largest state, plus room for etcd's per-key fields.
+pub(crate) fn message_limit(limits: &Limits) -> usize {
+    limits
+        .max_total_bytes
+        .max(limits.max_bytes)
+        .saturating_add(limits.max_keys.saturating_add(1).saturating_mul(64))
+        .saturating_add(64 << 10)
+}
+
+fn saturating_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A state over the limits: transient, since the provider keeps listing (with backoff) and
+/// follows the prefix again once it is back under them.
+fn over_limit(path: &str, why: String) -> Error {
+    Error::new(
+        ErrorKind::Parse,
+        format!("etcd: `{path}` {why}; keeping the last good state"),
+    )
+    .with_transient(true)
 }

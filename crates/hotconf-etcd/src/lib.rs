@@ -9,7 +9,8 @@ mod connection;
 mod error;
 mod follow;
 mod provider;
+mod revision;
 
-pub use config::{EtcdConfig, Mode, TlsFiles};
+pub use config::{EtcdConfig, Mode, TlsFiles, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WATCH_CHECK};
 pub use connection::EtcdConnection;
 pub use provider::EtcdProvider;

@@ -69,7 +69,13 @@ impl Provider for EtcdProvider {
     async fn load(&self) -> Result<Layer> {
         futures_util::StreamExt::next(&mut self.follower().into_stream())
             .await
-            .expect("a follower's stream never ends")
+            .unwrap_or_else(|| {
+                Err(hotconf_core::Error::new(
+                    hotconf_core::ErrorKind::Closed,
+                    "etcd: the follower stopped",
+                )
+                .with_source_name(self.config.name()))
+            })
     }
 
     async fn watch(&self) -> Result<WatchStream> {

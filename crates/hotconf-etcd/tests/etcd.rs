@@ -422,3 +422,253 @@ async fn providers_share_one_connection() {
     wait_until(&one.store(), |c| c.marker == "a2").await;
     wait_until(&two.store(), |c| c.marker == "b2").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_never_answers_is_a_transient_error_within_the_deadline() {
+    let server = EtcdCluster::single();
+    server.ctl(&["put", "app/marker", "m"]);
+    let proxy = hotconf_testkit::etcd::EtcdProxy::start(&server.endpoint(0)).await;
+    proxy.freeze(); // accepts connections, answers nothing (HTTP/2 pings included)
+    let provider = EtcdProvider::new(
+        EtcdConfig::prefix([proxy.endpoint()], "app/")
+            .with_request_timeout(Duration::from_millis(800)),
+    );
+    let started = std::time::Instant::now();
+    let err = tokio::time::timeout(Duration::from_secs(20), provider.load())
+        .await
+        .expect("load must not hang")
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "the error took {took:?}");
+    assert!(err.is_transient(), "{err}");
+    assert_eq!(err.kind(), hotconf_core::ErrorKind::Unavailable, "{err}");
+    assert!(err.to_string().contains("app/"), "names the source: {err}");
+
+    // Traffic flows again: the same provider recovers.
+    proxy.thaw();
+    let layer = provider.load().await.unwrap();
+    assert!(matches!(layer.revision, Revision::Ordered(r) if r > 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_that_goes_silent_is_noticed_before_the_keepalive_and_recovers() {
+    let server = EtcdCluster::single();
+    server.ctl(&["put", "app/marker", "before"]);
+    let proxy = hotconf_testkit::etcd::EtcdProxy::start(&server.endpoint(0)).await;
+    let config = EtcdConfig::prefix([proxy.endpoint()], "app/")
+        .with_request_timeout(Duration::from_millis(700))
+        .with_watch_check(Duration::from_millis(300));
+    let (reloader, mut events) = follow(config).await;
+    let store = reloader.store();
+    assert_eq!(store.load().marker, "before");
+    // HTTP/2 keepalive (a ping every 5 s, 5 s to answer) would notice after 5 to 10 s.
+    proxy.freeze();
+    let started = std::time::Instant::now();
+    wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "the error took {took:?}");
+    server.ctl(&["put", "app/marker", "after"]);
+    proxy.thaw();
+    wait_until(&store, |c| c.marker == "after").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_compacted_again_and_again_relists_with_backoff() {
+    let server = EtcdCluster::single();
+    server.ctl(&["put", "app/marker", "m"]);
+    // 10 ms each way: between the list and the watch's creation, the writer below moves the
+    // store on and compacts it, so every watch starts below the compaction point.
+    let proxy = hotconf_testkit::etcd::EtcdProxy::with_delay(
+        &server.endpoint(0),
+        Duration::from_millis(10),
+    )
+    .await;
+    let mut client = Client::connect(server.endpoints(), None).await.unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // Puts and compactions only: the server's count of Range calls is the provider's lists.
+                let put = client.put("other/churn", "x", None).await.unwrap();
+                let revision = put.header().unwrap().revision();
+                let _ = client.compact(revision, None).await;
+            }
+        })
+    };
+    let provider = EtcdProvider::new(EtcdConfig::prefix([proxy.endpoint()], "app/"));
+    let mut stream = provider.watch().await.unwrap();
+    let first = futures_util::StreamExt::next(&mut stream).await.unwrap();
+    assert!(first.is_ok(), "{first:?}");
+    let drain = tokio::spawn(async move {
+        while let Some(item) = futures_util::StreamExt::next(&mut stream).await {
+            let _ = item;
+        }
+    });
+    const RANGE_CALLS: &str = "grpc_server_started_total{grpc_method=\"Range\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"}";
+    let lists_before = server.metric(0, RANGE_CALLS);
+    tokio::time::sleep(Duration::from_secs(5)).await; // a rate: observed over a window
+    let lists = server.metric(0, RANGE_CALLS) - lists_before;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    drain.abort();
+    writer.await.unwrap();
+    // Without backoff: a list every ~100 ms (dozens); with 100 ms doubling, jittered: 6 to 8.
+    eprintln!("{lists} lists in 5 s");
+    assert!(
+        lists >= 2.0,
+        "the watch was not compacted again and again ({lists} lists)"
+    );
+    assert!(
+        lists <= 12.0,
+        "{lists} lists in 5 s: no backoff between re-lists"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefix_over_its_limits_is_refused_and_the_last_good_state_keeps_serving() {
+    let server = EtcdCluster::single();
+    server.ctl(&["put", "app/marker", "good"]);
+    server.ctl(&["put", "app/k/a", "1"]);
+    server.ctl(&["put", "app/k/b", "2"]);
+    let limits = hotconf_core::Limits {
+        max_keys: 3,
+        max_total_bytes: 1000,
+        ..hotconf_core::Limits::default()
+    };
+    let config = EtcdConfig::prefix(server.endpoints(), "app/").with_limits(limits);
+    let (reloader, mut events) = follow(config.clone()).await;
+    let store = reloader.store();
+    assert_eq!(store.load().k.len(), 2);
+
+    // A fourth key: refused (transient: the provider keeps listing), the last good state stays.
+    server.ctl(&["put", "app/k/c", "3"]);
+    let event = wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
+    let Event::SourceError {
+        error, transient, ..
+    } = &event
+    else {
+        unreachable!()
+    };
+    assert!(
+        error.contains("max_keys") && error.contains("app/"),
+        "{error}"
+    );
+    assert!(*transient, "{event:?}");
+    assert_eq!(store.load().k.len(), 2);
+    assert_eq!(store.load().marker, "good");
+    // From scratch it is refused too, with the same error.
+    let err = EtcdProvider::new(config.clone()).load().await.unwrap_err();
+    assert_eq!(err.kind(), hotconf_core::ErrorKind::Parse, "{err}");
+    assert!(err.to_string().contains("max_keys"), "{err}");
+
+    // Back under the limit: followed again.
+    server.ctl(&["del", "app/k/c"]);
+    server.ctl(&["put", "app/marker", "fixed"]);
+    wait_until(&store, |c| c.marker == "fixed" && c.k.len() == 2).await;
+
+    // Too many bytes in total, and one value too large.
+    let big = "x".repeat(1200);
+    server.ctl(&["put", "app/k/b", &big]);
+    let err = EtcdProvider::new(config.clone()).load().await.unwrap_err();
+    assert!(err.to_string().contains("max_total_bytes"), "{err}");
+    let small_values = hotconf_core::Limits {
+        max_bytes: 100,
+        ..hotconf_core::Limits::default()
+    };
+    let err = EtcdProvider::new(config.with_limits(small_values))
+        .load()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("max_bytes"), "{err}");
+    assert_eq!(err.key(), Some("k.b"), "{err}");
+}
+
+/// The revisions of every `applied` event received so far, for the first source.
+fn applied_revisions(events: &mut tokio::sync::broadcast::Receiver<Event>) -> Vec<u64> {
+    let mut revisions = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let Event::Applied { revisions: r, .. } = event {
+            revisions.push(r[0].1.parse::<u64>().unwrap());
+        }
+    }
+    revisions
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_to_an_older_revision_is_followed_after_a_transient_error() {
+    let mut server = EtcdCluster::single();
+    server.ctl(&["put", "app/marker", "in-the-snapshot"]);
+    let snapshot = server.snapshot_save(0);
+    let (reloader, mut events) = follow(EtcdConfig::prefix(server.endpoints(), "app/")).await;
+    let mut applied = reloader.events();
+    let store = reloader.store();
+    for i in 0..5 {
+        server.ctl(&["put", "app/marker", &format!("newer-{i}")]);
+    }
+    wait_until(&store, |c| c.marker == "newer-4").await;
+    let before = server.revision();
+
+    // Back to the snapshot's revision: revisions go backwards.
+    server.restore_snapshot(&snapshot);
+    assert!(server.revision() < before);
+    let event = wait_for_event(
+        &mut events,
+        |e| matches!(e, Event::SourceError { error, .. } if error.contains("backwards")),
+    )
+    .await;
+    let Event::SourceError { transient, .. } = event else {
+        unreachable!()
+    };
+    assert!(transient, "a restore is recovered from: {event:?}");
+    wait_until(&store, |c| c.marker == "in-the-snapshot").await;
+    server.ctl(&["put", "app/marker", "after-restore"]);
+    wait_until(&store, |c| c.marker == "after-restore").await;
+
+    // The reloader was never asked to go back: the revisions it applied only grew.
+    let revisions = applied_revisions(&mut applied);
+    assert!(revisions.len() >= 2, "{revisions:?}");
+    assert!(revisions.windows(2).all(|w| w[0] < w[1]), "{revisions:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_that_is_never_created_is_a_transient_error_within_the_deadline() {
+    let server = EtcdCluster::single();
+    server.ctl(&["put", "app/marker", "before"]);
+    let proxy = hotconf_testkit::etcd::EtcdProxy::start(&server.endpoint(0)).await;
+    let provider = EtcdProvider::new(
+        EtcdConfig::prefix([proxy.endpoint()], "app/")
+            .with_request_timeout(Duration::from_millis(800)),
+    );
+    let mut stream = provider.watch().await.unwrap();
+    // The first state comes from the list; the watch is opened when the stream is polled again.
+    let first = futures_util::StreamExt::next(&mut stream).await.unwrap();
+    assert!(first.is_ok(), "{first:?}");
+    proxy.freeze();
+    let started = std::time::Instant::now();
+    let next = tokio::time::timeout(
+        Duration::from_secs(20),
+        futures_util::StreamExt::next(&mut stream),
+    )
+    .await
+    .expect("opening the watch must not hang")
+    .unwrap();
+    let took = started.elapsed();
+    let err = next.unwrap_err();
+    assert!(took < Duration::from_secs(4), "the error took {took:?}");
+    assert!(err.is_transient(), "{err}");
+    assert!(err.to_string().contains("watch"), "{err}");
+
+    // Traffic flows again: the stream goes on and sees a write.
+    server.ctl(&["put", "app/marker", "after"]);
+    proxy.thaw();
+    let layer = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if let Ok(layer) = futures_util::StreamExt::next(&mut stream).await.unwrap() {
+                return layer;
+            }
+        }
+    })
+    .await
+    .expect("the stream recovers");
+    assert!(format!("{layer:?}").contains("after"), "{layer:?}");
+}

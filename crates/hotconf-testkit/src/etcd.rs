@@ -1,12 +1,20 @@
 //! Real etcd servers for tests: one member or a cluster, on free loopback ports, in temporary
 //! directories, with handles to stop, kill and restart members, find the leader, and run
-//! `etcdctl`. Needs `etcd` and `etcdctl` on PATH (Debian: `apt-get install etcd-server
-//! etcd-client`); without them a test fails with that message, it never skips.
+//! `etcdctl`, save and restore snapshots, and read `/metrics`; and [`EtcdProxy`], a TCP proxy that
+//! can freeze traffic or slow it down. Needs `etcd` and `etcdctl` on PATH (Debian: `apt-get
+//! install etcd-server etcd-client`); without them a test fails with that message, it never skips.
 
 use crate::ports::free_port;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
 /// Server-side TLS files for a cluster (PEM).
 #[derive(Debug, Clone)]
@@ -55,7 +63,9 @@ pub struct EtcdCluster {
     options: EtcdOptions,
     /// `user:password` for etcdctl once auth is on.
     auth: Option<String>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    /// Snapshots saved and data directories restored so far (for unique names).
+    generation: usize,
 }
 
 fn require(binary: &str) {
@@ -95,7 +105,8 @@ impl EtcdCluster {
             members,
             options,
             auth: None,
-            _dir: dir,
+            dir,
+            generation: 0,
         };
         for i in 0..cluster.members.len() {
             cluster.spawn(i, "new");
@@ -309,6 +320,196 @@ impl EtcdCluster {
     /// The data directory of member `i`.
     pub fn data_dir(&self, i: usize) -> &Path {
         &self.members[i].data_dir
+    }
+
+    /// Saves a snapshot of member `i` (`etcdctl snapshot save`) in the cluster's temporary
+    /// directory and returns its path.
+    pub fn snapshot_save(&mut self, i: usize) -> PathBuf {
+        self.generation += 1;
+        let path = self
+            .dir
+            .path()
+            .join(format!("snapshot-{}.db", self.generation));
+        let file = path.to_str().expect("a UTF-8 temporary path").to_owned();
+        self.etcdctl_at(&[i], &["snapshot", "save", &file])
+            .unwrap_or_else(|e| panic!("etcdctl snapshot save: {e}"));
+        path
+    }
+
+    /// Restores the whole cluster from `snapshot` the way an operator does after a disaster:
+    /// stops every member, `etcdctl snapshot restore`s each into a new data directory, starts
+    /// them on it (same names and ports) and waits until they are healthy. The store revision
+    /// goes back to the snapshot's. Auth, if it was enabled after the snapshot, is gone.
+    pub fn restore_snapshot(&mut self, snapshot: &Path) {
+        for i in 0..self.members.len() {
+            self.stop(i);
+        }
+        self.generation += 1;
+        let initial_cluster: Vec<String> = self
+            .members
+            .iter()
+            .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer_port))
+            .collect();
+        for i in 0..self.members.len() {
+            let member = &self.members[i];
+            let data_dir = self
+                .dir
+                .path()
+                .join(format!("{}-restored-{}", member.name, self.generation));
+            let output = Command::new("etcdctl")
+                .env("ETCDCTL_API", "3")
+                .args(["snapshot", "restore"])
+                .arg(snapshot)
+                .arg("--data-dir")
+                .arg(&data_dir)
+                .args(["--name", &member.name])
+                .args(["--initial-cluster", &initial_cluster.join(",")])
+                .arg("--initial-advertise-peer-urls")
+                .arg(format!("http://127.0.0.1:{}", member.peer_port))
+                .output()
+                .expect("etcdctl runs");
+            assert!(
+                output.status.success(),
+                "etcdctl snapshot restore: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            self.members[i].data_dir = data_dir;
+        }
+        self.auth = None;
+        for i in 0..self.members.len() {
+            self.spawn(i, "new");
+        }
+        for i in 0..self.members.len() {
+            self.wait_healthy(i);
+        }
+    }
+
+    /// The value of the Prometheus sample `name` (the whole name, such as
+    /// `etcd_mvcc_range_total`) on member `i`'s `/metrics` (plain HTTP clusters only).
+    pub fn metric(&self, i: usize, name: &str) -> f64 {
+        let mut stream = std::net::TcpStream::connect(self.endpoint(i)).expect("etcd is up");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("a read timeout");
+        stream
+            .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .expect("the request is sent");
+        let mut text = String::new();
+        stream
+            .read_to_string(&mut text)
+            .expect("the metrics are read");
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no metric `{name}` on member {i}"))
+    }
+}
+
+/// A loopback TCP proxy in front of an etcd member that can **freeze** traffic (stop forwarding
+/// in both directions without closing anything: a member that accepts connections and then never
+/// answers, HTTP/2 pings included) and **thaw** it again, and can add a fixed delay to every chunk
+/// it forwards (a slow network). New connections are accepted while frozen and held too.
+pub struct EtcdProxy {
+    addr: SocketAddr,
+    frozen: Arc<watch::Sender<bool>>,
+    tasks: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl EtcdProxy {
+    /// Proxies a free loopback port to `target` (`host:port`). Call inside a tokio runtime.
+    pub async fn start(target: &str) -> EtcdProxy {
+        EtcdProxy::with_delay(target, Duration::ZERO).await
+    }
+
+    /// Like [`start`](Self::start), delaying every forwarded chunk by `delay`.
+    pub async fn with_delay(target: &str, delay: Duration) -> EtcdProxy {
+        let listener = TcpListener::bind(("127.0.0.1", free_port()))
+            .await
+            .expect("a free loopback port");
+        let addr = listener.local_addr().expect("a bound address");
+        let frozen = Arc::new(watch::Sender::new(false));
+        let tasks: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let target = target.to_owned();
+        let gate = frozen.clone();
+        let handles = tasks.clone();
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                let Ok(outbound) = TcpStream::connect(&target).await else {
+                    continue; // the member is down: the client sees the connection close
+                };
+                let (in_read, in_write) = inbound.into_split();
+                let (out_read, out_write) = outbound.into_split();
+                let up = tokio::spawn(pump(in_read, out_write, gate.subscribe(), delay));
+                let down = tokio::spawn(pump(out_read, in_write, gate.subscribe(), delay));
+                let mut handles = handles.lock().unwrap_or_else(|p| p.into_inner());
+                handles.retain(|h: &tokio::task::AbortHandle| !h.is_finished());
+                handles.extend([up.abort_handle(), down.abort_handle()]);
+            }
+        });
+        tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(accept.abort_handle());
+        EtcdProxy {
+            addr,
+            frozen,
+            tasks,
+        }
+    }
+
+    /// The proxy's `host:port`.
+    pub fn endpoint(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Stops forwarding anything, in both directions, without closing a connection.
+    pub fn freeze(&self) {
+        self.frozen.send_replace(true);
+    }
+
+    /// Forwards again, starting with whatever was held.
+    pub fn thaw(&self) {
+        self.frozen.send_replace(false);
+    }
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut frozen: watch::Receiver<bool>,
+    delay: Duration,
+) {
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if frozen.wait_for(|frozen| !frozen).await.is_err() {
+            return;
+        }
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        if to.write_all(&buffer[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+impl Drop for EtcdProxy {
+    fn drop(&mut self) {
+        for task in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
+            task.abort();
+        }
     }
 }
 
