@@ -6,7 +6,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod dir;
 mod mount;
+mod open;
 mod provider;
 mod read;
 mod watch;

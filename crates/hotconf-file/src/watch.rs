@@ -41,7 +41,7 @@ pub(crate) fn follow(provider: FileProvider) -> WatchStream {
                     state.wait().await;
                 }
                 state.first = false;
-                if let Some(item) = state.observe() {
+                if let Some(item) = state.observe().await {
                     return Some((item, state));
                 }
             }
@@ -80,9 +80,9 @@ impl State {
     }
 
     /// Reads the source; returns an item when it differs from the last one yielded.
-    fn observe(&mut self) -> Option<Result<Layer>> {
+    async fn observe(&mut self) -> Option<Result<Layer>> {
         self.ensure_subscribed();
-        match self.provider.read() {
+        match self.provider.read().await {
             Ok(layer) => {
                 self.last_error = None;
                 if self.last.as_ref() == Some(&layer.revision) {

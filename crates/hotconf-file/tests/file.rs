@@ -47,8 +47,9 @@ impl Fixture for DocumentFixture {
         save_by_rename(&self.path(), "app: [unclosed");
     }
     async fn delete(&self) {
-        // An emptied document is an empty layer (a missing file is an error, not a deletion).
-        save_by_rename(&self.path(), "");
+        // `{}` empties the layer. (A missing file is an error, not a deletion, and so is an
+        // empty file: an in-place save passes through it.)
+        save_by_rename(&self.path(), "{}");
     }
 }
 
