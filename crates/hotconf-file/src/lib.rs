@@ -13,6 +13,7 @@ mod provider;
 mod read;
 mod watch;
 mod watcher;
+mod writes;
 
 pub use provider::{FileProvider, DEFAULT_DEBOUNCE, DEFAULT_RESCAN};
 pub use read::FileMode;

@@ -10,12 +10,16 @@ use tokio::sync::Notify;
 
 use crate::mount::warn_if_mount_point;
 use crate::provider::FileProvider;
+use crate::read::FileMode;
 use crate::watcher::{subscribe, Subscription};
+use crate::writes::{absolute, Scope, CLOSE_WAIT};
 
 struct State {
     provider: FileProvider,
     poke: Arc<Notify>,
     subscription: Option<Subscription>,
+    /// The files whose writers a read waits for.
+    scope: Scope,
     /// The last content yielded (by revision) and the last error yielded (by message).
     last: Option<hotconf_core::Revision>,
     last_error: Option<String>,
@@ -25,10 +29,16 @@ struct State {
 /// The stream of a file provider's states: the current one first, then every change.
 pub(crate) fn follow(provider: FileProvider) -> WatchStream {
     warn_if_mount_point(&provider);
+    let dir = absolute(&provider.watched_dir());
+    let scope = match (provider.mode, provider.path.file_name()) {
+        (FileMode::Document(_), Some(name)) => Scope::File(dir.join(name)),
+        _ => Scope::Directory(dir),
+    };
     let state = State {
         provider,
         poke: Arc::new(Notify::new()),
         subscription: None,
+        scope,
         last: None,
         last_error: None,
         first: true,
@@ -76,6 +86,28 @@ impl State {
                 let _ = self.poke.notified().now_or_never();
             }
             () = tokio::time::sleep(interval) => {}
+        }
+        if self.provider.poll.is_none() {
+            self.wait_for_writers().await;
+        }
+    }
+
+    /// Waits until no file of the source is held open by a writer that modified it, for
+    /// [`CLOSE_WAIT`] at most: the close is the end of an in-place save.
+    async fn wait_for_writers(&self) {
+        let deadline = tokio::time::Instant::now() + CLOSE_WAIT;
+        while self.scope.is_being_written() {
+            // The close pokes; the set of open writes is updated before the poke.
+            if tokio::time::timeout_at(deadline, self.poke.notified())
+                .await
+                .is_err()
+            {
+                tracing::debug!(
+                    path = %self.provider.path.display(),
+                    "a writer kept the file open past {CLOSE_WAIT:?}; reading it anyway"
+                );
+                return;
+            }
         }
     }
 
