@@ -31,6 +31,13 @@ pub const DEFAULT_RESCAN: Duration = Duration::from_secs(30);
 /// lost events, and a polling mode serves filesystems without events. A missing file is an
 /// error (the last good state stays) until it appears.
 ///
+/// Half-written and mixed states are not read: an empty document is an error (an in-place save
+/// truncates first), a document modified and still held open by its writer is read after the
+/// writer closes it (Linux; at most 2 s later), and a kubelet mount is read through one
+/// resolution of `..data`, read again if it moved meanwhile. Only regular files are read, under
+/// [`Limits`](FileProvider::limits), in tokio's blocking pool. See `docs/backends/files.md` for
+/// what is and is not detected.
+///
 /// ```no_run
 /// # async fn demo() -> hotconf_core::Result<()> {
 /// use hotconf_file::FileProvider;
