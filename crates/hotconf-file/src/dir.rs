@@ -73,8 +73,6 @@ fn read_generation(
             tracing::debug!(file = %name, "skipping a file with no known document extension");
             continue;
         }
-        #[cfg(test)]
-        hook::before_key(&name);
         let path = base.join(&name);
         match std::fs::metadata(&path) {
             Ok(metadata) if metadata.is_dir() => continue,
@@ -138,29 +136,6 @@ fn visible_names(base: &Path, dir: &Path, max_keys: usize) -> Result<Vec<String>
 }
 
 #[cfg(test)]
-pub(crate) mod hook {
-    use std::cell::RefCell;
-
-    type Hook = Box<dyn FnMut(&str)>;
-    thread_local! {
-        static BEFORE_KEY: RefCell<Option<Hook>> = RefCell::new(None);
-    }
-
-    /// Runs `hook` before each key of a directory is read, on this thread.
-    pub(crate) fn set(hook: impl FnMut(&str) + 'static) {
-        BEFORE_KEY.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
-    }
-
-    pub(crate) fn before_key(name: &str) {
-        BEFORE_KEY.with(|h| {
-            if let Some(hook) = h.borrow_mut().as_mut() {
-                hook(name);
-            }
-        });
-    }
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
     use crate::read::read_state;
@@ -192,8 +167,8 @@ mod tests {
         let root = dir.path().to_path_buf();
         publish(&root, 1, &[("a", "old"), ("b", "old")]);
         let mut swapped = false;
-        hook::set(move |name| {
-            if name == "b" && !swapped {
+        crate::hook::set(dir.path(), move |path| {
+            if path.ends_with("b") && !swapped {
                 swapped = true;
                 publish(&root, 2, &[("a", "new"), ("b", "new")]);
             }
@@ -203,7 +178,7 @@ mod tests {
             FileMode::KeyPerFile { typed: false },
             &Limits::default(),
         );
-        hook::set(|_| {});
+        crate::hook::clear(dir.path());
         let Content::Keys { entries, .. } = layer.unwrap().content else {
             panic!("not keys")
         };
@@ -220,8 +195,8 @@ mod tests {
         let root = dir.path().to_path_buf();
         publish(&root, 0, &[("a", "0"), ("b", "0")]);
         let mut generation = 0;
-        hook::set(move |name| {
-            if name == "b" {
+        crate::hook::set(dir.path(), move |path| {
+            if path.ends_with("b") {
                 generation += 1;
                 publish(&root, generation, &[("a", "x"), ("b", "y")]);
             }
@@ -231,7 +206,7 @@ mod tests {
             FileMode::KeyPerFile { typed: false },
             &Limits::default(),
         );
-        hook::set(|_| {});
+        crate::hook::clear(dir.path());
         let error = error.unwrap_err();
         assert!(error.is_transient(), "{error}");
         assert!(error.to_string().contains("..data"), "{error}");

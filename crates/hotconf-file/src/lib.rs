@@ -7,6 +7,8 @@
 #![deny(missing_docs)]
 
 mod dir;
+#[cfg(test)]
+mod hook;
 mod mount;
 mod open;
 mod provider;

@@ -25,6 +25,8 @@ pub(crate) struct Limit {
 /// device or directory), a transient [`ErrorKind::Parse`] error past the limit (the next save
 /// may fix it), and the I/O errors of [`io_error`].
 pub(crate) fn read_bounded(path: &Path, limit: Limit) -> Result<Vec<u8>> {
+    #[cfg(test)]
+    crate::hook::before_read(path);
     // `metadata` never blocks, unlike opening a FIFO for reading, which waits for a writer.
     let metadata = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
     check_regular(path, &metadata)?;
