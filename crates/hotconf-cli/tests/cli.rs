@@ -225,6 +225,43 @@ fn once_schema_and_exit_codes() {
     assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes:"));
 }
 
+/// A FIFO given as a document is refused at once (it would block a reader until a writer
+/// appears), and `--once` exits instead of hanging on a runtime worker stuck in `open`.
+#[test]
+fn once_on_a_fifo_fails_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new("mkfifo")
+        .arg(dir.path().join("fifo.json"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let child = Command::new(env!("CARGO_BIN_EXE_hotconf"))
+        .args(["watch", "--once", "--timeout", "2s", "./fifo.json"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let Ok(output) = rx.recv_timeout(Duration::from_secs(10)) else {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        panic!("`hotconf watch --once --timeout 2s ./fifo.json` still runs after 10 s");
+    };
+    let output = output.unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("fifo.json") && stderr.contains("FIFO"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn watch_follows_etcdctl_put_and_del_and_rides_out_a_restart() {
     let mut etcd = hotconf_testkit::etcd::EtcdCluster::single();

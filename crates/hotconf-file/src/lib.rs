@@ -6,11 +6,16 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod dir;
+#[cfg(test)]
+mod hook;
 mod mount;
+mod open;
 mod provider;
 mod read;
 mod watch;
 mod watcher;
+mod writes;
 
 pub use provider::{FileProvider, DEFAULT_DEBOUNCE, DEFAULT_RESCAN};
 pub use read::FileMode;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hotconf_core::{
-    parse_duration, Capabilities, Error, ErrorKind, Format, Layer, Metadata, Provider, Result,
-    Scheme, SourceUri, WatchStream,
+    parse_duration, Capabilities, Error, ErrorKind, Format, Layer, Limits, Metadata, Provider,
+    Result, Scheme, SourceUri, WatchStream,
 };
 
 use crate::read::{read_state, FileMode};
@@ -31,6 +31,13 @@ pub const DEFAULT_RESCAN: Duration = Duration::from_secs(30);
 /// lost events, and a polling mode serves filesystems without events. A missing file is an
 /// error (the last good state stays) until it appears.
 ///
+/// Half-written and mixed states are not read: an empty document is an error (an in-place save
+/// truncates first), a document modified and still held open by its writer is read after the
+/// writer closes it (Linux; at most 2 s later), and a kubelet mount is read through one
+/// resolution of `..data`, read again if it moved meanwhile. Only regular files are read, under
+/// [`Limits`](FileProvider::limits), in tokio's blocking pool. See `docs/backends/files.md` for
+/// what is and is not detected.
+///
 /// ```no_run
 /// # async fn demo() -> hotconf_core::Result<()> {
 /// use hotconf_file::FileProvider;
@@ -50,6 +57,7 @@ pub struct FileProvider {
     pub(crate) debounce: Duration,
     pub(crate) rescan: Duration,
     pub(crate) poll: Option<Duration>,
+    pub(crate) limits: Limits,
     name: String,
     reads: Arc<AtomicU64>,
 }
@@ -86,6 +94,7 @@ impl FileProvider {
             debounce: DEFAULT_DEBOUNCE,
             rescan: DEFAULT_RESCAN,
             poll: None,
+            limits: Limits::default(),
             name,
             reads: Arc::default(),
         }
@@ -162,6 +171,13 @@ impl FileProvider {
         self
     }
 
+    /// The size limits enforced while reading: `max_bytes` for each file, `max_total_bytes` and
+    /// `max_keys` for a directory. Default [`Limits::default()`].
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// The path followed.
     pub fn path(&self) -> &Path {
         &self.path
@@ -184,9 +200,19 @@ impl FileProvider {
         self.reads.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn read(&self) -> Result<Layer> {
+    /// Reads the source on tokio's blocking pool: file I/O (a slow disk, a network filesystem)
+    /// never stalls a runtime worker.
+    pub(crate) async fn read(&self) -> Result<Layer> {
         self.reads.fetch_add(1, Ordering::Relaxed);
-        read_state(&self.path, self.mode).map_err(|e| e.with_source_name(self.name.clone()))
+        let (path, mode, limits) = (self.path.clone(), self.mode, self.limits);
+        tokio::task::spawn_blocking(move || read_state(&path, mode, &limits))
+            .await
+            .unwrap_or_else(|e| {
+                Err(Error::new(ErrorKind::Other, "the read stopped")
+                    .with_transient(true)
+                    .with_cause(e))
+            })
+            .map_err(|e| e.with_source_name(self.name.clone()))
     }
 }
 
@@ -197,7 +223,7 @@ impl Provider for FileProvider {
     }
 
     async fn load(&self) -> Result<Layer> {
-        self.read()
+        self.read().await
     }
 
     async fn watch(&self) -> Result<WatchStream> {

@@ -1,11 +1,13 @@
 //! Reading a file source's current state: one document, a key-per-file directory (a ConfigMap
 //! or Secret mount), or a directory of documents.
 
-use std::io::ErrorKind as IoKind;
 use std::path::Path;
 use std::sync::Arc;
 
-use hotconf_core::{Content, Document, Error, ErrorKind, Format, Layer, Result, Revision};
+use hotconf_core::{Content, Document, Error, ErrorKind, Format, Layer, Limits, Result, Revision};
+
+use crate::dir::read_entries;
+use crate::open::{read_bounded, Limit};
 
 /// How a path is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,9 +26,13 @@ pub enum FileMode {
     Documents,
 }
 
-/// Reads the state at `path`. A missing file is an error (its last good state is kept), never
-/// an empty layer.
-pub(crate) fn read_state(path: &Path, mode: FileMode) -> Result<Layer> {
+/// Reads the state at `path` under `limits`. A missing file is an error (its last good state is
+/// kept), never an empty layer, and so is an empty document.
+pub(crate) fn read_state(path: &Path, mode: FileMode, limits: &Limits) -> Result<Layer> {
+    let file_limit = Limit {
+        max: limits.max_bytes,
+        setting: "Limits::max_bytes",
+    };
     match mode {
         FileMode::Document(format) => {
             let format = match format.or_else(|| Format::from_path(&path.to_string_lossy())) {
@@ -42,19 +48,19 @@ pub(crate) fn read_state(path: &Path, mode: FileMode) -> Result<Layer> {
                     .with_transient(false))
                 }
             };
-            let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+            let bytes = read_bounded(path, file_limit)?;
+            check_not_empty(path, &bytes)?;
             Ok(Layer::document(format, bytes))
         }
         FileMode::KeyPerFile { typed } => {
             let mut entries = Vec::new();
-            for name in key_names(path)? {
-                let bytes =
-                    std::fs::read(path.join(&name)).map_err(|e| io_error(&path.join(&name), e))?;
+            for (name, bytes) in read_entries(path, limits, |_| true)? {
                 let text = String::from_utf8(bytes).map_err(|e| {
                     Error::new(
                         ErrorKind::Parse,
                         format!(
-                            "is not valid UTF-8 (at byte {})",
+                            "{} is not valid UTF-8 (at byte {})",
+                            path.join(&name).display(),
                             e.utf8_error().valid_up_to()
                         ),
                     )
@@ -74,13 +80,12 @@ pub(crate) fn read_state(path: &Path, mode: FileMode) -> Result<Layer> {
         }
         FileMode::Documents => {
             let mut documents = Vec::new();
-            for name in key_names(path)? {
+            let known = |name: &str| Format::from_path(name).is_some();
+            for (name, bytes) in read_entries(path, limits, known)? {
                 let Some(format) = Format::from_path(&name) else {
-                    tracing::debug!(file = %name, "skipping a file with no known document extension");
                     continue;
                 };
-                let bytes =
-                    std::fs::read(path.join(&name)).map_err(|e| io_error(&path.join(&name), e))?;
+                check_not_empty(&path.join(&name), &bytes).map_err(|e| e.with_key(name.clone()))?;
                 documents.push(Document {
                     name,
                     format,
@@ -93,24 +98,23 @@ pub(crate) fn read_state(path: &Path, mode: FileMode) -> Result<Layer> {
     }
 }
 
-/// Visible regular files of a directory (symlinks followed), sorted by name.
-fn key_names(dir: &Path) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| io_error(dir, e))? {
-        let entry = entry.map_err(|e| io_error(dir, e))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        // Follows the `key -> ..data/key` symlink; a dangling link (mid-swap) is skipped, and the
-        // next event re-reads.
-        match std::fs::metadata(entry.path()) {
-            Ok(meta) if meta.is_file() => names.push(name),
-            _ => {}
-        }
+/// An empty or blank document is what an in-place save (an editor, a `>` redirection) leaves
+/// between truncating and writing: an error that the end of the save fixes, never an empty
+/// layer.
+fn check_not_empty(path: &Path, bytes: &[u8]) -> Result<()> {
+    if !bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
     }
-    names.sort();
-    Ok(names)
+    Err(Error::new(
+        ErrorKind::Parse,
+        format!(
+            "{} is an empty document (a save between truncating and writing?); waiting for \
+             content. To empty this layer, write `{{}}` (JSON, YAML) or a comment (TOML, \
+             properties)",
+            path.display()
+        ),
+    )
+    .with_transient(true))
 }
 
 fn trim_one_newline(mut text: String) -> String {
@@ -134,17 +138,6 @@ fn revision_of<'a>(parts: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Revisio
     Revision::of_content(&all)
 }
 
-pub(crate) fn io_error(path: &Path, error: std::io::Error) -> Error {
-    let kind = match error.kind() {
-        IoKind::NotFound => ErrorKind::NotFound,
-        IoKind::PermissionDenied => ErrorKind::PermissionDenied,
-        _ => ErrorKind::Unavailable,
-    };
-    Error::new(kind, format!("cannot read {}", path.display()))
-        .with_transient(true)
-        .with_cause(error)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,7 +149,12 @@ mod tests {
         std::fs::write(dir.path().join("port"), "8080").unwrap();
         std::fs::write(dir.path().join(".hidden"), "x").unwrap();
         std::fs::create_dir(dir.path().join("..data")).unwrap();
-        let layer = read_state(dir.path(), FileMode::KeyPerFile { typed: false }).unwrap();
+        let layer = read_state(
+            dir.path(),
+            FileMode::KeyPerFile { typed: false },
+            &Limits::default(),
+        )
+        .unwrap();
         let Content::Keys { entries, .. } = layer.content else {
             panic!("{layer:?}")
         };
@@ -172,12 +170,22 @@ mod tests {
     #[test]
     fn a_missing_file_is_a_transient_not_found_error() {
         let dir = tempfile::tempdir().unwrap();
-        let err = read_state(&dir.path().join("app.toml"), FileMode::Document(None)).unwrap_err();
+        let err = read_state(
+            &dir.path().join("app.toml"),
+            FileMode::Document(None),
+            &Limits::default(),
+        )
+        .unwrap_err();
         assert_eq!(
             (err.kind(), err.is_transient()),
             (ErrorKind::NotFound, true)
         );
-        let err = read_state(&dir.path().join("app"), FileMode::Document(None)).unwrap_err();
+        let err = read_state(
+            &dir.path().join("app"),
+            FileMode::Document(None),
+            &Limits::default(),
+        )
+        .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config);
     }
 }

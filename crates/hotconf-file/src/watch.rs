@@ -10,12 +10,16 @@ use tokio::sync::Notify;
 
 use crate::mount::warn_if_mount_point;
 use crate::provider::FileProvider;
+use crate::read::FileMode;
 use crate::watcher::{subscribe, Subscription};
+use crate::writes::{absolute, Scope, CLOSE_WAIT};
 
 struct State {
     provider: FileProvider,
     poke: Arc<Notify>,
     subscription: Option<Subscription>,
+    /// The files whose writers a read waits for.
+    scope: Scope,
     /// The last content yielded (by revision) and the last error yielded (by message).
     last: Option<hotconf_core::Revision>,
     last_error: Option<String>,
@@ -25,10 +29,16 @@ struct State {
 /// The stream of a file provider's states: the current one first, then every change.
 pub(crate) fn follow(provider: FileProvider) -> WatchStream {
     warn_if_mount_point(&provider);
+    let dir = absolute(&provider.watched_dir());
+    let scope = match (provider.mode, provider.path.file_name()) {
+        (FileMode::Document(_), Some(name)) => Scope::File(dir.join(name)),
+        _ => Scope::Directory(dir),
+    };
     let state = State {
         provider,
         poke: Arc::new(Notify::new()),
         subscription: None,
+        scope,
         last: None,
         last_error: None,
         first: true,
@@ -41,7 +51,7 @@ pub(crate) fn follow(provider: FileProvider) -> WatchStream {
                     state.wait().await;
                 }
                 state.first = false;
-                if let Some(item) = state.observe() {
+                if let Some(item) = state.observe().await {
                     return Some((item, state));
                 }
             }
@@ -77,12 +87,43 @@ impl State {
             }
             () = tokio::time::sleep(interval) => {}
         }
+        if self.provider.poll.is_none() {
+            self.wait_for_writers().await;
+        }
+    }
+
+    /// Waits until no file of the source is held open by a writer that modified it, for
+    /// [`CLOSE_WAIT`] at most: the close is the end of an in-place save.
+    async fn wait_for_writers(&self) {
+        let deadline = tokio::time::Instant::now() + CLOSE_WAIT;
+        while self.scope.is_being_written() {
+            // The close pokes; the set of open writes is updated before the poke.
+            if tokio::time::timeout_at(deadline, self.poke.notified())
+                .await
+                .is_err()
+            {
+                tracing::debug!(
+                    path = %self.provider.path.display(),
+                    "a writer kept the file open past {CLOSE_WAIT:?}; reading it anyway"
+                );
+                return;
+            }
+        }
     }
 
     /// Reads the source; returns an item when it differs from the last one yielded.
-    fn observe(&mut self) -> Option<Result<Layer>> {
+    async fn observe(&mut self) -> Option<Result<Layer>> {
         self.ensure_subscribed();
-        match self.provider.read() {
+        // (A writer still open here is one that outlived `CLOSE_WAIT`: not waited for again.)
+        let open_before = self.scope.is_being_written();
+        let mut result = self.provider.read().await;
+        if self.provider.poll.is_none() && !open_before && self.scope.is_being_written() {
+            // A writer started during the read, which may have seen its first part: wait for
+            // its close and read again.
+            self.wait_for_writers().await;
+            result = self.provider.read().await;
+        }
+        match result {
             Ok(layer) => {
                 self.last_error = None;
                 if self.last.as_ref() == Some(&layer.revision) {
@@ -104,5 +145,68 @@ impl State {
                 Some(Err(error))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+    use std::sync::Mutex;
+
+    use futures_util::StreamExt;
+    use hotconf_core::{Content, Provider};
+
+    use super::*;
+
+    async fn next(stream: &mut WatchStream) -> String {
+        let item = tokio::time::timeout(Duration::from_secs(20), stream.next()).await;
+        match item
+            .expect("no item in time")
+            .expect("ended")
+            .unwrap()
+            .content
+        {
+            Content::Document { bytes, .. } => String::from_utf8_lossy(&bytes).into_owned(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_starts_during_a_read_is_read_again_after_its_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.yaml");
+        std::fs::write(&path, "name: a\n").unwrap();
+        let mut stream = FileProvider::new(&path).watch().await.unwrap();
+        assert_eq!(next(&mut stream).await, "name: a\n");
+
+        // During the next read, a writer truncates the file, writes half and keeps it open.
+        let writer = Arc::new(Mutex::new(None::<std::fs::File>));
+        let slot = writer.clone();
+        let scope = Scope::File(absolute(&path));
+        crate::hook::set(dir.path(), move |path| {
+            let mut slot = slot.lock().unwrap();
+            if slot.is_some() {
+                return;
+            }
+            let mut file = std::fs::File::create(path).unwrap();
+            file.write_all(b"name: half\n").unwrap();
+            // The read must end after the watcher saw the write (the window left undetected).
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while !scope.is_being_written() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            *slot = Some(file);
+        });
+        let tmp = dir.path().join("app.yaml.tmp");
+        std::fs::write(&tmp, "name: b\n").unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+
+        let early = tokio::time::timeout(Duration::from_millis(600), stream.next()).await;
+        crate::hook::clear(dir.path());
+        assert!(early.is_err(), "the half write was yielded: {early:?}");
+        let mut file = writer.lock().unwrap().take().expect("the hook ran");
+        file.write_all(b"port: 2\n").unwrap();
+        drop(file);
+        assert_eq!(next(&mut stream).await, "name: half\nport: 2\n");
     }
 }

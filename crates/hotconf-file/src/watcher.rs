@@ -1,6 +1,7 @@
 //! One OS watcher per process, shared by every file provider (inotify instances are a scarce,
 //! per-user resource: 128 by default). Providers subscribe to a directory and get poked on any
-//! event in it other than an access; a queue overflow pokes everyone.
+//! event in it other than an access (a close after writing excepted); a queue overflow pokes
+//! everyone.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use hotconf_core::{Error, ErrorKind, Result};
+use notify::event::{AccessKind, AccessMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::Notify;
 
@@ -44,8 +46,14 @@ fn on_event(result: notify::Result<Event>) {
     if event.need_rescan() {
         return poke_all();
     }
-    // Reading a file opens it: access events must never cause a reload (a feedback loop).
-    if matches!(event.kind, EventKind::Access(_)) {
+    crate::writes::on_event(&event);
+    // Reading a file opens it: access events must never cause a reload (a feedback loop). The
+    // close of a writer is the exception: it ends a write the watch loop may be waiting for.
+    let closed_after_write = matches!(
+        event.kind,
+        EventKind::Access(AccessKind::Close(AccessMode::Write))
+    );
+    if matches!(event.kind, EventKind::Access(_)) && !closed_after_write {
         return;
     }
     let subscribers = subscribers();
