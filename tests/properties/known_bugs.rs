@@ -12,7 +12,11 @@ use crate::formats::parse;
 fn assert_paths_agree(document: &str) {
     let (fast, general) = both_paths(document);
     if let Outcome::Applied(_, merged) = &fast {
-        assert_eq!(merged["port"], json!(8080), "Snapshot::merged() of {document}");
+        assert_eq!(
+            merged["port"],
+            json!(8080),
+            "Snapshot::merged() of {document}"
+        );
     }
     assert_eq!(fast, general, "{document}");
 }
@@ -48,5 +52,8 @@ fn json_reads_floats_exactly() {
     let text = json!({ "f": f }).to_string();
     let want: Value = json!({ "f": f });
     assert_eq!(parse(Format::Json, &text), Ok(want), "{text}");
-    assert_eq!(parse(Format::Toml, &format!("f = {f:e}")), Ok(json!({ "f": f })));
+    assert_eq!(
+        parse(Format::Toml, &format!("f = {f:e}")),
+        Ok(json!({ "f": f }))
+    );
 }

@@ -51,7 +51,16 @@ pub fn key() -> impl Strategy<Value = String> {
 pub fn float() -> impl Strategy<Value = Value> {
     prop_oneof![
         any::<f64>(),
-        prop::sample::select(vec![0.0, -0.0, 1.0, 0.1, 1e300, -2.5e-308, 5e-324, f64::MAX]),
+        prop::sample::select(vec![
+            0.0,
+            -0.0,
+            1.0,
+            0.1,
+            1e300,
+            -2.5e-308,
+            5e-324,
+            f64::MAX
+        ]),
     ]
     .prop_filter_map("finite", |f| Number::from_f64(f).map(Value::Number))
 }
