@@ -4,7 +4,7 @@
 use hotconf::Format;
 use serde_json::{json, Value};
 
-use crate::fast_path::{both_paths, Outcome};
+use crate::fast_path::{both_paths, reload_outcome, Outcome};
 use crate::formats::parse;
 
 /// An ignored field the typed parse skips but a tree cannot hold: the fast path applied the
@@ -24,6 +24,16 @@ fn assert_paths_agree(document: &str) {
 #[test]
 fn an_ignored_out_of_range_number_gives_the_same_outcome_on_both_paths() {
     assert_paths_agree(r#"{"port":8080,"x":1e400}"#);
+}
+
+#[test]
+fn an_ignored_out_of_range_number_in_a_reload_gives_the_same_outcome_on_both_paths() {
+    let document = r#"{"port":8080,"x":1e400}"#;
+    let (fast, general) = (
+        reload_outcome(document, false),
+        reload_outcome(document, true),
+    );
+    assert_eq!(fast, general, "{document}");
 }
 
 #[test]
