@@ -136,9 +136,16 @@ pub fn parse(format: Format, bytes: &[u8], limits: &Limits) -> Result<Value> {
             yaml_to_json(yaml)
         }
         Format::Properties => {
-            let map = java_properties::read(text.as_bytes()).map_err(|e| {
-                parse_error(format!("invalid properties: {}", one_line(&e.to_string())))
-            })?;
+            // Checked as UTF-8 above, so read as UTF-8 (the crate's default is ISO-8859-1,
+            // which would garble every non-ASCII character).
+            let mut map = std::collections::HashMap::new();
+            java_properties::PropertiesIter::new_with_encoding(text.as_bytes(), encoding_rs::UTF_8)
+                .read_into(|k, v| {
+                    map.insert(k, v);
+                })
+                .map_err(|e| {
+                    parse_error(format!("invalid properties: {}", one_line(&e.to_string())))
+                })?;
             let mut entries: Vec<(String, String)> = map.into_iter().collect();
             entries.sort();
             keyspace::nest(&entries, '.', true)?
