@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use hotconf_core::{Error, Format, MemoryHandle, MemoryProvider, Reloader, Stats};
 use serde::Deserialize;
-use tokio::sync::watch;
 
 /// The config every reload deserializes.
 #[derive(Debug, Deserialize)]
@@ -76,7 +75,7 @@ fn step(i: u64) -> (String, fn(&Stats) -> u64) {
 /// Sets each state and waits until the reloader counted it where expected.
 async fn drive(
     upper: &MemoryHandle,
-    stats: &mut watch::Receiver<Stats>,
+    stats: &mut hotconf_core::Subscription<Stats>,
     from: u64,
     to: u64,
 ) -> Result<(), String> {
