@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing (idempotently), then runs every gate:
 # fmt, clippy -D warnings on all targets and features, all tests (unit, integration, examples,
-# doc tests), rustdoc with warnings denied, and the README's quickstart.
+# doc tests, the property suite in tests/properties), a soak of 20 000 reloads, rustdoc with
+# warnings denied, and the README's quickstart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -80,6 +81,9 @@ cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 say "cargo test (all crates, examples, doc tests)"
 cargo test --workspace --all-features --locked
+
+say "soak: 20 000 reloads with memory, file descriptors and threads flat (docs/benchmarks.md)"
+HOTCONF_SOAK_RELOADS=20000 cargo test --quiet --locked -p hotconf-core --bench soak
 
 say "cargo doc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked --quiet
