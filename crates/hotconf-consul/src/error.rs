@@ -87,3 +87,30 @@ impl FloorCharBoundary for str {
             .unwrap_or(0)
     }
 }
+
+/// The error of a 3xx answer: redirects are never followed, as the `X-Consul-Token` header
+/// would go to whatever origin the `Location` names (over plain HTTP too). The `Location` is
+/// not repeated (its query may hold anything).
+pub(crate) fn from_redirect(doing: &str, key: &str, status: StatusCode) -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        format!(
+            "consul: {doing} `{key}` got {status}, a redirect, which is not followed (the ACL \
+             token would go with it): give the agent's own address"
+        ),
+    )
+    .with_key(key.to_owned())
+    .with_transient(true)
+    .with_cause(Status(status.as_u16()))
+}
+
+/// The error of a body refused by [`hotconf_core::BoundedBody`] (its message says how large).
+/// Transient: the next read may be within the limits again.
+pub(crate) fn too_large(doing: &str, key: &str, error: &Error) -> Error {
+    Error::new(
+        ErrorKind::Parse,
+        format!("consul: the answer to {doing} `{key}` {}", error.message()),
+    )
+    .with_key(key.to_owned())
+    .with_transient(true)
+}
