@@ -4,7 +4,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hotconf_core::{parse_duration, Error, ErrorKind, Format, Result, Scheme, Secret, SourceUri};
+use hotconf_core::{
+    parse_duration, Error, ErrorKind, Format, Limits, Result, Scheme, Secret, SourceUri,
+};
 
 /// How the provider learns of a change between its periodic checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,6 +53,10 @@ pub struct NacosConfig {
     /// Where the SDK keeps its cache (default: a `hotconf-nacos` folder in the temp dir, never
     /// `~/nacos`).
     pub cache_dir: Option<PathBuf>,
+    /// What one answer may bring: the config's content at most `max_bytes`, refused while it
+    /// is read (as soon as it passes the limit, or at once for a `Content-Length` above it).
+    /// Default [`Limits::default()`].
+    pub limits: Limits,
 }
 
 impl NacosConfig {
@@ -68,6 +74,7 @@ impl NacosConfig {
             check_interval: Duration::from_secs(5),
             grpc_port: None,
             cache_dir: None,
+            limits: Limits::default(),
         }
     }
 
@@ -122,6 +129,13 @@ impl NacosConfig {
     /// Sets where [`Listener::Sdk`] keeps nacos-sdk's cache.
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets the limits of what one answer may bring (see
+    /// [`NacosConfig::limits`](field@NacosConfig::limits)).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 
