@@ -7,7 +7,7 @@ use hotconf_core::{BoundedBody, Error, ErrorKind, Limits, Result};
 use reqwest::{redirect, Certificate, Identity, Method, RequestBuilder, Response, StatusCode};
 
 use crate::config::{Consistency, ConsulConfig, TlsFiles};
-use crate::error::{from_redirect, from_status, from_transport, too_large};
+use crate::error::{from_redirect, from_status, from_transport, redact, too_large};
 use crate::wire::{decode_entries, encode_key, encode_param, parse_index, KvEntry};
 
 /// The timeout of requests that do not block.
@@ -282,7 +282,12 @@ impl ConsulKv {
         let body = if status.is_success() {
             read_bounded(response, limit, key, doing).await?
         } else {
-            read_prefix(response, ERROR_BODY).await
+            // An error page may echo the request (a careless proxy): never the token.
+            let body = read_prefix(response, ERROR_BODY).await;
+            match &self.config.token {
+                Some(token) => redact(&body, token.expose()),
+                None => body,
+            }
         };
         Ok((status, index, body))
     }

@@ -135,6 +135,25 @@ async fn the_token_never_reaches_logs_errors_or_events() {
             .await
             .unwrap_err(),
     ));
+    // A proxy whose error pages echo the request (its headers, the token among them).
+    for status in [403, 500, 400] {
+        let echo = HostileServer::start(None, Mode::Echo(status)).await;
+        let echoed = ConsulConfig::prefix(echo.endpoint(), "app/").with_token(TOKEN);
+        let err = ConsulProvider::new(echoed)
+            .unwrap()
+            .load()
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(&status.to_string()), "{err}");
+        assert!(
+            echo.requests().iter().any(|r| r.contains(TOKEN)),
+            "the echo holds it"
+        );
+        seen.push_str(&everything(&err));
+        let kv = ConsulKv::new(&ConsulConfig::prefix(echo.endpoint(), "app/").with_token(TOKEN))
+            .unwrap();
+        seen.push_str(&everything(&kv.put("app/x", "1").await.unwrap_err()));
+    }
     drop(reloader);
 
     assert!(seen.contains("consul://"), "errors were captured: {seen}");

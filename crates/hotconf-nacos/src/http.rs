@@ -193,7 +193,8 @@ impl OpenApi {
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
             let body = read_prefix(response, ERROR_BODY).await;
-            let body = String::from_utf8_lossy(&body);
+            // An error page may echo the form (a careless proxy): never the password.
+            let body = redact(&String::from_utf8_lossy(&body), password.expose());
             return Err(login_refused(user, status, &body, session.logged_in_once));
         }
         let body = read_bounded(response, SMALL_BODY, "the login's answer").await?;
@@ -233,7 +234,9 @@ fn login_refused(user: &str, status: u16, body: &str, logged_in_once: bool) -> E
     if matches!(status, 401 | 403) && !busy && !logged_in_once {
         return Error::new(
             ErrorKind::PermissionDenied,
-            format!("nacos login as `{user}` failed: wrong user name or password ({said})"),
+            format!(
+                "nacos login as `{user}` failed: wrong user name or password (HTTP {status}: {said})"
+            ),
         )
         .with_transient(false);
     }
@@ -294,6 +297,30 @@ async fn read_prefix(mut response: Response, max: usize) -> Vec<u8> {
     body
 }
 
+/// `text` with `secret` replaced by `***`, as it is and as a form encodes it.
+fn redact(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return text.to_owned();
+    }
+    text.replace(secret, "***")
+        .replace(&form_encoded(secret), "***")
+}
+
+/// `value` as `application/x-www-form-urlencoded` encodes it.
+fn form_encoded(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(char::from(byte));
+            }
+            b' ' => out.push('+'),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
 fn refused(status: u16) -> Error {
     Error::new(
         ErrorKind::Unavailable,
@@ -324,6 +351,16 @@ fn unreachable(error: reqwest::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_password_is_redacted_raw_and_form_encoded() {
+        assert_eq!(
+            redact("password=p%40ss+w&x=p@ss w", "p@ss w"),
+            "password=***&x=***"
+        );
+        assert_eq!(redact("abc", ""), "abc");
+        assert_eq!(form_encoded("a-b_c.d*e~f/é"), "a-b_c.d*e%7Ef%2F%C3%A9");
+    }
 
     #[test]
     fn only_a_first_refused_login_means_wrong_credentials() {

@@ -320,3 +320,29 @@ async fn a_grpc_port_that_never_answers_does_not_stall_the_sdk_listener() {
         .expect("the stream goes on");
     assert!(first.is_ok(), "{first:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_page_that_echoes_the_login_form_does_not_leak_the_password() {
+    let logs = logs();
+    let mut seen = String::new();
+    // A proxy whose error pages echo the request (the login form among it).
+    for status in [403, 400, 500] {
+        let echo = HostileServer::start(None, Mode::Echo(status)).await;
+        let echoed = NacosConfig::new(echo.endpoint(), "a.yaml").with_user("u", PASSWORD);
+        let err = NacosProvider::new(echoed)
+            .unwrap()
+            .load()
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(&status.to_string()), "{err}");
+        assert!(
+            echo.requests().iter().any(|r| r.contains(PASSWORD)),
+            "the echo holds it"
+        );
+        seen.push_str(&everything(&err));
+    }
+
+    assert!(seen.contains("nacos"), "errors were captured: {seen}");
+    assert_no_secret(&seen);
+    assert_no_secret(&String::from_utf8_lossy(&logs.lock().unwrap()));
+}

@@ -51,6 +51,10 @@ pub enum Mode {
     Answer(String),
     /// Accepts connections and never answers nor closes them (a hung server).
     Silent,
+    /// Answers `status` with the request itself as the body, its body (a form) first and then
+    /// its head, as a careless proxy's error page might: whatever credentials the request
+    /// carried come back.
+    Echo(u16),
 }
 
 impl Mode {
@@ -190,6 +194,10 @@ async fn serve(
         return;
     };
     let request_target = request.split(' ').nth(1).unwrap_or("/").to_owned();
+    let echo = match request.split_once("\r\n\r\n") {
+        Some((head, body)) => format!("{body}\n{head}"),
+        None => request.clone(),
+    };
     requests
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -204,6 +212,13 @@ async fn serve(
             };
             let head = format!(
                 "HTTP/1.1 {status} Redirect\r\nLocation: {to}{request_target}{sep}{LOCATION_MARKER}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+        }
+        Mode::Echo(status) => {
+            let head = format!(
+                "HTTP/1.1 {status} Echo\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{echo}",
+                echo.len()
             );
             let _ = stream.write_all(head.as_bytes()).await;
         }
