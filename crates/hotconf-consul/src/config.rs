@@ -77,7 +77,7 @@ pub struct ConsulConfig {
     pub datacenter: Option<String>,
     /// Which servers may answer.
     pub consistency: Consistency,
-    /// How long one blocking query may wait (Consul caps it at 10 minutes).
+    /// How long one blocking query may wait; clamped to 10 minutes, as Consul clamps it.
     pub wait: Duration,
     /// The watch loop's request rate limit.
     pub rate_limit: RateLimit,
