@@ -50,9 +50,9 @@ pub struct NacosConfig {
     pub check_interval: Duration,
     /// The gRPC port of [`Listener::Sdk`] (default: HTTP port + 1000).
     pub grpc_port: Option<u16>,
-    /// Where the SDK keeps its cache, used as it is. Default: a fresh private directory in the
-    /// temp dir (`hotconf-nacos-XXXXXX`, mode 0700), removed when the watch ends; never
-    /// `~/nacos`.
+    /// Where the SDK keeps its cache, used as it is. Default: `sdk` in a fresh private directory
+    /// in the temp dir (`hotconf-nacos-XXXXXX`, mode 0700), removed when the watch ends (the
+    /// private directory is left, empty); never `~/nacos`.
     pub cache_dir: Option<PathBuf>,
     /// What one answer may bring: the config's content at most `max_bytes`, refused while it
     /// is read (as soon as it passes the limit, or at once for a `Content-Length` above it).

@@ -33,8 +33,19 @@ const RETRY: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(
 /// Where nacos-sdk keeps its cache of config contents.
 pub(crate) struct CacheDir {
     path: PathBuf,
-    /// The private directory, removed when dropped (`None`: the user named the directory).
-    _private: Option<tempfile::TempDir>,
+    /// Whether `path` is our own, inside a private directory: then it is removed when dropped,
+    /// and the private directory is kept, empty. nacos-sdk creates its cache directory from a
+    /// task of its own runtime that may run after we removed it: inside the kept private
+    /// directory, whatever it recreates stays out of other users' reach.
+    private: bool,
+}
+
+impl Drop for CacheDir {
+    fn drop(&mut self) {
+        if self.private {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
 }
 
 impl CacheDir {
@@ -44,14 +55,15 @@ impl CacheDir {
     }
 }
 
-/// The cache directory for `config`: the one it names, else a fresh private one in the temp
-/// directory (`hotconf-nacos-` and a random suffix, mode 0700 on Unix: contents are readable
-/// by no other user, and no other user can plant files in it beforehand).
+/// The cache directory for `config`: the one it names, else `sdk` inside a fresh private
+/// directory in the temp directory (`hotconf-nacos-` and a random suffix, mode 0700 on Unix:
+/// contents are readable by no other user, and no other user can plant files in it
+/// beforehand).
 pub(crate) fn cache_dir(config: &NacosConfig) -> Result<CacheDir> {
     if let Some(path) = &config.cache_dir {
         return Ok(CacheDir {
             path: path.clone(),
-            _private: None,
+            private: false,
         });
     }
     let mut builder = tempfile::Builder::new();
@@ -70,8 +82,8 @@ pub(crate) fn cache_dir(config: &NacosConfig) -> Result<CacheDir> {
         .with_cause(e)
     })?;
     Ok(CacheDir {
-        path: dir.path().to_path_buf(),
-        _private: Some(dir),
+        path: dir.keep().join("sdk"),
+        private: true,
     })
 }
 
@@ -161,18 +173,32 @@ mod tests {
         let a = cache_dir(&config).unwrap();
         let b = cache_dir(&config).unwrap();
         assert_ne!(a.path(), b.path(), "a fresh directory each time");
-        assert_ne!(a.path(), std::env::temp_dir().join("hotconf-nacos"));
-        let meta = std::fs::metadata(a.path()).expect("the directory exists");
+        let private = a.path().parent().unwrap().to_path_buf();
+        assert_eq!(private.parent(), Some(std::env::temp_dir().as_path()));
+        assert!(private
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("hotconf-nacos-"));
+        assert_ne!(private, std::env::temp_dir().join("hotconf-nacos"));
+        let meta = std::fs::metadata(&private).expect("the private directory exists");
         assert!(meta.is_dir());
         assert_eq!(
             meta.permissions().mode() & 0o777,
             0o700,
             "{}",
-            a.path().display()
+            private.display()
         );
+        // What nacos-sdk would create in it.
+        std::fs::create_dir_all(a.path().join("config/public")).unwrap();
         let path = a.path().to_path_buf();
         drop(a);
-        assert!(!path.exists(), "removed when dropped");
+        assert!(!path.exists(), "the cache is removed when dropped");
+        assert_eq!(std::fs::read_dir(&private).unwrap().count(), 0);
+        std::fs::remove_dir(&private).unwrap();
+        let other = b.path().parent().unwrap().to_path_buf();
+        drop(b);
+        std::fs::remove_dir(&other).unwrap();
         // A directory the user names is used as it is.
         let mine = std::env::temp_dir().join(format!("hotconf-nacos-mine-{}", std::process::id()));
         let named = cache_dir(&config.clone().cache_dir(&mine)).unwrap();

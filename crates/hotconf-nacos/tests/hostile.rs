@@ -312,6 +312,7 @@ async fn a_grpc_port_that_never_answers_does_not_stall_the_sdk_listener() {
         .listener(Listener::Sdk)
         .grpc_port(port)
         .check_interval(Duration::from_millis(200));
+    let before = sdk_dirs();
     let provider = NacosProvider::new(config).unwrap();
     let mut stream = provider.watch().await.unwrap();
     let first = tokio::time::timeout(TIMEOUT, stream.next())
@@ -319,6 +320,39 @@ async fn a_grpc_port_that_never_answers_does_not_stall_the_sdk_listener() {
         .expect("a first state although nacos-sdk cannot connect")
         .expect("the stream goes on");
     assert!(first.is_ok(), "{first:?}");
+
+    // The directory nacos-sdk was given: inside a fresh private one (mode 0700), not a shared
+    // predictable path; emptied when the watch ends.
+    let new: Vec<_> = sdk_dirs()
+        .into_iter()
+        .filter(|d| !before.contains(d))
+        .collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    let private = &new[0];
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(private).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{}", private.display());
+    drop(stream);
+    // Clean-up only (no assertion waits on it): the aborted task empties it soon.
+    for _ in 0..200 {
+        if std::fs::remove_dir(private).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The `hotconf-nacos-*` directories in the temp dir.
+fn sdk_dirs() -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("hotconf-nacos-"))
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
