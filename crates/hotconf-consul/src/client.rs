@@ -3,19 +3,28 @@
 use std::fmt;
 use std::time::Duration;
 
-use hotconf_core::{Error, ErrorKind, Result};
-use reqwest::{Certificate, Identity, Method, RequestBuilder, StatusCode};
+use hotconf_core::{BoundedBody, Error, ErrorKind, Limits, Result};
+use reqwest::{redirect, Certificate, Identity, Method, RequestBuilder, Response, StatusCode};
 
 use crate::config::{Consistency, ConsulConfig, TlsFiles};
-use crate::error::{from_status, from_transport};
+use crate::error::{from_redirect, from_status, from_transport, redact, too_large};
 use crate::wire::{decode_entries, encode_key, encode_param, parse_index, KvEntry};
 
 /// The timeout of requests that do not block.
 const PLAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Consul's wait when none (or zero) is given.
 const DEFAULT_WAIT: Duration = Duration::from_secs(300);
+/// The longest wait Consul honours (it clamps longer ones): ours are clamped alike, so the
+/// timeout computed from it cannot overflow and the request never waits longer than the server.
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(600);
 /// Added to `wait + wait/16` (the server's jitter) for a blocking request's timeout.
 const SLACK: Duration = Duration::from_secs(5);
+/// How much of an error answer's body is kept (for its message); the rest is not read.
+const ERROR_BODY: usize = 4 << 10;
+/// Room for the JSON around a value (key, indexes, flags, session) in a read that is not raw.
+const ENTRY_OVERHEAD: usize = 64 << 10;
+/// The largest answer to a write (`true` or `false`).
+const WRITE_ANSWER: usize = 4 << 10;
 
 /// The answer to a KV read: the entries (none for a 404) and the blocking index (at least 1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +48,11 @@ pub struct Block {
 /// A Consul KV client over reqwest (rustls): reads with `recurse` and `raw` sent as presence
 /// flags only, keys percent-encoded per segment, the index read from 200 and 404 answers, values
 /// as bytes, the token in the `X-Consul-Token` header only. Cheap to clone.
+///
+/// Redirects are never followed (a 3xx is a transient error naming the status): following one
+/// would send the token to whatever origin the `Location` names, over plain HTTP too. Bodies are
+/// read chunk by chunk under the config's [`Limits`]: a value above `max_bytes`, a prefix above
+/// `max_keys` or `max_total_bytes`, or a body that would pass them is refused while it is read.
 #[derive(Clone)]
 pub struct ConsulKv {
     http: reqwest::Client,
@@ -71,7 +85,9 @@ impl ConsulKv {
             // the request timeout.
             .tcp_keepalive(Duration::from_secs(15))
             .tcp_keepalive_interval(Duration::from_secs(5))
-            .tcp_keepalive_retries(3);
+            .tcp_keepalive_retries(3)
+            // Never follow: the token header would go to another origin (see the type's docs).
+            .redirect(redirect::Policy::none());
         let scheme = match &config.tls {
             Some(tls) => {
                 builder = with_tls(builder, tls)?;
@@ -111,14 +127,9 @@ impl ConsulKv {
     /// # Errors
     /// As [`list`](Self::list).
     pub async fn get_raw(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let response = self
-            .send(
-                self.request(Method::GET, key, &["raw"], None),
-                key,
-                "reading",
-            )
-            .await?;
-        let (status, _, body) = response;
+        let request = self.request(Method::GET, key, &["raw"], None);
+        let limit = self.config.limits.max_bytes;
+        let (status, _, body) = self.send(request, key, "reading", limit).await?;
         match status {
             StatusCode::OK => Ok(Some(body)),
             StatusCode::NOT_FOUND => Ok(None),
@@ -151,14 +162,32 @@ impl ConsulKv {
 
     async fn read(&self, key: &str, recurse: bool, block: Option<Block>) -> Result<KvRead> {
         let flags: &[&str] = if recurse { &["recurse"] } else { &[] };
+        let limits = &self.config.limits;
+        let limit = if recurse {
+            list_body_limit(limits)
+        } else {
+            limits
+                .max_bytes
+                .saturating_mul(2)
+                .saturating_add(ENTRY_OVERHEAD)
+        };
         let (status, index, body) = self
-            .send(self.request(Method::GET, key, flags, block), key, "reading")
+            .send(
+                self.request(Method::GET, key, flags, block),
+                key,
+                "reading",
+                limit,
+            )
             .await?;
         match status {
-            StatusCode::OK => Ok(KvRead {
-                index: parse_index(index.as_deref()).map_err(|e| e.with_key(key.to_owned()))?,
-                entries: decode_entries(&body, key)?,
-            }),
+            StatusCode::OK => {
+                let index =
+                    parse_index(index.as_deref()).map_err(|e| e.with_key(key.to_owned()))?;
+                let entries = decode_entries(&body, key)?;
+                drop(body);
+                check_limits(&entries, key, limits)?;
+                Ok(KvRead { index, entries })
+            }
             StatusCode::NOT_FOUND => Ok(KvRead {
                 index: parse_index(index.as_deref()).map_err(|e| e.with_key(key.to_owned()))?,
                 entries: Vec::new(),
@@ -168,7 +197,7 @@ impl ConsulKv {
     }
 
     async fn write(&self, request: RequestBuilder, key: &str, doing: &str) -> Result<bool> {
-        let (status, _, body) = self.send(request, key, doing).await?;
+        let (status, _, body) = self.send(request, key, doing, WRITE_ANSWER).await?;
         if status != StatusCode::OK {
             return Err(from_status(doing, key, status, &body));
         }
@@ -195,15 +224,16 @@ impl ConsulKv {
         let mut query: Vec<String> = flags.iter().map(|f| (*f).to_owned()).collect();
         let mut timeout = PLAIN_TIMEOUT;
         if let Some(block) = block.filter(|b| b.index > 0) {
-            // As on the server, a zero wait means its default, 5 minutes.
+            // As on the server, a zero wait means its default, 5 minutes, and a longer one than
+            // 10 minutes means 10 minutes.
             let wait = if block.wait.is_zero() {
                 DEFAULT_WAIT
             } else {
-                block.wait
+                block.wait.min(MAX_WAIT)
             };
             query.push(format!("index={}", block.index));
             query.push(format!("wait={}ms", wait.as_millis()));
-            timeout = wait + wait / 16 + SLACK;
+            timeout = wait.saturating_add(wait / 16).saturating_add(SLACK);
         }
         if method == Method::GET {
             match self.config.consistency {
@@ -227,27 +257,129 @@ impl ConsulKv {
         request
     }
 
+    /// Sends `request`; returns the status, the index header and the body: for a 2xx, read
+    /// whole under `limit` bytes (refused as soon as it passes them); for an error status, its
+    /// first few KiB (for the message). A redirect is an error, never followed.
     async fn send(
         &self,
         request: RequestBuilder,
         key: &str,
         doing: &str,
+        limit: usize,
     ) -> Result<(StatusCode, Option<Vec<u8>>, Vec<u8>)> {
         let response = request
             .send()
             .await
             .map_err(|e| from_transport(doing, key, e.without_url()))?;
         let status = response.status();
+        if status.is_redirection() {
+            return Err(from_redirect(doing, key, status));
+        }
         let index = response
             .headers()
             .get("X-Consul-Index")
             .map(|v| v.as_bytes().to_vec());
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| from_transport(doing, key, e.without_url()))?;
-        Ok((status, index, body.to_vec()))
+        let body = if status.is_success() {
+            read_bounded(response, limit, key, doing).await?
+        } else {
+            // An error page may echo the request (a careless proxy): never the token.
+            let body = read_prefix(response, ERROR_BODY).await;
+            match &self.config.token {
+                Some(token) => redact(&body, token.expose()),
+                None => body,
+            }
+        };
+        Ok((status, index, body))
     }
+}
+
+/// The largest body of a `?recurse` read: every value base64-encoded (4/3) inside its JSON
+/// entry. Twice `max_total_bytes` holds that for values of any size but the tiniest; the key
+/// and byte counts are checked exactly once the body is decoded.
+fn list_body_limit(limits: &Limits) -> usize {
+    limits.max_total_bytes.saturating_mul(2)
+}
+
+/// Reads `response`'s body chunk by chunk, refusing it (and dropping the connection) as soon
+/// as it passes `limit`, or at once when its `Content-Length` does.
+async fn read_bounded(
+    mut response: Response,
+    limit: usize,
+    key: &str,
+    doing: &str,
+) -> Result<Vec<u8>> {
+    let mut body = BoundedBody::new(limit, response.content_length())
+        .map_err(|e| too_large(doing, key, &e))?;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| from_transport(doing, key, e.without_url()))?
+    {
+        body.push(&chunk).map_err(|e| too_large(doing, key, &e))?;
+    }
+    Ok(body.into_bytes())
+}
+
+/// The first `max` bytes of `response`'s body (what could be read of them), the rest unread.
+async fn read_prefix(mut response: Response, max: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < max {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = max - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body
+}
+
+/// Refuses a read with more keys, or more bytes in all, than `limits` allow, or a value above
+/// `max_bytes` (naming its key).
+fn check_limits(entries: &[KvEntry], requested: &str, limits: &Limits) -> Result<()> {
+    let refuse = |key: &str, what: String| {
+        Error::new(ErrorKind::Parse, format!("consul: {what}"))
+            .with_key(key.to_owned())
+            .with_transient(true)
+    };
+    if entries.len() > limits.max_keys {
+        return Err(refuse(
+            requested,
+            format!(
+                "`{requested}` holds {} keys, above the limit of {} keys",
+                entries.len(),
+                limits.max_keys
+            ),
+        ));
+    }
+    let mut total: usize = 0;
+    for entry in entries {
+        if entry.value.len() > limits.max_bytes {
+            return Err(refuse(
+                &entry.key,
+                format!(
+                    "the value of `{}` is {} bytes, above the limit of {} bytes",
+                    entry.key,
+                    entry.value.len(),
+                    limits.max_bytes
+                ),
+            ));
+        }
+        total = total
+            .saturating_add(entry.key.len())
+            .saturating_add(entry.value.len());
+        if total > limits.max_total_bytes {
+            return Err(refuse(
+                requested,
+                format!(
+                    "`{requested}` holds at least {total} bytes of keys and values, above the limit of {} bytes",
+                    limits.max_total_bytes
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn with_tls(mut builder: reqwest::ClientBuilder, tls: &TlsFiles) -> Result<reqwest::ClientBuilder> {

@@ -4,7 +4,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hotconf_core::{parse_duration, Error, ErrorKind, Format, Result, Scheme, Secret, SourceUri};
+use hotconf_core::{
+    parse_duration, Error, ErrorKind, Format, Limits, Result, Scheme, Secret, SourceUri,
+};
 
 /// What the provider follows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,12 +77,16 @@ pub struct ConsulConfig {
     pub datacenter: Option<String>,
     /// Which servers may answer.
     pub consistency: Consistency,
-    /// How long one blocking query may wait (Consul caps it at 10 minutes).
+    /// How long one blocking query may wait; clamped to 10 minutes, as Consul clamps it.
     pub wait: Duration,
     /// The watch loop's request rate limit.
     pub rate_limit: RateLimit,
     /// TLS (`https://`), if the agent serves it.
     pub tls: Option<TlsFiles>,
+    /// What one read may bring: `max_bytes` per value (and per document in key mode),
+    /// `max_keys` and `max_total_bytes` for a whole prefix. Bodies are refused while they are
+    /// read, as soon as they pass their limit. Default [`Limits::default()`].
+    pub limits: Limits,
 }
 
 impl ConsulConfig {
@@ -112,6 +118,7 @@ impl ConsulConfig {
             wait: Duration::from_secs(300),
             rate_limit: RateLimit::default(),
             tls: None,
+            limits: Limits::default(),
         }
     }
 
@@ -148,6 +155,13 @@ impl ConsulConfig {
     /// Uses TLS.
     pub fn with_tls(mut self, tls: TlsFiles) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// Sets the limits of what one read may bring (see
+    /// [`ConsulConfig::limits`](field@ConsulConfig::limits)).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -249,6 +263,7 @@ impl fmt::Debug for ConsulConfig {
             .field("wait", &self.wait)
             .field("rate_limit", &self.rate_limit)
             .field("tls", &self.tls)
+            .field("limits", &self.limits)
             .finish()
     }
 }

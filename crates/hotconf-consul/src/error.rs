@@ -87,3 +87,63 @@ impl FloorCharBoundary for str {
             .unwrap_or(0)
     }
 }
+
+/// The error of a 3xx answer: redirects are never followed, as the `X-Consul-Token` header
+/// would go to whatever origin the `Location` names (over plain HTTP too). The `Location` is
+/// not repeated (its query may hold anything).
+pub(crate) fn from_redirect(doing: &str, key: &str, status: StatusCode) -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        format!(
+            "consul: {doing} `{key}` got {status}, a redirect, which is not followed (the ACL \
+             token would go with it): give the agent's own address"
+        ),
+    )
+    .with_key(key.to_owned())
+    .with_transient(true)
+    .with_cause(Status(status.as_u16()))
+}
+
+/// The error of a body refused by [`hotconf_core::BoundedBody`] (its message says how large).
+/// Transient: the next read may be within the limits again.
+pub(crate) fn too_large(doing: &str, key: &str, error: &Error) -> Error {
+    Error::new(
+        ErrorKind::Parse,
+        format!("consul: the answer to {doing} `{key}` {}", error.message()),
+    )
+    .with_key(key.to_owned())
+    .with_transient(true)
+}
+
+/// `body` with every occurrence of `secret` replaced by `***` (an empty secret changes nothing).
+pub(crate) fn redact(body: &[u8], secret: &str) -> Vec<u8> {
+    let secret = secret.as_bytes();
+    if secret.is_empty() {
+        return body.to_vec();
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body;
+    while !rest.is_empty() {
+        if rest.starts_with(secret) {
+            out.extend_from_slice(b"***");
+            rest = &rest[secret.len()..];
+        } else {
+            out.push(rest[0]);
+            rest = &rest[1..];
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_replaces_every_occurrence() {
+        assert_eq!(redact(b"a-tok-b-tok", "tok"), b"a-***-b-***");
+        assert_eq!(redact(b"tototok", "tok"), b"toto***");
+        assert_eq!(redact(b"abc", ""), b"abc");
+        assert_eq!(redact(b"", "x"), b"");
+    }
+}

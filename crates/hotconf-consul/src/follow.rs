@@ -127,7 +127,9 @@ impl Follower {
             self.state = Some(state);
             self.changed = true;
             // The Consul index, unless it went back (a restore): then go on from the last one.
-            self.revision = index.max(self.revision + 1);
+            // Saturating: a server may hand out an index of u64::MAX (revisions then stay there,
+            // which the reloader accepts: equal is not older).
+            self.revision = index.max(self.revision.saturating_add(1));
         }
         self.index = index;
         Ok(())

@@ -42,8 +42,8 @@ impl ConsulProvider {
         Ok(ConsulProvider::with_client(kv, config))
     }
 
-    /// A provider sharing `kv` (its agent, token and TLS) with others; `config` gives the path,
-    /// mode, wait and rate limit.
+    /// A provider sharing `kv` (its agent, token, TLS and [limits](ConsulConfig::limits)) with
+    /// others; `config` gives the path, mode, wait and rate limit.
     pub fn with_client(kv: ConsulKv, config: ConsulConfig) -> Self {
         ConsulProvider {
             config: Arc::new(config),

@@ -32,16 +32,28 @@ fn uris() {
     );
     assert_eq!(parse("consul://h/x/").unwrap().address, "h:8500");
     assert!(parse("consul://h/x/?ca=/ca.pem").unwrap().tls.is_some());
+    // Every refused URI carries the token: its errors must not repeat it (Display, Debug and
+    // the cause chain).
     for bad in [
-        "consul://h:1/app/config?mode=key",
-        "consul://h:1/",
-        "consul://h:1,h:2/app/",
-        "consul://h:1/app/?consistency=weird",
-        "consul://h:1/app/?cert=/c.pem",
-        "consul://h:1/app/?wait=soon",
-        "etcd://h:1/app/",
+        "consul://h:1/app/config?mode=key&token=s3cr3t",
+        "consul://h:1/?token=s3cr3t",
+        "consul://h:1,h:2/app/?token=s3cr3t",
+        "consul://h:1/app/?token=s3cr3t&consistency=weird",
+        "consul://h:1/app/?cert=/c.pem&token=s3cr3t",
+        "consul://h:1/app/?wait=soon&token=s3cr3t",
+        "consul://h:1/app/?mode=bogus&token=s3cr3t",
+        "consul://h:1/app/config?format=nope&token=s3cr3t",
+        "etcd://h:1/app/?token=s3cr3t",
     ] {
-        let err = parse(bad).unwrap_err();
-        assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        let uri: hotconf_core::SourceUri = bad.parse().unwrap();
+        assert!(bad.contains("s3cr3t"));
+        let err = ConsulConfig::from_uri(&uri).unwrap_err();
+        let mut text = format!("{err} {err:?} {uri} {uri:?}");
+        let mut cause = std::error::Error::source(&err);
+        while let Some(c) = cause {
+            text.push_str(&format!(" {c} {c:?}"));
+            cause = c.source();
+        }
+        assert!(!text.contains("s3cr3t"), "{text}");
     }
 }

@@ -4,7 +4,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hotconf_core::{parse_duration, Error, ErrorKind, Format, Result, Scheme, Secret, SourceUri};
+use hotconf_core::{
+    parse_duration, Error, ErrorKind, Format, Limits, Result, Scheme, Secret, SourceUri,
+};
 
 /// How the provider learns of a change between its periodic checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,9 +50,14 @@ pub struct NacosConfig {
     pub check_interval: Duration,
     /// The gRPC port of [`Listener::Sdk`] (default: HTTP port + 1000).
     pub grpc_port: Option<u16>,
-    /// Where the SDK keeps its cache (default: a `hotconf-nacos` folder in the temp dir, never
-    /// `~/nacos`).
+    /// Where the SDK keeps its cache, used as it is. Default: `sdk` in a fresh private directory
+    /// in the temp dir (`hotconf-nacos-XXXXXX`, mode 0700), removed when the watch ends (the
+    /// private directory is left, empty); never `~/nacos`.
     pub cache_dir: Option<PathBuf>,
+    /// What one answer may bring: the config's content at most `max_bytes`, refused while it
+    /// is read (as soon as it passes the limit, or at once for a `Content-Length` above it).
+    /// Default [`Limits::default()`].
+    pub limits: Limits,
 }
 
 impl NacosConfig {
@@ -68,6 +75,7 @@ impl NacosConfig {
             check_interval: Duration::from_secs(5),
             grpc_port: None,
             cache_dir: None,
+            limits: Limits::default(),
         }
     }
 
@@ -119,9 +127,17 @@ impl NacosConfig {
         self
     }
 
-    /// Sets where [`Listener::Sdk`] keeps nacos-sdk's cache.
+    /// Sets where [`Listener::Sdk`] keeps nacos-sdk's cache (instead of a private temporary
+    /// directory); the directory should be readable by this user only.
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets the limits of what one answer may bring (see
+    /// [`NacosConfig::limits`](field@NacosConfig::limits)).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 

@@ -1,12 +1,18 @@
 //! Nacos's HTTP open API: the authoritative read that bypasses the SDK's cache (which never
 //! reports a deletion and keeps serving stale content), the 1.x long-poll listener, and the
 //! login that gives their token.
+//!
+//! Redirects are never followed: following one would send the login form (user and password)
+//! or the `accessToken` header to whatever origin the `Location` names. A 3xx is a transient
+//! error naming its status. Every body is read chunk by chunk under a limit: the content under
+//! [`Limits::max_bytes`], the other answers (login, listener, errors) under a few KiB.
 
 use std::time::{Duration, Instant};
 
-use hotconf_core::{Error, ErrorKind, Format, Result};
+use hotconf_core::{BoundedBody, Error, ErrorKind, Format, Limits, Result};
 use md5::{Digest, Md5};
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::{redirect, Response, StatusCode};
 use tokio::sync::Mutex;
 
 use crate::config::NacosConfig;
@@ -34,10 +40,15 @@ impl Remote {
 
 /// How long the server may hold a long poll (r-nacos clamps it to 10–120 s).
 const HOLD: Duration = Duration::from_secs(30);
+/// The largest answer to a login or a long poll (a token; the changed configs' keys).
+const SMALL_BODY: usize = 64 << 10;
+/// How much of an error answer's body is kept (for its message); the rest is not read.
+const ERROR_BODY: usize = 4 << 10;
 
 pub(crate) struct OpenApi {
     http: reqwest::Client,
     base: String,
+    limits: Limits,
     session: Mutex<Session>,
 }
 
@@ -58,6 +69,8 @@ impl OpenApi {
     pub(crate) fn new(config: &NacosConfig) -> Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
+            // Never follow: the login form or the access token would go with it.
+            .redirect(redirect::Policy::none())
             .build()
             .map_err(|e| {
                 Error::new(ErrorKind::Config, "cannot build the HTTP client").with_cause(e)
@@ -65,6 +78,7 @@ impl OpenApi {
         Ok(OpenApi {
             http,
             base: format!("http://{}/nacos", config.server),
+            limits: config.limits,
             session: Mutex::new(Session::default()),
         })
     }
@@ -90,12 +104,12 @@ impl OpenApi {
             .http
             .get(format!("{}/v1/cs/configs", self.base))
             .query(&query);
-        let response = self.send(config, request).await?;
+        let response = self.send(config, request, "reading").await?;
         match response.status().as_u16() {
             200 => {
                 let format = server_format(response.headers());
-                let bytes = response.bytes().await.map_err(unreachable)?;
-                Ok(Remote::Content(bytes.to_vec(), format))
+                let bytes = read_bounded(response, self.limits.max_bytes, "the config").await?;
+                Ok(Remote::Content(bytes, format))
             }
             404 => Ok(Remote::Missing),
             // Transient: an operator can grant the permission without restarting anything.
@@ -125,13 +139,11 @@ impl OpenApi {
             .header("Long-Pulling-Timeout", HOLD.as_millis().to_string())
             .form(&[("Listening-Configs", listening)])
             .timeout(HOLD + Duration::from_secs(10));
-        let response = self.send(config, request).await?;
+        let response = self.send(config, request, "listening").await?;
         match response.status().as_u16() {
             // The changed keys, or an empty body when the hold ended without a change.
-            200 => Ok(!response
-                .bytes()
-                .await
-                .map_err(unreachable)?
+            200 => Ok(!read_bounded(response, SMALL_BODY, "the listener's answer")
+                .await?
                 .trim_ascii()
                 .is_empty()),
             // 204 "listener empty": the namespace is not readable with these credentials.
@@ -141,16 +153,20 @@ impl OpenApi {
 
     /// Sends `request` with the access token in its `accessToken` header (never in the URL,
     /// which access logs keep), logging in first when there is none.
+    /// A redirect is an error, never followed.
     async fn send(
         &self,
         config: &NacosConfig,
         request: reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response> {
-        self.authorized(config, request)
+        doing: &str,
+    ) -> Result<Response> {
+        let response = self
+            .authorized(config, request)
             .await?
             .send()
             .await
-            .map_err(unreachable)
+            .map_err(unreachable)?;
+        refuse_redirect(response, doing)
     }
 
     async fn authorized(
@@ -173,11 +189,16 @@ impl OpenApi {
             .send()
             .await
             .map_err(unreachable)?;
+        let response = refuse_redirect(response, "logging in")?;
         let status = response.status().as_u16();
-        let body = response.text().await.map_err(unreachable)?;
         if !(200..300).contains(&status) {
+            let body = read_prefix(response, ERROR_BODY).await;
+            // An error page may echo the form (a careless proxy): never the password.
+            let body = redact(&String::from_utf8_lossy(&body), password.expose());
             return Err(login_refused(user, status, &body, session.logged_in_once));
         }
+        let body = read_bounded(response, SMALL_BODY, "the login's answer").await?;
+        let body = String::from_utf8_lossy(&body);
         let token = serde_json::from_str::<serde_json::Value>(&body)
             .ok()
             .and_then(|b| b["accessToken"].as_str().map(str::to_owned))
@@ -213,7 +234,9 @@ fn login_refused(user: &str, status: u16, body: &str, logged_in_once: bool) -> E
     if matches!(status, 401 | 403) && !busy && !logged_in_once {
         return Error::new(
             ErrorKind::PermissionDenied,
-            format!("nacos login as `{user}` failed: wrong user name or password ({said})"),
+            format!(
+                "nacos login as `{user}` failed: wrong user name or password (HTTP {status}: {said})"
+            ),
         )
         .with_transient(false);
     }
@@ -222,6 +245,80 @@ fn login_refused(user: &str, status: u16, body: &str, logged_in_once: bool) -> E
         format!("nacos login as `{user}` refused for now (HTTP {status}: {said})"),
     )
     .with_transient(true)
+}
+
+/// Passes `response` on unless it is a redirect: then a transient error naming the status (not
+/// the `Location`, whose query may hold anything).
+fn refuse_redirect(response: Response, doing: &str) -> Result<Response> {
+    let status = response.status();
+    if !status.is_redirection() {
+        return Ok(response);
+    }
+    Err(redirected(doing, status))
+}
+
+fn redirected(doing: &str, status: StatusCode) -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        format!(
+            "nacos answered {doing} with {status}, a redirect, which is not followed (the \
+             credentials would go with it): give the server's own address"
+        ),
+    )
+    .with_transient(true)
+}
+
+/// Reads `response`'s body chunk by chunk, refusing it (and dropping the connection) as soon
+/// as it passes `limit` bytes, or at once when its `Content-Length` does. Transient: the next
+/// answer may be within the limit again.
+async fn read_bounded(mut response: Response, limit: usize, what: &str) -> Result<Vec<u8>> {
+    let too_large = |e: Error| {
+        Error::new(ErrorKind::Parse, format!("nacos: {what} {}", e.message())).with_transient(true)
+    };
+    let mut body = BoundedBody::new(limit, response.content_length()).map_err(too_large)?;
+    while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+        body.push(&chunk).map_err(too_large)?;
+    }
+    Ok(body.into_bytes())
+}
+
+/// The first `max` bytes of `response`'s body (what could be read of them), the rest unread.
+async fn read_prefix(mut response: Response, max: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < max {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = max - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body
+}
+
+/// `text` with `secret` replaced by `***`, as it is and as a form encodes it.
+fn redact(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return text.to_owned();
+    }
+    text.replace(secret, "***")
+        .replace(&form_encoded(secret), "***")
+}
+
+/// `value` as `application/x-www-form-urlencoded` encodes it.
+fn form_encoded(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(char::from(byte));
+            }
+            b' ' => out.push('+'),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
 }
 
 fn refused(status: u16) -> Error {
@@ -254,6 +351,16 @@ fn unreachable(error: reqwest::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_password_is_redacted_raw_and_form_encoded() {
+        assert_eq!(
+            redact("password=p%40ss+w&x=p@ss w", "p@ss w"),
+            "password=***&x=***"
+        );
+        assert_eq!(redact("abc", ""), "abc");
+        assert_eq!(form_encoded("a-b_c.d*e~f/é"), "a-b_c.d*e%7Ef%2F%C3%A9");
+    }
 
     #[test]
     fn only_a_first_refused_login_means_wrong_credentials() {

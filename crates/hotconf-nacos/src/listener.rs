@@ -1,9 +1,14 @@
 //! The nacos-sdk side: a listener that only hands a hint to our task. The SDK runs every
-//! callback on one shared thread, so the callback must never block or do work.
+//! callback on one shared thread, so the callback must never block or do work. Connecting runs
+//! in a task of its own, each attempt with a deadline, so a gRPC port that never answers does
+//! not hold the reads up; the SDK caches contents in a private directory (mode 0700, a fresh
+//! name) removed when the task ends.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use hotconf_core::{Error, ErrorKind, Result};
+use hotconf_core::{Backoff, Error, ErrorKind, Result};
 use nacos_sdk::api::config::{
     ConfigChangeListener, ConfigResponse, ConfigService, ConfigServiceBuilder,
 };
@@ -20,12 +25,109 @@ impl ConfigChangeListener for Hint {
     }
 }
 
-/// Connects the SDK and registers a listener that pokes `hint` on every push.
-pub(crate) async fn listen(config: &NacosConfig, hint: Arc<Notify>) -> Result<ConfigService> {
-    let cache_dir = config
-        .cache_dir
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join("hotconf-nacos"));
+/// How long one attempt to connect nacos-sdk and register the listener may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Between failed attempts: 1 s doubling to 60 s, jittered.
+const RETRY: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+
+/// Where nacos-sdk keeps its cache of config contents.
+pub(crate) struct CacheDir {
+    path: PathBuf,
+    /// Whether `path` is our own, inside a private directory: then it is removed when dropped,
+    /// and the private directory is kept, empty. nacos-sdk creates its cache directory from a
+    /// task of its own runtime that may run after we removed it: inside the kept private
+    /// directory, whatever it recreates stays out of other users' reach.
+    private: bool,
+}
+
+impl Drop for CacheDir {
+    fn drop(&mut self) {
+        if self.private {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+impl CacheDir {
+    /// The directory.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The cache directory for `config`: the one it names, else `sdk` inside a fresh private
+/// directory in the temp directory (`hotconf-nacos-` and a random suffix, mode 0700 on Unix:
+/// contents are readable by no other user, and no other user can plant files in it
+/// beforehand).
+pub(crate) fn cache_dir(config: &NacosConfig) -> Result<CacheDir> {
+    if let Some(path) = &config.cache_dir {
+        return Ok(CacheDir {
+            path: path.clone(),
+            private: false,
+        });
+    }
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("hotconf-nacos-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    let dir = builder.tempdir().map_err(|e| {
+        Error::new(
+            ErrorKind::Unavailable,
+            "cannot create a private cache directory for nacos-sdk",
+        )
+        .with_source_name(config.name())
+        .with_cause(e)
+    })?;
+    Ok(CacheDir {
+        path: dir.keep().join("sdk"),
+        private: true,
+    })
+}
+
+/// Connects nacos-sdk and keeps it listening until the task is aborted, trying again (each
+/// attempt within [`CONNECT_TIMEOUT`]) while it cannot. Once listening, pokes `hint`: a read
+/// then catches whatever changed before the listener was registered.
+pub(crate) async fn keep_listening(config: Arc<NacosConfig>, hint: Arc<Notify>) {
+    let dir = match cache_dir(&config) {
+        Ok(dir) => dir,
+        Err(error) => {
+            tracing::warn!(%error, "nacos-sdk cannot listen; the periodic checks go on");
+            return;
+        }
+    };
+    let mut attempt: u32 = 0;
+    loop {
+        match tokio::time::timeout(CONNECT_TIMEOUT, listen(&config, hint.clone(), &dir)).await {
+            Ok(Ok(service)) => {
+                hint.notify_one();
+                // Held until the task is aborted (dropping it would stop the pushes); dropped
+                // before `dir`.
+                let _service = service;
+                std::future::pending::<()>().await;
+            }
+            Ok(Err(error)) => {
+                tracing::debug!(source = %config.name(), %error, "nacos-sdk is not listening yet");
+            }
+            Err(_) => {
+                tracing::debug!(source = %config.name(), "nacos-sdk did not connect in {CONNECT_TIMEOUT:?}");
+            }
+        }
+        tokio::time::sleep(RETRY.delay(attempt)).await;
+        attempt = attempt.saturating_add(1);
+    }
+}
+
+/// Connects the SDK and registers a listener that pokes `hint` on every push; the SDK caches
+/// config contents in `cache_dir`.
+async fn listen(
+    config: &NacosConfig,
+    hint: Arc<Notify>,
+    cache_dir: &CacheDir,
+) -> Result<ConfigService> {
+    let cache_dir = cache_dir.path().to_path_buf();
     let mut props = ClientProps::new()
         .server_addr(config.server.clone())
         .namespace(config.namespace.clone())
@@ -58,4 +160,48 @@ fn sdk_error(error: nacos_sdk::api::error::Error) -> Error {
     Error::new(ErrorKind::Unavailable, "nacos-sdk could not listen")
         .with_transient(true)
         .with_cause(error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sdk_cache_is_a_private_unpredictable_directory_removed_after_use() {
+        use std::os::unix::fs::PermissionsExt;
+        let config = NacosConfig::new("127.0.0.1:1", "app.yaml");
+        let a = cache_dir(&config).unwrap();
+        let b = cache_dir(&config).unwrap();
+        assert_ne!(a.path(), b.path(), "a fresh directory each time");
+        let private = a.path().parent().unwrap().to_path_buf();
+        assert_eq!(private.parent(), Some(std::env::temp_dir().as_path()));
+        assert!(private
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("hotconf-nacos-"));
+        assert_ne!(private, std::env::temp_dir().join("hotconf-nacos"));
+        let meta = std::fs::metadata(&private).expect("the private directory exists");
+        assert!(meta.is_dir());
+        assert_eq!(
+            meta.permissions().mode() & 0o777,
+            0o700,
+            "{}",
+            private.display()
+        );
+        // What nacos-sdk would create in it.
+        std::fs::create_dir_all(a.path().join("config/public")).unwrap();
+        let path = a.path().to_path_buf();
+        drop(a);
+        assert!(!path.exists(), "the cache is removed when dropped");
+        assert_eq!(std::fs::read_dir(&private).unwrap().count(), 0);
+        std::fs::remove_dir(&private).unwrap();
+        let other = b.path().parent().unwrap().to_path_buf();
+        drop(b);
+        std::fs::remove_dir(&other).unwrap();
+        // A directory the user names is used as it is.
+        let mine = std::env::temp_dir().join(format!("hotconf-nacos-mine-{}", std::process::id()));
+        let named = cache_dir(&config.clone().cache_dir(&mine)).unwrap();
+        assert_eq!(named.path(), mine);
+    }
 }

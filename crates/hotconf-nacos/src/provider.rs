@@ -8,12 +8,11 @@ use hotconf_core::{
     Backoff, Capabilities, Content, Error, ErrorKind, Layer, Metadata, Provider, Result, Revision,
     SourceUri, WatchStream,
 };
-use nacos_sdk::api::config::ConfigService;
 use tokio::sync::Notify;
 
 use crate::config::{Listener, NacosConfig};
 use crate::http::{OpenApi, Remote};
-use crate::listener::listen;
+use crate::listener::keep_listening;
 
 const BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
 /// A long poll that ends without a change sooner than this did not hold (the server holds at
@@ -156,8 +155,16 @@ impl Provider for NacosProvider {
 #[derive(Default)]
 struct SdkHint {
     hint: Arc<Notify>,
-    /// Kept alive: dropping the SDK service would stop its pushes.
-    service: Option<ConfigService>,
+    /// The task that connects nacos-sdk and keeps it listening; aborted when dropped.
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for SdkHint {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
 }
 
 struct Watch {
@@ -182,13 +189,11 @@ impl Watch {
             self.wait().await;
         }
         self.first = false;
-        if let Some(sdk) = self.sdk.as_mut().filter(|s| s.service.is_none()) {
-            // Listen before reading, so that no push between the two is lost. If the SDK cannot
-            // connect, the checks go on and listening is tried again next time.
-            match listen(&self.provider.config, sdk.hint.clone()).await {
-                Ok(service) => sdk.service = Some(service),
-                Err(error) => tracing::debug!(%error, "nacos-sdk is not listening yet"),
-            }
+        if let Some(sdk) = self.sdk.as_mut().filter(|s| s.task.is_none()) {
+            // Connecting runs apart (a gRPC port that never answers must not hold the reads
+            // up); once listening it pokes the hint, and that read catches anything missed.
+            let task = keep_listening(self.provider.config.clone(), sdk.hint.clone());
+            sdk.task = Some(tokio::spawn(task));
         }
         match self.provider.read().await {
             Ok((layer, md5)) => {

@@ -15,6 +15,7 @@ pub mod consul;
 #[cfg(feature = "etcd")]
 pub mod etcd;
 mod fixture;
+pub mod hostile;
 pub mod latency;
 #[cfg(feature = "nacos")]
 pub mod nacos;

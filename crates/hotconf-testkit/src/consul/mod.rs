@@ -241,6 +241,12 @@ impl ConsulEmulator {
         self.shared.state().reap();
     }
 
+    /// Moves the raft index to `index`: the next write gets `index + 1`, saturating at
+    /// `u64::MAX` (later writes then all carry `u64::MAX`, as a hostile server's index would).
+    pub fn set_raft_index(&self, index: u64) {
+        self.shared.state().raft_index = index;
+    }
+
     /// Answers reads with `X-Consul-Index: 0` (an old version's bug).
     pub fn set_index_zero(&self, on: bool) {
         self.shared.modes().index_zero = on;
