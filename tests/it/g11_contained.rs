@@ -124,29 +124,6 @@ async fn an_async_validator_that_hangs_times_out_and_later_changes_apply() {
     wait_until(&reloader.store(), |c| c.name == "after").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn subscribers_that_hold_what_they_read_never_stall_reloads() {
-    let two = two_layers();
-    let upper = two.upper.clone();
-    let reloader = two.builder.start().await.unwrap();
-    let store = reloader.store();
-    // Each holds what it read, for the whole test (with a watch channel, each would hold a
-    // read lock that the reload task must wait for).
-    let changes = store.subscribe();
-    let _held_config = changes.borrow();
-    let port = store.subscribe_map(|c| c.db.port);
-    let _held_port = port.borrow();
-    let stats = reloader.stats();
-    let _held_stats = stats.borrow();
-    for i in 0..50 {
-        set_json(
-            &upper,
-            json!({"name": format!("n{i}"), "db": {"port": 1000 + i}}),
-        );
-    }
-    wait_until(&store, |c| c.name == "n49").await;
-}
-
 #[tokio::test]
 async fn an_environment_variable_nested_100_000_deep_is_refused_without_overflow() {
     // A prefix no other test uses: the environment is shared by the whole test process.

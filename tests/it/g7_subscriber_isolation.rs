@@ -1,24 +1,26 @@
-//! G7: a slow or panicking subscriber never blocks readers or stops reloads.
+//! G7: a slow or panicking subscriber never blocks readers or stops reloads. What runs on the
+//! reloader (projections) is what can hurt it; a subscriber's own task panicking is tokio's
+//! business, not tested here.
 
 use serde_json::json;
 
 use crate::{set_json, two_layers, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn g7_panicking_and_never_reading_subscribers_do_not_stop_reloads() {
+async fn g7_panicking_projections_and_idle_or_holding_subscribers_do_not_stop_reloads() {
     let two = two_layers();
     let reloader = two.builder.start().await.unwrap();
     let store = reloader.store();
 
-    // Never reads: neither its watch receiver nor its event receiver.
+    // Never reads: neither its subscription nor its event receiver.
     let _idle_changes = store.subscribe();
     let _idle_events = reloader.events();
-    // Panics on the first change it sees.
-    let mut doomed = store.subscribe();
-    let panicked = tokio::spawn(async move {
-        doomed.changed().await.unwrap();
-        panic!("subscriber bug");
-    });
+    // Holds what it read for the whole test: with a watch channel this held a read lock that
+    // every reload had to wait for.
+    let holding = store.subscribe();
+    let _held = holding.borrow();
+    let stats = reloader.stats();
+    let _held_stats = stats.borrow();
     // A projection that panics once the name is "boom".
     let _panicking_projection = store.subscribe_map(|c| {
         assert_ne!(c.name, "boom", "projection bug");
@@ -26,10 +28,10 @@ async fn g7_panicking_and_never_reading_subscribers_do_not_stop_reloads() {
     });
     // A healthy projection keeps working after the other one panicked.
     let mut port = store.subscribe_map(|c| c.db.port);
+    let _held_port = port.borrow();
 
     set_json(&two.upper, json!({"name": "boom"}));
     wait_until(&store, |c| c.name == "boom").await;
-    assert!(panicked.await.unwrap_err().is_panic());
     for i in 0..2000 {
         set_json(&two.upper, json!({"name": format!("n{i}")}));
     }

@@ -424,3 +424,44 @@ fn watch_follows_curl_writes_to_consul_and_survives_an_index_reset() {
     assert_eq!(watch.stop(), 0);
     drop(consul);
 }
+
+/// G10 on the command line: a token or password given in a source URI appears on neither
+/// stdout (the event lines) nor stderr, whether the URI is refused or its server is down.
+#[test]
+fn credentials_in_source_uris_never_reach_stdout_or_stderr() {
+    const SECRET: &str = "S3CRET-hunter2";
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let sources = [
+        format!("consul://127.0.0.1:{closed}/app/?token={SECRET}"),
+        format!("nacos://nacos:{SECRET}@127.0.0.1:{closed}/app.json"),
+        format!("etcd://root:{SECRET}@127.0.0.1:{closed}/app/"),
+        // Refused by the parser: user info up to the last `@`, a bad escape after a token.
+        format!("etcd://root:pa@{SECRET}@127.0.0.1:99999/app/"),
+        format!("consul://127.0.0.1:{closed}/app/?token={SECRET}&x=%zz"),
+    ];
+    for source in &sources {
+        let output = Command::new(env!("CARGO_BIN_EXE_hotconf"))
+            .args([
+                "watch",
+                "--once",
+                "--timeout",
+                "1s",
+                "--output",
+                "json",
+                source,
+            ])
+            .output()
+            .unwrap();
+        assert_ne!(output.status.code(), Some(0), "{source}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.is_empty(), "{source}: an error is printed");
+        assert!(
+            !stdout.contains(SECRET) && !stderr.contains(SECRET),
+            "{source}:\n{stdout}\n{stderr}"
+        );
+    }
+}
