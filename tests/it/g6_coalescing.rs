@@ -9,6 +9,10 @@ use serde_json::json;
 use crate::{count_applied, drain, set_json, two_layers, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::await_holding_lock,
+    reason = "the gate is held on purpose while the reload task waits on it in a validator"
+)]
 async fn g6_a_burst_that_arrives_during_a_reload_is_applied_once_in_its_final_state() {
     const CHANGES: usize = 2000;
     // A validator that reports each entry, then waits while the test holds the gate: the burst
