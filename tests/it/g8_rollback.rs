@@ -189,8 +189,16 @@ async fn g8_dropping_the_reloader_during_a_post_apply_check_puts_the_last_good_c
         matches!(e, Event::Applied { version: 2, .. })
     })
     .await;
-    assert_eq!(store.load().name, "hang");
+    // Subscribers are notified just after the `applied` event: wait for that too, so that the
+    // next wait sees the revert and not the version before `hang`.
     let mut changes = store.subscribe();
+    tokio::time::timeout(
+        hotconf_testkit::TIMEOUT,
+        changes.wait_for(|s| s.name == "hang"),
+    )
+    .await
+    .expect("subscribers see the candidate")
+    .unwrap();
     drop(reloader);
     tokio::time::timeout(
         hotconf_testkit::TIMEOUT,
