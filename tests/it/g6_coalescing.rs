@@ -44,11 +44,15 @@ async fn g6_a_burst_that_arrives_during_a_reload_is_applied_once_in_its_final_st
     }
     drop(closed);
     wait_until(&store, |c| c.name == format!("n{}", CHANGES - 1)).await;
-    // The reload in flight, then one for everything that arrived meanwhile. Without coalescing
-    // this would be one apply per change.
+    // The reload in flight, then one for everything that arrived meanwhile (two if the
+    // provider's task hands over the last state just after the reloader took an earlier one).
+    // Without coalescing this would be one apply per change.
     let applied = count_applied(&drain(&mut two.events));
-    assert_eq!(applied, 2, "{applied} applies for 1 + {CHANGES} changes");
-    assert_eq!(store.version(), 3);
+    assert!(
+        (2..=3).contains(&applied),
+        "{applied} applies for 1 + {CHANGES} changes"
+    );
+    assert_eq!(store.version() as usize, applied + 1);
 }
 
 #[tokio::test]
