@@ -664,11 +664,7 @@ impl<T: Send + Sync + 'static> Drop for RevertOnDrop<T> {
 }
 
 fn panicked(what: &str, panic: &Box<dyn std::any::Any + Send>) -> Error {
-    let detail = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "no message".to_owned());
+    let detail = crate::error::panic_message(&**panic);
     Error::new(ErrorKind::Validation, format!("{what} panicked: {detail}"))
 }
 

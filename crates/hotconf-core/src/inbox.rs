@@ -98,11 +98,7 @@ pub(crate) async fn follow_source(
     let metadata = provider.metadata();
     let mut attempt = 0u32;
     let panicked = |panic: Box<dyn std::any::Any + Send>| {
-        let detail = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".to_owned());
+        let detail = crate::error::panic_message(&*panic);
         Error::new(
             ErrorKind::Other,
             format!("the provider panicked ({detail}); restarting it"),
