@@ -1,21 +1,16 @@
 //! `ConsulConfig`: where and how to follow Consul KV, from code or a `consul://` URI.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use hotconf_core::{
-    parse_duration, Error, ErrorKind, Format, Limits, Result, Scheme, Secret, SourceUri,
-};
+use hotconf_core::{Format, KeySpace, Limits, Result, Secret, SourceUri};
 
-/// What the provider follows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mode {
-    /// Every key under a prefix; `app/db/port` under `app/` is `db.port`.
-    Prefix,
-    /// One key holding a whole document.
-    Key(Format),
-}
+pub use hotconf_core::{Mode, TlsFiles};
+
+/// The URI schemes this backend serves: `consul://`.
+pub const SCHEMES: &[&str] = &["consul"];
+/// The port of an agent address written without one: 8500, Consul's HTTP API.
+pub const DEFAULT_PORT: u16 = 8500;
 
 /// Which servers may answer a read (Consul's consistency modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -27,15 +22,6 @@ pub enum Consistency {
     Stale,
     /// The leader verifies its leadership on every read (`?consistent`).
     Consistent,
-}
-
-/// TLS material, as PEM files.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TlsFiles {
-    /// The CA that signed the agent's certificate (the system roots are not used when set).
-    pub ca: Option<PathBuf>,
-    /// A client certificate and its key, for mutual TLS (`verify_incoming`).
-    pub identity: Option<(PathBuf, PathBuf)>,
 }
 
 /// The request rate limit of the watch loop: a token bucket that allows `burst` requests at
@@ -93,25 +79,20 @@ impl ConsulConfig {
     /// Follows every key under `prefix` (a `/` is appended if missing, so `app` never matches
     /// `application/…`).
     pub fn prefix(address: impl Into<String>, prefix: &str) -> Self {
-        let mut path = prefix.trim_start_matches('/').to_owned();
-        if !path.ends_with('/') {
-            path.push('/');
-        }
-        ConsulConfig::with(address.into(), path, Mode::Prefix)
+        ConsulConfig::with(address.into(), KeySpace::prefix(prefix))
     }
 
     /// Follows one key holding a document in `format`.
     pub fn key(address: impl Into<String>, key: &str, format: Format) -> Self {
-        let key = key.trim_start_matches('/').to_owned();
-        ConsulConfig::with(address.into(), key, Mode::Key(format))
+        ConsulConfig::with(address.into(), KeySpace::key(key, format))
     }
 
-    fn with(address: String, path: String, mode: Mode) -> Self {
+    fn with(address: String, target: KeySpace) -> Self {
         ConsulConfig {
             address,
-            path,
-            mode,
-            typed: false,
+            path: target.path,
+            mode: target.mode,
+            typed: target.typed,
             token: None,
             datacenter: None,
             consistency: Consistency::Default,
@@ -171,77 +152,37 @@ impl ConsulConfig {
         self
     }
 
-    /// From `consul://host:port/path?mode=prefix|key&format=json&typed=true&token=…&dc=…&consistency=stale|consistent&wait=30s&tls=true&ca=…&cert=…&key=…`.
-    /// Without `mode`, a path ending with `/` is a prefix and one with a known extension a key.
+    /// From `consul://host[:port]/path?mode=prefix|key&format=json&typed=true&token=…&dc=…&consistency=stale|consistent&wait=30s&tls=true&ca=…&cert=…&key=…`
+    /// (port [`DEFAULT_PORT`] when omitted). Without `mode`, a path ending with `/` is a prefix
+    /// and one with a known extension a key (see [`hotconf_core::Query::key_space`]).
     ///
     /// # Errors
-    /// [`ErrorKind::Config`] for another scheme, several hosts, an empty path or a bad option.
+    /// [`ErrorKind::Config`](hotconf_core::ErrorKind::Config) for another scheme, no host or
+    /// several, an empty path, a bad option or an unknown parameter.
     pub fn from_uri(uri: &SourceUri) -> Result<Self> {
-        let bad = |why: String| Error::new(ErrorKind::Config, format!("{uri}: {why}"));
-        if uri.scheme != Scheme::Consul {
-            return Err(bad("not a consul:// source".into()));
+        uri.expect_scheme(SCHEMES)?;
+        let address = uri.one_endpoint(DEFAULT_PORT)?;
+        let mut query = uri.query();
+        let mut config = ConsulConfig::with(address, query.key_space()?);
+        config.token = query.secret("token");
+        config.datacenter = query.get("dc").map(str::to_owned);
+        config.consistency =
+            match query.choice("consistency", &["default", "stale", "consistent"])? {
+                Some("stale") => Consistency::Stale,
+                Some("consistent") => Consistency::Consistent,
+                _ => Consistency::Default,
+            };
+        if let Some(wait) = query.duration("wait")? {
+            config.wait = wait;
         }
-        let [address] = uri.endpoints.as_slice() else {
-            return Err(bad("give exactly one agent address".into()));
-        };
-        if uri.path.trim_matches('/').is_empty() {
-            return Err(bad("give a prefix or a key after the host".into()));
-        }
-        let format = match uri.param("format") {
-            Some(f) => Some(f.parse::<Format>()?),
-            None => Format::from_path(&uri.path),
-        };
-        let mut config = match (uri.param("mode"), format) {
-            (Some("prefix"), _) => ConsulConfig::prefix(address, &uri.path),
-            (Some("key"), Some(format)) | (None, Some(format)) if !uri.path.ends_with('/') => {
-                ConsulConfig::key(address, &uri.path, format)
-            }
-            (Some("key"), _) => {
-                return Err(bad(
-                    "key mode needs a format (?format=json) or an extension".into(),
-                ))
-            }
-            (None, _) => ConsulConfig::prefix(address, &uri.path),
-            (Some(other), _) => return Err(bad(format!("unknown mode `{other}` (prefix, key)"))),
-        };
-        config.typed = uri.param("typed") == Some("true");
-        config.token = uri.secret_params.get("token").cloned();
-        config.datacenter = uri.param("dc").map(str::to_owned);
-        config.consistency = match uri.param("consistency") {
-            None | Some("default") => Consistency::Default,
-            Some("stale") => Consistency::Stale,
-            Some("consistent") => Consistency::Consistent,
-            Some(other) => {
-                return Err(bad(format!(
-                    "unknown consistency `{other}` (default, stale, consistent)"
-                )))
-            }
-        };
-        if let Some(wait) = uri.param("wait") {
-            config.wait = parse_duration(wait).map_err(|e| bad(e.message().to_owned()))?;
-        }
-        let identity = match (uri.param("cert"), uri.param("key")) {
-            (Some(cert), Some(key)) => Some((PathBuf::from(cert), PathBuf::from(key))),
-            (None, None) => None,
-            _ => {
-                return Err(bad(
-                    "give both cert= and key= for a client certificate".into()
-                ))
-            }
-        };
-        let ca = uri.param("ca").map(PathBuf::from);
-        if ca.is_some() || identity.is_some() || uri.param("tls") == Some("true") {
-            config.tls = Some(TlsFiles { ca, identity });
-        }
+        config.tls = query.tls()?;
+        query.finish()?;
         Ok(config)
     }
 
     /// The source's printable name: a `consul://` URI without the token.
     pub fn name(&self) -> String {
-        let mode = match &self.mode {
-            Mode::Prefix => "prefix".to_owned(),
-            Mode::Key(format) => format!("key&format={format}"),
-        };
+        let mode = KeySpace::mode_param(&self.mode);
         let dc = self
             .datacenter
             .as_ref()

@@ -29,6 +29,6 @@ mod provider;
 mod wire;
 
 pub use client::{Block, ConsulKv, KvRead};
-pub use config::{Consistency, ConsulConfig, Mode, RateLimit, TlsFiles};
+pub use config::{Consistency, ConsulConfig, Mode, RateLimit, TlsFiles, DEFAULT_PORT, SCHEMES};
 pub use provider::ConsulProvider;
 pub use wire::KvEntry;

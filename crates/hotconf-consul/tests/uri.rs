@@ -32,6 +32,12 @@ fn uris() {
     );
     assert_eq!(parse("consul://h/x/").unwrap().address, "h:8500");
     assert!(parse("consul://h/x/?ca=/ca.pem").unwrap().tls.is_some());
+    assert!(parse("consul://h/x/?tls=true").unwrap().tls.is_some());
+    let typo = parse("consul://h/x/?consistensy=stale").unwrap_err();
+    assert!(
+        typo.to_string().contains("unknown parameter `consistensy`"),
+        "{typo}"
+    );
     // Every refused URI carries the token: its errors must not repeat it (Display, Debug and
     // the cause chain).
     for bad in [
@@ -44,6 +50,9 @@ fn uris() {
         "consul://h:1/app/?mode=bogus&token=s3cr3t",
         "consul://h:1/app/config?format=nope&token=s3cr3t",
         "etcd://h:1/app/?token=s3cr3t",
+        "consul://h:1/app/?tokne=x&token=s3cr3t",
+        "consul://h:1/app/?password=s3cr3t",
+        "consul:///app/?token=s3cr3t",
     ] {
         let uri: hotconf_core::SourceUri = bad.parse().unwrap();
         assert!(bad.contains("s3cr3t"));

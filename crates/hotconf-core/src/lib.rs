@@ -28,6 +28,7 @@ mod secret;
 mod stats;
 mod store;
 mod subscription;
+mod target;
 mod tree;
 mod uri;
 mod validate;
@@ -50,7 +51,8 @@ pub use secret::Secret;
 pub use stats::Stats;
 pub use store::{CachedReader, Guard, Origin, Snapshot, Store};
 pub use subscription::Subscription;
-pub use uri::{Scheme, SourceUri};
+pub use target::{KeySpace, Mode, TlsFiles};
+pub use uri::{Query, SourceUri};
 pub use validate::CheckFuture;
 
 #[cfg(test)]

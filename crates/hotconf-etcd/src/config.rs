@@ -1,35 +1,21 @@
 //! `EtcdConfig`: where and how to follow etcd, from code or an `etcd://` URI.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use hotconf_core::{
-    parse_duration, Error, ErrorKind, Format, Limits, Result, Scheme, Secret, SourceUri,
-};
+use hotconf_core::{Format, KeySpace, Limits, Result, Secret, SourceUri};
+
+pub use hotconf_core::{Mode, TlsFiles};
+
+/// The URI schemes this backend serves: `etcd://`.
+pub const SCHEMES: &[&str] = &["etcd"];
+/// The port of an endpoint written without one: 2379, etcd's client port.
+pub const DEFAULT_PORT: u16 = 2379;
 
 /// The default [`EtcdConfig::request_timeout`]: 10 s.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default [`EtcdConfig::watch_check`]: 30 s.
 pub const DEFAULT_WATCH_CHECK: Duration = Duration::from_secs(30);
-
-/// What the provider follows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mode {
-    /// Every key under a prefix; `app/db/port` under `app/` is `db.port`.
-    Prefix,
-    /// One key holding a whole document.
-    Key(Format),
-}
-
-/// TLS material, as PEM files.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TlsFiles {
-    /// The CA that signed the servers' certificates.
-    pub ca: Option<PathBuf>,
-    /// A client certificate and its key, for mutual TLS.
-    pub identity: Option<(PathBuf, PathBuf)>,
-}
 
 /// How to reach etcd and what to follow.
 #[derive(Clone, PartialEq, Eq)]
@@ -67,11 +53,7 @@ impl EtcdConfig {
     /// Follows every key under `prefix` (a `/` is appended if missing, so `app` never matches
     /// `application/…`).
     pub fn prefix(endpoints: impl IntoIterator<Item = impl Into<String>>, prefix: &str) -> Self {
-        let mut path = prefix.trim_start_matches('/').to_owned();
-        if !path.ends_with('/') {
-            path.push('/');
-        }
-        EtcdConfig::with(endpoints, path, Mode::Prefix)
+        EtcdConfig::with(endpoints, KeySpace::prefix(prefix))
     }
 
     /// Follows one key holding a document in `format`.
@@ -80,23 +62,15 @@ impl EtcdConfig {
         key: &str,
         format: Format,
     ) -> Self {
-        EtcdConfig::with(
-            endpoints,
-            key.trim_start_matches('/').to_owned(),
-            Mode::Key(format),
-        )
+        EtcdConfig::with(endpoints, KeySpace::key(key, format))
     }
 
-    fn with(
-        endpoints: impl IntoIterator<Item = impl Into<String>>,
-        path: String,
-        mode: Mode,
-    ) -> Self {
+    fn with(endpoints: impl IntoIterator<Item = impl Into<String>>, target: KeySpace) -> Self {
         EtcdConfig {
             endpoints: endpoints.into_iter().map(Into::into).collect(),
-            path,
-            mode,
-            typed: false,
+            path: target.path,
+            mode: target.mode,
+            typed: target.typed,
             user: None,
             password: None,
             tls: None,
@@ -145,60 +119,28 @@ impl EtcdConfig {
         self
     }
 
-    /// From `etcd://[user:password@]host:port[,host:port]/path?mode=prefix|key&format=yaml&typed=true&ca=…&cert=…&key=…&timeout=10s&watch_check=30s`.
-    /// Without `mode`, a path ending with `/` is a prefix and one with a known extension a key.
+    /// From `etcd://[user:password@]host[:port][,host[:port]]/path?mode=prefix|key&format=yaml&typed=true&tls=true&ca=…&cert=…&key=…&timeout=10s&watch_check=30s`
+    /// (port [`DEFAULT_PORT`] when omitted). Without `mode`, a path ending with `/` is a prefix
+    /// and one with a known extension a key (see [`hotconf_core::Query::key_space`]).
     ///
     /// # Errors
-    /// [`ErrorKind::Config`] for another scheme, an empty path or a bad option.
+    /// [`ErrorKind::Config`](hotconf_core::ErrorKind::Config) for another scheme, no host, an
+    /// empty path, a bad option or an unknown parameter.
     pub fn from_uri(uri: &SourceUri) -> Result<Self> {
-        let bad = |why: String| Error::new(ErrorKind::Config, format!("{uri}: {why}"));
-        if uri.scheme != Scheme::Etcd {
-            return Err(bad("not an etcd:// source".into()));
+        uri.expect_scheme(SCHEMES)?;
+        let endpoints = uri.endpoints_with_port(DEFAULT_PORT)?;
+        let mut query = uri.query();
+        let mut config = EtcdConfig::with(endpoints, query.key_space()?);
+        config.tls = query.tls()?;
+        if let Some(timeout) = query.positive_duration("timeout")? {
+            config.request_timeout = timeout;
         }
-        if uri.path.trim_matches('/').is_empty() {
-            return Err(bad("give a prefix or a key after the host".into()));
+        if let Some(check) = query.positive_duration("watch_check")? {
+            config.watch_check = check;
         }
-        let format = match uri.param("format") {
-            Some(f) => Some(f.parse::<Format>()?),
-            None => Format::from_path(&uri.path),
-        };
-        let mut config = match (uri.param("mode"), format) {
-            (Some("prefix"), _) => EtcdConfig::prefix(uri.endpoints.clone(), &uri.path),
-            (Some("key"), Some(format)) | (None, Some(format)) if !uri.path.ends_with('/') => {
-                EtcdConfig::key(uri.endpoints.clone(), &uri.path, format)
-            }
-            (Some("key"), _) => {
-                return Err(bad(
-                    "key mode needs a format (?format=yaml) or an extension".into(),
-                ))
-            }
-            (None, _) => EtcdConfig::prefix(uri.endpoints.clone(), &uri.path),
-            (Some(other), _) => return Err(bad(format!("unknown mode `{other}` (prefix, key)"))),
-        };
-        config.typed = uri.param("typed") == Some("true");
-        if let Some(timeout) = uri.param("timeout") {
-            config.request_timeout = positive(parse_duration(timeout)?).map_err(bad)?;
-        }
-        if let Some(check) = uri.param("watch_check") {
-            config.watch_check = positive(parse_duration(check)?).map_err(bad)?;
-        }
+        query.finish()?;
         config.user = uri.username.clone();
         config.password = uri.password.clone();
-        if uri.param("ca").is_some() || uri.param("cert").is_some() {
-            let identity = match (uri.param("cert"), uri.param("key")) {
-                (Some(cert), Some(key)) => Some((PathBuf::from(cert), PathBuf::from(key))),
-                (None, None) => None,
-                _ => {
-                    return Err(bad(
-                        "give both cert= and key= for a client certificate".into()
-                    ))
-                }
-            };
-            config.tls = Some(TlsFiles {
-                ca: uri.param("ca").map(PathBuf::from),
-                identity,
-            });
-        }
         Ok(config)
     }
 
@@ -208,14 +150,11 @@ impl EtcdConfig {
             .user
             .as_ref()
             .map_or(String::new(), |u| format!("{u}@"));
-        let mode = match &self.mode {
-            Mode::Prefix => "prefix".to_owned(),
-            Mode::Key(format) => format!("key&format={format}"),
-        };
         format!(
-            "etcd://{user}{}/{}?mode={mode}",
+            "etcd://{user}{}/{}?mode={}",
             self.endpoints.join(","),
-            self.path
+            self.path,
+            KeySpace::mode_param(&self.mode)
         )
     }
 }
@@ -237,17 +176,10 @@ impl fmt::Debug for EtcdConfig {
     }
 }
 
-fn positive(duration: Duration) -> std::result::Result<Duration, String> {
-    if duration.is_zero() {
-        Err("a duration must be above zero".into())
-    } else {
-        Ok(duration)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn parse(s: &str) -> Result<EtcdConfig> {
         EtcdConfig::from_uri(&s.parse().unwrap())
@@ -294,6 +226,18 @@ mod tests {
         );
         assert!(parse("etcd://h:1/app/?timeout=0s").is_err());
         assert!(parse("etcd://h:1/app/?timeout=soon").is_err());
+        assert_eq!(
+            parse("etcd://h,[::1]/app/").unwrap().endpoints,
+            ["h:2379", "[::1]:2379"]
+        );
+        assert!(parse("etcd:///app/").is_err(), "no host");
+        assert!(parse("consul://h/app/").is_err(), "another scheme");
+        let typo = parse("etcd://root:pw@h/app/?mdoe=key&token=t0k").unwrap_err();
+        assert!(
+            typo.to_string().contains("unknown parameter `mdoe`"),
+            "{typo}"
+        );
+        assert!(!format!("{typo} {typo:?}").contains("pw@") && !typo.to_string().contains("t0k"));
     }
 
     #[test]

@@ -11,6 +11,8 @@ mod follow;
 mod provider;
 mod revision;
 
-pub use config::{EtcdConfig, Mode, TlsFiles, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WATCH_CHECK};
+pub use config::{
+    EtcdConfig, Mode, TlsFiles, DEFAULT_PORT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WATCH_CHECK, SCHEMES,
+};
 pub use connection::EtcdConnection;
 pub use provider::EtcdProvider;

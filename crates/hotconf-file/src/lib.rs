@@ -17,6 +17,6 @@ mod watch;
 mod watcher;
 mod writes;
 
-pub use provider::{FileProvider, DEFAULT_DEBOUNCE, DEFAULT_RESCAN};
+pub use provider::{FileProvider, DEFAULT_DEBOUNCE, DEFAULT_RESCAN, SCHEMES};
 pub use read::FileMode;
 pub use watcher::watched_directories;

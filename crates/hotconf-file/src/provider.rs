@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hotconf_core::{
-    parse_duration, Capabilities, Error, ErrorKind, Format, Layer, Limits, Metadata, Provider,
-    Result, Scheme, SourceUri, WatchStream,
+    Capabilities, Error, ErrorKind, Format, Layer, Limits, Metadata, Provider, Result, SourceUri,
+    WatchStream,
 };
 
 use crate::read::{read_state, FileMode};
@@ -17,6 +17,9 @@ use crate::watch::follow;
 /// The default wait after a file event before reading, so that the rest of a save (a rename
 /// after a write, the kubelet's symlink swap) lands in the same read. See docs/benchmarks.md.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(20);
+
+/// The URI schemes this backend serves: `file:` (and a bare path, which parses as `file:`).
+pub const SCHEMES: &[&str] = &[SourceUri::FILE];
 
 /// The default interval of the backstop rescan, which catches events the OS lost.
 pub const DEFAULT_RESCAN: Duration = Duration::from_secs(30);
@@ -107,35 +110,26 @@ impl FileProvider {
     /// # Errors
     /// [`ErrorKind::Config`] for another scheme or a bad option.
     pub fn from_uri(uri: &SourceUri) -> Result<Self> {
-        if uri.scheme != Scheme::File {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!("{uri} is not a file source"),
-            ));
-        }
-        let mut provider = match uri.param("mode") {
+        uri.expect_scheme(SCHEMES)?;
+        let mut query = uri.query();
+        let mut provider = match query.choice("mode", &["document", "keys", "documents"])? {
             Some("documents") => FileProvider::documents(&uri.path),
             Some("keys") => FileProvider::directory(&uri.path),
-            Some("document") | None => FileProvider::new(&uri.path),
-            Some(other) => {
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    format!("unknown mode `{other}` (document, keys, documents)"),
-                ))
-            }
+            _ => FileProvider::new(&uri.path),
         };
-        if uri.param("typed") == Some("true") {
+        if query.flag("typed")? {
             provider = provider.typed();
         }
-        if let Some(format) = uri.param("format") {
-            provider = provider.format(format.parse()?);
+        if let Some(format) = query.format()? {
+            provider = provider.format(format);
         }
-        if let Some(poll) = uri.param("poll") {
-            provider = provider.polling(parse_duration(poll)?);
+        if let Some(poll) = query.duration("poll")? {
+            provider = provider.polling(poll);
         }
-        if let Some(debounce) = uri.param("debounce") {
-            provider = provider.debounce(parse_duration(debounce)?);
+        if let Some(debounce) = query.duration("debounce")? {
+            provider = provider.debounce(debounce);
         }
+        query.finish()?;
         Ok(provider)
     }
 
@@ -266,5 +260,10 @@ mod tests {
         assert!(FileProvider::from_uri(&"file:x?mode=weird".parse().unwrap()).is_err());
         assert!(FileProvider::from_uri(&"file:x?poll=2h".parse().unwrap()).is_err());
         assert!(FileProvider::from_uri(&"env:APP_".parse().unwrap()).is_err());
+        let typo = FileProvider::from_uri(&"file:x?pol=2s".parse().unwrap()).unwrap_err();
+        assert!(
+            typo.to_string().contains("unknown parameter `pol`"),
+            "{typo}"
+        );
     }
 }

@@ -4,9 +4,12 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hotconf_core::{
-    parse_duration, Error, ErrorKind, Format, Limits, Result, Scheme, Secret, SourceUri,
-};
+use hotconf_core::{Error, ErrorKind, Format, Limits, Result, Secret, SourceUri};
+
+/// The URI schemes this backend serves: `nacos://`.
+pub const SCHEMES: &[&str] = &["nacos"];
+/// The port of a server written without one: 8848, Nacos's HTTP API.
+pub const DEFAULT_PORT: u16 = 8848;
 
 /// How the provider learns of a change between its periodic checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -160,44 +163,37 @@ impl NacosConfig {
             })
     }
 
-    /// From `nacos://[user:password@]host:port/<dataId>?group=&namespace=&format=&check=5s&listener=long-poll|sdk&grpc_port=`.
+    /// From `nacos://[user:password@]host[:port]/<dataId>?group=&namespace=&format=&check=5s&listener=long-poll|sdk&grpc_port=`
+    /// (port [`DEFAULT_PORT`] when omitted).
     ///
     /// # Errors
-    /// [`ErrorKind::Config`] for another scheme, no dataId, or a bad option.
+    /// [`ErrorKind::Config`] for another scheme, no server or several, no dataId, a bad option
+    /// or an unknown parameter.
     pub fn from_uri(uri: &SourceUri) -> Result<Self> {
-        let bad = |why: &str| Error::new(ErrorKind::Config, format!("{uri}: {why}"));
-        if uri.scheme != Scheme::Nacos {
-            return Err(bad("not a nacos:// source"));
-        }
-        let [server] = uri.endpoints.as_slice() else {
-            return Err(bad("give exactly one server"));
-        };
+        uri.expect_scheme(SCHEMES)?;
+        let server = uri.one_endpoint(DEFAULT_PORT)?;
         if uri.path.is_empty() || uri.path.contains('/') {
-            return Err(bad(
-                "give the dataId after the host, e.g. nacos://127.0.0.1:8848/app.yaml",
-            ));
+            return Err(
+                uri.error("give the dataId after the host, e.g. nacos://127.0.0.1:8848/app.yaml")
+            );
         }
-        let mut config = NacosConfig::new(server.clone(), uri.path.clone());
-        if let Some(group) = uri.param("group") {
+        let mut config = NacosConfig::new(server, uri.path.clone());
+        let mut query = uri.query();
+        if let Some(group) = query.get("group") {
             config = config.group(group);
         }
-        if let Some(namespace) = uri.param("namespace") {
+        if let Some(namespace) = query.get("namespace") {
             config = config.namespace(namespace);
         }
-        if let Some(format) = uri.param("format") {
-            config = config.format(format.parse()?);
+        config.format = query.format()?;
+        if let Some(check) = query.duration("check")? {
+            config = config.check_interval(check);
         }
-        if let Some(check) = uri.param("check") {
-            config = config.check_interval(parse_duration(check)?);
+        if query.choice("listener", &["long-poll", "sdk"])? == Some("sdk") {
+            config = config.listener(Listener::Sdk);
         }
-        match uri.param("listener") {
-            None | Some("long-poll") => {}
-            Some("sdk") => config = config.listener(Listener::Sdk),
-            Some(_) => return Err(bad("listener is `long-poll` or `sdk`")),
-        }
-        if let Some(port) = uri.param("grpc_port") {
-            config = config.grpc_port(port.parse().map_err(|_| bad("bad grpc_port"))?);
-        }
+        config.grpc_port = query.parse("grpc_port")?;
+        query.finish()?;
         config.user = uri.username.clone();
         config.password = uri.password.clone();
         Ok(config)
@@ -269,5 +265,14 @@ mod tests {
         );
         assert!(parse("nacos://h:1/").is_err());
         assert!(parse("nacos://h:1,h:2/a.yaml").is_err());
+        assert_eq!(parse("nacos://h/a.yaml").unwrap().server, "h:8848");
+        assert_eq!(parse("nacos://h/a?grpc_port=9").unwrap().grpc_port, Some(9));
+        assert!(parse("nacos://h/a?grpc_port=x").is_err());
+        let typo = parse("nacos://u:pw@h/a.yaml?namspace=n&token=t0k").unwrap_err();
+        assert!(
+            typo.to_string().contains("unknown parameter `namspace`"),
+            "{typo}"
+        );
+        assert!(!typo.to_string().contains("pw@") && !typo.to_string().contains("t0k"));
     }
 }

@@ -9,5 +9,5 @@ mod http;
 mod listener;
 mod provider;
 
-pub use config::{Listener, NacosConfig};
+pub use config::{Listener, NacosConfig, DEFAULT_PORT, SCHEMES};
 pub use provider::NacosProvider;

@@ -3,7 +3,10 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod registry;
+
 pub use hotconf_core::*;
+pub use registry::{provider_from_source, provider_from_uri, register_scheme, ProviderFactory};
 
 #[cfg(feature = "file")]
 #[cfg_attr(docsrs, doc(cfg(feature = "file")))]
