@@ -159,8 +159,52 @@ impl Fixture for RemoteFixture {
     }
 }
 
+// --- Reaching the provider by URI -------------------------------------------------------------
+
+/// Makes `polling:///path/to/file.json?interval=2s&format=json` a source URI: after this,
+/// `hotconf::provider_from_uri` (and so any tool built on it) builds a `PollingProvider` that
+/// polls that file. The factory reads its parameters through `SourceUri::query`, which refuses
+/// unknown ones, as the built-in backends do.
+fn register_polling_scheme() -> Result<()> {
+    hotconf::register_scheme("polling", |uri: &hotconf::SourceUri| {
+        let mut query = uri.query();
+        let path = std::path::PathBuf::from(format!("/{}", uri.path));
+        let format = query
+            .format_or_extension(&uri.path)?
+            .unwrap_or(Format::Json);
+        let interval = query
+            .positive_duration("interval")?
+            .unwrap_or(Duration::from_secs(2));
+        query.finish()?;
+        Ok(Box::new(PollingProvider {
+            name: uri.to_string(),
+            format,
+            interval,
+            read: Arc::new(move || match std::fs::read_to_string(&path) {
+                Ok(text) => Ok(Some(text)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(Error::new(ErrorKind::Unavailable, "cannot read").with_cause(e)),
+            }),
+        }) as Box<dyn Provider>)
+    })
+}
+
+/// Registers the scheme and loads a file through it.
+async fn load_by_uri() -> Result<Layer> {
+    register_polling_scheme()?;
+    let file = std::env::temp_dir().join(format!("hotconf-polling-{}.json", std::process::id()));
+    std::fs::write(&file, r#"{"app": {"port": 8080}}"#).expect("a temporary file");
+    let provider =
+        hotconf::provider_from_uri(&format!("polling://{}?interval=50ms", file.display()));
+    let layer = provider?.load().await;
+    let _ = std::fs::remove_file(&file);
+    layer
+}
+
 #[tokio::main]
 async fn main() {
+    let layer = load_by_uri().await.expect("polling:// is registered");
+    println!("loaded by URI (polling://…): revision {}", layer.revision);
     println!("running the behaviour suite against PollingProvider…");
     suite::run_all(RemoteFixture::new).await;
     println!(
@@ -174,5 +218,15 @@ mod tests {
     #[tokio::test]
     async fn polling_provider_passes_the_suite() {
         hotconf_testkit::suite::run_all(super::RemoteFixture::new).await;
+    }
+
+    #[tokio::test]
+    async fn polling_provider_is_reachable_by_uri() {
+        super::load_by_uri().await.unwrap();
+        let typo = hotconf::provider_from_uri("polling:///x.json?intervall=1s").err();
+        assert!(typo
+            .unwrap()
+            .to_string()
+            .contains("unknown parameter `intervall`"));
     }
 }
