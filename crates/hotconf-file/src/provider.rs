@@ -12,7 +12,7 @@ use hotconf_core::{
 };
 
 use crate::read::{read_state, FileMode};
-use crate::watch::follow;
+use crate::watch::watch;
 
 /// The default wait after a file event before reading, so that the rest of a save (a rename
 /// after a write, the kubelet's symlink swap) lands in the same read. See docs/benchmarks.md.
@@ -227,7 +227,7 @@ impl Provider for FileProvider {
     }
 
     async fn watch(&self) -> Result<WatchStream> {
-        Ok(follow(self.clone()))
+        Ok(watch(self.clone()))
     }
 }
 
