@@ -5,16 +5,18 @@ mod common;
 
 use common::{follow, unique, ConsulFixture, Target};
 use hotconf_consul::{ConsulConfig, ConsulProvider};
-use hotconf_testkit::{suite, wait_until};
+use hotconf_testkit::wait_until;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn prefix_mode_passes_the_behaviour_suite() {
-    suite::run_all_with(|| ConsulFixture::new(false)).await;
+/// The behaviour suite on a prefix.
+mod prefix_mode {
+    use super::ConsulFixture;
+    hotconf_testkit::behaviour_tests!(ConsulFixture::new(false));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_mode_passes_the_behaviour_suite() {
-    suite::run_all_with(|| ConsulFixture::new(true)).await;
+/// The behaviour suite on a key holding a document.
+mod key_mode {
+    use super::ConsulFixture;
+    hotconf_testkit::behaviour_tests!(ConsulFixture::new(true));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

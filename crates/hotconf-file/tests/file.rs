@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hotconf_core::{Event, Provider, Reloader, Startup};
 use hotconf_file::FileProvider;
-use hotconf_testkit::{suite, wait_for_event, wait_until, Fixture};
+use hotconf_testkit::{wait_for_event, wait_until, Fixture};
 use serde::Deserialize;
 use tempfile::TempDir;
 
@@ -42,6 +42,16 @@ impl Fixture for DocumentFixture {
     }
     async fn write(&self, config: &serde_json::Value) {
         save_by_rename(&self.path(), &config.to_string()); // JSON is YAML
+    }
+    /// A FIFO where the document should be: hotconf reads only regular files.
+    async fn refused(&self) -> Option<Box<dyn Provider>> {
+        let fifo = self.dir.path().join("fifo.yaml");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success(), "mkfifo failed");
+        Some(Box::new(FileProvider::new(fifo)))
     }
     async fn write_invalid(&self) {
         save_by_rename(&self.path(), "app: [unclosed");
@@ -128,14 +138,16 @@ impl Fixture for ConfigMapFixture {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_document_file_passes_the_behaviour_suite() {
-    suite::run_all(DocumentFixture::new).await;
+/// The behaviour suite on one document file.
+mod document_file {
+    use super::DocumentFixture;
+    hotconf_testkit::behaviour_tests!(async { DocumentFixture::new() });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_configmap_directory_passes_the_behaviour_suite() {
-    suite::run_all(ConfigMapFixture::new).await;
+/// The behaviour suite on a ConfigMap mount.
+mod configmap_directory {
+    use super::ConfigMapFixture;
+    hotconf_testkit::behaviour_tests!(async { ConfigMapFixture::new() });
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -32,10 +32,8 @@ pub use wait::{wait_for_event, wait_until, TIMEOUT};
 
 #[cfg(test)]
 mod tests {
-    use super::*;
 
-    #[tokio::test]
-    async fn memory_provider_passes_the_suite() {
-        suite::run_all(MemoryFixture::new).await;
+    mod memory_provider {
+        crate::behaviour_tests!(async { crate::MemoryFixture::new() });
     }
 }
