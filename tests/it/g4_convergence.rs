@@ -5,8 +5,8 @@ use hotconf::{ErrorKind, Event, Format, MemoryProvider, Reloader};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::scripted::ScriptedProvider;
 use crate::{set_json, two_layers, wait_for_event, wait_until};
+use hotconf_testkit::ScriptedProvider;
 
 #[tokio::test]
 async fn g4_changes_made_while_disconnected_are_applied_after_reconnect() {

@@ -23,11 +23,13 @@ pub mod nacos;
 pub mod pki;
 pub mod ports;
 pub mod proxy;
+mod scripted;
 pub mod suite;
 mod wait;
 
 pub use fixture::{Fixture, MemoryFixture};
 pub use proxy::TcpProxy;
+pub use scripted::{Script, ScriptedProvider};
 pub use wait::{wait_for_event, wait_until, TIMEOUT};
 
 #[cfg(test)]
