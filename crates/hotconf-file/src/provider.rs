@@ -194,9 +194,10 @@ impl FileProvider {
         }
     }
 
-    /// How many times this provider (and its clones) read the source: a diagnostic, and how
-    /// tests prove that reading never triggers another read.
-    pub fn reads(&self) -> u64 {
+    /// How many times this provider (and its clones) read the source: how tests prove that
+    /// reading never triggers another read.
+    #[cfg(test)]
+    pub(crate) fn reads(&self) -> u64 {
         self.reads.load(Ordering::Relaxed)
     }
 

@@ -146,6 +146,29 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reading_the_file_never_triggers_another_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.yaml");
+        std::fs::write(&path, "name: a\n").unwrap();
+        // No debounce: a feedback loop (a read's own open/close events causing a read) would spin.
+        let provider = FileProvider::new(&path).debounce(Duration::ZERO);
+        let mut stream = provider.watch().await.unwrap();
+        assert_eq!(next(&mut stream).await, "name: a\n");
+        for _ in 0..20 {
+            std::fs::read(&path).unwrap();
+        }
+        let tmp = dir.path().join("app.yaml.tmp");
+        std::fs::write(&tmp, "name: b\n").unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        assert_eq!(next(&mut stream).await, "name: b\n");
+        let reads = provider.reads();
+        assert!(
+            reads <= 6,
+            "{reads} reads for one start and one save: reads trigger reads"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_that_starts_during_a_read_is_read_again_after_its_close() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("app.yaml");
