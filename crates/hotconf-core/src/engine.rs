@@ -24,7 +24,7 @@ use crate::merge;
 use crate::path::{self, PathSegment};
 use crate::revision::Revision;
 use crate::stats::Stats;
-use crate::store::{Origin, Snapshot, Store};
+use crate::store::{Origin, Snapshot, SnapshotParts, Store};
 use crate::subscription::Publisher;
 use crate::tree::Tree;
 use crate::validate::{AsyncCheck, SyncValidator};
@@ -384,7 +384,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
                 .map_err(|e| self.locate(e))?;
         }
         let version = self.next_version();
-        let snapshot = Arc::new(Snapshot::new(
+        let snapshot = Arc::new(Snapshot::from_parts(SnapshotParts {
             config,
             version,
             revisions,
@@ -392,7 +392,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             hash,
             origin,
             pending_restart,
-        ));
+        }));
         for check in &self.rules.async_validators {
             run_check(
                 check,
@@ -580,15 +580,15 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         origin: Origin,
     ) -> Result<Arc<Snapshot<T>>> {
         let config = self.deserialize(earlier.merged())?;
-        let snapshot = Arc::new(Snapshot::new(
+        let snapshot = Arc::new(Snapshot::from_parts(SnapshotParts {
             config,
-            self.next_version(),
-            earlier.revisions().into(),
-            earlier.merged_tree().clone(),
-            earlier.content_hash(),
+            version: self.next_version(),
+            revisions: earlier.revisions().into(),
+            merged: earlier.merged_tree().clone(),
+            hash: earlier.content_hash(),
             origin,
-            Vec::new(),
-        ));
+            pending_restart: Vec::new(),
+        }));
         self.publish(snapshot.clone());
         self.save(&snapshot);
         Ok(snapshot)
