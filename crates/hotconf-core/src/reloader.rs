@@ -1,6 +1,5 @@
 //! `Reloader`: follows every layer's provider and keeps a [`Store`] up to date.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
@@ -12,7 +11,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::backoff::Backoff;
-use crate::engine::{Engine, Rules, Source};
+use crate::engine::{Engine, Rules};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
 use crate::format::Limits;
@@ -203,28 +202,16 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
             .map(|(i, p)| tokio::spawn(follow_source(i, p.clone(), inbox.clone(), self.backoff)))
             .collect();
         let guard = AbortOnDrop(std::mem::take(&mut tasks));
-        let mut engine = Engine {
-            sources: self
-                .providers
-                .iter()
-                .map(|p| Source::new(p.metadata().name))
-                .collect(),
-            rules: self.rules,
-            store: None,
-            events: self.events.clone(),
-            history: VecDeque::new(),
-            pinned: false,
-            stats: Arc::new(self.stats),
-            disk: None,
-            last_version: 0,
-        };
-        let mut tasks_writer = None;
-        let stats = engine.stats.subscribe();
-        if let Some(path) = &self.snapshot {
-            let (sender, writer) = crate::disk::spawn_writer(path.clone(), engine.stats.clone());
-            engine.disk = Some(sender);
-            tasks_writer = Some(writer);
-        }
+        let stats = Arc::new(self.stats);
+        let subscription = stats.subscribe();
+        let mut writer = None;
+        let disk = self.snapshot.as_ref().map(|path| {
+            let (sender, task) = crate::disk::spawn_writer(path.clone(), stats.clone());
+            writer = Some(task);
+            sender
+        });
+        let names = self.providers.iter().map(|p| p.metadata().name);
+        let mut engine = Engine::new(names, self.rules, self.events.clone(), stats, disk);
         if let Err(error) = first_config(&mut engine, &inbox, self.startup).await {
             let Some(path) = &self.snapshot else {
                 return Err(error);
@@ -239,15 +226,15 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
                 }
             }
         }
-        let store = engine.store.clone().expect("a config was applied");
+        let store = engine.store().expect("a config was applied");
         let (commands, receiver) = mpsc::channel(16);
         let mut tasks = guard.into_inner();
-        tasks.extend(tasks_writer);
+        tasks.extend(writer);
         tasks.push(tokio::spawn(run(engine, inbox, receiver, self.debounce)));
         Ok(Reloader {
             store,
             events: self.events,
-            stats,
+            stats: subscription,
             commands,
             _tasks: AbortOnDrop(tasks),
         })
@@ -268,23 +255,21 @@ async fn first_config<T: DeserializeOwned + Send + Sync + 'static>(
     };
     let mut last_error = None;
     loop {
-        let errors = engine.ingest(inbox.drain());
-        if let Some(error) = errors.into_iter().next() {
+        let batch = engine.batch(inbox.drain(), fail_fast).await;
+        if let Some(error) = batch.source_error {
             if fail_fast {
                 return Err(error);
             }
             last_error = Some(error);
         }
-        let applied = engine.apply_sources().await;
-        engine.stats.send_modify(|s| s.batches += 1);
-        match applied {
+        match batch.applied {
             Ok(Some(_)) => return Ok(()),
             Ok(None) => {}
             Err(error) if fail_fast => return Err(error),
             Err(error) => last_error = Some(error),
         }
-        if let Some(stopped) = engine.sources.iter().find(|s| s.stopped && !s.ready) {
-            let message = format!("source {} stopped before delivering a state", stopped.name);
+        if let Some(stopped) = engine.stalled_source() {
+            let message = format!("source {stopped} stopped before delivering a state");
             return Err(last_error.unwrap_or_else(|| Error::new(ErrorKind::Unavailable, message)));
         }
         match deadline {
@@ -328,16 +313,14 @@ async fn run<T: DeserializeOwned + Send + Sync + 'static>(
                 None => return,
                 Some(Command::Rollback(version, reply)) => { let _ = reply.send(engine.rollback(version)); }
                 Some(Command::Unpin(reply)) => { let _ = reply.send(engine.unpin().await); }
-                Some(Command::History(reply)) => { let _ = reply.send(engine.history.iter().cloned().collect()); }
+                Some(Command::History(reply)) => { let _ = reply.send(engine.history()); }
             },
             () = inbox.wait() => {
                 if !debounce.is_zero() {
                     tokio::time::sleep(debounce).await;
                 }
-                engine.ingest(inbox.drain());
-                // A rejection was already reported as an event; the loop goes on.
-                let _ = engine.apply_sources().await;
-                engine.stats.send_modify(|s| s.batches += 1);
+                // Errors and rejections were already reported as events; the loop goes on.
+                let _ = engine.batch(inbox.drain(), false).await;
             }
         }
     }
