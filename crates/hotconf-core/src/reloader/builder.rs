@@ -1,13 +1,13 @@
-//! `Reloader`: follows every layer's provider and keeps a [`Store`] up to date.
+//! `ReloaderBuilder`: what the user configures before starting, and the start itself (spawning
+//! the source tasks, waiting for the first config, handing the engine to the reload task).
 
-use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::backoff::Backoff;
@@ -15,25 +15,17 @@ use crate::engine::{Engine, Rules};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
 use crate::format::Limits;
-use crate::inbox::{follow_source, Inbox};
+use crate::inbox::Inbox;
 use crate::path;
 use crate::provider::Provider;
 use crate::stats::Stats;
-use crate::store::{Snapshot, Store};
+use crate::store::Snapshot;
 use crate::subscription::{Publisher, Subscription};
 
-/// What [`ReloaderBuilder::start`] does until the first config is applied (guarantee G9).
-/// With a [`ReloaderBuilder::snapshot`] file, a start that would fail starts from the config
-/// saved there instead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Startup {
-    /// Return the first error: a source that fails, or a first config that is rejected.
-    FailFast,
-    /// Keep waiting through errors and rejections, up to this long, for a first good config
-    /// (`Duration::MAX`: for ever).
-    Wait(Duration),
-}
+use super::source_task::follow_source;
+use super::startup::{first_config, Startup};
+use super::task::run;
+use super::{AbortOnDrop, Reloader};
 
 /// Configures and starts a [`Reloader`]. Layers are merged in the order they are added: later
 /// layers override earlier ones.
@@ -238,198 +230,5 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
             commands,
             _tasks: AbortOnDrop(tasks),
         })
-    }
-}
-
-/// Waits for the first config as `startup` says; the error is the reason there is none.
-async fn first_config<T: DeserializeOwned + Send + Sync + 'static>(
-    engine: &mut Engine<T>,
-    inbox: &Inbox,
-    startup: Startup,
-) -> Result<()> {
-    let fail_fast = startup == Startup::FailFast;
-    let deadline = match startup {
-        Startup::FailFast => None,
-        // `Duration::MAX` and the like: wait for ever.
-        Startup::Wait(timeout) => tokio::time::Instant::now().checked_add(timeout),
-    };
-    let mut last_error = None;
-    loop {
-        let batch = engine.batch(inbox.drain(), fail_fast).await;
-        if let Some(error) = batch.source_error {
-            if fail_fast {
-                return Err(error);
-            }
-            last_error = Some(error);
-        }
-        match batch.applied {
-            Ok(Some(_)) => return Ok(()),
-            Ok(None) => {}
-            Err(error) if fail_fast => return Err(error),
-            Err(error) => last_error = Some(error),
-        }
-        if let Some(stopped) = engine.stalled_source() {
-            let message = format!("source {stopped} stopped before delivering a state");
-            return Err(last_error.unwrap_or_else(|| Error::new(ErrorKind::Unavailable, message)));
-        }
-        match deadline {
-            None => inbox.wait().await,
-            Some(deadline) => {
-                if tokio::time::timeout_at(deadline, inbox.wait())
-                    .await
-                    .is_err()
-                {
-                    let why = last_error.map_or_else(
-                        || "a source has not delivered its first state".to_owned(),
-                        |e| e.to_string(),
-                    );
-                    return Err(Error::new(
-                        ErrorKind::Unavailable,
-                        format!("no valid config at startup: {why}"),
-                    )
-                    .with_transient(true));
-                }
-            }
-        }
-    }
-}
-
-enum Command<T> {
-    Rollback(u64, oneshot::Sender<Result<Arc<Snapshot<T>>>>),
-    Unpin(oneshot::Sender<Result<Option<Arc<Snapshot<T>>>>>),
-    History(oneshot::Sender<Vec<Arc<Snapshot<T>>>>),
-}
-
-async fn run<T: DeserializeOwned + Send + Sync + 'static>(
-    mut engine: Engine<T>,
-    inbox: Arc<Inbox>,
-    mut commands: mpsc::Receiver<Command<T>>,
-    debounce: Duration,
-) {
-    loop {
-        tokio::select! {
-            biased;
-            command = commands.recv() => match command {
-                None => return,
-                Some(Command::Rollback(version, reply)) => { let _ = reply.send(engine.rollback(version)); }
-                Some(Command::Unpin(reply)) => { let _ = reply.send(engine.unpin().await); }
-                Some(Command::History(reply)) => { let _ = reply.send(engine.history()); }
-            },
-            () = inbox.wait() => {
-                if !debounce.is_zero() {
-                    tokio::time::sleep(debounce).await;
-                }
-                // Errors and rejections were already reported as events; the loop goes on.
-                let _ = engine.batch(inbox.drain(), false).await;
-            }
-        }
-    }
-}
-
-struct AbortOnDrop(Vec<JoinHandle<()>>);
-
-impl AbortOnDrop {
-    fn into_inner(mut self) -> Vec<JoinHandle<()>> {
-        std::mem::take(&mut self.0)
-    }
-}
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        for task in &self.0 {
-            task.abort();
-        }
-    }
-}
-
-/// Keeps a [`Store`] following its layers. Dropping it stops following (the store keeps its
-/// last config).
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> hotconf_core::Result<()> {
-/// use hotconf_core::{Format, MemoryProvider, Reloader};
-///
-/// #[derive(serde::Deserialize)]
-/// struct App { port: u16 }
-///
-/// let (source, handle) = MemoryProvider::new("memory:app");
-/// handle.set_document(Format::Toml, "port = 8080");
-/// let reloader = Reloader::<App>::builder()
-///     .layer(source)
-///     .validate(|app| if app.port == 0 { Err(hotconf_core::Error::validation("must not be 0").with_key("port")) } else { Ok(()) })
-///     .start()
-///     .await?;
-/// let store = reloader.store();
-/// assert_eq!(store.load().port, 8080);
-///
-/// let mut changes = store.subscribe();
-/// handle.set_document(Format::Toml, "port = 9090");
-/// changes.changed().await.unwrap();
-/// assert_eq!(store.load().port, 9090);
-/// # Ok(()) }
-/// ```
-pub struct Reloader<T> {
-    store: Store<T>,
-    events: broadcast::Sender<Event>,
-    stats: Subscription<Stats>,
-    commands: mpsc::Sender<Command<T>>,
-    _tasks: AbortOnDrop,
-}
-
-impl<T: fmt::Debug + Send + Sync + 'static> fmt::Debug for Reloader<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Reloader")
-            .field("store", &self.store)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<T: DeserializeOwned + Send + Sync + 'static> Reloader<T> {
-    /// A builder with no layers, fail-fast startup, a history of 10 and no debounce.
-    pub fn builder() -> ReloaderBuilder<T> {
-        ReloaderBuilder::default()
-    }
-
-    /// The store readers load from.
-    pub fn store(&self) -> Store<T> {
-        self.store.clone()
-    }
-
-    /// Subscribes to events from now on. A receiver that lags loses the oldest events, never
-    /// blocks the reloader.
-    pub fn events(&self) -> broadcast::Receiver<Event> {
-        self.events.subscribe()
-    }
-
-    /// Counters of what the reloader did; the subscription changes after every batch.
-    pub fn stats(&self) -> Subscription<Stats> {
-        self.stats.clone()
-    }
-
-    async fn ask<R>(&self, command: impl FnOnce(oneshot::Sender<R>) -> Command<T>) -> Result<R> {
-        let (reply, answer) = oneshot::channel();
-        let closed = || Error::new(ErrorKind::Closed, "the reloader has stopped");
-        self.commands
-            .send(command(reply))
-            .await
-            .map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())
-    }
-
-    /// Restores the content of `version` from the history as a new version and pins it: source
-    /// changes are tracked but not applied until [`unpin`](Self::unpin).
-    pub async fn rollback(&self, version: u64) -> Result<Arc<Snapshot<T>>> {
-        self.ask(|reply| Command::Rollback(version, reply)).await?
-    }
-
-    /// Resumes following the sources, applying their latest states at once. Returns the
-    /// snapshot applied, if the sources differ from the pinned content.
-    pub async fn unpin(&self) -> Result<Option<Arc<Snapshot<T>>>> {
-        self.ask(Command::Unpin).await?
-    }
-
-    /// The applied versions kept for rollback, oldest first.
-    pub async fn history(&self) -> Result<Vec<Arc<Snapshot<T>>>> {
-        self.ask(Command::History).await
     }
 }
