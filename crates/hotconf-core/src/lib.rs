@@ -53,7 +53,6 @@ pub use stats::Stats;
 pub use store::{CachedReader, Guard, Origin, Snapshot, Store};
 pub use subscription::Subscription;
 pub use uri::{Scheme, SourceUri};
-pub use validate::CheckFuture;
 
 #[cfg(test)]
 mod send_sync {
