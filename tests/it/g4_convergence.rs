@@ -67,7 +67,7 @@ async fn g4_a_lost_watch_stream_is_restarted_and_converges() {
     let builder = Reloader::<Named>::builder()
         .layer(scripted)
         .max_backoff(std::time::Duration::from_millis(50));
-    let mut events = builder.subscribe_events();
+    let mut events = builder.events();
     let reloader = builder.start().await.unwrap();
     let store = reloader.store();
     // The stream ends (a lost connection); the reloader reports it and calls watch() again,

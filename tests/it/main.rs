@@ -56,7 +56,7 @@ pub(crate) fn two_layers() -> Two {
     );
     upper.set_document(Format::Json, json!({"name": "v1"}).to_string());
     let builder = Reloader::<Cfg>::builder().layer(lower_p).layer(upper_p);
-    let events = builder.subscribe_events();
+    let events = builder.events();
     Two {
         lower,
         upper,

@@ -83,7 +83,7 @@ async fn the_token_never_reaches_logs_errors_or_events() {
     let builder = Reloader::<common::Keys>::builder()
         .layer(ConsulProvider::new(config.clone()).unwrap())
         .startup(Startup::Wait(Duration::from_secs(30)));
-    let mut events = builder.subscribe_events();
+    let mut events = builder.events();
     let reloader = builder.start().await.unwrap();
     assert_eq!(reloader.store().load().marker, "one");
     proxy.cut();

@@ -37,7 +37,7 @@ pub enum Origin {
     },
     /// Given directly to [`Store::new`].
     Initial,
-    /// Read from the snapshot file at startup because the sources gave no valid config
+    /// Read from the last-good file at startup because the sources gave no valid config
     /// ([`ReloaderBuilder::snapshot`](crate::ReloaderBuilder::snapshot)); replaced as soon as
     /// they do.
     Disk,

@@ -161,7 +161,7 @@ async fn follow(config: EtcdConfig) -> (Reloader<Keys>, tokio::sync::broadcast::
     let builder = Reloader::<Keys>::builder()
         .layer(EtcdProvider::new(config))
         .startup(Startup::Wait(Duration::from_secs(30)));
-    let events = builder.subscribe_events();
+    let events = builder.events();
     (builder.start().await.unwrap(), events)
 }
 

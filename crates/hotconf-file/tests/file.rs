@@ -164,7 +164,7 @@ async fn follow(
     let builder = Reloader::<App>::builder()
         .layer(provider)
         .startup(Startup::Wait(Duration::from_secs(20)));
-    let events = builder.subscribe_events();
+    let events = builder.events();
     (builder.start().await.unwrap(), events)
 }
 
@@ -250,7 +250,7 @@ async fn a_file_missing_at_start_is_applied_when_it_appears() {
     let builder = Reloader::<App>::builder()
         .layer(FileProvider::new(&path))
         .startup(Startup::Wait(Duration::from_secs(20)));
-    let mut events = builder.subscribe_events();
+    let mut events = builder.events();
     let start = tokio::spawn(builder.start());
     // The first read fails: the file is missing, the start waits.
     let event = wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;

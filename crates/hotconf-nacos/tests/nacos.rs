@@ -125,7 +125,7 @@ async fn follow(
     for layer in layers {
         builder = builder.layer(layer);
     }
-    let events = builder.subscribe_events();
+    let events = builder.events();
     (builder.start().await.unwrap(), events)
 }
 

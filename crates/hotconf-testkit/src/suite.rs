@@ -49,7 +49,7 @@ async fn start(provider: Box<dyn Provider>) -> (Reloader<SuiteConfig>, broadcast
             "" => Err(Error::validation("must not be empty").with_key("app.name")),
             _ => Ok(()),
         });
-    let events = builder.subscribe_events();
+    let events = builder.events();
     let reloader = builder
         .start()
         .await

@@ -173,6 +173,6 @@ pub async fn follow(
     let builder = Reloader::<Keys>::builder()
         .layer(provider)
         .startup(Startup::Wait(Duration::from_secs(30)));
-    let events = builder.subscribe_events();
+    let events = builder.events();
     (builder.start().await.unwrap(), events)
 }

@@ -182,12 +182,12 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         first
     }
 
-    /// Applies the config saved in the snapshot file `path`, deserialized and validated like
+    /// Applies the config saved in the last-good file `path`, deserialized and validated like
     /// any other (a saved config the rules now refuse is not used).
     pub(crate) async fn start_from_disk(&mut self, path: &Path) -> Result<Arc<Snapshot<T>>> {
         let saved = disk::read(path, &self.rules.limits)?;
         let candidate = Candidate::saved(saved.config, saved.revisions)?;
-        let name = format!("snapshot file {}", path.display());
+        let name = format!("last-good file {}", path.display());
         let snapshot = self
             .check(candidate, Origin::Disk)
             .await

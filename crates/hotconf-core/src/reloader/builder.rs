@@ -33,7 +33,7 @@ pub struct ReloaderBuilder<T> {
     providers: Vec<Arc<dyn Provider>>,
     rules: Rules<T>,
     startup: Startup,
-    snapshot: Option<PathBuf>,
+    last_good_file: Option<PathBuf>,
     debounce: Duration,
     backoff: Backoff,
     events: broadcast::Sender<Event>,
@@ -54,7 +54,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Default for ReloaderBuilder<T>
                 check_timeout: Duration::from_secs(30),
             },
             startup: Startup::FailFast,
-            snapshot: None,
+            last_good_file: None,
             debounce: Duration::ZERO,
             backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(30)),
             events: broadcast::channel(1024).0,
@@ -124,15 +124,15 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
         self
     }
 
-    /// Keeps the last applied config in the file `path` (JSON, mode 0600, replaced atomically
+    /// Keeps the last applied config in the *last-good file* `path` (JSON, mode 0600, replaced atomically
     /// after every apply, off the reload path) and starts from it when the sources give no
     /// valid config: at the first error with [`Startup::FailFast`], at the timeout with
     /// [`Startup::Wait`]. The saved config is deserialized and validated like any other; the
     /// store then says [`Origin::Disk`](crate::Origin::Disk) until the sources' first config
     /// replaces it. The file holds the whole config, secrets included: keep it on a private
     /// path. Guarantee G9.
-    pub fn snapshot(mut self, path: impl Into<PathBuf>) -> Self {
-        self.snapshot = Some(path.into());
+    pub fn last_good_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.last_good_file = Some(path.into());
         self
     }
 
@@ -156,7 +156,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
     }
 
     /// Subscribes to events before starting, so that startup events are seen too.
-    pub fn subscribe_events(&self) -> broadcast::Receiver<Event> {
+    pub fn events(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
     }
 
@@ -197,7 +197,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
         let stats = Arc::new(self.stats);
         let subscription = stats.subscribe();
         let mut writer = None;
-        let disk = self.snapshot.as_ref().map(|path| {
+        let disk = self.last_good_file.as_ref().map(|path| {
             let (sender, task) = crate::disk::spawn_writer(path.clone(), stats.clone());
             writer = Some(task);
             sender
@@ -205,15 +205,15 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
         let names = self.providers.iter().map(|p| p.metadata().name);
         let mut engine = Engine::new(names, self.rules, self.events.clone(), stats, disk);
         if let Err(error) = first_config(&mut engine, &inbox, self.startup).await {
-            let Some(path) = &self.snapshot else {
+            let Some(path) = &self.last_good_file else {
                 return Err(error);
             };
             match engine.start_from_disk(path).await {
                 Ok(_) => {
-                    tracing::warn!(%error, path = %path.display(), "no valid config from the sources: started from the snapshot on disk")
+                    tracing::warn!(%error, path = %path.display(), "no valid config from the sources: started from the last-good file")
                 }
                 Err(disk) => {
-                    tracing::warn!(error = %disk, "the snapshot on disk cannot be used");
+                    tracing::warn!(error = %disk, "the last-good file cannot be used");
                     return Err(error);
                 }
             }
