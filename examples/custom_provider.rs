@@ -1,9 +1,9 @@
 //! Writing your own provider, and proving it keeps the contract with the test kit's suite.
 //!
-//! `PollingProvider` follows any source you can read with a function: it polls, yields a new
-//! state only when the content changed (by hash), reports failures as transient errors and keeps
-//! going, and turns "not found" into an empty layer. Here the "remote" is an in-process map
-//! standing in for a config service.
+//! `PollingProvider` follows any source you can read with a function: it says how to read the
+//! source and how to wait for a change, and hotconf's follow helper does the rest (yield only
+//! changes, report failures once, back off, end after a permanent error). "Not found" is an empty
+//! layer. Here the "remote" is an in-process map standing in for a config service.
 //!
 //! Run: `cargo run -p hotconf-examples --example custom_provider`
 
@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hotconf::{
-    Capabilities, Error, ErrorKind, Format, Layer, Metadata, Provider, Result, Revision,
-    WatchStream,
+    follow, Capabilities, Error, ErrorKind, Follow, Format, Layer, Metadata, Provider, Result,
+    Revision, WatchStream,
 };
 use hotconf_testkit::{suite, Fixture};
 
@@ -23,23 +23,16 @@ enum Remote {
     Document(String),
     Deleted,
     Down,
+    Refused,
 }
 
 /// A provider that polls `read` every `interval`.
+#[derive(Clone)]
 struct PollingProvider {
     name: String,
     format: Format,
     interval: Duration,
     read: Arc<dyn Fn() -> Result<Option<String>> + Send + Sync>,
-}
-
-impl PollingProvider {
-    fn layer(&self) -> Result<Layer> {
-        match (self.read)()? {
-            Some(text) => Ok(Layer::document(self.format, text)),
-            None => Ok(Layer::empty(Revision::of_content(b""))),
-        }
-    }
 }
 
 #[async_trait]
@@ -49,45 +42,34 @@ impl Provider for PollingProvider {
     }
 
     async fn load(&self) -> Result<Layer> {
-        self.layer()
-            .map_err(|e| e.with_source_name(self.name.clone()))
+        let name = self.name.clone();
+        self.clone()
+            .read()
+            .await
+            .map_err(|e| e.or_source_name(&name))
     }
 
     async fn watch(&self) -> Result<WatchStream> {
-        // The stream must own what it uses: clone the pieces into it.
-        let this = PollingProvider {
-            name: self.name.clone(),
-            format: self.format,
-            interval: self.interval,
-            read: self.read.clone(),
-        };
-        let state = (this, None::<Revision>, true);
-        Ok(Box::pin(futures_util::stream::unfold(
-            state,
-            |(this, mut last, mut first)| async move {
-                loop {
-                    if !first {
-                        tokio::time::sleep(this.interval).await;
-                    }
-                    first = false;
-                    match this.layer() {
-                        // Never yield the same content twice in a row.
-                        Ok(layer) if last.as_ref() == Some(&layer.revision) => continue,
-                        Ok(layer) => {
-                            last = Some(layer.revision.clone());
-                            return Some((Ok(layer), (this, last, first)));
-                        }
-                        // Transient: the stream goes on, and the reloader keeps the last good layer.
-                        Err(error) => {
-                            let error = error
-                                .with_transient(true)
-                                .with_source_name(this.name.clone());
-                            return Some((Err(error), (this, last, first)));
-                        }
-                    }
-                }
-            },
-        )))
+        // The follow helper keeps the contract: the first read at once, one read after each
+        // `changed`, repeated states and errors dropped, the source named on every error,
+        // backoff after a failure, and the stream ended after a permanent error.
+        Ok(follow(self.name.clone(), self.clone()))
+    }
+}
+
+/// How the follow helper drives the source: read it, and wait for a possible change (here, a
+/// timer: a source that can push or long-poll waits for that instead).
+#[async_trait]
+impl Follow for PollingProvider {
+    async fn read(&mut self) -> Result<Layer> {
+        match (self.read)()? {
+            Some(text) => Ok(Layer::document(self.format, text)),
+            None => Ok(Layer::empty(Revision::of_content(b""))),
+        }
+    }
+
+    async fn changed(&mut self) {
+        tokio::time::sleep(self.interval).await;
     }
 }
 
@@ -126,8 +108,15 @@ impl Fixture for RemoteFixture {
                 Remote::Document(text) => Ok(Some(text.clone())),
                 Remote::Deleted => Ok(None),
                 Remote::Down => Err(Error::new(ErrorKind::Unavailable, "connection refused")),
+                // Permanent (errors are, but for `Unavailable`): the stream ends.
+                Remote::Refused => Err(Error::new(ErrorKind::PermissionDenied, "forbidden")),
             }),
         })
+    }
+
+    async fn refused(&self) -> Option<Box<dyn Provider>> {
+        *self.remote.lock().unwrap() = Remote::Refused;
+        Some(self.provider().await)
     }
 
     async fn write(&self, config: &serde_json::Value) {
@@ -214,14 +203,12 @@ async fn main() {
 }
 
 #[cfg(test)]
-mod tests {
-    #[tokio::test]
-    async fn polling_provider_passes_the_suite() {
-        hotconf_testkit::suite::run_all(super::RemoteFixture::new).await;
-    }
+mod polling_provider {
+    use super::RemoteFixture;
+    hotconf_testkit::behaviour_tests!(async { RemoteFixture::new() });
 
     #[tokio::test]
-    async fn polling_provider_is_reachable_by_uri() {
+    async fn is_reachable_by_uri() {
         super::load_by_uri().await.unwrap();
         let typo = hotconf::provider_from_uri("polling:///x.json?intervall=1s").err();
         assert!(typo

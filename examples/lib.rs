@@ -15,7 +15,7 @@ pub async fn print_until_ctrl_c(
     let builder = Reloader::<serde_json::Value>::builder()
         .layer(provider)
         .startup(Startup::Wait(Duration::MAX));
-    let mut events = builder.subscribe_events();
+    let mut events = builder.events();
     let printer = tokio::spawn(async move {
         while let Ok(event) = events.recv().await {
             println!("{}", serde_json::to_string(&event).unwrap_or_default());

@@ -111,7 +111,7 @@ async fn a_missing_required_field_names_the_key() {
         json!({"name": "a", "db": {"host": "h", "port": 1}}),
     );
     let builder = Reloader::<Cfg>::builder().layer(provider);
-    let mut events = builder.subscribe_events();
+    let mut events = builder.events();
     let reloader = builder.start().await.unwrap();
     set_json(&handle, json!({"name": "b", "db": {"host": "h"}}));
     let (source, key, error) = next_rejection(&mut events).await;

@@ -45,8 +45,10 @@ async fn a_hostile_ignored_field_is_rejected_like_on_the_general_path() {
         let file = dir.path().join("last-good.json");
         let (provider, handle) = MemoryProvider::new("memory:app");
         handle.set_document(Format::Json, br#"{"port":1}"#.to_vec());
-        let builder = Reloader::<App>::builder().layer(provider).snapshot(&file);
-        let mut events = builder.subscribe_events();
+        let builder = Reloader::<App>::builder()
+            .layer(provider)
+            .last_good_file(&file);
+        let mut events = builder.events();
         let reloader = builder.start().await.unwrap();
         handle.set_document(Format::Json, document);
         let (source, _, error) = next_rejection(&mut events).await;

@@ -18,7 +18,7 @@ async fn g10_credentials_in_a_source_uri_never_reach_events_or_errors() {
         .startup(hotconf::Startup::Wait(std::time::Duration::from_millis(
             300,
         )));
-    let mut events = builder.subscribe_events();
+    let mut events = builder.events();
     let err = builder.start().await.unwrap_err();
     let event = wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
     let shown = [

@@ -69,7 +69,7 @@ async fn a_panicking_provider_is_reported_and_restarted() {
             ends: false,
         })
         .startup(Startup::Wait(hotconf_testkit::TIMEOUT));
-    let mut events = builder.subscribe_events();
+    let mut events = builder.events();
     let reloader = builder.start().await.unwrap();
     let panicked = |e: &Event| matches!(e, Event::SourceError { error, transient: true, .. } if error.contains("panicked"));
     wait_for_event(&mut events, panicked).await;
@@ -85,7 +85,7 @@ async fn a_stream_that_keeps_ending_is_restarted_with_a_growing_backoff() {
             ends: true,
         })
         .startup(Startup::Wait(hotconf_testkit::TIMEOUT));
-    let mut events = builder.subscribe_events();
+    let mut events = builder.events();
     let _reloader = builder.start().await.unwrap();
     // Paused time: the clock moves only when every task waits, so this measures the backoff
     // the loop asked for, not the machine's speed.
@@ -104,7 +104,7 @@ async fn a_stream_that_keeps_ending_is_restarted_with_a_growing_backoff() {
 async fn an_async_validator_that_hangs_times_out_and_later_changes_apply() {
     let two = two_layers();
     let upper = two.upper.clone();
-    let mut events = two.builder.subscribe_events();
+    let mut events = two.builder.events();
     let reloader = two
         .builder
         .validate_async(|snapshot| async move {

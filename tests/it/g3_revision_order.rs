@@ -3,8 +3,8 @@
 use hotconf::{Content, Format, Layer, MemoryProvider, Reloader, Revision};
 use serde::Deserialize;
 
-use crate::scripted::ScriptedProvider;
 use crate::wait_until;
+use hotconf_testkit::ScriptedProvider;
 
 #[derive(Debug, Deserialize)]
 struct Named {

@@ -5,8 +5,8 @@ use hotconf::{ErrorKind, Event, Format, MemoryProvider, Reloader};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::scripted::ScriptedProvider;
 use crate::{set_json, two_layers, wait_for_event, wait_until};
+use hotconf_testkit::ScriptedProvider;
 
 #[tokio::test]
 async fn g4_changes_made_while_disconnected_are_applied_after_reconnect() {
@@ -67,7 +67,7 @@ async fn g4_a_lost_watch_stream_is_restarted_and_converges() {
     let builder = Reloader::<Named>::builder()
         .layer(scripted)
         .max_backoff(std::time::Duration::from_millis(50));
-    let mut events = builder.subscribe_events();
+    let mut events = builder.events();
     let reloader = builder.start().await.unwrap();
     let store = reloader.store();
     // The stream ends (a lost connection); the reloader reports it and calls watch() again,

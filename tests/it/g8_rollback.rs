@@ -114,7 +114,7 @@ fn checked(two: crate::Two) -> hotconf::ReloaderBuilder<crate::Cfg> {
 #[tokio::test]
 async fn g8_the_revert_works_with_a_history_of_one() {
     let two = two_layers();
-    let (upper, mut events) = (two.upper.clone(), two.builder.subscribe_events());
+    let (upper, mut events) = (two.upper.clone(), two.builder.events());
     let reloader = checked(two).history(1).start().await.unwrap();
     set_json(&upper, json!({"name": "bad"}));
     let reverted = wait_for_event(&mut events, |e| {
@@ -145,7 +145,7 @@ async fn g8_a_first_config_that_fails_its_post_apply_check_is_never_served() {
     let two = two_layers();
     set_json(&two.upper, json!({"name": "bad"}));
     let upper = two.upper.clone();
-    let mut events = two.builder.subscribe_events();
+    let mut events = two.builder.events();
     let starting = tokio::spawn(
         checked(two)
             .startup(hotconf::Startup::Wait(hotconf_testkit::TIMEOUT))
@@ -162,7 +162,7 @@ async fn g8_a_first_config_that_fails_its_post_apply_check_is_never_served() {
 #[tokio::test]
 async fn g8_a_post_apply_check_that_hangs_times_out_and_reverts() {
     let two = two_layers();
-    let (upper, mut events) = (two.upper.clone(), two.builder.subscribe_events());
+    let (upper, mut events) = (two.upper.clone(), two.builder.events());
     let reloader = checked(two)
         .check_timeout(std::time::Duration::from_millis(200))
         .start()
@@ -180,7 +180,7 @@ async fn g8_a_post_apply_check_that_hangs_times_out_and_reverts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn g8_dropping_the_reloader_during_a_post_apply_check_puts_the_last_good_config_back() {
     let two = two_layers();
-    let (upper, mut events) = (two.upper.clone(), two.builder.subscribe_events());
+    let (upper, mut events) = (two.upper.clone(), two.builder.events());
     let reloader = checked(two).start().await.unwrap();
     let store = reloader.store();
     set_json(&upper, json!({"name": "hang"}));

@@ -1,4 +1,5 @@
-//! Tests of the guarantees in docs/concepts.md, one module per guarantee, plus bad input and startup.
+//! Tests of the guarantees in docs/concepts.md, one module per guarantee (`g<N>_…`), plus bad
+//! input, merge semantics, the environment layer, the fast path and restart-required keys.
 //! Every wait is on an event or a store change, with a timeout; nothing sleeps and hopes.
 
 mod bad_input;
@@ -14,10 +15,9 @@ mod g5_delete_falls_back;
 mod g6_coalescing;
 mod g7_subscriber_isolation;
 mod g8_rollback;
+mod g9_startup;
 mod merge_semantics;
 mod restart_required;
-mod scripted;
-mod startup;
 
 use hotconf::{Event, Format, MemoryHandle, MemoryProvider, Reloader, ReloaderBuilder};
 use serde::Deserialize;
@@ -56,7 +56,7 @@ pub(crate) fn two_layers() -> Two {
     );
     upper.set_document(Format::Json, json!({"name": "v1"}).to_string());
     let builder = Reloader::<Cfg>::builder().layer(lower_p).layer(upper_p);
-    let events = builder.subscribe_events();
+    let events = builder.events();
     Two {
         lower,
         upper,

@@ -115,7 +115,7 @@ async fn watch(args: WatchArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
-    let events = builder.subscribe_events();
+    let events = builder.events();
     let (reloader_tx, reloader_rx) = watch::channel(None);
     let printing = tokio::spawn(print_events(events, reloader_rx, printer));
     let started = tokio::spawn(builder.startup(Startup::Wait(Duration::MAX)).start());

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use hotconf_consul::{Block, ConsulConfig, ConsulKv, ConsulProvider, RateLimit};
 use hotconf_core::Reloader;
-use hotconf_testkit::consul::ConsulEmulator;
+use hotconf_testkit::consul::{ConsulEmulator, ConsulWriter};
 use hotconf_testkit::latency::report;
 use serde_json::Value;
 
@@ -23,6 +23,7 @@ async fn put_to_applied(consul: ConsulEmulator) {
     consul.put("lat/value", "0");
     let config = ConsulConfig::prefix(consul.address(), "lat/").with_wait(WAIT);
     let kv = ConsulKv::new(&config).unwrap();
+    let writer = ConsulWriter::new(consul.address());
     let provider = ConsulProvider::new(config.with_rate_limit(RateLimit {
         burst: 2,
         refill: Duration::from_millis(1),
@@ -50,7 +51,7 @@ async fn put_to_applied(consul: ConsulEmulator) {
         });
         consul.wait_for(|c| c.parked == 2).await; // hotconf's and this one
         let start = Instant::now();
-        kv.put("raw/value", format!("r{i}")).await.unwrap();
+        writer.put("raw/value", format!("r{i}")).await;
         index = poll.await.unwrap().index;
         raw.push(start.elapsed());
 
@@ -58,7 +59,7 @@ async fn put_to_applied(consul: ConsulEmulator) {
         changes.borrow_and_update();
         consul.wait_for(|c| c.parked == 1).await;
         let start = Instant::now();
-        kv.put("lat/value", format!("h{i}")).await.unwrap();
+        writer.put("lat/value", format!("h{i}")).await;
         changes.changed().await.unwrap();
         applied.push(start.elapsed());
     }

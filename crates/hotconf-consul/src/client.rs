@@ -23,8 +23,6 @@ const SLACK: Duration = Duration::from_secs(5);
 const ERROR_BODY: usize = 4 << 10;
 /// Room for the JSON around a value (key, indexes, flags, session) in a read that is not raw.
 const ENTRY_OVERHEAD: usize = 64 << 10;
-/// The largest answer to a write (`true` or `false`).
-const WRITE_ANSWER: usize = 4 << 10;
 
 /// The answer to a KV read: the entries (none for a 404) and the blocking index (at least 1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,29 +135,6 @@ impl ConsulKv {
         }
     }
 
-    /// Writes `value` to `key`; returns Consul's `true`/`false`.
-    ///
-    /// # Errors
-    /// As [`list`](Self::list), and for an answer that is not `true` or `false`.
-    pub async fn put(&self, key: &str, value: impl Into<Vec<u8>>) -> Result<bool> {
-        let request = self.request(Method::PUT, key, &[], None).body(value.into());
-        self.write(request, key, "writing").await
-    }
-
-    /// Deletes `key`, or with `recurse` every key under it.
-    ///
-    /// # Errors
-    /// As [`put`](Self::put).
-    pub async fn delete(&self, key: &str, recurse: bool) -> Result<bool> {
-        let flags: &[&str] = if recurse { &["recurse"] } else { &[] };
-        self.write(
-            self.request(Method::DELETE, key, flags, None),
-            key,
-            "deleting",
-        )
-        .await
-    }
-
     async fn read(&self, key: &str, recurse: bool, block: Option<Block>) -> Result<KvRead> {
         let flags: &[&str] = if recurse { &["recurse"] } else { &[] };
         let limits = &self.config.limits;
@@ -193,22 +168,6 @@ impl ConsulKv {
                 entries: Vec::new(),
             }),
             other => Err(from_status("reading", key, other, &body)),
-        }
-    }
-
-    async fn write(&self, request: RequestBuilder, key: &str, doing: &str) -> Result<bool> {
-        let (status, _, body) = self.send(request, key, doing, WRITE_ANSWER).await?;
-        if status != StatusCode::OK {
-            return Err(from_status(doing, key, status, &body));
-        }
-        match body.trim_ascii() {
-            b"true" => Ok(true),
-            b"false" => Ok(false),
-            _ => Err(Error::new(
-                ErrorKind::Parse,
-                format!("consul: {doing} `{key}` got an answer that is not true/false"),
-            )
-            .with_key(key.to_owned())),
         }
     }
 

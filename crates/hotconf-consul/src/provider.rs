@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hotconf_core::{Capabilities, Layer, Metadata, Provider, Result, SourceUri, WatchStream};
+use hotconf_core::{
+    follow, Capabilities, Follow, Layer, Metadata, Provider, Result, SourceUri, WatchStream,
+};
 
 use crate::client::ConsulKv;
 use crate::config::ConsulConfig;
@@ -76,10 +78,14 @@ impl Provider for ConsulProvider {
     }
 
     async fn load(&self) -> Result<Layer> {
-        self.follower().next_item().await
+        let name = self.config.name();
+        self.follower()
+            .read()
+            .await
+            .map_err(|e| e.or_source_name(&name))
     }
 
     async fn watch(&self) -> Result<WatchStream> {
-        Ok(self.follower().into_stream())
+        Ok(follow(self.config.name(), self.follower()))
     }
 }

@@ -5,42 +5,44 @@ mod common;
 
 use common::{follow, unique, ConsulFixture, Target};
 use hotconf_consul::{ConsulConfig, ConsulProvider};
-use hotconf_testkit::{suite, wait_until};
+use hotconf_testkit::wait_until;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn prefix_mode_passes_the_behaviour_suite() {
-    suite::run_all_with(|| ConsulFixture::new(false)).await;
+/// The behaviour suite on a prefix.
+mod prefix_mode {
+    use super::ConsulFixture;
+    hotconf_testkit::behaviour_tests!(ConsulFixture::new(false));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_mode_passes_the_behaviour_suite() {
-    suite::run_all_with(|| ConsulFixture::new(true)).await;
+/// The behaviour suite on a key holding a document.
+mod key_mode {
+    use super::ConsulFixture;
+    hotconf_testkit::behaviour_tests!(ConsulFixture::new(true));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_update_delete_under_a_prefix_and_delete_the_last_key() {
     let target = Target::start().await;
-    let kv = target.kv();
+    let writer = target.writer();
     let prefix = unique("crud");
-    kv.put(&format!("{prefix}marker"), "m").await.unwrap();
+    writer.put(&format!("{prefix}marker"), "m").await;
     let provider =
         ConsulProvider::new(ConsulConfig::prefix(target.address.clone(), &prefix)).unwrap();
     let (reloader, _) = follow(provider).await;
     let store = reloader.store();
     assert_eq!(store.load().marker, "m");
-    kv.put(&format!("{prefix}k/a"), "1").await.unwrap();
+    writer.put(&format!("{prefix}k/a"), "1").await;
     wait_until(&store, |c| c.k.get("a").map(String::as_str) == Some("1")).await;
-    kv.put(&format!("{prefix}k/a"), "2").await.unwrap();
+    writer.put(&format!("{prefix}k/a"), "2").await;
     wait_until(&store, |c| c.k.get("a").map(String::as_str) == Some("2")).await;
-    kv.put(&format!("{prefix}k/b"), "3").await.unwrap();
+    writer.put(&format!("{prefix}k/b"), "3").await;
     wait_until(&store, |c| c.k.len() == 2).await;
-    kv.delete(&format!("{prefix}k/a"), false).await.unwrap();
+    writer.delete(&format!("{prefix}k/a"), false).await;
     wait_until(&store, |c| c.k.len() == 1 && c.k.contains_key("b")).await;
-    kv.delete(&format!("{prefix}k/b"), false).await.unwrap();
-    kv.delete(&format!("{prefix}marker"), false).await.unwrap();
+    writer.delete(&format!("{prefix}k/b"), false).await;
+    writer.delete(&format!("{prefix}marker"), false).await;
     // The last key gone: a 404 with a higher index, an empty layer.
     wait_until(&store, |c| c.k.is_empty() && c.marker.is_empty()).await;
-    kv.put(&format!("{prefix}marker"), "back").await.unwrap();
+    writer.put(&format!("{prefix}marker"), "back").await;
     wait_until(&store, |c| c.marker == "back").await;
 }
 
@@ -48,11 +50,12 @@ async fn create_update_delete_under_a_prefix_and_delete_the_last_key() {
 async fn keys_with_spaces_percent_and_non_ascii() {
     let target = Target::start().await;
     let kv = target.kv();
+    let writer = target.writer();
     let prefix = unique("odd keys");
     let keys = ["k/a b", "k/100%", "k/ключ", "k/a?b#c&d=e+f"];
     for (i, key) in keys.iter().enumerate() {
         let full = format!("{prefix}{key}");
-        assert!(kv.put(&full, i.to_string()).await.unwrap());
+        writer.put(&full, i.to_string()).await;
         assert_eq!(
             kv.get_raw(&full).await.unwrap(),
             Some(i.to_string().into_bytes()),
@@ -77,15 +80,15 @@ async fn keys_with_spaces_percent_and_non_ascii() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_prefix_app_never_matches_application() {
     let target = Target::start().await;
-    let kv = target.kv();
+    let writer = target.writer();
     let root = unique("collision");
-    kv.put(&format!("{root}app/marker"), "ours").await.unwrap();
-    kv.put(&format!("{root}application/marker"), "not ours")
-        .await
-        .unwrap();
-    kv.put(&format!("{root}application/k/x"), "not ours")
-        .await
-        .unwrap();
+    writer.put(&format!("{root}app/marker"), "ours").await;
+    writer
+        .put(&format!("{root}application/marker"), "not ours")
+        .await;
+    writer
+        .put(&format!("{root}application/k/x"), "not ours")
+        .await;
     // Given without the slash: normalized to `…/app/`.
     let config = ConsulConfig::prefix(target.address.clone(), &format!("{root}app"));
     assert!(config.path.ends_with("app/"));
@@ -93,12 +96,10 @@ async fn the_prefix_app_never_matches_application() {
     let store = reloader.store();
     assert_eq!(store.load().marker, "ours");
     assert!(store.load().k.is_empty());
-    kv.put(&format!("{root}application/marker"), "still not")
-        .await
-        .unwrap();
-    kv.put(&format!("{root}app/marker"), "ours 2")
-        .await
-        .unwrap();
+    writer
+        .put(&format!("{root}application/marker"), "still not")
+        .await;
+    writer.put(&format!("{root}app/marker"), "ours 2").await;
     wait_until(&store, |c| c.marker == "ours 2").await;
     assert!(store.load().k.is_empty());
 }
@@ -107,12 +108,11 @@ async fn the_prefix_app_never_matches_application() {
 async fn binary_and_empty_values() {
     let target = Target::start().await;
     let kv = target.kv();
+    let writer = target.writer();
     let prefix = unique("values");
     let binary = vec![0u8, 159, 146, 150, 255];
-    kv.put(&format!("{prefix}bin"), binary.clone())
-        .await
-        .unwrap();
-    kv.put(&format!("{prefix}empty"), Vec::new()).await.unwrap();
+    writer.put(&format!("{prefix}bin"), binary.clone()).await;
+    writer.put(&format!("{prefix}empty"), Vec::new()).await;
     let read = kv.list(&prefix, None).await.unwrap();
     let value = |name: &str| {
         read.entries
@@ -127,14 +127,14 @@ async fn binary_and_empty_values() {
 
     // In prefix mode values become strings: a binary one is a clear error naming the key, and
     // the last good state stays.
-    kv.delete(&format!("{prefix}bin"), false).await.unwrap();
-    kv.put(&format!("{prefix}marker"), "good").await.unwrap();
+    writer.delete(&format!("{prefix}bin"), false).await;
+    writer.put(&format!("{prefix}marker"), "good").await;
     let provider =
         ConsulProvider::new(ConsulConfig::prefix(target.address.clone(), &prefix)).unwrap();
     let (reloader, mut events) = follow(provider).await;
     let store = reloader.store();
     assert_eq!(store.load().marker, "good");
-    kv.put(&format!("{prefix}bin"), binary).await.unwrap();
+    writer.put(&format!("{prefix}bin"), binary).await;
     let event = hotconf_testkit::wait_for_event(&mut events, |e| {
         matches!(e, hotconf_core::Event::SourceError { .. })
     })
@@ -142,7 +142,7 @@ async fn binary_and_empty_values() {
     let text = format!("{event:?}");
     assert!(text.contains("bin") && text.contains("UTF-8"), "{text}");
     assert_eq!(store.load().marker, "good");
-    kv.put(&format!("{prefix}bin"), "text again").await.unwrap();
-    kv.put(&format!("{prefix}marker"), "fixed").await.unwrap();
+    writer.put(&format!("{prefix}bin"), "text again").await;
+    writer.put(&format!("{prefix}marker"), "fixed").await;
     wait_until(&store, |c| c.marker == "fixed").await;
 }

@@ -83,7 +83,7 @@ async fn the_token_never_reaches_logs_errors_or_events() {
     let builder = Reloader::<common::Keys>::builder()
         .layer(ConsulProvider::new(config.clone()).unwrap())
         .startup(Startup::Wait(Duration::from_secs(30)));
-    let mut events = builder.subscribe_events();
+    let mut events = builder.events();
     let reloader = builder.start().await.unwrap();
     assert_eq!(reloader.store().load().marker, "one");
     proxy.cut();
@@ -109,7 +109,6 @@ async fn the_token_never_reaches_logs_errors_or_events() {
     let kv = ConsulKv::new(&config).unwrap();
     seen.push_str(&format!("{kv:?} {config:?} {wrong:?}"));
     seen.push_str(&everything(&kv.get("app/marker", None).await.unwrap_err()));
-    seen.push_str(&everything(&kv.put("app/marker", "x").await.unwrap_err()));
     let down = ConsulConfig::prefix(
         format!("127.0.0.1:{}", hotconf_testkit::ports::free_port()),
         "app/",
@@ -150,9 +149,6 @@ async fn the_token_never_reaches_logs_errors_or_events() {
             "the echo holds it"
         );
         seen.push_str(&everything(&err));
-        let kv = ConsulKv::new(&ConsulConfig::prefix(echo.endpoint(), "app/").with_token(TOKEN))
-            .unwrap();
-        seen.push_str(&everything(&kv.put("app/x", "1").await.unwrap_err()));
     }
     drop(reloader);
 

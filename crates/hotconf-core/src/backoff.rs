@@ -15,6 +15,14 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// After a failure to reach a server (a restart, a cut connection): 100 ms doubling to
+    /// 10 s, so the source is back soon after the server.
+    pub const TRANSPORT: Backoff =
+        Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+    /// After an error answer (refused, rate limited, no leader): the server is up but many
+    /// clients may be retrying: 1 s doubling to 60 s.
+    pub const ANSWERED: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+
     /// A backoff from `initial` up to `max`.
     pub const fn new(initial: Duration, max: Duration) -> Self {
         Backoff { initial, max }

@@ -43,7 +43,7 @@ impl Provider for EnvProvider {
         self.check_depth(crate::format::Limits::default().max_depth)?;
         // figment's `Env` is not `Sync`: build it here, on each load.
         let env = Env::prefixed(&self.prefix).split("__");
-        crate::figment_layer::layer_from(&env, &self.metadata().name)
+        crate::figment_provider::layer_from(&env, &self.metadata().name)
     }
 }
 

@@ -132,8 +132,8 @@ impl Error {
         &self.message
     }
 
-    /// Sets the source name if none is set yet.
-    pub(crate) fn or_source_name(mut self, source: &str) -> Self {
+    /// Names the source unless the error already names one.
+    pub fn or_source_name(mut self, source: &str) -> Self {
         if self.source_name.is_none() {
             self.source_name = Some(source.to_owned());
         }

@@ -11,7 +11,8 @@ mod engine;
 mod env;
 mod error;
 mod event;
-mod figment_layer;
+mod figment_provider;
+mod follow;
 pub mod format;
 mod hash;
 mod inbox;
@@ -40,7 +41,8 @@ pub use bounded::BoundedBody;
 pub use env::EnvProvider;
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use event::Event;
-pub use figment_layer::FigmentLayer;
+pub use figment_provider::FigmentProvider;
+pub use follow::{follow, Follow, Retry};
 pub use format::{Format, Limits};
 pub use layer::{Content, Document, Layer};
 pub use memory::{MemoryHandle, MemoryProvider};
@@ -53,7 +55,6 @@ pub use store::{CachedReader, Guard, Origin, Snapshot, Store};
 pub use subscription::Subscription;
 pub use target::{KeySpace, Mode, TlsFiles};
 pub use uri::{Query, SourceUri};
-pub use validate::CheckFuture;
 
 #[cfg(test)]
 mod send_sync {

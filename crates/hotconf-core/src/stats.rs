@@ -18,8 +18,8 @@ pub struct Stats {
     pub stale: u64,
     /// Errors reported by providers.
     pub source_errors: u64,
-    /// Configs written to the snapshot file ([`ReloaderBuilder::snapshot`](crate::ReloaderBuilder::snapshot)).
+    /// Configs written to the last-good file ([`ReloaderBuilder::snapshot`](crate::ReloaderBuilder::snapshot)).
     pub snapshots_written: u64,
-    /// Failed writes of the snapshot file (each logged with its cause).
+    /// Failed writes of the last-good file (each logged with its cause).
     pub snapshot_failures: u64,
 }

@@ -37,7 +37,7 @@ pub enum Origin {
     },
     /// Given directly to [`Store::new`].
     Initial,
-    /// Read from the snapshot file at startup because the sources gave no valid config
+    /// Read from the last-good file at startup because the sources gave no valid config
     /// ([`ReloaderBuilder::snapshot`](crate::ReloaderBuilder::snapshot)); replaced as soon as
     /// they do.
     Disk,
@@ -54,16 +54,36 @@ pub struct Snapshot<T> {
     pending_restart: Vec<String>,
 }
 
+/// What a [`Snapshot`] is made of, by name (for [`Snapshot::from_parts`]).
+pub(crate) struct SnapshotParts<T> {
+    /// The typed config.
+    pub(crate) config: T,
+    /// Its version.
+    pub(crate) version: u64,
+    /// The revision of every source it was built from, in layer order.
+    pub(crate) revisions: Arc<[(String, Revision)]>,
+    /// The merged tree it was deserialized from.
+    pub(crate) merged: Arc<Tree>,
+    /// The hash of the merged content.
+    pub(crate) hash: u64,
+    /// How it came to be applied.
+    pub(crate) origin: Origin,
+    /// Restart-required keys whose source value differs from the value kept.
+    pub(crate) pending_restart: Vec<String>,
+}
+
 impl<T> Snapshot<T> {
-    pub(crate) fn new(
-        config: T,
-        version: u64,
-        revisions: Arc<[(String, Revision)]>,
-        merged: Arc<Tree>,
-        hash: u64,
-        origin: Origin,
-        pending_restart: Vec<String>,
-    ) -> Self {
+    /// A snapshot of the given parts.
+    pub(crate) fn from_parts(parts: SnapshotParts<T>) -> Self {
+        let SnapshotParts {
+            config,
+            version,
+            revisions,
+            merged,
+            hash,
+            origin,
+            pending_restart,
+        } = parts;
         Snapshot {
             config,
             version,
@@ -213,15 +233,15 @@ impl<T: Send + Sync + 'static> Store<T> {
     pub fn new(config: T) -> Self {
         let empty: Arc<[(String, Revision)]> = Arc::from(Vec::new());
         let merged = Tree::from_value(Arc::new(Value::Object(Default::default())));
-        Store::from_snapshot(Arc::new(Snapshot::new(
+        Store::from_snapshot(Arc::new(Snapshot::from_parts(SnapshotParts {
             config,
-            0,
-            empty,
+            version: 0,
+            revisions: empty,
             merged,
-            0,
-            Origin::Initial,
-            Vec::new(),
-        )))
+            hash: 0,
+            origin: Origin::Initial,
+            pending_restart: Vec::new(),
+        })))
     }
 
     pub(crate) fn from_snapshot(snapshot: Arc<Snapshot<T>>) -> Self {
@@ -291,8 +311,8 @@ impl<T: Send + Sync + 'static> Store<T> {
         subscription
     }
 
-    /// Swaps in `snapshot`, then notifies subscribers and projections.
-    /// Makes `snapshot` the one readers load.
+    /// Makes `snapshot` the one readers load. Subscribers and projections are not told: call
+    /// [`notify`](Self::notify) once the swap's events are sent.
     pub(crate) fn swap(&self, snapshot: Arc<Snapshot<T>>) {
         self.shared.current.store(snapshot);
     }

@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::store::Snapshot;
 
 /// A boxed future of a check's outcome.
-pub type CheckFuture = Pin<Box<dyn Future<Output = Result<()>> + Send + 'static>>;
+pub(crate) type CheckFuture = Pin<Box<dyn Future<Output = Result<()>> + Send + 'static>>;
 
 pub(crate) type SyncValidator<T> = Box<dyn Fn(&T) -> Result<()> + Send + Sync>;
 pub(crate) type AsyncCheck<T> = Box<dyn Fn(Arc<Snapshot<T>>) -> CheckFuture + Send + Sync>;

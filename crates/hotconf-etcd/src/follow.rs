@@ -10,18 +10,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use etcd_client::{GetOptions, WatchOptions, WatchResponse, WatchStream as EtcdWatch};
-use hotconf_core::{
-    Backoff, Content, Error, ErrorKind, Layer, Limits, Result, Revision, WatchStream,
-};
+use hotconf_core::{Backoff, Content, Error, ErrorKind, Follow, Layer, Limits, Result, Revision};
 
 use crate::config::{EtcdConfig, Mode};
 use crate::connection::EtcdConnection;
 use crate::error::{deadline, from_client, is_auth, is_too_large, unavailable, COMPACTED};
-use crate::revision::{after, layer_revision, Backwards, Verdict};
+use crate::revision::{after, Backwards, Verdict};
 
-/// Between attempts after a failure: 100 ms doubling to 5 s, jittered.
-const BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
 /// Between consecutive re-lists that the server asked for (a watch compacted, or created behind
 /// the revision we hold) with no watch progress in between: 100 ms doubling to 5 s, jittered.
 const RELIST_BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
@@ -44,17 +41,36 @@ pub(crate) struct Follower {
     next: i64,
     stream: Option<EtcdWatch>,
     listed: bool,
-    /// `state` is not the state last yielded (nothing yielded yet, or dropped over a limit).
-    stale: bool,
     /// `state` changed since it was last yielded.
     changed: bool,
-    attempt: u32,
     /// Consecutive re-lists the server asked for, with no watch progress in between.
     relists: u32,
     /// Lists answered behind `revision`, until they are confirmed as a restore.
     backwards: Backwards,
-    /// The revision of the last layer yielded: ordered, never decreasing.
-    yielded: u64,
+}
+
+#[async_trait]
+impl Follow for Follower {
+    /// Steps (list, open the watch, take responses) until the state changed; after a failure,
+    /// the next read opens a new watch (on a new connection if the server was unreachable).
+    async fn read(&mut self) -> Result<Layer> {
+        loop {
+            match self.advance().await {
+                Ok(()) if self.changed => {
+                    self.changed = false;
+                    return self.layer();
+                }
+                Ok(()) => {}
+                Err(error) => {
+                    self.stream = None;
+                    if error.kind() == ErrorKind::Unavailable {
+                        self.connection.reset().await;
+                    }
+                    return Err(error);
+                }
+            }
+        }
+    }
 }
 
 impl Follower {
@@ -69,24 +85,10 @@ impl Follower {
             next: 0,
             stream: None,
             listed: false,
-            stale: true,
             changed: false,
-            attempt: 0,
             relists: 0,
             backwards: Backwards::default(),
-            yielded: 0,
         }
-    }
-
-    /// The stream of states: the current one first, then every change.
-    pub(crate) fn into_stream(self) -> WatchStream {
-        Box::pin(futures_util::stream::unfold(
-            self,
-            |mut follower| async move {
-                let item = follower.next_item().await;
-                Some((item, follower))
-            },
-        ))
     }
 
     fn key_and_options(&self) -> (Vec<u8>, bool) {
@@ -94,32 +96,6 @@ impl Follower {
             self.config.path.as_bytes().to_vec(),
             self.config.mode == Mode::Prefix,
         )
-    }
-
-    /// Runs until there is a new state to yield, or an error to report.
-    async fn next_item(&mut self) -> Result<Layer> {
-        loop {
-            if self.attempt > 0 {
-                tokio::time::sleep(BACKOFF.delay(self.attempt - 1)).await;
-            }
-            match self.advance().await {
-                Ok(()) => {
-                    self.attempt = 0;
-                    if self.changed {
-                        self.changed = false;
-                        return self.layer();
-                    }
-                }
-                Err(error) => {
-                    self.attempt = self.attempt.saturating_add(1);
-                    self.stream = None;
-                    if error.kind() == ErrorKind::Unavailable {
-                        self.connection.reset().await;
-                    }
-                    return Err(error.with_source_name(self.name.clone()));
-                }
-            }
-        }
     }
 
     /// Goes back to a list because the server said so (compaction, a watch created behind us).
@@ -294,12 +270,10 @@ impl Follower {
             .iter()
             .map(|kv| (kv.key().to_vec(), kv.value().to_vec()))
             .collect();
-        if listed != self.state || self.stale {
-            self.changed = true;
-        }
+        // (The follow helper drops a state equal to the last one yielded.)
+        self.changed = true;
         self.state = listed;
         self.bytes = bytes;
-        self.stale = false;
         self.revision = revision;
         self.next = next;
         self.listed = true;
@@ -416,7 +390,6 @@ impl Follower {
     fn drop_state(&mut self) {
         self.state = BTreeMap::new();
         self.bytes = 0;
-        self.stale = true;
         self.changed = false;
         self.listed = false;
         self.stream = None;
@@ -456,10 +429,10 @@ impl Follower {
         String::from_utf8_lossy(relative).into_owned()
     }
 
-    /// The current state as a layer. Its revision is the etcd revision, unless that is not
-    /// above the last one yielded (after a restore): then the one after it.
-    fn layer(&mut self) -> Result<Layer> {
-        let revision = layer_revision(self.revision, self.yielded);
+    /// The current state as a layer at the etcd revision (the follow helper keeps layer
+    /// revisions from going back after a restore).
+    fn layer(&self) -> Result<Layer> {
+        let revision = u64::try_from(self.revision).unwrap_or(0);
         let layer = match &self.config.mode {
             Mode::Key(format) => match self.state.values().next() {
                 Some(value) => Layer::new(
@@ -492,7 +465,6 @@ impl Follower {
                 )
             }
         };
-        self.yielded = revision;
         Ok(layer)
     }
 }

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hotconf_core::{Capabilities, Layer, Metadata, Provider, Result, SourceUri, WatchStream};
+use hotconf_core::{
+    follow, Capabilities, Follow, Layer, Metadata, Provider, Result, SourceUri, WatchStream,
+};
 
 use crate::config::EtcdConfig;
 use crate::connection::EtcdConnection;
@@ -67,18 +69,14 @@ impl Provider for EtcdProvider {
     }
 
     async fn load(&self) -> Result<Layer> {
-        futures_util::StreamExt::next(&mut self.follower().into_stream())
+        let name = self.config.name();
+        self.follower()
+            .read()
             .await
-            .unwrap_or_else(|| {
-                Err(hotconf_core::Error::new(
-                    hotconf_core::ErrorKind::Closed,
-                    "etcd: the follower stopped",
-                )
-                .with_source_name(self.config.name()))
-            })
+            .map_err(|e| e.or_source_name(&name))
     }
 
     async fn watch(&self) -> Result<WatchStream> {
-        Ok(self.follower().into_stream())
+        Ok(follow(self.config.name(), self.follower()))
     }
 }

@@ -1,6 +1,6 @@
 //! Arithmetic on revisions etcd sends: checked, because a hostile or broken server can send any
-//! `i64` (negative, or `i64::MAX` where `+ 1` overflows); the layer revision that never goes
-//! back, even when etcd's does (a restore); and telling a restore from a member behind.
+//! `i64` (negative, or `i64::MAX` where `+ 1` overflows), and telling a restore from a member
+//! behind.
 
 use std::time::{Duration, Instant};
 
@@ -26,18 +26,6 @@ pub(crate) fn after(revision: i64) -> Result<i64> {
             "etcd sent revision {revision}, the largest there is: nothing can follow it"
         ))
     })
-}
-
-/// The revision of the layer for a state at etcd revision `etcd`, when `yielded` is the last one
-/// given to the reloader: the etcd revision, unless it is not above `yielded` (after a restore),
-/// then the one after `yielded` (as hotconf-consul does after an index reset). Never overflows.
-pub(crate) fn layer_revision(etcd: i64, yielded: u64) -> u64 {
-    let etcd = u64::try_from(etcd).unwrap_or(0);
-    if etcd > yielded {
-        etcd
-    } else {
-        yielded.saturating_add(1)
-    }
 }
 
 fn hostile(message: String) -> Error {
@@ -95,21 +83,6 @@ mod tests {
             assert!(err.is_transient(), "{err}");
             assert!(err.to_string().contains(&hostile.to_string()), "{err}");
         }
-    }
-
-    #[test]
-    fn layer_revisions_never_go_back_and_never_overflow() {
-        // Normally the etcd revision itself.
-        assert_eq!(layer_revision(7, 0), 7);
-        assert_eq!(layer_revision(8, 7), 8);
-        assert_eq!(layer_revision(i64::MAX, 0), i64::MAX as u64);
-        // After a restore (etcd went back): go on from the last revision yielded.
-        assert_eq!(layer_revision(3, 10), 11);
-        assert_eq!(layer_revision(10, 10), 11);
-        // Hostile: negative, or the last yielded at the very top.
-        assert_eq!(layer_revision(-5, 0), 1);
-        assert_eq!(layer_revision(i64::MIN, 4), 5);
-        assert_eq!(layer_revision(5, u64::MAX), u64::MAX);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use etcd_client::{Client, DeleteOptions, GetOptions, Txn, TxnOp};
 use hotconf_core::{Event, Format, Provider, Reloader, Revision, Startup};
 use hotconf_etcd::{EtcdConfig, EtcdProvider};
 use hotconf_testkit::etcd::EtcdCluster;
-use hotconf_testkit::{suite, wait_for_event, wait_until, Fixture, TcpProxy};
+use hotconf_testkit::{wait_for_event, wait_until, Fixture, TcpProxy};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -62,6 +62,17 @@ impl EtcdFixture {
 impl Fixture for EtcdFixture {
     async fn provider(&self) -> Box<dyn Provider> {
         Box::new(EtcdProvider::new(self.config()))
+    }
+
+    /// A provider whose TLS CA file does not exist.
+    async fn refused(&self) -> Option<Box<dyn Provider>> {
+        let uri = format!(
+            "etcd://{}/suite/?ca=/nonexistent/hotconf-suite-ca.pem",
+            self.proxy.endpoint()
+        );
+        Some(Box::new(
+            EtcdProvider::from_uri(&uri.parse().unwrap()).unwrap(),
+        ))
     }
 
     async fn write(&self, config: &Value) {
@@ -126,14 +137,16 @@ impl Fixture for EtcdFixture {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn prefix_mode_passes_the_behaviour_suite() {
-    suite::run_all_with(|| EtcdFixture::new(false)).await;
+/// The behaviour suite on a prefix.
+mod prefix_mode {
+    use super::EtcdFixture;
+    hotconf_testkit::behaviour_tests!(EtcdFixture::new(false));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_mode_passes_the_behaviour_suite() {
-    suite::run_all_with(|| EtcdFixture::new(true)).await;
+/// The behaviour suite on a key holding a document.
+mod key_mode {
+    use super::EtcdFixture;
+    hotconf_testkit::behaviour_tests!(EtcdFixture::new(true));
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,7 +161,7 @@ async fn follow(config: EtcdConfig) -> (Reloader<Keys>, tokio::sync::broadcast::
     let builder = Reloader::<Keys>::builder()
         .layer(EtcdProvider::new(config))
         .startup(Startup::Wait(Duration::from_secs(30)));
-    let events = builder.subscribe_events();
+    let events = builder.events();
     (builder.start().await.unwrap(), events)
 }
 

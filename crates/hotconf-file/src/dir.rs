@@ -139,7 +139,7 @@ fn visible_names(base: &Path, dir: &Path, max_keys: usize) -> Result<Vec<String>
 mod tests {
     use super::*;
     use crate::read::read_state;
-    use crate::FileMode;
+    use crate::read::FileMode;
     use hotconf_core::Content;
 
     /// The kubelet's AtomicWriter: a new timestamped directory, `..data` swapped by a rename, the

@@ -18,5 +18,3 @@ mod watcher;
 mod writes;
 
 pub use provider::{FileProvider, DEFAULT_DEBOUNCE, DEFAULT_RESCAN, SCHEMES};
-pub use read::FileMode;
-pub use watcher::watched_directories;

@@ -12,7 +12,7 @@ use hotconf_core::{
 };
 
 use crate::read::{read_state, FileMode};
-use crate::watch::follow;
+use crate::watch::watch;
 
 /// The default wait after a file event before reading, so that the rest of a save (a rename
 /// after a write, the kubelet's symlink swap) lands in the same read. See docs/benchmarks.md.
@@ -188,9 +188,10 @@ impl FileProvider {
         }
     }
 
-    /// How many times this provider (and its clones) read the source: a diagnostic, and how
-    /// tests prove that reading never triggers another read.
-    pub fn reads(&self) -> u64 {
+    /// How many times this provider (and its clones) read the source: how tests prove that
+    /// reading never triggers another read.
+    #[cfg(test)]
+    pub(crate) fn reads(&self) -> u64 {
         self.reads.load(Ordering::Relaxed)
     }
 
@@ -221,7 +222,7 @@ impl Provider for FileProvider {
     }
 
     async fn watch(&self) -> Result<WatchStream> {
-        Ok(follow(self.clone()))
+        Ok(watch(self.clone()))
     }
 }
 

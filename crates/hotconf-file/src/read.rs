@@ -11,7 +11,7 @@ use crate::open::{read_bounded, Limit};
 
 /// How a path is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileMode {
+pub(crate) enum FileMode {
     /// One document; the format comes from the extension unless given.
     Document(Option<Format>),
     /// A directory where each file is one key (a ConfigMap or Secret mount): a file named

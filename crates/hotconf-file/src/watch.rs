@@ -1,11 +1,12 @@
-//! The watch loop of a file provider: wait for an event in the directory (or the rescan timer),
-//! debounce, re-read, and yield only changes.
+//! The watch of a file provider: wait for an event in the directory (or the rescan timer),
+//! debounce, wait for writers to close, re-read; the core follow helper yields only changes.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use futures_util::FutureExt;
-use hotconf_core::{Layer, Result, WatchStream};
+use hotconf_core::{follow, Error, Follow, Layer, Result, Retry, WatchStream};
 use tokio::sync::Notify;
 
 use crate::mount::warn_if_mount_point;
@@ -14,65 +15,56 @@ use crate::read::FileMode;
 use crate::watcher::{subscribe, Subscription};
 use crate::writes::{absolute, Scope, CLOSE_WAIT};
 
-struct State {
+struct Watch {
     provider: FileProvider,
     poke: Arc<Notify>,
     subscription: Option<Subscription>,
     /// The files whose writers a read waits for.
     scope: Scope,
-    /// The last content yielded (by revision) and the last error yielded (by message).
-    last: Option<hotconf_core::Revision>,
-    last_error: Option<String>,
-    first: bool,
 }
 
 /// The stream of a file provider's states: the current one first, then every change.
-pub(crate) fn follow(provider: FileProvider) -> WatchStream {
+pub(crate) fn watch(provider: FileProvider) -> WatchStream {
     warn_if_mount_point(&provider);
     let dir = absolute(&provider.watched_dir());
     let scope = match (provider.mode, provider.path.file_name()) {
         (FileMode::Document(_), Some(name)) => Scope::File(dir.join(name)),
         _ => Scope::Directory(dir),
     };
-    let state = State {
+    let name = hotconf_core::Provider::metadata(&provider).name;
+    let watch = Watch {
         provider,
         poke: Arc::new(Notify::new()),
         subscription: None,
         scope,
-        last: None,
-        last_error: None,
-        first: true,
     };
-    Box::pin(futures_util::stream::unfold(
-        state,
-        |mut state| async move {
-            loop {
-                if !state.first {
-                    state.wait().await;
-                }
-                state.first = false;
-                if let Some(item) = state.observe().await {
-                    return Some((item, state));
-                }
-            }
-        },
-    ))
+    follow(name, watch)
 }
 
-impl State {
-    /// Subscribes to the directory's events if not yet (or again, if the directory came back).
-    fn ensure_subscribed(&mut self) {
-        if self.provider.poll.is_some() || self.subscription.is_some() {
-            return;
+#[async_trait]
+impl Follow for Watch {
+    /// Reads the source once no writer holds it open; a read that a writer started during is
+    /// done again after the writer's close.
+    async fn read(&mut self) -> Result<Layer> {
+        self.ensure_subscribed();
+        // (A writer still open here is one that outlived `CLOSE_WAIT`: not waited for again.)
+        let open_before = self.scope.is_being_written();
+        let mut result = self.provider.read().await;
+        if self.provider.poll.is_none() && !open_before && self.scope.is_being_written() {
+            // A writer started during the read, which may have seen its first part: wait for
+            // its close and read again.
+            self.wait_for_writers().await;
+            result = self.provider.read().await;
         }
-        match subscribe(&self.provider.watched_dir(), self.poke.clone()) {
-            Ok(subscription) => self.subscription = Some(subscription),
-            Err(error) => tracing::debug!(%error, "watching later"),
+        if result.is_err() && !self.provider.watched_dir().exists() {
+            // A directory that disappeared took its watch with it: subscribe again later.
+            self.subscription = None;
         }
+        result
     }
 
-    /// Waits for an event (then the debounce) or the rescan timer.
-    async fn wait(&mut self) {
+    /// Waits for an event (then the debounce) or the rescan timer, then for writers to close.
+    async fn changed(&mut self) {
         let (interval, debounce) = match self.provider.poll {
             Some(poll) => (poll, Duration::ZERO),
             None => (self.provider.rescan, self.provider.debounce),
@@ -92,6 +84,24 @@ impl State {
         }
     }
 
+    /// A file that is missing or wrong is read again when it changes (or at the rescan).
+    fn retry(&self, _: &Error) -> Retry {
+        Retry::OnChange
+    }
+}
+
+impl Watch {
+    /// Subscribes to the directory's events if not yet (or again, if the directory came back).
+    fn ensure_subscribed(&mut self) {
+        if self.provider.poll.is_some() || self.subscription.is_some() {
+            return;
+        }
+        match subscribe(&self.provider.watched_dir(), self.poke.clone()) {
+            Ok(subscription) => self.subscription = Some(subscription),
+            Err(error) => tracing::debug!(%error, "watching later"),
+        }
+    }
+
     /// Waits until no file of the source is held open by a writer that modified it, for
     /// [`CLOSE_WAIT`] at most: the close is the end of an in-place save.
     async fn wait_for_writers(&self) {
@@ -107,42 +117,6 @@ impl State {
                     "a writer kept the file open past {CLOSE_WAIT:?}; reading it anyway"
                 );
                 return;
-            }
-        }
-    }
-
-    /// Reads the source; returns an item when it differs from the last one yielded.
-    async fn observe(&mut self) -> Option<Result<Layer>> {
-        self.ensure_subscribed();
-        // (A writer still open here is one that outlived `CLOSE_WAIT`: not waited for again.)
-        let open_before = self.scope.is_being_written();
-        let mut result = self.provider.read().await;
-        if self.provider.poll.is_none() && !open_before && self.scope.is_being_written() {
-            // A writer started during the read, which may have seen its first part: wait for
-            // its close and read again.
-            self.wait_for_writers().await;
-            result = self.provider.read().await;
-        }
-        match result {
-            Ok(layer) => {
-                self.last_error = None;
-                if self.last.as_ref() == Some(&layer.revision) {
-                    return None;
-                }
-                self.last = Some(layer.revision.clone());
-                Some(Ok(layer))
-            }
-            Err(error) => {
-                let message = error.to_string();
-                if self.last_error.as_ref() == Some(&message) {
-                    return None;
-                }
-                self.last_error = Some(message);
-                // A directory that disappeared took its watch with it: subscribe again later.
-                if !self.provider.watched_dir().exists() {
-                    self.subscription = None;
-                }
-                Some(Err(error))
             }
         }
     }
@@ -169,6 +143,29 @@ mod tests {
             Content::Document { bytes, .. } => String::from_utf8_lossy(&bytes).into_owned(),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reading_the_file_never_triggers_another_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.yaml");
+        std::fs::write(&path, "name: a\n").unwrap();
+        // No debounce: a feedback loop (a read's own open/close events causing a read) would spin.
+        let provider = FileProvider::new(&path).debounce(Duration::ZERO);
+        let mut stream = provider.watch().await.unwrap();
+        assert_eq!(next(&mut stream).await, "name: a\n");
+        for _ in 0..20 {
+            std::fs::read(&path).unwrap();
+        }
+        let tmp = dir.path().join("app.yaml.tmp");
+        std::fs::write(&tmp, "name: b\n").unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        assert_eq!(next(&mut stream).await, "name: b\n");
+        let reads = provider.reads();
+        assert!(
+            reads <= 6,
+            "{reads} reads for one start and one save: reads trigger reads"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

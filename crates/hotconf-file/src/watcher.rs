@@ -125,11 +125,6 @@ impl Drop for Subscription {
     }
 }
 
-/// How many directories the process-wide watcher follows (for tests and diagnostics).
-pub fn watched_directories() -> usize {
-    subscribers().len()
-}
-
 fn watch_error(dir: &Path, cause: impl Into<hotconf_core::BoxError>) -> Error {
     Error::new(
         ErrorKind::Unavailable,

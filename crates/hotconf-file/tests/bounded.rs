@@ -151,7 +151,7 @@ async fn the_last_good_config_keeps_serving_when_the_file_grows_past_the_limit()
     let builder = Reloader::<App>::builder()
         .layer(FileProvider::new(&path).limits(limits))
         .startup(Startup::Wait(Duration::from_secs(20)));
-    let mut events = builder.subscribe_events();
+    let mut events = builder.events();
     let reloader = builder.start().await.unwrap();
     let store = reloader.store();
     let tmp = dir.path().join("app.json.tmp");

@@ -8,6 +8,7 @@ mod config;
 mod http;
 mod listener;
 mod provider;
+mod watch;
 
 pub use config::{Listener, NacosConfig, DEFAULT_PORT, SCHEMES};
 pub use provider::NacosProvider;

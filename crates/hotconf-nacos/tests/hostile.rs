@@ -127,7 +127,7 @@ async fn a_read_redirect_after_login_never_sends_the_access_token_elsewhere() {
     let builder = Reloader::<App>::builder()
         .layer(NacosProvider::new(config.clone()).unwrap())
         .startup(Startup::Wait(Duration::from_secs(30)));
-    let mut events = builder.subscribe_events();
+    let mut events = builder.events();
     let reloader = builder.start().await.unwrap();
     let store = reloader.store();
     assert_eq!(store.load().name, "secured");
@@ -195,7 +195,7 @@ async fn an_endless_body_is_refused_while_read_and_the_last_good_state_keeps_ser
     let builder = Reloader::<App>::builder()
         .layer(NacosProvider::new(config.clone()).unwrap())
         .startup(Startup::Wait(Duration::from_secs(30)));
-    let mut events = builder.subscribe_events();
+    let mut events = builder.events();
     let reloader = builder.start().await.unwrap();
     let store = reloader.store();
     assert_eq!(store.load().name, "good");
@@ -266,7 +266,7 @@ async fn the_password_never_reaches_logs_errors_or_events() {
     let builder = Reloader::<App>::builder()
         .layer(NacosProvider::new(good.clone()).unwrap())
         .startup(Startup::Wait(Duration::from_secs(30)));
-    let mut events = builder.subscribe_events();
+    let mut events = builder.events();
     let reloader = builder.start().await.unwrap();
     nacos.stop();
     let down = wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use hotconf_core::{ErrorKind, Event, Provider, Reloader, Startup};
 use hotconf_nacos::{Listener, NacosConfig, NacosProvider};
 use hotconf_testkit::nacos::RNacos;
-use hotconf_testkit::{suite, wait_for_event, wait_until, Fixture, TcpProxy};
+use hotconf_testkit::{wait_for_event, wait_until, Fixture, TcpProxy};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -71,6 +71,13 @@ impl Fixture for NacosFixture {
     async fn provider(&self) -> Box<dyn Provider> {
         Box::new(NacosProvider::new(self.config("suite.yaml")).unwrap())
     }
+    /// A dataId whose format nothing tells (no extension, no type on the server).
+    async fn refused(&self) -> Option<Box<dyn Provider>> {
+        self.nacos.publish("suite-without-format", "app: {}");
+        Some(Box::new(
+            NacosProvider::new(self.config("suite-without-format")).unwrap(),
+        ))
+    }
     async fn write(&self, config: &Value) {
         self.nacos.publish("suite.yaml", &config.to_string());
     }
@@ -91,14 +98,16 @@ impl Fixture for NacosFixture {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_nacos_config_passes_the_behaviour_suite() {
-    suite::run_all_with(NacosFixture::new).await;
+/// The behaviour suite with the HTTP long poll.
+mod long_poll {
+    use super::NacosFixture;
+    hotconf_testkit::behaviour_tests!(NacosFixture::new());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_nacos_config_passes_the_behaviour_suite_with_the_sdk_listener() {
-    suite::run_all_with(|| NacosFixture::with_listener(Listener::Sdk)).await;
+/// The behaviour suite with nacos-sdk's push as the hint.
+mod sdk_listener {
+    use super::{Listener, NacosFixture};
+    hotconf_testkit::behaviour_tests!(NacosFixture::with_listener(Listener::Sdk));
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,7 +125,7 @@ async fn follow(
     for layer in layers {
         builder = builder.layer(layer);
     }
-    let events = builder.subscribe_events();
+    let events = builder.events();
     (builder.start().await.unwrap(), events)
 }
 

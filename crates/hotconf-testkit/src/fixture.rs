@@ -29,6 +29,13 @@ pub trait Fixture: Send + Sync {
 
     /// Ends an [`interrupt`](Self::interrupt).
     async fn restore(&self) {}
+
+    /// A provider of this backend that fails for good (wrong credentials, a TLS file that does
+    /// not exist, a path that is not a regular file), or `None` when the backend has no such
+    /// failure (every error of the source heals by itself).
+    async fn refused(&self) -> Option<Box<dyn Provider>> {
+        None
+    }
 }
 
 /// The fixture of [`MemoryProvider`]: the suite's proof that it is sound.

@@ -23,19 +23,19 @@ pub mod nacos;
 pub mod pki;
 pub mod ports;
 pub mod proxy;
+mod scripted;
 pub mod suite;
 mod wait;
 
 pub use fixture::{Fixture, MemoryFixture};
 pub use proxy::TcpProxy;
+pub use scripted::{Script, ScriptedProvider};
 pub use wait::{wait_for_event, wait_until, TIMEOUT};
 
 #[cfg(test)]
 mod tests {
-    use super::*;
 
-    #[tokio::test]
-    async fn memory_provider_passes_the_suite() {
-        suite::run_all(MemoryFixture::new).await;
+    mod memory_provider {
+        crate::behaviour_tests!(async { crate::MemoryFixture::new() });
     }
 }

@@ -49,7 +49,7 @@ async fn start(provider: Box<dyn Provider>) -> (Reloader<SuiteConfig>, broadcast
             "" => Err(Error::validation("must not be empty").with_key("app.name")),
             _ => Ok(()),
         });
-    let events = builder.subscribe_events();
+    let events = builder.events();
     let reloader = builder
         .start()
         .await
@@ -160,12 +160,16 @@ pub async fn invalid_rejected<F: Fixture>(fixture: &F) {
 }
 
 /// After the provider loses its source and gets it back, changes made meanwhile are applied (G4).
-/// Does nothing for fixtures that cannot interrupt.
+/// Skipped (and said so) for fixtures that cannot interrupt.
 pub async fn reconnect_resume<F: Fixture>(fixture: &F) {
     fixture.write(&doc("before")).await;
     let (reloader, mut events) = start(fixture.provider().await).await;
     let store = reloader.store();
     if !fixture.interrupt().await {
+        skipped(
+            "reconnect_resume",
+            "the fixture cannot interrupt its source",
+        );
         return;
     }
     wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
@@ -205,6 +209,105 @@ pub async fn revision_never_goes_backwards<F: Fixture>(fixture: &F) {
     }
 }
 
+/// While the source is cut off, the provider's stream reports the failure with errors that name
+/// the source, never the same error twice in a row (it retries quietly), and goes on: the
+/// change made meanwhile arrives after the source is back. Skipped (and said so) for fixtures
+/// that cannot interrupt.
+pub async fn errors_named_and_not_repeated<F: Fixture>(fixture: &F) {
+    fixture.write(&doc("before")).await;
+    let provider = fixture.provider().await;
+    let source = provider.metadata().name;
+    let mut stream = provider
+        .watch()
+        .await
+        .unwrap_or_else(|e| panic!("watch failed: {e}"));
+    let before = next_item(&mut stream).await;
+    if !fixture.interrupt().await {
+        skipped(
+            "errors_named_and_not_repeated",
+            "the fixture cannot interrupt its source",
+        );
+        return;
+    }
+    let mut last = match next_raw(&mut stream).await {
+        Err(error) => checked_error(error, &source),
+        Ok(layer) => panic!("a state while cut off: {layer:?}"),
+    };
+    // Retries go on behind the stream; the same error must not come again. A different one
+    // may (a refused connection after a cut one): up to a few, then the stream is quiet.
+    for _ in 0..8 {
+        match tokio::time::timeout(QUIET, stream.next()).await {
+            Err(_) => break,
+            Ok(Some(Err(error))) => {
+                let error = checked_error(error, &source);
+                assert_ne!(error, last, "the same error twice in a row");
+                last = error;
+            }
+            Ok(Some(Ok(layer))) => panic!("a state while cut off: {layer:?}"),
+            Ok(None) => panic!("the stream ended after a transient error ({last})"),
+        }
+    }
+    fixture.write(&doc("during")).await;
+    fixture.restore().await;
+    let mut after_error = true;
+    loop {
+        match next_raw(&mut stream).await {
+            Ok(layer) if layer.content == before.content => {
+                assert!(after_error, "the same state twice in a row");
+                after_error = false;
+            }
+            Ok(_) => break, // "during"
+            Err(error) => {
+                let error = checked_error(error, &source);
+                assert_ne!(error, last, "the same error twice in a row");
+                last = error;
+                after_error = true;
+            }
+        }
+    }
+}
+
+/// A provider that fails for good reports one permanent error naming its source, and its stream
+/// ends (or `watch` itself fails with it). Skipped (and said so) for backends with no such
+/// failure.
+pub async fn permanent_error_ends_the_stream<F: Fixture>(fixture: &F) {
+    let Some(provider) = fixture.refused().await else {
+        skipped(
+            "permanent_error_ends_the_stream",
+            "the backend has no permanent failure (every error of its source heals by itself)",
+        );
+        return;
+    };
+    let source = provider.metadata().name;
+    let mut stream = match provider.watch().await {
+        Ok(stream) => stream,
+        Err(error) => {
+            assert!(!error.is_transient(), "watch failed transiently: {error}");
+            return;
+        }
+    };
+    let mut last = None;
+    loop {
+        match tokio::time::timeout(TIMEOUT, stream.next()).await {
+            Err(_) => panic!("the stream did not end within {TIMEOUT:?} (last item: {last:?})"),
+            Ok(None) => break,
+            Ok(Some(Ok(layer))) => panic!("a refused provider yielded a state: {layer:?}"),
+            Ok(Some(Err(error))) => {
+                let permanent = !error.is_transient();
+                last = Some(checked_error(error, &source));
+                if permanent {
+                    assert!(
+                        stream.next().await.is_none(),
+                        "the stream went on after a permanent error"
+                    );
+                    return;
+                }
+            }
+        }
+    }
+    panic!("the stream ended without a permanent error (last item: {last:?})");
+}
+
 /// Runs every behaviour, each on a fresh fixture from `make`.
 pub async fn run_all<F: Fixture, M>(make: M)
 where
@@ -227,6 +330,70 @@ where
     invalid_rejected(&make().await).await;
     reconnect_resume(&make().await).await;
     revision_never_goes_backwards(&make().await).await;
+    errors_named_and_not_repeated(&make().await).await;
+    permanent_error_ends_the_stream(&make().await).await;
+}
+
+/// One `#[tokio::test]` per behaviour of the suite, so a failure names the behaviour; each
+/// awaits the given expression for its fixture (`async { MyFixture::new() }`, or a call of an
+/// `async fn`), and they run one at a time (fixtures may start servers). Put it in a module of
+/// its own:
+///
+/// ```
+/// mod memory {
+///     hotconf_testkit::behaviour_tests!(async { hotconf_testkit::MemoryFixture::new() });
+/// }
+/// ```
+#[macro_export]
+macro_rules! behaviour_tests {
+    (@each $make:expr; $($behaviour:ident),*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $behaviour() {
+            let _serial = SERIAL.lock().await;
+            let fixture = $make.await;
+            $crate::suite::$behaviour(&fixture).await;
+        }
+    )*};
+    ($make:expr) => {
+        static SERIAL: $crate::suite::Serial = $crate::suite::Serial::const_new(());
+        $crate::behaviour_tests!(@each $make;
+            initial_load, update_seen, delete_falls_back, burst_coalesced, invalid_rejected,
+            reconnect_resume, revision_never_goes_backwards, errors_named_and_not_repeated,
+            permanent_error_ends_the_stream);
+    };
+}
+
+/// The lock [`behaviour_tests!`] runs its tests under, one at a time.
+#[doc(hidden)]
+pub type Serial = tokio::sync::Mutex<()>;
+
+/// How long a stream must stay quiet to count as not repeating itself.
+const QUIET: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Says loudly that a behaviour was not checked, and why: on the process's stderr, past the
+/// test harness's capture, so it shows in every run, not only in failed ones.
+fn skipped(behaviour: &str, why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {behaviour}: {why}");
+}
+
+/// Checks that a stream's error names `source`; returns it as printed.
+fn checked_error(error: Error, source: &str) -> String {
+    assert_eq!(
+        error.source_name(),
+        Some(source),
+        "the error does not name its source: {error}"
+    );
+    error.to_string()
+}
+
+/// The next item of a watch stream (a state or an error), within the suite's timeout.
+async fn next_raw(stream: &mut WatchStream) -> Result<Layer, Error> {
+    match tokio::time::timeout(TIMEOUT, stream.next()).await {
+        Ok(Some(item)) => item,
+        Ok(None) => panic!("the watch ended"),
+        Err(_) => panic!("no item within {TIMEOUT:?}"),
+    }
 }
 
 fn drain(events: &mut broadcast::Receiver<Event>) -> Vec<Event> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hotconf_consul::{ConsulConfig, ConsulKv, ConsulProvider};
 use hotconf_core::{Event, Format, Provider, Reloader, Startup};
-use hotconf_testkit::consul::ConsulEmulator;
+use hotconf_testkit::consul::{ConsulEmulator, ConsulWriter};
 use hotconf_testkit::{Fixture, TcpProxy};
 use serde::Deserialize;
 use serde_json::Value;
@@ -41,6 +41,12 @@ impl Target {
         }
     }
 
+    /// Writes as an operator's tools do.
+    pub fn writer(&self) -> ConsulWriter {
+        ConsulWriter::new(self.address.clone())
+    }
+
+    /// The provider's client, for reads.
     pub fn kv(&self) -> ConsulKv {
         ConsulKv::new(&ConsulConfig::prefix(self.address.clone(), "unused/")).unwrap()
     }
@@ -74,7 +80,7 @@ pub fn flatten(value: &Value, prefix: &str, out: &mut Vec<(String, String)>) {
 pub struct ConsulFixture {
     pub target: Target,
     pub proxy: TcpProxy,
-    pub kv: ConsulKv,
+    pub writer: ConsulWriter,
     pub prefix: String,
     pub key_mode: bool,
 }
@@ -83,11 +89,11 @@ impl ConsulFixture {
     pub async fn new(key_mode: bool) -> Self {
         let target = Target::start().await;
         let proxy = TcpProxy::start(&target.address).await;
-        let kv = target.kv();
+        let writer = target.writer();
         ConsulFixture {
             target,
             proxy,
-            kv,
+            writer,
             prefix: unique("suite"),
             key_mode,
         }
@@ -112,37 +118,33 @@ impl Fixture for ConsulFixture {
     async fn write(&self, config: &Value) {
         if self.key_mode {
             let key = format!("{}config.json", self.prefix);
-            assert!(self.kv.put(&key, config.to_string()).await.unwrap());
+            self.writer.put(&key, config.to_string()).await;
             return;
         }
         let mut pairs = Vec::new();
         flatten(config, &self.prefix, &mut pairs);
-        let existing = self.kv.list(&self.prefix, None).await.unwrap();
-        for entry in existing.entries {
-            if !pairs.iter().any(|(k, _)| *k == entry.key) {
-                self.kv.delete(&entry.key, false).await.unwrap();
+        for key in self.writer.keys(&self.prefix).await {
+            if !pairs.iter().any(|(k, _)| *k == key) {
+                self.writer.delete(&key, false).await;
             }
         }
         for (key, value) in pairs {
-            self.kv.put(&key, value).await.unwrap();
+            self.writer.put(&key, value).await;
         }
     }
 
     async fn write_invalid(&self) {
         if self.key_mode {
             let key = format!("{}config.json", self.prefix);
-            self.kv.put(&key, "{\"app\": ").await.unwrap();
+            self.writer.put(&key, "{\"app\": ").await;
         } else {
             // `app` both a value and the parent of `app/name`.
-            self.kv
-                .put(&format!("{}app", self.prefix), "x")
-                .await
-                .unwrap();
+            self.writer.put(&format!("{}app", self.prefix), "x").await;
         }
     }
 
     async fn delete(&self) {
-        self.kv.delete(&self.prefix, true).await.unwrap();
+        self.writer.delete(&self.prefix, true).await;
     }
 
     async fn interrupt(&self) -> bool {
@@ -171,6 +173,6 @@ pub async fn follow(
     let builder = Reloader::<Keys>::builder()
         .layer(provider)
         .startup(Startup::Wait(Duration::from_secs(30)));
-    let events = builder.subscribe_events();
+    let events = builder.events();
     (builder.start().await.unwrap(), events)
 }

@@ -20,6 +20,7 @@ mod duration;
 mod http;
 mod read;
 mod state;
+mod writer;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -31,6 +32,7 @@ use tokio::sync::watch;
 
 use state::State;
 pub use state::{Entry, Snapshot};
+pub use writer::ConsulWriter;
 
 /// A fault every KV read answers with while it is set (parked reads wake up and answer with it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,11 +4,16 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use hotconf::{Capabilities, Error, Layer, Metadata, Provider, Result, WatchStream};
+use hotconf_core::{
+    Capabilities, Error, ErrorKind, Layer, Metadata, Provider, Result, WatchStream,
+};
 use tokio::sync::{mpsc, watch};
 
 type Item = Option<Result<Layer>>;
 
+/// A provider whose watch streams yield exactly what its [`Script`] sends: the engine's tests
+/// drive a reloader item by item with it (an error, a stream that ends, a revision out of
+/// order). `load` always fails: it only watches.
 pub struct ScriptedProvider {
     name: String,
     streams: Mutex<mpsc::UnboundedReceiver<mpsc::UnboundedReceiver<Item>>>,
@@ -23,6 +28,7 @@ pub struct Script {
 }
 
 impl ScriptedProvider {
+    /// A provider named `name`, and the script that feeds it (its first stream already open).
     pub fn new(name: &str) -> (ScriptedProvider, Script) {
         let (streams_tx, streams_rx) = mpsc::unbounded_channel();
         let (requested, requested_rx) = watch::channel(0);
@@ -49,6 +55,7 @@ impl Script {
         *self.current.lock().unwrap() = Some(tx);
     }
 
+    /// Sends `item` on the current stream.
     pub fn send(&self, item: Result<Layer>) {
         self.current
             .lock()
@@ -74,7 +81,7 @@ impl Script {
     /// Waits until the reloader has taken `n` items in all (and asked for one more).
     pub async fn wait_taken(&self, n: usize) {
         let mut requested = self.requested.clone();
-        tokio::time::timeout(hotconf_testkit::TIMEOUT, requested.wait_for(|r| *r > n))
+        tokio::time::timeout(crate::TIMEOUT, requested.wait_for(|r| *r > n))
             .await
             .expect("the reloader did not take the items")
             .unwrap();
@@ -89,18 +96,18 @@ impl Provider for ScriptedProvider {
 
     async fn load(&self) -> Result<Layer> {
         Err(Error::new(
-            hotconf::ErrorKind::Other,
+            ErrorKind::Other,
             "scripted providers only watch",
         ))
     }
 
     async fn watch(&self) -> Result<WatchStream> {
-        let rx = self.streams.lock().unwrap().try_recv().map_err(|_| {
-            Error::new(
-                hotconf::ErrorKind::Unavailable,
-                "no scripted stream is open",
-            )
-        })?;
+        let rx = self
+            .streams
+            .lock()
+            .unwrap()
+            .try_recv()
+            .map_err(|_| Error::new(ErrorKind::Unavailable, "no scripted stream is open"))?;
         let requested = self.requested.clone();
         Ok(Box::pin(futures_util::stream::unfold(
             (rx, requested),

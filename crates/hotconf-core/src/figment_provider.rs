@@ -14,27 +14,27 @@ use crate::revision::Revision;
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use figment::providers::Serialized;
-/// use hotconf_core::{FigmentLayer, Provider};
-/// let defaults = FigmentLayer::new(Serialized::defaults(serde_json::json!({"port": 8080})));
+/// use hotconf_core::{FigmentProvider, Provider};
+/// let defaults = FigmentProvider::new(Serialized::defaults(serde_json::json!({"port": 8080})));
 /// let layer = defaults.load().await.unwrap();
 /// # let _ = layer;
 /// # }
 /// ```
-pub struct FigmentLayer<P> {
+pub struct FigmentProvider<P> {
     provider: P,
     name: String,
 }
 
-impl<P: figment::Provider> FigmentLayer<P> {
+impl<P: figment::Provider> FigmentProvider<P> {
     /// Wraps `provider`; the layer's name is figment's metadata name for it.
     pub fn new(provider: P) -> Self {
         let name = format!("figment:{}", provider.metadata().name);
-        FigmentLayer { provider, name }
+        FigmentProvider { provider, name }
     }
 
     /// Wraps `provider` under an explicit name.
     pub fn named(provider: P, name: impl Into<String>) -> Self {
-        FigmentLayer {
+        FigmentProvider {
             provider,
             name: name.into(),
         }
@@ -42,7 +42,7 @@ impl<P: figment::Provider> FigmentLayer<P> {
 }
 
 #[async_trait]
-impl<P: figment::Provider + Send + Sync> Provider for FigmentLayer<P> {
+impl<P: figment::Provider + Send + Sync> Provider for FigmentProvider<P> {
     fn metadata(&self) -> Metadata {
         Metadata::new(self.name.clone(), Capabilities::STATIC)
     }

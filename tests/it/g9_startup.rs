@@ -1,4 +1,4 @@
-//! Startup policy (G9): fail fast, or wait; with a snapshot file, start from the last good
+//! Startup policy (G9): fail fast, or wait; with a last-good file, start from the last good
 //! config saved on disk instead of failing.
 
 use std::time::Duration;
@@ -31,7 +31,7 @@ async fn wait_rides_out_errors_until_a_good_config_arrives() {
     let two = two_layers();
     two.upper.fail(ErrorKind::Unavailable, "not yet", true);
     let upper = two.upper.clone();
-    let mut events = two.builder.subscribe_events();
+    let mut events = two.builder.events();
     let start = tokio::spawn(
         two.builder
             .startup(Startup::Wait(Duration::from_secs(20)))
@@ -63,9 +63,9 @@ async fn no_layers_is_a_config_error() {
 }
 
 #[tokio::test]
-async fn a_static_figment_layer_sits_under_a_watched_one() {
+async fn a_static_figment_provider_sits_under_a_watched_one() {
     use figment::providers::Serialized;
-    let defaults = hotconf::FigmentLayer::new(Serialized::defaults(
+    let defaults = hotconf::FigmentProvider::new(Serialized::defaults(
         json!({"name": "d", "db": {"host": "h", "port": 1}}),
     ));
     let (provider, handle) = MemoryProvider::new("memory:top");
@@ -87,7 +87,7 @@ async fn wait_never_applies_a_config_without_a_layer_whose_first_state_was_rejec
     let two = two_layers();
     set_json(&two.upper, json!({"name": ["not", "a", "string"]}));
     let (upper, lower) = (two.upper.clone(), two.lower.clone());
-    let mut events = two.builder.subscribe_events();
+    let mut events = two.builder.events();
     let mut stats = two.builder.stats();
     let start = tokio::spawn(
         two.builder
@@ -125,7 +125,7 @@ async fn every_applied_config_is_saved_owner_only_and_whole() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.snapshot.json");
     let two = two_layers();
-    let builder = two.builder.snapshot(&path);
+    let builder = two.builder.last_good_file(&path);
     let mut stats = builder.stats();
     let reloader = builder.start().await.unwrap();
     written(&mut stats, 1).await;
@@ -157,7 +157,9 @@ async fn save(path: &std::path::Path) {
         &handle,
         json!({"name": "saved", "db": {"host": "db-1", "port": 6000}}),
     );
-    let builder = Reloader::<Cfg>::builder().layer(provider).snapshot(path);
+    let builder = Reloader::<Cfg>::builder()
+        .layer(provider)
+        .last_good_file(path);
     let mut stats = builder.stats();
     let _reloader = builder.start().await.unwrap();
     written(&mut stats, 1).await;
@@ -171,8 +173,10 @@ async fn fail_fast_starts_from_the_snapshot_then_follows_the_sources() {
 
     let (provider, handle) = MemoryProvider::new("memory:config-server");
     handle.fail(ErrorKind::Unavailable, "connection refused", true);
-    let builder = Reloader::<Cfg>::builder().layer(provider).snapshot(&path);
-    let mut events = builder.subscribe_events();
+    let builder = Reloader::<Cfg>::builder()
+        .layer(provider)
+        .last_good_file(&path);
+    let mut events = builder.events();
     let reloader = builder.start().await.unwrap();
     let store = reloader.store();
     assert_eq!(
@@ -219,7 +223,7 @@ async fn wait_falls_back_to_the_snapshot_at_its_timeout() {
     handle.fail(ErrorKind::Unavailable, "not yet", true);
     let reloader = Reloader::<Cfg>::builder()
         .layer(provider)
-        .snapshot(&path)
+        .last_good_file(&path)
         .startup(Startup::Wait(Duration::from_millis(200)))
         .start()
         .await
@@ -256,7 +260,9 @@ async fn an_unusable_snapshot_is_never_served() {
         (&foreign, false),
         (&refused, true),
     ] {
-        let mut builder = Reloader::<Cfg>::builder().layer(failing()).snapshot(path);
+        let mut builder = Reloader::<Cfg>::builder()
+            .layer(failing())
+            .last_good_file(path);
         if validated {
             builder = builder.validate(|c: &Cfg| {
                 if c.db.port == 6000 {
@@ -283,7 +289,7 @@ async fn a_snapshot_that_cannot_be_written_is_counted_and_changes_nothing_else()
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("no-such-dir").join("app.json");
     let two = two_layers();
-    let builder = two.builder.snapshot(&path);
+    let builder = two.builder.last_good_file(&path);
     let mut stats = builder.stats();
     let reloader = builder.start().await.unwrap();
     tokio::time::timeout(
@@ -305,7 +311,7 @@ async fn served(path: &std::path::Path) -> hotconf::Result<String> {
     handle.fail(ErrorKind::Unavailable, "connection refused", true);
     let reloader = Reloader::<Cfg>::builder()
         .layer(provider)
-        .snapshot(path)
+        .last_good_file(path)
         .start()
         .await?;
     let name = reloader.store().load().name.clone();

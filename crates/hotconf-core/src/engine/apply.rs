@@ -1,0 +1,210 @@
+//! Applying: from the sources' latest states to a published snapshot, and back when the
+//! candidate is rejected or the post-apply check fails.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::store::{Origin, Snapshot, SnapshotParts, Store};
+
+use super::blame::{blame, deserialize};
+use super::candidate::Candidate;
+use super::checks;
+use super::source::{SourceState, State};
+use super::Engine;
+
+impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
+    fn current(&self) -> Option<Arc<Snapshot<T>>> {
+        self.store.as_ref().map(Store::get)
+    }
+
+    fn next_version(&self) -> u64 {
+        self.last_version + 1
+    }
+
+    /// Builds and applies a config from the sources' latest states when anything changed.
+    /// `Ok(None)`: nothing to do (a source not ready yet, pinned, or the same content).
+    pub(super) async fn apply_sources(&mut self) -> Result<Option<Arc<Snapshot<T>>>> {
+        let changed = self.sources.iter().any(SourceState::is_dirty);
+        if self.history.is_pinned() {
+            if let Some(current) = self.current().filter(|_| changed) {
+                self.emit(Event::Held {
+                    version: current.version(),
+                });
+            }
+            return Ok(None);
+        }
+        if !self.sources.iter().all(SourceState::is_ready) || !changed {
+            return Ok(None);
+        }
+        let current = self.current();
+        let built = Candidate::build(
+            &self.sources,
+            &self.rules.restart_required,
+            current.as_deref(),
+        );
+        let candidate = match built {
+            Ok(Some(candidate)) => candidate,
+            Ok(None) => {
+                self.count(|s| s.unchanged += 1);
+                self.accept();
+                return Ok(None);
+            }
+            Err(error) => return Err(self.reject(error)),
+        };
+        let snapshot = match self.check(candidate, Origin::Sources).await {
+            Ok(snapshot) => snapshot,
+            Err(error) => return Err(self.reject(error)),
+        };
+        // Only a post-apply check can undo an apply: keep what to undo it to only then.
+        let undo: Option<Vec<State>> = self
+            .rules
+            .post_apply
+            .as_ref()
+            .map(|_| self.sources.iter().map(SourceState::accepted).collect());
+        self.accept();
+        self.publish(snapshot.clone());
+        if let Some(undo) = undo {
+            self.post_apply_check(&snapshot, current, undo).await?;
+        }
+        self.save(&snapshot);
+        Ok(Some(snapshot))
+    }
+
+    /// Deserializes (unless the fast path did) and validates a candidate as the next version.
+    pub(super) async fn check(
+        &self,
+        candidate: Candidate<T>,
+        origin: Origin,
+    ) -> Result<Arc<Snapshot<T>>> {
+        let version = self.next_version();
+        checks::check_candidate(&self.rules, &self.sources, candidate, version, origin).await
+    }
+
+    fn accept(&mut self) {
+        for source in &mut self.sources {
+            source.accept();
+        }
+    }
+
+    /// Reports a rejected candidate and puts the sources that changed back to their last
+    /// accepted state, so that a later change elsewhere is not blocked by this one.
+    fn reject(&mut self, error: Error) -> Error {
+        let error = blame(&self.sources, error);
+        tracing::warn!(%error, "rejected a config; the last good one keeps serving");
+        self.emit(Event::rejected(&error));
+        for source in &mut self.sources {
+            source.revert();
+        }
+        error
+    }
+
+    /// Runs the post-apply check on `snapshot` (just published over `before`); on failure
+    /// publishes `before`'s content again as a new version and puts the sources back to the
+    /// states `undo` saved. With no `before` (the first config), the store is taken back and
+    /// startup goes on waiting or fails.
+    async fn post_apply_check(
+        &mut self,
+        snapshot: &Arc<Snapshot<T>>,
+        before: Option<Arc<Snapshot<T>>>,
+        undo: Vec<State>,
+    ) -> Result<()> {
+        let Some(check) = &self.rules.post_apply else {
+            return Ok(());
+        };
+        let checked = checks::post_apply(
+            check,
+            snapshot,
+            self.store.clone(),
+            before.clone(),
+            self.rules.check_timeout,
+        )
+        .await;
+        let Err(error) = checked else {
+            return Ok(());
+        };
+        self.emit(Event::rejected(&error));
+        let first = before.is_none();
+        let restored = match before {
+            Some(previous) => {
+                let origin = Origin::Revert {
+                    of: previous.version(),
+                    failed: snapshot.version(),
+                };
+                self.restore(&previous, origin).map(drop)
+            }
+            None => {
+                self.store = None;
+                self.history.clear();
+                Ok(())
+            }
+        };
+        // Back to the states of the version reverted to. A first config has none: the states
+        // stay, unaccepted, and the next change rebuilds.
+        for (source, saved) in self.sources.iter_mut().zip(undo) {
+            source.undo(saved, first);
+        }
+        restored?;
+        Err(error)
+    }
+
+    /// Swaps `snapshot` in, records it, emits its events, then notifies subscribers: a
+    /// subscriber woken by a change finds its `applied` event already sent.
+    pub(super) fn publish(&mut self, snapshot: Arc<Snapshot<T>>) {
+        let store = match &self.store {
+            Some(store) => {
+                store.swap(snapshot.clone());
+                store.clone()
+            }
+            None => self
+                .store
+                .insert(Store::from_snapshot(snapshot.clone()))
+                .clone(),
+        };
+        self.last_version = snapshot.version();
+        self.history.record(snapshot.clone());
+        tracing::info!(version = snapshot.version(), "applied config");
+        self.emit(Event::applied(&snapshot));
+        if !snapshot.pending_restart().is_empty() {
+            self.emit(Event::RestartRequired {
+                version: snapshot.version(),
+                keys: snapshot.pending_restart().to_vec(),
+            });
+        }
+        store.notify();
+    }
+
+    /// Hands an applied snapshot that passed every check to the last-good file's writer.
+    fn save(&self, snapshot: &Arc<Snapshot<T>>) {
+        if let Some(disk) = self
+            .disk
+            .as_ref()
+            .filter(|_| *snapshot.origin() != Origin::Disk)
+        {
+            disk.send_replace(Some(snapshot.clone()));
+        }
+    }
+
+    /// Publishes the content of an earlier snapshot as a new version.
+    pub(super) fn restore(
+        &mut self,
+        earlier: &Snapshot<T>,
+        origin: Origin,
+    ) -> Result<Arc<Snapshot<T>>> {
+        let config = deserialize::<T>(&self.sources, earlier.merged())?;
+        let snapshot = Arc::new(Snapshot::from_parts(SnapshotParts {
+            config,
+            version: self.next_version(),
+            revisions: earlier.revisions().into(),
+            merged: earlier.merged_tree().clone(),
+            hash: earlier.content_hash(),
+            origin,
+            pending_restart: Vec::new(),
+        }));
+        self.publish(snapshot.clone());
+        self.save(&snapshot);
+        Ok(snapshot)
+    }
+}

@@ -1,0 +1,215 @@
+//! The reload engine: what the reloader knows of its sources and what it applied, and the
+//! batch step that turns what the providers delivered into an applied config.
+//!
+//! Its rooms: `source` (one source's state and its transitions), `content` (a layer's content
+//! as a tree), `candidate` (the config the sources make), `checks` (validation and the
+//! post-apply check), `blame` (naming the key and source at fault), `history` (versions kept
+//! for rollback, and the pin), and `apply` (from candidate to published snapshot, and back).
+
+mod apply;
+mod blame;
+mod candidate;
+mod checks;
+mod content;
+mod history;
+mod source;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use tokio::sync::broadcast;
+
+use crate::disk;
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::format::Limits;
+use crate::inbox::Pending;
+use crate::path::PathSegment;
+use crate::stats::Stats;
+use crate::store::{Origin, Snapshot, Store};
+use crate::subscription::Publisher;
+use crate::validate::{AsyncCheck, SyncValidator};
+
+use self::candidate::Candidate;
+use self::history::History;
+use self::source::{Offer, SourceState};
+
+/// Everything the user configured on the builder, shared by the engine.
+pub(crate) struct Rules<T> {
+    pub(crate) validators: Vec<SyncValidator<T>>,
+    pub(crate) async_validators: Vec<AsyncCheck<T>>,
+    pub(crate) post_apply: Option<AsyncCheck<T>>,
+    pub(crate) restart_required: Vec<Vec<PathSegment>>,
+    pub(crate) history: usize,
+    pub(crate) limits: Limits,
+    /// How long an async validator or the post-apply check may take.
+    pub(crate) check_timeout: Duration,
+}
+
+/// What one [`Engine::batch`] did.
+pub(crate) struct Batch<T> {
+    /// The first source error taken in, if any.
+    pub(crate) source_error: Option<Error>,
+    /// What applying the sources gave (`Ok(None)`: nothing applied, or not tried because the
+    /// batch stopped at a source error).
+    pub(crate) applied: Result<Option<Arc<Snapshot<T>>>>,
+}
+
+/// The reload engine, owned by the reload task.
+pub(crate) struct Engine<T> {
+    sources: Vec<SourceState>,
+    rules: Rules<T>,
+    store: Option<Store<T>>,
+    events: broadcast::Sender<Event>,
+    history: History<T>,
+    stats: Arc<Publisher<Stats>>,
+    /// Where applied snapshots go to be written to disk, when a last-good file is configured.
+    disk: Option<disk::Latest<T>>,
+    /// The version of the last snapshot published (versions never repeat, even when the first
+    /// one is taken back by a failing post-apply check).
+    last_version: u64,
+}
+
+impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
+    /// An engine for the sources `names` (in layer order) that has applied nothing yet.
+    pub(crate) fn new(
+        names: impl IntoIterator<Item = String>,
+        rules: Rules<T>,
+        events: broadcast::Sender<Event>,
+        stats: Arc<Publisher<Stats>>,
+        disk: Option<disk::Latest<T>>,
+    ) -> Engine<T> {
+        Engine {
+            sources: names.into_iter().map(SourceState::new).collect(),
+            history: History::new(rules.history),
+            rules,
+            store: None,
+            events,
+            stats,
+            disk,
+            last_version: 0,
+        }
+    }
+
+    /// The store, once a config was applied.
+    pub(crate) fn store(&self) -> Option<Store<T>> {
+        self.store.clone()
+    }
+
+    /// The applied versions kept for rollback, oldest first.
+    pub(crate) fn history(&self) -> Vec<Arc<Snapshot<T>>> {
+        self.history.snapshots()
+    }
+
+    /// The name of a source whose provider stopped for good before delivering a good state.
+    pub(crate) fn stalled_source(&self) -> Option<&str> {
+        self.sources
+            .iter()
+            .find(|s| s.is_stalled())
+            .map(SourceState::name)
+    }
+
+    fn emit(&self, event: Event) {
+        self.stats.send_modify(|s| match &event {
+            Event::Applied { .. } => s.applied += 1,
+            Event::Rejected { .. } => s.rejected += 1,
+            Event::SourceError { .. } => s.source_errors += 1,
+            _ => {}
+        });
+        let _ = self.events.send(event);
+    }
+
+    fn count(&self, f: impl Fn(&mut Stats)) {
+        self.stats.send_modify(f);
+    }
+
+    /// The batch step: takes in what the providers delivered, applies the sources if anything
+    /// changed, and counts the batch. With `stop_at_source_error`, a batch that brought a
+    /// source error stops before applying (and is not counted).
+    pub(crate) async fn batch(&mut self, pending: Pending, stop_at_source_error: bool) -> Batch<T> {
+        let source_error = self.ingest(pending);
+        if stop_at_source_error && source_error.is_some() {
+            return Batch {
+                source_error,
+                applied: Ok(None),
+            };
+        }
+        let applied = self.apply_sources().await;
+        self.count(|s| s.batches += 1);
+        Batch {
+            source_error,
+            applied,
+        }
+    }
+
+    /// Takes in what the providers delivered; reports every source error and returns the
+    /// first.
+    fn ingest(&mut self, pending: Pending) -> Option<Error> {
+        if pending.dropped_errors > 0 {
+            tracing::warn!(
+                dropped = pending.dropped_errors,
+                "source errors arrived faster than they were reported"
+            );
+        }
+        for index in pending.stopped {
+            self.sources[index].stop();
+        }
+        let mut first = None;
+        for (index, error) in pending.errors {
+            let name = self.sources[index].name();
+            tracing::warn!(source = %name, %error, "source error; keeping its last good state");
+            self.emit(Event::source_error(name, &error));
+            first.get_or_insert(error);
+        }
+        let limits = self.rules.limits;
+        for (index, layer) in pending.layers.into_iter().enumerate() {
+            let Some(layer) = layer else { continue };
+            let source = &mut self.sources[index];
+            match source.offer(layer, &limits) {
+                Offer::Stale(revision) => {
+                    tracing::warn!(source = %source.name(), %revision, "ignoring a state older than one already seen");
+                    self.count(|s| s.stale += 1);
+                }
+                Offer::Repeat | Offer::Changed => {}
+                Offer::Rejected(error) => {
+                    tracing::warn!(%error, "rejected a source state; keeping its last good state");
+                    self.emit(Event::rejected(&error));
+                }
+            }
+        }
+        first
+    }
+
+    /// Applies the config saved in the last-good file `path`, deserialized and validated like
+    /// any other (a saved config the rules now refuse is not used).
+    pub(crate) async fn start_from_disk(&mut self, path: &Path) -> Result<Arc<Snapshot<T>>> {
+        let saved = disk::read(path, &self.rules.limits)?;
+        let candidate = Candidate::saved(saved.config, saved.revisions)?;
+        let name = format!("last-good file {}", path.display());
+        let snapshot = self
+            .check(candidate, Origin::Disk)
+            .await
+            .map_err(|e| e.with_source_name(name))?;
+        self.publish(snapshot.clone());
+        Ok(snapshot)
+    }
+
+    /// Pins the content of `version` from the history.
+    pub(crate) fn rollback(&mut self, version: u64) -> Result<Arc<Snapshot<T>>> {
+        let earlier = self.history.find(version)?;
+        let snapshot = self.restore(&earlier, Origin::Rollback { of: version })?;
+        self.history.set_pinned(true);
+        Ok(snapshot)
+    }
+
+    /// Resumes following the sources: applies their latest states at once.
+    pub(crate) async fn unpin(&mut self) -> Result<Option<Arc<Snapshot<T>>>> {
+        self.history.set_pinned(false);
+        for source in &mut self.sources {
+            source.touch();
+        }
+        self.apply_sources().await
+    }
+}

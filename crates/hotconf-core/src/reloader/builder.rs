@@ -1,0 +1,234 @@
+//! `ReloaderBuilder`: what the user configures before starting, and the start itself (spawning
+//! the source tasks, waiting for the first config, handing the engine to the reload task).
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::backoff::Backoff;
+use crate::engine::{Engine, Rules};
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::Event;
+use crate::format::Limits;
+use crate::inbox::Inbox;
+use crate::path;
+use crate::provider::Provider;
+use crate::stats::Stats;
+use crate::store::Snapshot;
+use crate::subscription::{Publisher, Subscription};
+
+use super::source_task::follow_source;
+use super::startup::{first_config, Startup};
+use super::task::run;
+use super::{AbortOnDrop, Reloader};
+
+/// Configures and starts a [`Reloader`]. Layers are merged in the order they are added: later
+/// layers override earlier ones.
+pub struct ReloaderBuilder<T> {
+    providers: Vec<Arc<dyn Provider>>,
+    rules: Rules<T>,
+    startup: Startup,
+    last_good_file: Option<PathBuf>,
+    debounce: Duration,
+    backoff: Backoff,
+    events: broadcast::Sender<Event>,
+    stats: Publisher<Stats>,
+}
+
+impl<T: DeserializeOwned + Send + Sync + 'static> Default for ReloaderBuilder<T> {
+    fn default() -> Self {
+        ReloaderBuilder {
+            providers: Vec::new(),
+            rules: Rules {
+                validators: Vec::new(),
+                async_validators: Vec::new(),
+                post_apply: None,
+                restart_required: Vec::new(),
+                history: 10,
+                limits: Limits::default(),
+                check_timeout: Duration::from_secs(30),
+            },
+            startup: Startup::FailFast,
+            last_good_file: None,
+            debounce: Duration::ZERO,
+            backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(30)),
+            events: broadcast::channel(1024).0,
+            stats: Publisher::new(Stats::default()),
+        }
+    }
+}
+
+impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
+    /// Adds a layer on top of the ones added so far.
+    pub fn layer(mut self, provider: impl Provider + 'static) -> Self {
+        self.providers.push(Arc::new(provider));
+        self
+    }
+
+    /// Adds a validator: an `Err` rejects the candidate config (name the key with
+    /// [`Error::with_key`] so the event names its source too). A panic is a rejection.
+    pub fn validate(
+        mut self,
+        validator: impl Fn(&T) -> Result<()> + Send + Sync + 'static,
+    ) -> Self {
+        self.rules.validators.push(Box::new(validator));
+        self
+    }
+
+    /// Adds an async validator, run after the sync ones on the candidate snapshot (not yet
+    /// visible to readers): e.g. try connecting to a new database address.
+    pub fn validate_async<F, Fut>(mut self, validator: F) -> Self
+    where
+        F: Fn(Arc<Snapshot<T>>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        self.rules
+            .async_validators
+            .push(Box::new(move |s| Box::pin(validator(s))));
+        self
+    }
+
+    /// Sets a check run after each swap; if it fails, the previous version is restored (as a new
+    /// version with [`Origin::Revert`](crate::Origin::Revert)) and a `rejected` event is emitted.
+    pub fn post_apply_check<F, Fut>(mut self, check: F) -> Self
+    where
+        F: Fn(Arc<Snapshot<T>>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        self.rules.post_apply = Some(Box::new(move |s| Box::pin(check(s))));
+        self
+    }
+
+    /// Marks a key (`server.port`) as needing a restart: when it changes in the sources, the
+    /// running value is kept and a `restart_required` event is emitted, instead of a silent
+    /// half-apply. The rest of the change applies.
+    pub fn restart_required(mut self, key: &str) -> Self {
+        self.rules.restart_required.push(path::parse(key));
+        self
+    }
+
+    /// How many applied versions to keep for [`Reloader::rollback`]. Default 10.
+    pub fn history(mut self, versions: usize) -> Self {
+        self.rules.history = versions.max(1);
+        self
+    }
+
+    /// Limits on every document's size and depth.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.rules.limits = limits;
+        self
+    }
+
+    /// Keeps the last applied config in the *last-good file* `path` (JSON, mode 0600, replaced atomically
+    /// after every apply, off the reload path) and starts from it when the sources give no
+    /// valid config: at the first error with [`Startup::FailFast`], at the timeout with
+    /// [`Startup::Wait`]. The saved config is deserialized and validated like any other; the
+    /// store then says [`Origin::Disk`](crate::Origin::Disk) until the sources' first config
+    /// replaces it. The file holds the whole config, secrets included: keep it on a private
+    /// path. Guarantee G9.
+    pub fn last_good_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.last_good_file = Some(path.into());
+        self
+    }
+
+    /// The startup policy. Default [`Startup::FailFast`].
+    pub fn startup(mut self, startup: Startup) -> Self {
+        self.startup = startup;
+        self
+    }
+
+    /// Waits this long after a change before rebuilding, to gather more changes into one apply.
+    /// Default zero: changes that arrive while a rebuild runs are still coalesced.
+    pub fn debounce(mut self, debounce: Duration) -> Self {
+        self.debounce = debounce;
+        self
+    }
+
+    /// The longest backoff between attempts to restart a failed watch. Default 30 s.
+    pub fn max_backoff(mut self, max: Duration) -> Self {
+        self.backoff.max = max;
+        self
+    }
+
+    /// Subscribes to events before starting, so that startup events are seen too.
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// How long an async validator or the post-apply check may run before it counts as
+    /// failed (the candidate is rejected, or the applied config reverted). Default 30 s: a
+    /// check that hangs must not freeze every later reload, rollback and startup.
+    pub fn check_timeout(mut self, timeout: Duration) -> Self {
+        self.rules.check_timeout = timeout;
+        self
+    }
+
+    /// The reloader's counters, from before it starts (see [`Reloader::stats`]).
+    pub fn stats(&self) -> Subscription<Stats> {
+        self.stats.subscribe()
+    }
+
+    /// Starts following every layer and returns once the first config is applied, as the
+    /// [`Startup`] policy says. Must be called inside a tokio runtime.
+    ///
+    /// # Errors
+    /// With `FailFast`, the first source error or rejection; with `Wait`, a timeout naming the
+    /// last error. No layers at all is a [`ErrorKind::Config`] error.
+    pub async fn start(self) -> Result<Reloader<T>> {
+        if self.providers.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "a reloader needs at least one layer",
+            ));
+        }
+        let inbox = Inbox::new(self.providers.len());
+        let mut tasks: Vec<JoinHandle<()>> = self
+            .providers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| tokio::spawn(follow_source(i, p.clone(), inbox.clone(), self.backoff)))
+            .collect();
+        let guard = AbortOnDrop(std::mem::take(&mut tasks));
+        let stats = Arc::new(self.stats);
+        let subscription = stats.subscribe();
+        let mut writer = None;
+        let disk = self.last_good_file.as_ref().map(|path| {
+            let (sender, task) = crate::disk::spawn_writer(path.clone(), stats.clone());
+            writer = Some(task);
+            sender
+        });
+        let names = self.providers.iter().map(|p| p.metadata().name);
+        let mut engine = Engine::new(names, self.rules, self.events.clone(), stats, disk);
+        if let Err(error) = first_config(&mut engine, &inbox, self.startup).await {
+            let Some(path) = &self.last_good_file else {
+                return Err(error);
+            };
+            match engine.start_from_disk(path).await {
+                Ok(_) => {
+                    tracing::warn!(%error, path = %path.display(), "no valid config from the sources: started from the last-good file")
+                }
+                Err(disk) => {
+                    tracing::warn!(error = %disk, "the last-good file cannot be used");
+                    return Err(error);
+                }
+            }
+        }
+        let store = engine.store().expect("a config was applied");
+        let (commands, receiver) = mpsc::channel(16);
+        let mut tasks = guard.into_inner();
+        tasks.extend(writer);
+        tasks.push(tokio::spawn(run(engine, inbox, receiver, self.debounce)));
+        Ok(Reloader {
+            store,
+            events: self.events,
+            stats: subscription,
+            commands,
+            _tasks: AbortOnDrop(tasks),
+        })
+    }
+}

@@ -1,0 +1,120 @@
+//! The watch of a Nacos config: between reads, wait on the listener (the HTTP long poll, or
+//! nacos-sdk's push used only as a hint) and on the periodic check; the core follow helper
+//! yields only changes (by content: the md5 the console shows is the revision).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hotconf_core::{follow, Backoff, Follow, Layer, Provider, Result, WatchStream};
+use tokio::sync::Notify;
+
+use crate::config::Listener;
+use crate::listener::keep_listening;
+use crate::provider::NacosProvider;
+
+/// A long poll that ends without a change sooner than this did not hold (the server holds at
+/// least 10 s): it counts as a misfire.
+const QUICK: Duration = Duration::from_secs(1);
+
+/// The stream of a Nacos config's states: the current one first, then every change.
+pub(crate) fn watch(provider: NacosProvider) -> WatchStream {
+    let name = provider.metadata().name;
+    let sdk = match provider.config.listener {
+        Listener::LongPoll => None,
+        Listener::Sdk => Some(SdkHint::default()),
+    };
+    let watch = Watch {
+        provider,
+        sdk,
+        md5: None,
+        misfires: 0,
+    };
+    follow(name, watch)
+}
+
+/// The nacos-sdk listener of [`Listener::Sdk`] and the hint it pokes.
+#[derive(Default)]
+struct SdkHint {
+    hint: Arc<Notify>,
+    /// The task that connects nacos-sdk and keeps it listening; aborted when dropped.
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for SdkHint {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+struct Watch {
+    provider: NacosProvider,
+    sdk: Option<SdkHint>,
+    /// The md5 of the state last read (empty: the config does not exist).
+    md5: Option<String>,
+    /// Wake-ups in a row that brought no change (failed polls, polls that did not hold, hints a
+    /// read found nothing behind).
+    misfires: u32,
+}
+
+#[async_trait]
+impl Follow for Watch {
+    /// Reads the config from the server (starting nacos-sdk's listener on the first read).
+    async fn read(&mut self) -> Result<Layer> {
+        if let Some(sdk) = self.sdk.as_mut().filter(|s| s.task.is_none()) {
+            // Connecting runs apart (a gRPC port that never answers must not hold the reads
+            // up); once listening it pokes the hint, and that read catches anything missed.
+            let task = keep_listening(self.provider.config.clone(), sdk.hint.clone());
+            sdk.task = Some(tokio::spawn(task));
+        }
+        let (layer, md5) = self.provider.read().await?;
+        if self.md5.as_ref() == Some(&md5) {
+            // Woken for nothing: the next poll waits a little (see `changed`).
+            self.misfires = self.misfires.saturating_add(1);
+        } else {
+            self.misfires = 0;
+            self.md5 = Some(md5);
+        }
+        Ok(layer)
+    }
+
+    /// Returns when the listener reports a change (a long poll also ends with one that
+    /// failed), or after the check interval with nacos-sdk's push.
+    async fn changed(&mut self) {
+        let config = &self.provider.config;
+        if let Some(sdk) = &self.sdk {
+            tokio::select! {
+                () = sdk.hint.notified() => {}
+                () = tokio::time::sleep(config.check_interval) => {}
+            }
+            return;
+        }
+        // Each poll compares the server's md5 with ours for up to its hold time: a poll that
+        // ends without a change is itself a check, so there is no timer to race it.
+        let md5 = self.md5.clone().unwrap_or_default();
+        loop {
+            if self.misfires > 0 {
+                // Polls that fail, return at once without a change, or report changes a read
+                // does not find: never a busy loop (at most one poll per check interval).
+                let delay = Backoff::TRANSPORT
+                    .delay(self.misfires - 1)
+                    .min(config.check_interval);
+                tokio::time::sleep(delay).await;
+            }
+            let started = tokio::time::Instant::now();
+            match self.provider.api.long_poll(config, &md5).await {
+                Ok(true) => return,
+                Ok(false) if started.elapsed() >= QUICK => self.misfires = 0,
+                Ok(false) => self.misfires = self.misfires.saturating_add(1),
+                Err(error) => {
+                    // A cut connection or a refused listener: read (which tells which).
+                    tracing::debug!(source = %config.name(), %error, "nacos long poll failed");
+                    self.misfires = self.misfires.saturating_add(1);
+                    return;
+                }
+            }
+        }
+    }
+}
