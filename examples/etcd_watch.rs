@@ -3,14 +3,15 @@
 //! Run: `cargo run -p hotconf-examples --features etcd --example etcd_watch -- 127.0.0.1:2379 app/`
 //! then, in another shell: `etcdctl put app/db/port 5432`, `etcdctl del app/db/port`.
 
-use hotconf::{EtcdConfig, EtcdProvider};
+use hotconf::{EtcdClient, EtcdProvider, EtcdSource};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let endpoint = args.next().unwrap_or_else(|| "127.0.0.1:2379".into());
     let prefix = args.next().unwrap_or_else(|| "app/".into());
-    let config = EtcdConfig::prefix([endpoint], &prefix).typed();
-    println!("following {} (Ctrl-C to stop)", config.name());
-    hotconf_examples::print_until_ctrl_c(EtcdProvider::new(config)).await
+    let client = EtcdClient::new([endpoint]);
+    let provider = EtcdProvider::new(&client, EtcdSource::prefix(&prefix).typed());
+    println!("following {} (Ctrl-C to stop)", provider.name());
+    hotconf_examples::print_until_ctrl_c(provider).await
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use etcd_client::{Client, GetOptions, Txn, TxnOp, WatchOptions};
 use hotconf_core::{Provider, Reloader};
-use hotconf_etcd::{EtcdConfig, EtcdProvider};
+use hotconf_etcd::{EtcdClient, EtcdProvider, EtcdSource};
 use hotconf_testkit::etcd::EtcdCluster;
 use hotconf_testkit::latency::report;
 use serde_json::Value;
@@ -49,7 +49,7 @@ async fn put_to_applied(endpoint: &str) {
     drop(watch);
 
     // hotconf: the same put until a reader loads the new config.
-    let provider = EtcdProvider::new(EtcdConfig::prefix([endpoint], "lat/"));
+    let provider = EtcdProvider::new(&EtcdClient::new([endpoint]), EtcdSource::prefix("lat/"));
     let reloader = Reloader::<Value>::builder()
         .layer(provider)
         .start()
@@ -98,7 +98,7 @@ async fn initial_load(endpoint: &str) {
         assert_eq!(response.kvs().len(), 10_000);
         raw.push(start.elapsed());
     }
-    let provider = EtcdProvider::new(EtcdConfig::prefix([endpoint], "big/"));
+    let provider = EtcdProvider::new(&EtcdClient::new([endpoint]), EtcdSource::prefix("big/"));
     let mut load = Vec::new();
     for _ in 0..runs {
         let start = Instant::now();
@@ -129,7 +129,7 @@ async fn initial_load(endpoint: &str) {
 async fn sustained(endpoint: &str) {
     let mut client = Client::connect([endpoint], None).await.unwrap();
     client.put("rate/value", "start", None).await.unwrap();
-    let provider = EtcdProvider::new(EtcdConfig::prefix([endpoint], "rate/"));
+    let provider = EtcdProvider::new(&EtcdClient::new([endpoint]), EtcdSource::prefix("rate/"));
     let builder = Reloader::<Value>::builder().layer(provider);
     let mut stats = builder.stats();
     let reloader = builder.start().await.unwrap();

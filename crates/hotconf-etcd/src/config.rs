@@ -1,6 +1,6 @@
-//! `EtcdConfig`: where and how to follow etcd, from code or an `etcd://` URI.
+//! What an etcd provider follows ([`EtcdSource`]), and the `etcd://` URI that describes a client
+//! and a source at once.
 
-use std::fmt;
 use std::time::Duration;
 
 use hotconf_core::{Format, KeySpace, Limits, Result, Secret, SourceUri};
@@ -12,105 +12,72 @@ pub const SCHEMES: &[&str] = &["etcd"];
 /// The port of an endpoint written without one: 2379, etcd's client port.
 pub const DEFAULT_PORT: u16 = 2379;
 
-/// The default [`EtcdConfig::request_timeout`]: 10 s.
+/// The default [`EtcdClient::request_timeout`](crate::EtcdClient::request_timeout): 10 s.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// The default [`EtcdConfig::watch_check`]: 30 s.
+/// The default [`EtcdSource::watch_check`]: 30 s.
 pub const DEFAULT_WATCH_CHECK: Duration = Duration::from_secs(30);
 
-/// How to reach etcd and what to follow.
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct EtcdConfig {
+/// How to reach etcd: the settings of an [`EtcdClient`](crate::EtcdClient).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClientConfig {
     /// `host:port` of each member.
-    pub endpoints: Vec<String>,
+    pub(crate) endpoints: Vec<String>,
+    /// User name for etcd auth.
+    pub(crate) user: Option<String>,
+    /// Password for etcd auth (`Secret`: never printed).
+    pub(crate) password: Option<Secret>,
+    /// TLS, if the members serve it.
+    pub(crate) tls: Option<TlsFiles>,
+    /// The deadline of every request that should answer at once.
+    pub(crate) request_timeout: Duration,
+    /// Bounds on what one source may hold.
+    pub(crate) limits: Limits,
+}
+
+impl ClientConfig {
+    pub(crate) fn new(endpoints: Vec<String>) -> Self {
+        ClientConfig {
+            endpoints,
+            user: None,
+            password: None,
+            tls: None,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What an [`EtcdProvider`](crate::EtcdProvider) follows: a prefix (every key under it, nested
+/// on `/`) or one key holding a document, and how to follow it.
+///
+/// Made with [`EtcdSource::prefix`], [`EtcdSource::key`], or from a [`KeySpace`] (every
+/// constructor taking `impl Into<EtcdSource>` takes a `KeySpace` too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EtcdSource {
     /// The prefix (normalized to end with `/`) or the key.
     pub path: String,
     /// Prefix or key mode.
     pub mode: Mode,
     /// In prefix mode, type values as JSON scalars (`5432` a number) instead of strings.
     pub typed: bool,
-    /// User name for etcd auth.
-    pub user: Option<String>,
-    /// Password for etcd auth (never printed).
-    pub password: Option<Secret>,
-    /// TLS, if the members serve it.
-    pub tls: Option<TlsFiles>,
-    /// The deadline of every request that should answer at once: connecting (authentication
-    /// included), a list, a token refresh, creating a watch, and the answer to a watch's liveness
-    /// check. A member that takes longer is a transient `unavailable` error, and the provider
-    /// connects again. Default [`DEFAULT_REQUEST_TIMEOUT`] (10 s).
-    pub request_timeout: Duration,
     /// How long a watch may stay silent before the provider asks the member for a progress
-    /// notification, which it must answer within `request_timeout` (a member that answers
-    /// HTTP/2 pings but not the watch is noticed that way). Default [`DEFAULT_WATCH_CHECK`] (30 s).
+    /// notification, which it must answer within the client's
+    /// [`request_timeout`](crate::EtcdClient::request_timeout) (a member that answers HTTP/2
+    /// pings but not the watch is noticed that way). Default [`DEFAULT_WATCH_CHECK`] (30 s).
     pub watch_check: Duration,
-    /// Bounds on the followed state: at most `max_keys` keys and `max_total_bytes` bytes (keys
-    /// and values) under a prefix, no value above `max_bytes`. Default [`Limits::default`].
-    pub limits: Limits,
 }
 
-impl EtcdConfig {
-    /// Follows every key under `prefix` (a `/` is appended if missing, so `app` never matches
+impl EtcdSource {
+    /// Every key under `prefix` (a `/` is appended if missing, so `app` never matches
     /// `application/…`).
-    pub fn prefix(endpoints: impl IntoIterator<Item = impl Into<String>>, prefix: &str) -> Self {
-        EtcdConfig::with(endpoints, KeySpace::prefix(prefix))
+    pub fn prefix(prefix: &str) -> Self {
+        KeySpace::prefix(prefix).into()
     }
 
-    /// Follows one key holding a document in `format`.
-    pub fn key(
-        endpoints: impl IntoIterator<Item = impl Into<String>>,
-        key: &str,
-        format: Format,
-    ) -> Self {
-        EtcdConfig::with(endpoints, KeySpace::key(key, format))
-    }
-
-    fn with(endpoints: impl IntoIterator<Item = impl Into<String>>, target: KeySpace) -> Self {
-        EtcdConfig {
-            endpoints: endpoints.into_iter().map(Into::into).collect(),
-            path: target.path,
-            mode: target.mode,
-            typed: target.typed,
-            user: None,
-            password: None,
-            tls: None,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            watch_check: DEFAULT_WATCH_CHECK,
-            limits: Limits::default(),
-        }
-    }
-
-    /// Sets the deadline of requests (see [`request_timeout`](Self::request_timeout)). Zero
-    /// would fail every request: it is taken as 1 ms.
-    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout.max(Duration::from_millis(1));
-        self
-    }
-
-    /// Sets how long a watch may stay silent before it is checked (see
-    /// [`watch_check`](Self::watch_check)). Zero is taken as 1 ms.
-    pub fn with_watch_check(mut self, silence: Duration) -> Self {
-        self.watch_check = silence.max(Duration::from_millis(1));
-        self
-    }
-
-    /// Sets the bounds on the followed state (see [`limits`](Self::limits)).
-    pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Authenticates as `user`.
-    pub fn with_user(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
-        self.user = Some(user.into());
-        self.password = Some(Secret::new(password.into()));
-        self
-    }
-
-    /// Uses TLS.
-    pub fn with_tls(mut self, tls: TlsFiles) -> Self {
-        self.tls = Some(tls);
-        self
+    /// One key holding a document in `format`.
+    pub fn key(key: &str, format: Format) -> Self {
+        KeySpace::key(key, format).into()
     }
 
     /// Types prefix values as JSON scalars.
@@ -119,61 +86,57 @@ impl EtcdConfig {
         self
     }
 
-    /// From `etcd://[user:password@]host[:port][,host[:port]]/path?mode=prefix|key&format=yaml&typed=true&tls=true&ca=…&cert=…&key=…&timeout=10s&watch_check=30s`
-    /// (port [`DEFAULT_PORT`] when omitted). Without `mode`, a path ending with `/` is a prefix
-    /// and one with a known extension a key (see [`hotconf_core::Query::key_space`]).
-    ///
-    /// # Errors
-    /// [`ErrorKind::Config`](hotconf_core::ErrorKind::Config) for another scheme, no host, an
-    /// empty path, a bad option or an unknown parameter.
-    pub fn from_uri(uri: &SourceUri) -> Result<Self> {
-        uri.expect_scheme(SCHEMES)?;
-        let endpoints = uri.endpoints_with_port(DEFAULT_PORT)?;
-        let mut query = uri.query();
-        let mut config = EtcdConfig::with(endpoints, query.key_space()?);
-        config.tls = query.tls()?;
-        if let Some(timeout) = query.positive_duration("timeout")? {
-            config.request_timeout = timeout;
-        }
-        if let Some(check) = query.positive_duration("watch_check")? {
-            config.watch_check = check;
-        }
-        query.finish()?;
-        config.user = uri.username.clone();
-        config.password = uri.password.clone();
-        Ok(config)
-    }
-
-    /// The source's printable name: an `etcd://` URI without the password.
-    pub fn name(&self) -> String {
-        let user = self
-            .user
-            .as_ref()
-            .map_or(String::new(), |u| format!("{u}@"));
-        format!(
-            "etcd://{user}{}/{}?mode={}",
-            self.endpoints.join(","),
-            self.path,
-            KeySpace::mode_param(&self.mode)
-        )
+    /// Sets how long a watch may stay silent before it is checked (see
+    /// [`watch_check`](field@Self::watch_check)). Zero is taken as 1 ms.
+    pub fn watch_check(mut self, silence: Duration) -> Self {
+        self.watch_check = silence.max(Duration::from_millis(1));
+        self
     }
 }
 
-impl fmt::Debug for EtcdConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EtcdConfig")
-            .field("endpoints", &self.endpoints)
-            .field("path", &self.path)
-            .field("mode", &self.mode)
-            .field("typed", &self.typed)
-            .field("user", &self.user)
-            .field("password", &self.password)
-            .field("tls", &self.tls)
-            .field("request_timeout", &self.request_timeout)
-            .field("watch_check", &self.watch_check)
-            .field("limits", &self.limits)
-            .finish()
+impl From<KeySpace> for EtcdSource {
+    fn from(space: KeySpace) -> Self {
+        EtcdSource {
+            path: space.path,
+            mode: space.mode,
+            typed: space.typed,
+            watch_check: DEFAULT_WATCH_CHECK,
+        }
     }
+}
+
+/// Parses `etcd://[user:password@]host[:port][,host[:port]]/path?mode=prefix|key&format=yaml&typed=true&tls=true&ca=…&cert=…&key=…&timeout=10s&watch_check=30s`
+/// into client settings and a source.
+pub(crate) fn from_uri(uri: &SourceUri) -> Result<(ClientConfig, EtcdSource)> {
+    uri.expect_scheme(SCHEMES)?;
+    let mut client = ClientConfig::new(uri.endpoints_with_port(DEFAULT_PORT)?);
+    let mut query = uri.query();
+    let mut source = EtcdSource::from(query.key_space()?);
+    client.tls = query.tls()?;
+    if let Some(timeout) = query.positive_duration("timeout")? {
+        client.request_timeout = timeout;
+    }
+    if let Some(check) = query.positive_duration("watch_check")? {
+        source.watch_check = check;
+    }
+    query.finish()?;
+    client.user = uri.username.clone();
+    client.password = uri.password.clone();
+    Ok((client, source))
+}
+
+/// The source's printable name: an `etcd://` URI without the password.
+pub(crate) fn name(client: &ClientConfig, source: &EtcdSource) -> String {
+    let user = client
+        .user
+        .as_ref()
+        .map_or(String::new(), |u| format!("{u}@"));
+    format!(
+        "etcd://{user}{}/{}?mode={}",
+        client.endpoints.join(","),
+        source.path,
+        KeySpace::mode_param(&source.mode)
+    )
 }
 
 #[cfg(test)]
@@ -181,28 +144,29 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    fn parse(s: &str) -> Result<EtcdConfig> {
-        EtcdConfig::from_uri(&s.parse().unwrap())
+    fn parse(s: &str) -> Result<(ClientConfig, EtcdSource)> {
+        from_uri(&s.parse().unwrap())
     }
 
     #[test]
     fn uris() {
-        let c = parse("etcd://root:pw@127.0.0.1:2379,127.0.0.1:22379/app/").unwrap();
-        assert_eq!((c.mode.clone(), c.path.as_str()), (Mode::Prefix, "app/"));
+        let (c, s) = parse("etcd://root:pw@127.0.0.1:2379,127.0.0.1:22379/app/").unwrap();
+        assert_eq!((s.mode.clone(), s.path.as_str()), (Mode::Prefix, "app/"));
         assert_eq!(c.endpoints, ["127.0.0.1:2379", "127.0.0.1:22379"]);
         assert_eq!(
-            c.name(),
+            name(&c, &s),
             "etcd://root@127.0.0.1:2379,127.0.0.1:22379/app/?mode=prefix"
         );
         assert!(!format!("{c:?}").contains("pw"));
-        assert_eq!(parse("etcd://h:1/app?mode=prefix").unwrap().path, "app/");
+        assert_eq!(parse("etcd://h:1/app?mode=prefix").unwrap().1.path, "app/");
         assert_eq!(
-            parse("etcd://h:1/app/config.yaml").unwrap().mode,
+            parse("etcd://h:1/app/config.yaml").unwrap().1.mode,
             Mode::Key(Format::Yaml)
         );
         assert_eq!(
             parse("etcd://h:1/app/config?mode=key&format=json")
                 .unwrap()
+                .1
                 .mode,
             Mode::Key(Format::Json)
         );
@@ -210,6 +174,7 @@ mod tests {
         assert!(parse("etcd://h:1/").is_err());
         let tls = parse("etcd://h:1/app/?ca=/ca.pem&cert=/c.pem&key=/k.pem")
             .unwrap()
+            .0
             .tls
             .unwrap();
         assert_eq!(
@@ -217,17 +182,17 @@ mod tests {
             Some((PathBuf::from("/c.pem"), PathBuf::from("/k.pem")))
         );
         assert!(parse("etcd://h:1/app/?cert=/c.pem").is_err());
-        let timed = parse("etcd://h:1/app/?timeout=250ms&watch_check=2s").unwrap();
+        let (timed, checked) = parse("etcd://h:1/app/?timeout=250ms&watch_check=2s").unwrap();
         assert_eq!(timed.request_timeout, Duration::from_millis(250));
-        assert_eq!(timed.watch_check, Duration::from_secs(2));
+        assert_eq!(checked.watch_check, Duration::from_secs(2));
         assert_eq!(
-            parse("etcd://h:1/app/").unwrap().request_timeout,
+            parse("etcd://h:1/app/").unwrap().0.request_timeout,
             DEFAULT_REQUEST_TIMEOUT
         );
         assert!(parse("etcd://h:1/app/?timeout=0s").is_err());
         assert!(parse("etcd://h:1/app/?timeout=soon").is_err());
         assert_eq!(
-            parse("etcd://h,[::1]/app/").unwrap().endpoints,
+            parse("etcd://h,[::1]/app/").unwrap().0.endpoints,
             ["h:2379", "[::1]:2379"]
         );
         assert!(parse("etcd:///app/").is_err(), "no host");
@@ -242,12 +207,14 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_password() {
-        let c = EtcdConfig::prefix(["h:1"], "app/").with_user("root", "s3cr3t-pw");
-        assert!(!format!("{c:?}").contains("s3cr3t-pw"));
-        assert!(!c.name().contains("s3cr3t-pw"));
-        let provider = crate::EtcdProvider::new(c.clone());
+        let client = crate::EtcdClient::new(["h:1"]).user("root", "s3cr3t-pw");
+        assert!(!format!("{client:?}").contains("s3cr3t-pw"));
+        let provider = crate::EtcdProvider::new(&client, EtcdSource::prefix("app/"));
         assert!(!format!("{provider:?}").contains("s3cr3t-pw"));
-        let connection = crate::EtcdConnection::new(&c);
-        assert!(!format!("{connection:?}").contains("s3cr3t-pw"));
+        assert!(!provider.name().contains("s3cr3t-pw"));
+        let parsed =
+            crate::EtcdProvider::from_uri(&"etcd://root:s3cr3t-pw@h/app/".parse().unwrap())
+                .unwrap();
+        assert!(!format!("{parsed:?}").contains("s3cr3t-pw"));
     }
 }

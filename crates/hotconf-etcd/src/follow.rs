@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use etcd_client::{GetOptions, WatchOptions, WatchResponse, WatchStream as EtcdWatch};
 use hotconf_core::{Backoff, Content, Error, ErrorKind, Follow, Layer, Limits, Result, Revision};
 
-use crate::config::{EtcdConfig, Mode};
-use crate::connection::EtcdConnection;
+use crate::client::EtcdClient;
+use crate::config::{EtcdSource, Mode};
 use crate::error::{deadline, from_client, is_auth, is_too_large, unavailable, COMPACTED};
 use crate::revision::{after, Backwards, Verdict};
 
@@ -28,8 +28,8 @@ const PUT: i32 = 0;
 const DELETE: i32 = 1;
 
 pub(crate) struct Follower {
-    connection: EtcdConnection,
-    config: Arc<EtcdConfig>,
+    client: EtcdClient,
+    source: Arc<EtcdSource>,
     name: String,
     /// Key (with the prefix) → value, as of `revision`.
     state: BTreeMap<Vec<u8>, Vec<u8>>,
@@ -64,7 +64,7 @@ impl Follow for Follower {
                 Err(error) => {
                     self.stream = None;
                     if error.kind() == ErrorKind::Unavailable {
-                        self.connection.reset().await;
+                        self.client.reset().await;
                     }
                     return Err(error);
                 }
@@ -74,10 +74,10 @@ impl Follow for Follower {
 }
 
 impl Follower {
-    pub(crate) fn new(connection: EtcdConnection, config: Arc<EtcdConfig>, name: String) -> Self {
+    pub(crate) fn new(client: EtcdClient, source: Arc<EtcdSource>, name: String) -> Self {
         Follower {
-            connection,
-            config,
+            client,
+            source,
             name,
             state: BTreeMap::new(),
             bytes: 0,
@@ -93,8 +93,8 @@ impl Follower {
 
     fn key_and_options(&self) -> (Vec<u8>, bool) {
         (
-            self.config.path.as_bytes().to_vec(),
-            self.config.mode == Mode::Prefix,
+            self.source.path.as_bytes().to_vec(),
+            self.source.mode == Mode::Prefix,
         )
     }
 
@@ -136,7 +136,7 @@ impl Follower {
             self.stream = None;
             let reason = response.cancel_reason().to_owned();
             if is_auth(&reason) {
-                self.connection.refresh_token().await?;
+                self.client.refresh_token().await?;
                 return Ok(()); // a new stream, from `next`, with the new token
             }
             return Err(unavailable(&format!("the watch was canceled: {reason}")));
@@ -181,8 +181,8 @@ impl Follower {
     /// The next watch response; after `watch_check` of silence, asks for a progress
     /// notification, which a live member answers within `request_timeout`.
     async fn receive(&mut self) -> Result<WatchResponse> {
-        let check = self.config.watch_check;
-        let timeout = self.config.request_timeout;
+        let check = self.source.watch_check;
+        let timeout = self.client.config().request_timeout;
         let Some(stream) = self.stream.as_mut() else {
             return Err(unavailable("no watch stream"));
         };
@@ -205,8 +205,8 @@ impl Follower {
     }
 
     async fn list(&mut self) -> Result<()> {
-        let client = self.connection.client().await?;
-        let limits = self.config.limits;
+        let client = self.client.client().await?;
+        let limits = self.client.config().limits;
         let mut kv = client
             .kv_client()
             .max_decoding_message_size(message_limit(&limits));
@@ -218,9 +218,13 @@ impl Follower {
         } else {
             None
         };
-        let response = deadline(self.config.request_timeout, "listing", kv.get(key, options))
-            .await?
-            .map_err(|e| from_client("listing", e))?;
+        let response = deadline(
+            self.client.config().request_timeout,
+            "listing",
+            kv.get(key, options),
+        )
+        .await?
+        .map_err(|e| from_client("listing", e))?;
         let Some(header) = response.header() else {
             return Err(unavailable("a list was answered without a header"));
         };
@@ -228,7 +232,7 @@ impl Follower {
         let next = after(revision)?;
         if response.more() || response.kvs().len() > limits.max_keys {
             return Err(over_limit(
-                &self.config.path,
+                &self.source.path,
                 format!(
                     "holds {} keys, above max_keys = {}",
                     response.count().max(saturating_i64(response.kvs().len())),
@@ -243,7 +247,7 @@ impl Follower {
         }
         if bytes > limits.max_total_bytes {
             return Err(over_limit(
-                &self.config.path,
+                &self.source.path,
                 format!(
                     "holds {bytes} bytes of keys and values, above max_total_bytes = {}",
                     limits.max_total_bytes
@@ -282,7 +286,7 @@ impl Follower {
     }
 
     async fn open(&mut self) -> Result<()> {
-        let client = self.connection.client().await?;
+        let client = self.client.client().await?;
         let (key, prefix) = self.key_and_options();
         let mut options = WatchOptions::new()
             .with_start_revision(self.next)
@@ -290,10 +294,10 @@ impl Follower {
         if prefix {
             options = options.with_prefix();
         }
-        let timeout = self.config.request_timeout;
+        let timeout = self.client.config().request_timeout;
         let mut watch = client
             .watch_client()
-            .max_decoding_message_size(message_limit(&self.config.limits));
+            .max_decoding_message_size(message_limit(&self.client.config().limits));
         let mut stream = match deadline(
             timeout,
             "starting the watch",
@@ -320,7 +324,7 @@ impl Follower {
             Ok(Some(first)) if first.canceled() => {
                 let reason = first.cancel_reason().to_owned();
                 if is_auth(&reason) {
-                    self.connection.refresh_token().await?;
+                    self.client.refresh_token().await?;
                     return Ok(());
                 }
                 return Err(Error::new(
@@ -349,7 +353,7 @@ impl Follower {
 
     /// Refuses a value above `max_bytes`, naming its key.
     fn check_value(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        let max = self.config.limits.max_bytes;
+        let max = self.client.config().limits.max_bytes;
         if value.len() > max {
             return Err(Error::new(
                 ErrorKind::Parse,
@@ -368,7 +372,7 @@ impl Follower {
     /// After a watch response: the state must stay within the limits, or it is dropped (the
     /// reloader keeps the last good one) and listed again later.
     fn check_totals(&mut self) -> Result<()> {
-        let limits = self.config.limits;
+        let limits = self.client.config().limits;
         let why = if self.state.len() > limits.max_keys {
             format!(
                 "holds {} keys, above max_keys = {}",
@@ -384,7 +388,7 @@ impl Follower {
             return Ok(());
         };
         self.drop_state();
-        Err(over_limit(&self.config.path, why))
+        Err(over_limit(&self.source.path, why))
     }
 
     fn drop_state(&mut self) {
@@ -424,7 +428,7 @@ impl Follower {
     }
 
     fn relative_key(&self, key: &[u8]) -> String {
-        let prefix = self.config.path.as_bytes();
+        let prefix = self.source.path.as_bytes();
         let relative = key.strip_prefix(prefix).unwrap_or(key);
         String::from_utf8_lossy(relative).into_owned()
     }
@@ -433,7 +437,7 @@ impl Follower {
     /// revisions from going back after a restore).
     fn layer(&self) -> Result<Layer> {
         let revision = u64::try_from(self.revision).unwrap_or(0);
-        let layer = match &self.config.mode {
+        let layer = match &self.source.mode {
             Mode::Key(format) => match self.state.values().next() {
                 Some(value) => Layer::new(
                     Content::Document {
@@ -459,7 +463,7 @@ impl Follower {
                     Content::Keys {
                         separator: '/',
                         entries,
-                        typed: self.config.typed,
+                        typed: self.source.typed,
                     },
                     Revision::Ordered(revision),
                 )

@@ -7,8 +7,8 @@ use hotconf_core::{
     follow, Capabilities, Follow, Layer, Metadata, Provider, Result, SourceUri, WatchStream,
 };
 
-use crate::config::EtcdConfig;
-use crate::connection::EtcdConnection;
+use crate::client::EtcdClient;
+use crate::config::{self, EtcdSource};
 use crate::follow::Follower;
 
 /// An etcd prefix (every key under it, nested on `/`) or a single key holding a document, as a
@@ -17,66 +17,80 @@ use crate::follow::Follower;
 ///
 /// ```no_run
 /// # async fn demo() -> hotconf_core::Result<()> {
-/// use hotconf_etcd::{EtcdConfig, EtcdProvider};
+/// use hotconf_etcd::{EtcdClient, EtcdProvider, EtcdSource};
 /// #[derive(serde::Deserialize)]
 /// struct App { port: u16 }
-/// let config = EtcdConfig::prefix(["127.0.0.1:2379"], "app/").typed();
-/// let reloader = hotconf_core::Reloader::<App>::builder().layer(EtcdProvider::new(config)).start().await?;
+/// let client = EtcdClient::new(["127.0.0.1:2379"]);
+/// let provider = EtcdProvider::new(&client, EtcdSource::prefix("app/").typed());
+/// let reloader = hotconf_core::Reloader::<App>::builder().layer(provider).start().await?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
 pub struct EtcdProvider {
-    config: Arc<EtcdConfig>,
-    connection: EtcdConnection,
+    client: EtcdClient,
+    source: Arc<EtcdSource>,
+    name: String,
 }
 
 impl EtcdProvider {
-    /// A provider with its own connection.
-    pub fn new(config: EtcdConfig) -> Self {
-        let connection = EtcdConnection::new(&config);
-        EtcdProvider::with_connection(connection, config)
-    }
-
-    /// A provider sharing `connection` with others (one client for the whole process).
-    pub fn with_connection(connection: EtcdConnection, config: EtcdConfig) -> Self {
+    /// A provider following `source` through `client` (a clone of it: the connection is
+    /// shared). Never fails; see [`EtcdClient`] for when errors surface.
+    pub fn new(client: &EtcdClient, source: impl Into<EtcdSource>) -> Self {
+        let source = source.into();
         EtcdProvider {
-            config: Arc::new(config),
-            connection,
+            name: config::name(client.config(), &source),
+            client: client.clone(),
+            source: Arc::new(source),
         }
     }
 
-    /// A provider from an `etcd://` URI (see [`EtcdConfig::from_uri`]).
+    /// A provider, with its own client, from `etcd://[user:password@]host[:port][,host[:port]]/path?mode=prefix|key&format=yaml&typed=true&tls=true&ca=…&cert=…&key=…&timeout=10s&watch_check=30s`
+    /// (port [`DEFAULT_PORT`](crate::DEFAULT_PORT) when omitted). Without `mode`, a path ending
+    /// with `/` is a prefix and one with a known extension a key (see
+    /// [`hotconf_core::Query::key_space`]).
     ///
     /// # Errors
-    /// [`hotconf_core::ErrorKind::Config`] for a bad URI.
+    /// [`hotconf_core::ErrorKind::Config`] for another scheme, no host, an empty path, a bad
+    /// option or an unknown parameter.
     pub fn from_uri(uri: &SourceUri) -> Result<Self> {
-        Ok(EtcdProvider::new(EtcdConfig::from_uri(uri)?))
+        let (client, source) = config::from_uri(uri)?;
+        Ok(EtcdProvider::new(&EtcdClient::from_config(client), source))
+    }
+
+    /// The source's printable name: an `etcd://` URI without the password.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The client this provider reads through.
+    pub fn client(&self) -> &EtcdClient {
+        &self.client
+    }
+
+    /// What this provider follows.
+    pub fn source(&self) -> &EtcdSource {
+        &self.source
     }
 
     fn follower(&self) -> Follower {
-        Follower::new(
-            self.connection.clone(),
-            self.config.clone(),
-            self.config.name(),
-        )
+        Follower::new(self.client.clone(), self.source.clone(), self.name.clone())
     }
 }
 
 #[async_trait]
 impl Provider for EtcdProvider {
     fn metadata(&self) -> Metadata {
-        Metadata::new(self.config.name(), Capabilities::WATCH_ORDERED)
+        Metadata::new(self.name.clone(), Capabilities::WATCH_ORDERED)
     }
 
     async fn load(&self) -> Result<Layer> {
-        let name = self.config.name();
         self.follower()
             .read()
             .await
-            .map_err(|e| e.or_source_name(&name))
+            .map_err(|e| e.or_source_name(&self.name))
     }
 
     async fn watch(&self) -> Result<WatchStream> {
-        Ok(follow(self.config.name(), self.follower()))
+        Ok(follow(self.name.clone(), self.follower()))
     }
 }

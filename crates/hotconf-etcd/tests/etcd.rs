@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use etcd_client::{Client, DeleteOptions, GetOptions, Txn, TxnOp};
 use hotconf_core::{Event, Format, Provider, Reloader, Revision, Startup};
-use hotconf_etcd::{EtcdConfig, EtcdProvider};
+use hotconf_etcd::{EtcdClient, EtcdProvider, EtcdSource};
 use hotconf_testkit::etcd::EtcdCluster;
 use hotconf_testkit::{wait_for_event, wait_until, Fixture, TcpProxy};
 use serde::Deserialize;
@@ -49,11 +49,11 @@ impl EtcdFixture {
             .unwrap()
     }
 
-    fn config(&self) -> EtcdConfig {
+    fn source(&self) -> EtcdSource {
         if self.key_mode {
-            EtcdConfig::key([self.proxy.endpoint()], "suite/config.json", Format::Json)
+            EtcdSource::key("suite/config.json", Format::Json)
         } else {
-            EtcdConfig::prefix([self.proxy.endpoint()], "suite/")
+            EtcdSource::prefix("suite/")
         }
     }
 }
@@ -61,7 +61,10 @@ impl EtcdFixture {
 #[async_trait]
 impl Fixture for EtcdFixture {
     async fn provider(&self) -> Box<dyn Provider> {
-        Box::new(EtcdProvider::new(self.config()))
+        Box::new(EtcdProvider::new(
+            &EtcdClient::new([self.proxy.endpoint()]),
+            self.source(),
+        ))
     }
 
     /// A provider whose TLS CA file does not exist.
@@ -157,9 +160,16 @@ struct Keys {
     marker: String,
 }
 
-async fn follow(config: EtcdConfig) -> (Reloader<Keys>, tokio::sync::broadcast::Receiver<Event>) {
+/// The prefix `prefix` on `client`.
+fn prefix(client: &EtcdClient, prefix: &str) -> EtcdProvider {
+    EtcdProvider::new(client, EtcdSource::prefix(prefix))
+}
+
+async fn follow(
+    provider: EtcdProvider,
+) -> (Reloader<Keys>, tokio::sync::broadcast::Receiver<Event>) {
     let builder = Reloader::<Keys>::builder()
-        .layer(EtcdProvider::new(config))
+        .layer(provider)
         .startup(Startup::Wait(Duration::from_secs(30)));
     let events = builder.events();
     (builder.start().await.unwrap(), events)
@@ -171,7 +181,7 @@ async fn fifteen_hundred_revisions_written_while_disconnected_are_all_seen() {
     let mut client = fixture.client().await;
     client.put("app/marker", "start", None).await.unwrap();
     let (reloader, mut events) =
-        follow(EtcdConfig::prefix([fixture.proxy.endpoint()], "app/")).await;
+        follow(prefix(&EtcdClient::new([fixture.proxy.endpoint()]), "app/")).await;
     let store = reloader.store();
     fixture.proxy.cut();
     wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
@@ -206,7 +216,7 @@ async fn compaction_while_disconnected_relists_and_sees_deletes() {
     }
     client.put("app/marker", "start", None).await.unwrap();
     let (reloader, mut events) =
-        follow(EtcdConfig::prefix([fixture.proxy.endpoint()], "app/")).await;
+        follow(prefix(&EtcdClient::new([fixture.proxy.endpoint()]), "app/")).await;
     let store = reloader.store();
     assert_eq!(store.load().k.len(), 5);
     fixture.proxy.cut();
@@ -234,7 +244,11 @@ async fn deleting_one_key_and_the_whole_prefix() {
         .put("application/k/x", "not ours", None)
         .await
         .unwrap();
-    let (reloader, _) = follow(EtcdConfig::prefix([fixture.server.endpoint(0)], "app")).await;
+    let (reloader, _) = follow(prefix(
+        &EtcdClient::new([fixture.server.endpoint(0)]),
+        "app",
+    ))
+    .await;
     let store = reloader.store();
     assert_eq!(
         store.load().k.len(),
@@ -255,7 +269,7 @@ async fn a_full_etcd_restart_is_ridden_out() {
     let mut server = EtcdCluster::single();
     let mut client = Client::connect(server.endpoints(), None).await.unwrap();
     client.put("app/marker", "before", None).await.unwrap();
-    let (reloader, mut events) = follow(EtcdConfig::prefix(server.endpoints(), "app/")).await;
+    let (reloader, mut events) = follow(prefix(&EtcdClient::new(server.endpoints()), "app/")).await;
     let store = reloader.store();
     server.stop(0);
     wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
@@ -279,7 +293,7 @@ async fn the_leader_killed_during_writes_converges_without_going_back() {
     let endpoints = cluster.endpoints();
     let mut client = Client::connect(endpoints.clone(), None).await.unwrap();
     client.put("app/marker", "0", None).await.unwrap();
-    let (reloader, mut events) = follow(EtcdConfig::prefix(endpoints.clone(), "app/")).await;
+    let (reloader, mut events) = follow(prefix(&EtcdClient::new(endpoints.clone()), "app/")).await;
     let store = reloader.store();
     let leader = cluster.leader();
     let writer = tokio::spawn(async move {
@@ -321,7 +335,7 @@ async fn the_revision_in_the_layer_is_the_etcd_revision() {
     let mut client = fixture.client().await;
     let put = client.put("app/marker", "x", None).await.unwrap();
     let revision = put.header().unwrap().revision();
-    let layer = EtcdProvider::new(EtcdConfig::prefix([fixture.server.endpoint(0)], "app/"))
+    let layer = prefix(&EtcdClient::new([fixture.server.endpoint(0)]), "app/")
         .load()
         .await
         .unwrap();
@@ -344,8 +358,8 @@ async fn watches_survive_auth_token_expiry_and_bad_credentials_fail_clearly() {
     server.enable_auth("r00tpw");
     server.ctl(&["put", "app/marker", "before"]);
     let proxy = TcpProxy::start(&server.endpoint(0)).await;
-    let config = EtcdConfig::prefix([proxy.endpoint()], "app/").with_user("root", "r00tpw");
-    let (reloader, mut events) = follow(config).await;
+    let client = EtcdClient::new([proxy.endpoint()]).user("root", "r00tpw");
+    let (reloader, mut events) = follow(prefix(&client, "app/")).await;
     let store = reloader.store();
     assert_eq!(store.load().marker, "before");
 
@@ -359,9 +373,9 @@ async fn watches_survive_auth_token_expiry_and_bad_credentials_fail_clearly() {
     wait_until(&store, |c| c.marker == "after-expiry").await;
 
     // Wrong credentials: a clear, permanent error, not a hang.
-    let bad = EtcdConfig::prefix(server.endpoints(), "app/").with_user("root", "wrong");
+    let bad = EtcdClient::new(server.endpoints()).user("root", "wrong");
     let err = Reloader::<Keys>::builder()
-        .layer(EtcdProvider::new(bad))
+        .layer(prefix(&bad, "app/"))
         .start()
         .await
         .unwrap_err();
@@ -400,7 +414,11 @@ async fn tls_with_a_client_certificate() {
         ca: Some(pki.ca.clone()),
         identity: Some((client_tls.cert, client_tls.key)),
     };
-    let (reloader, _) = follow(EtcdConfig::prefix(server.endpoints(), "app/").with_tls(tls)).await;
+    let (reloader, _) = follow(prefix(
+        &EtcdClient::new(server.endpoints()).tls(tls),
+        "app/",
+    ))
+    .await;
     let store = reloader.store();
     assert_eq!(store.load().marker, "over-tls");
     server.ctl(&["put", "app/marker", "changed"]);
@@ -412,14 +430,9 @@ async fn providers_share_one_connection() {
     let server = EtcdCluster::single();
     server.ctl(&["put", "one/marker", "a"]);
     server.ctl(&["put", "two/marker", "b"]);
-    let connection =
-        hotconf_etcd::EtcdConnection::new(&EtcdConfig::prefix(server.endpoints(), "unused/"));
-    let first = EtcdProvider::with_connection(
-        connection.clone(),
-        EtcdConfig::prefix(server.endpoints(), "one/"),
-    );
-    let second =
-        EtcdProvider::with_connection(connection, EtcdConfig::prefix(server.endpoints(), "two/"));
+    let client = EtcdClient::new(server.endpoints());
+    let first = EtcdProvider::new(&client, EtcdSource::prefix("one/"));
+    let second = EtcdProvider::new(&client, hotconf_core::KeySpace::prefix("two/"));
     let one = Reloader::<Keys>::builder()
         .layer(first)
         .start()
@@ -442,9 +455,9 @@ async fn a_member_that_never_answers_is_a_transient_error_within_the_deadline() 
     server.ctl(&["put", "app/marker", "m"]);
     let proxy = hotconf_testkit::etcd::EtcdProxy::start(&server.endpoint(0)).await;
     proxy.freeze(); // accepts connections, answers nothing (HTTP/2 pings included)
-    let provider = EtcdProvider::new(
-        EtcdConfig::prefix([proxy.endpoint()], "app/")
-            .with_request_timeout(Duration::from_millis(800)),
+    let provider = prefix(
+        &EtcdClient::new([proxy.endpoint()]).request_timeout(Duration::from_millis(800)),
+        "app/",
     );
     let started = std::time::Instant::now();
     let err = tokio::time::timeout(Duration::from_secs(20), provider.load())
@@ -468,10 +481,9 @@ async fn a_watch_that_goes_silent_is_noticed_before_the_keepalive_and_recovers()
     let server = EtcdCluster::single();
     server.ctl(&["put", "app/marker", "before"]);
     let proxy = hotconf_testkit::etcd::EtcdProxy::start(&server.endpoint(0)).await;
-    let config = EtcdConfig::prefix([proxy.endpoint()], "app/")
-        .with_request_timeout(Duration::from_millis(700))
-        .with_watch_check(Duration::from_millis(300));
-    let (reloader, mut events) = follow(config).await;
+    let client = EtcdClient::new([proxy.endpoint()]).request_timeout(Duration::from_millis(700));
+    let source = EtcdSource::prefix("app/").watch_check(Duration::from_millis(300));
+    let (reloader, mut events) = follow(EtcdProvider::new(&client, source)).await;
     let store = reloader.store();
     assert_eq!(store.load().marker, "before");
     // HTTP/2 keepalive (a ping every 5 s, 5 s to answer) would notice after 5 to 10 s.
@@ -509,7 +521,7 @@ async fn a_watch_compacted_again_and_again_relists_with_backoff() {
             }
         })
     };
-    let provider = EtcdProvider::new(EtcdConfig::prefix([proxy.endpoint()], "app/"));
+    let provider = prefix(&EtcdClient::new([proxy.endpoint()]), "app/");
     let mut stream = provider.watch().await.unwrap();
     let first = futures_util::StreamExt::next(&mut stream).await.unwrap();
     assert!(first.is_ok(), "{first:?}");
@@ -548,8 +560,8 @@ async fn a_prefix_over_its_limits_is_refused_and_the_last_good_state_keeps_servi
         max_total_bytes: 1000,
         ..hotconf_core::Limits::default()
     };
-    let config = EtcdConfig::prefix(server.endpoints(), "app/").with_limits(limits);
-    let (reloader, mut events) = follow(config.clone()).await;
+    let client = EtcdClient::new(server.endpoints()).limits(limits);
+    let (reloader, mut events) = follow(prefix(&client, "app/")).await;
     let store = reloader.store();
     assert_eq!(store.load().k.len(), 2);
 
@@ -570,7 +582,7 @@ async fn a_prefix_over_its_limits_is_refused_and_the_last_good_state_keeps_servi
     assert_eq!(store.load().k.len(), 2);
     assert_eq!(store.load().marker, "good");
     // From scratch it is refused too, with the same error.
-    let err = EtcdProvider::new(config.clone()).load().await.unwrap_err();
+    let err = prefix(&client, "app/").load().await.unwrap_err();
     assert_eq!(err.kind(), hotconf_core::ErrorKind::Parse, "{err}");
     assert!(err.to_string().contains("max_keys"), "{err}");
 
@@ -582,13 +594,13 @@ async fn a_prefix_over_its_limits_is_refused_and_the_last_good_state_keeps_servi
     // Too many bytes in total, and one value too large.
     let big = "x".repeat(1200);
     server.ctl(&["put", "app/k/b", &big]);
-    let err = EtcdProvider::new(config.clone()).load().await.unwrap_err();
+    let err = prefix(&client, "app/").load().await.unwrap_err();
     assert!(err.to_string().contains("max_total_bytes"), "{err}");
     let small_values = hotconf_core::Limits {
         max_bytes: 100,
         ..hotconf_core::Limits::default()
     };
-    let err = EtcdProvider::new(config.with_limits(small_values))
+    let err = prefix(&client.limits(small_values), "app/")
         .load()
         .await
         .unwrap_err();
@@ -612,7 +624,7 @@ async fn a_restore_to_an_older_revision_is_followed_after_a_transient_error() {
     let mut server = EtcdCluster::single();
     server.ctl(&["put", "app/marker", "in-the-snapshot"]);
     let snapshot = server.snapshot_save(0);
-    let (reloader, mut events) = follow(EtcdConfig::prefix(server.endpoints(), "app/")).await;
+    let (reloader, mut events) = follow(prefix(&EtcdClient::new(server.endpoints()), "app/")).await;
     let mut applied = reloader.events();
     let store = reloader.store();
     for i in 0..5 {
@@ -648,9 +660,9 @@ async fn a_watch_that_is_never_created_is_a_transient_error_within_the_deadline(
     let server = EtcdCluster::single();
     server.ctl(&["put", "app/marker", "before"]);
     let proxy = hotconf_testkit::etcd::EtcdProxy::start(&server.endpoint(0)).await;
-    let provider = EtcdProvider::new(
-        EtcdConfig::prefix([proxy.endpoint()], "app/")
-            .with_request_timeout(Duration::from_millis(800)),
+    let provider = prefix(
+        &EtcdClient::new([proxy.endpoint()]).request_timeout(Duration::from_millis(800)),
+        "app/",
     );
     let mut stream = provider.watch().await.unwrap();
     // The first state comes from the list; the watch is opened when the stream is polled again.

@@ -14,7 +14,7 @@ pub use hotconf_file::{self as file, FileProvider};
 
 #[cfg(feature = "etcd")]
 #[cfg_attr(docsrs, doc(cfg(feature = "etcd")))]
-pub use hotconf_etcd::{self as etcd, EtcdConfig, EtcdProvider};
+pub use hotconf_etcd::{self as etcd, EtcdClient, EtcdProvider, EtcdSource};
 
 #[cfg(feature = "consul")]
 #[cfg_attr(docsrs, doc(cfg(feature = "consul")))]
