@@ -5,17 +5,18 @@
 //! (or `curl -X PUT --data 5432 http://127.0.0.1:8500/v1/kv/app/db/port`).
 //! Set `CONSUL_HTTP_TOKEN` to send an ACL token (in the `X-Consul-Token` header).
 
-use hotconf::{ConsulConfig, ConsulProvider};
+use hotconf::{ConsulClient, ConsulProvider, ConsulSource};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let address = args.next().unwrap_or_else(|| "127.0.0.1:8500".into());
     let prefix = args.next().unwrap_or_else(|| "app/".into());
-    let mut config = ConsulConfig::prefix(address, &prefix).typed();
+    let mut client = ConsulClient::new([address]);
     if let Ok(token) = std::env::var("CONSUL_HTTP_TOKEN") {
-        config = config.with_token(token);
+        client = client.token(token);
     }
-    println!("following {} (Ctrl-C to stop)", config.name());
-    hotconf_examples::print_until_ctrl_c(ConsulProvider::new(config)?).await
+    let provider = ConsulProvider::new(&client, ConsulSource::prefix(&prefix).typed());
+    println!("following {} (Ctrl-C to stop)", provider.name());
+    hotconf_examples::print_until_ctrl_c(provider).await
 }

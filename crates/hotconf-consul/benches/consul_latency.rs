@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use hotconf_consul::{Block, ConsulConfig, ConsulKv, ConsulProvider, RateLimit};
+use hotconf_consul::{Block, ConsulClient, ConsulProvider, ConsulSource, RateLimit};
 use hotconf_core::Reloader;
 use hotconf_testkit::consul::{ConsulEmulator, ConsulWriter};
 use hotconf_testkit::latency::report;
@@ -21,14 +21,15 @@ const WAIT: Duration = Duration::from_secs(60);
 async fn put_to_applied(consul: ConsulEmulator) {
     consul.put("raw/value", "0");
     consul.put("lat/value", "0");
-    let config = ConsulConfig::prefix(consul.address(), "lat/").with_wait(WAIT);
-    let kv = ConsulKv::new(&config).unwrap();
+    let kv = ConsulClient::new([consul.address()]);
     let writer = ConsulWriter::new(consul.address());
-    let provider = ConsulProvider::new(config.with_rate_limit(RateLimit {
-        burst: 2,
-        refill: Duration::from_millis(1),
-    }))
-    .unwrap();
+    let source = ConsulSource::prefix("lat/")
+        .wait(WAIT)
+        .rate_limit(RateLimit {
+            burst: 2,
+            refill: Duration::from_millis(1),
+        });
+    let provider = ConsulProvider::new(&kv, source);
     let reloader = Reloader::<Value>::builder()
         .layer(provider)
         .start()

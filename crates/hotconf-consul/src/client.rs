@@ -1,12 +1,12 @@
-//! `ConsulKv`: a small client for Consul's KV endpoint, faithful to the server's rules.
+//! `ConsulClient`: a small client for Consul's KV endpoint, faithful to the server's rules.
 
-use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hotconf_core::{BoundedBody, Error, ErrorKind, Limits, Result};
+use hotconf_core::{BoundedBody, Error, ErrorKind, Limits, Result, Secret};
 use reqwest::{redirect, Certificate, Identity, Method, RequestBuilder, Response, StatusCode};
 
-use crate::config::{Consistency, ConsulConfig, TlsFiles};
+use crate::config::{ClientConfig, Consistency, TlsFiles};
 use crate::error::{from_redirect, from_status, from_transport, redact, too_large};
 use crate::wire::{decode_entries, encode_key, encode_param, parse_index, KvEntry};
 
@@ -43,64 +43,111 @@ pub struct Block {
     pub wait: Duration,
 }
 
-/// A Consul KV client over reqwest (rustls): reads with `recurse` and `raw` sent as presence
-/// flags only, keys percent-encoded per segment, the index read from 200 and 404 answers, values
-/// as bytes, the token in the `X-Consul-Token` header only. Cheap to clone.
+/// A Consul KV client over reqwest (rustls): the agent, token, datacenter, consistency, TLS and
+/// read limits. Cheap to clone; one client serves any number of
+/// [`ConsulProvider`](crate::ConsulProvider)s. Reads send `recurse` and `raw` as presence flags
+/// only, keys percent-encoded per segment, the index read from 200 and 404 answers, values as
+/// bytes, the token in the `X-Consul-Token` header only.
+///
+/// Making one never fails and does no I/O: the HTTP client is built on first use, and a TLS
+/// file that cannot be read or parsed, or `endpoints` not holding exactly one agent, is a
+/// permanent [`ErrorKind::Config`] error of that use. The setters configure a client before it
+/// is shared: a clone made earlier keeps its own settings.
 ///
 /// Redirects are never followed (a 3xx is a transient error naming the status): following one
 /// would send the token to whatever origin the `Location` names, over plain HTTP too. Bodies are
-/// read chunk by chunk under the config's [`Limits`]: a value above `max_bytes`, a prefix above
+/// read chunk by chunk under the client's [`Limits`]: a value above `max_bytes`, a prefix above
 /// `max_keys` or `max_total_bytes`, or a body that would pass them is refused while it is read.
-#[derive(Clone)]
-pub struct ConsulKv {
-    http: reqwest::Client,
+///
+/// ```
+/// use hotconf_consul::{ConsulClient, ConsulProvider, ConsulSource};
+/// let client = ConsulClient::new(["127.0.0.1:8500"]).token("my-acl-token");
+/// let shared = ConsulProvider::new(&client, ConsulSource::prefix("shared/"));
+/// let app = ConsulProvider::new(&client, ConsulSource::prefix("app/").typed());
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConsulClient {
+    config: Arc<ClientConfig>,
+    http: Arc<Mutex<Option<Http>>>,
+}
+
+/// The HTTP client and the KV endpoint's base URL, built on first use.
+#[derive(Debug, Clone)]
+struct Http {
+    client: reqwest::Client,
     base: String,
-    config: ConsulConfig,
 }
 
-impl fmt::Debug for ConsulKv {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConsulKv")
-            .field("base", &self.base)
-            .field("token", &self.config.token)
-            .finish_non_exhaustive()
+impl ConsulClient {
+    /// A client of the agent at `endpoints` (`host:port`; Consul is read through one agent, so
+    /// exactly one).
+    pub fn new(endpoints: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        ConsulClient::from_config(ClientConfig::new(
+            endpoints.into_iter().map(Into::into).collect(),
+        ))
     }
-}
 
-impl ConsulKv {
-    /// A client for the agent, token, datacenter, consistency and TLS of `config` (its path and
-    /// mode are not used).
-    ///
-    /// # Errors
-    /// [`ErrorKind::Config`] when a TLS file cannot be read or parsed.
-    pub fn new(config: &ConsulConfig) -> Result<Self> {
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(Duration::from_secs(90))
-            // A blocking query may be held for minutes: TCP keepalive (15 s idle, then 3 probes
-            // 5 s apart) notices a peer that vanished without a reset in about 30 s, not at
-            // the request timeout.
-            .tcp_keepalive(Duration::from_secs(15))
-            .tcp_keepalive_interval(Duration::from_secs(5))
-            .tcp_keepalive_retries(3)
-            // Never follow: the token header would go to another origin (see the type's docs).
-            .redirect(redirect::Policy::none());
-        let scheme = match &config.tls {
-            Some(tls) => {
-                builder = with_tls(builder, tls)?;
-                "https"
-            }
-            None => "http",
-        };
-        let http = builder.build().map_err(|e| {
-            Error::new(ErrorKind::Config, "consul: cannot build the HTTP client").with_cause(e)
-        })?;
-        Ok(ConsulKv {
-            http,
-            base: format!("{scheme}://{}/v1/kv/", config.address),
-            config: config.clone(),
-        })
+    pub(crate) fn from_config(config: ClientConfig) -> Self {
+        ConsulClient {
+            config: Arc::new(config),
+            http: Arc::default(),
+        }
+    }
+
+    fn edit(mut self, change: impl FnOnce(&mut ClientConfig)) -> Self {
+        change(Arc::make_mut(&mut self.config));
+        self.http = Arc::default();
+        self
+    }
+
+    /// Sends `token` in the `X-Consul-Token` header (kept in a [`Secret`]).
+    pub fn token(self, token: impl Into<String>) -> Self {
+        self.edit(|c| c.token = Some(Secret::new(token.into())))
+    }
+
+    /// Reads from datacenter `dc` (default: the agent's own).
+    pub fn datacenter(self, dc: impl Into<String>) -> Self {
+        self.edit(|c| c.datacenter = Some(dc.into()))
+    }
+
+    /// Reads with `consistency` (default [`Consistency::Default`]).
+    pub fn consistency(self, consistency: Consistency) -> Self {
+        self.edit(|c| c.consistency = consistency)
+    }
+
+    /// Uses TLS (`https://`; the files are read on first use).
+    pub fn tls(self, tls: TlsFiles) -> Self {
+        self.edit(|c| c.tls = Some(tls))
+    }
+
+    /// Sets what one read may bring: `max_bytes` per value (and per document in key mode),
+    /// `max_keys` and `max_total_bytes` for a whole prefix. Bodies are refused while they are
+    /// read, as soon as they pass their limit. Default [`Limits::default()`].
+    pub fn limits(self, limits: Limits) -> Self {
+        self.edit(|c| c.limits = limits)
+    }
+
+    /// The agent addresses this client was given.
+    pub fn endpoints(&self) -> &[String] {
+        &self.config.endpoints
+    }
+
+    pub(crate) fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The HTTP client, built on first use.
+    fn http(&self) -> Result<Http> {
+        let mut slot = self
+            .http
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(http) = slot.as_ref() {
+            return Ok(http.clone());
+        }
+        let http = build(&self.config).map_err(|e| e.with_transient(false))?;
+        *slot = Some(http.clone());
+        Ok(http)
     }
 
     /// Reads every entry under `prefix` (`?recurse`).
@@ -125,7 +172,7 @@ impl ConsulKv {
     /// # Errors
     /// As [`list`](Self::list).
     pub async fn get_raw(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let request = self.request(Method::GET, key, &["raw"], None);
+        let request = self.request(Method::GET, key, &["raw"], None)?;
         let limit = self.config.limits.max_bytes;
         let (status, _, body) = self.send(request, key, "reading", limit).await?;
         match status {
@@ -148,7 +195,7 @@ impl ConsulKv {
         };
         let (status, index, body) = self
             .send(
-                self.request(Method::GET, key, flags, block),
+                self.request(Method::GET, key, flags, block)?,
                 key,
                 "reading",
                 limit,
@@ -179,7 +226,8 @@ impl ConsulKv {
         key: &str,
         flags: &[&str],
         block: Option<Block>,
-    ) -> RequestBuilder {
+    ) -> Result<RequestBuilder> {
+        let http = self.http()?;
         let mut query: Vec<String> = flags.iter().map(|f| (*f).to_owned()).collect();
         let mut timeout = PLAIN_TIMEOUT;
         if let Some(block) = block.filter(|b| b.index > 0) {
@@ -204,16 +252,16 @@ impl ConsulKv {
         if let Some(dc) = &self.config.datacenter {
             query.push(format!("dc={}", encode_param(dc)));
         }
-        let mut url = format!("{}{}", self.base, encode_key(key));
+        let mut url = format!("{}{}", http.base, encode_key(key));
         if !query.is_empty() {
             url.push('?');
             url.push_str(&query.join("&"));
         }
-        let mut request = self.http.request(method, url).timeout(timeout);
+        let mut request = http.client.request(method, url).timeout(timeout);
         if let Some(token) = &self.config.token {
             request = request.header("X-Consul-Token", token.expose());
         }
-        request
+        Ok(request)
     }
 
     /// Sends `request`; returns the status, the index header and the body: for a 2xx, read
@@ -339,6 +387,45 @@ fn check_limits(entries: &[KvEntry], requested: &str, limits: &Limits) -> Result
         }
     }
     Ok(())
+}
+
+/// The HTTP client and base URL for `config`.
+fn build(config: &ClientConfig) -> Result<Http> {
+    let [endpoint] = config.endpoints.as_slice() else {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "consul: give exactly one agent address (endpoints holds {})",
+                config.endpoints.len()
+            ),
+        ));
+    };
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .connect_timeout(Duration::from_secs(5))
+        .pool_idle_timeout(Duration::from_secs(90))
+        // A blocking query may be held for minutes: TCP keepalive (15 s idle, then 3 probes
+        // 5 s apart) notices a peer that vanished without a reset in about 30 s, not at
+        // the request timeout.
+        .tcp_keepalive(Duration::from_secs(15))
+        .tcp_keepalive_interval(Duration::from_secs(5))
+        .tcp_keepalive_retries(3)
+        // Never follow: the token header would go to another origin (see the type's docs).
+        .redirect(redirect::Policy::none());
+    let scheme = match &config.tls {
+        Some(tls) => {
+            builder = with_tls(builder, tls)?;
+            "https"
+        }
+        None => "http",
+    };
+    let client = builder.build().map_err(|e| {
+        Error::new(ErrorKind::Config, "consul: cannot build the HTTP client").with_cause(e)
+    })?;
+    Ok(Http {
+        client,
+        base: format!("{scheme}://{endpoint}/v1/kv/"),
+    })
 }
 
 fn with_tls(mut builder: reqwest::ClientBuilder, tls: &TlsFiles) -> Result<reqwest::ClientBuilder> {

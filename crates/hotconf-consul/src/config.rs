@@ -1,6 +1,6 @@
-//! `ConsulConfig`: where and how to follow Consul KV, from code or a `consul://` URI.
+//! What a Consul provider follows ([`ConsulSource`]), and the `consul://` URI that describes a
+//! client and a source at once.
 
-use std::fmt;
 use std::time::Duration;
 
 use hotconf_core::{Format, KeySpace, Limits, Result, Secret, SourceUri};
@@ -45,105 +45,69 @@ impl Default for RateLimit {
     }
 }
 
-/// How to reach Consul and what to follow.
-#[derive(Clone, PartialEq, Eq)]
+/// How long a blocking query may wait by default: 5 minutes, Consul's own default.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);
+
+/// How to reach Consul: the settings of a [`ConsulClient`](crate::ConsulClient).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClientConfig {
+    /// `host:port` of the agent (exactly one).
+    pub(crate) endpoints: Vec<String>,
+    /// The ACL token, sent in the `X-Consul-Token` header only (`Secret`: never printed).
+    pub(crate) token: Option<Secret>,
+    /// The datacenter to read (`?dc=`); the agent's own when `None`.
+    pub(crate) datacenter: Option<String>,
+    /// Which servers may answer.
+    pub(crate) consistency: Consistency,
+    /// TLS (`https://`), if the agent serves it.
+    pub(crate) tls: Option<TlsFiles>,
+    /// What one read may bring.
+    pub(crate) limits: Limits,
+}
+
+impl ClientConfig {
+    pub(crate) fn new(endpoints: Vec<String>) -> Self {
+        ClientConfig {
+            endpoints,
+            token: None,
+            datacenter: None,
+            consistency: Consistency::Default,
+            tls: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What a [`ConsulProvider`](crate::ConsulProvider) follows: a prefix (every key under it,
+/// nested on `/`) or one key holding a document, and how to follow it.
+///
+/// Made with [`ConsulSource::prefix`], [`ConsulSource::key`], or from a [`KeySpace`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct ConsulConfig {
-    /// `host:port` of the agent.
-    pub address: String,
+pub struct ConsulSource {
     /// The prefix (normalized to end with `/`) or the key.
     pub path: String,
     /// Prefix or key mode.
     pub mode: Mode,
     /// In prefix mode, type values as JSON scalars (`5432` a number) instead of strings.
     pub typed: bool,
-    /// The ACL token, sent in the `X-Consul-Token` header only (never printed).
-    pub token: Option<Secret>,
-    /// The datacenter to read (`?dc=`); the agent's own when `None`.
-    pub datacenter: Option<String>,
-    /// Which servers may answer.
-    pub consistency: Consistency,
     /// How long one blocking query may wait; clamped to 10 minutes, as Consul clamps it.
+    /// Default [`DEFAULT_WAIT`] (5 minutes).
     pub wait: Duration,
     /// The watch loop's request rate limit.
     pub rate_limit: RateLimit,
-    /// TLS (`https://`), if the agent serves it.
-    pub tls: Option<TlsFiles>,
-    /// What one read may bring: `max_bytes` per value (and per document in key mode),
-    /// `max_keys` and `max_total_bytes` for a whole prefix. Bodies are refused while they are
-    /// read, as soon as they pass their limit. Default [`Limits::default()`].
-    pub limits: Limits,
 }
 
-impl ConsulConfig {
-    /// Follows every key under `prefix` (a `/` is appended if missing, so `app` never matches
+impl ConsulSource {
+    /// Every key under `prefix` (a `/` is appended if missing, so `app` never matches
     /// `application/…`).
-    pub fn prefix(address: impl Into<String>, prefix: &str) -> Self {
-        ConsulConfig::with(address.into(), KeySpace::prefix(prefix))
+    pub fn prefix(prefix: &str) -> Self {
+        KeySpace::prefix(prefix).into()
     }
 
-    /// Follows one key holding a document in `format`.
-    pub fn key(address: impl Into<String>, key: &str, format: Format) -> Self {
-        ConsulConfig::with(address.into(), KeySpace::key(key, format))
-    }
-
-    fn with(address: String, target: KeySpace) -> Self {
-        ConsulConfig {
-            address,
-            path: target.path,
-            mode: target.mode,
-            typed: target.typed,
-            token: None,
-            datacenter: None,
-            consistency: Consistency::Default,
-            wait: Duration::from_secs(300),
-            rate_limit: RateLimit::default(),
-            tls: None,
-            limits: Limits::default(),
-        }
-    }
-
-    /// Sends `token` in the `X-Consul-Token` header.
-    pub fn with_token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(Secret::new(token.into()));
-        self
-    }
-
-    /// Reads from datacenter `dc`.
-    pub fn with_datacenter(mut self, dc: impl Into<String>) -> Self {
-        self.datacenter = Some(dc.into());
-        self
-    }
-
-    /// Reads with `consistency`.
-    pub fn with_consistency(mut self, consistency: Consistency) -> Self {
-        self.consistency = consistency;
-        self
-    }
-
-    /// Lets each blocking query wait up to `wait` (default 5 minutes).
-    pub fn with_wait(mut self, wait: Duration) -> Self {
-        self.wait = wait;
-        self
-    }
-
-    /// Sets the watch loop's rate limit.
-    pub fn with_rate_limit(mut self, rate_limit: RateLimit) -> Self {
-        self.rate_limit = rate_limit;
-        self
-    }
-
-    /// Uses TLS.
-    pub fn with_tls(mut self, tls: TlsFiles) -> Self {
-        self.tls = Some(tls);
-        self
-    }
-
-    /// Sets the limits of what one read may bring (see
-    /// [`ConsulConfig::limits`](field@ConsulConfig::limits)).
-    pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
+    /// One key holding a document in `format`.
+    pub fn key(key: &str, format: Format) -> Self {
+        KeySpace::key(key, format).into()
     }
 
     /// Types prefix values as JSON scalars.
@@ -152,59 +116,159 @@ impl ConsulConfig {
         self
     }
 
-    /// From `consul://host[:port]/path?mode=prefix|key&format=json&typed=true&token=…&dc=…&consistency=stale|consistent&wait=30s&tls=true&ca=…&cert=…&key=…`
-    /// (port [`DEFAULT_PORT`] when omitted). Without `mode`, a path ending with `/` is a prefix
-    /// and one with a known extension a key (see [`hotconf_core::Query::key_space`]).
-    ///
-    /// # Errors
-    /// [`ErrorKind::Config`](hotconf_core::ErrorKind::Config) for another scheme, no host or
-    /// several, an empty path, a bad option or an unknown parameter.
-    pub fn from_uri(uri: &SourceUri) -> Result<Self> {
-        uri.expect_scheme(SCHEMES)?;
-        let address = uri.one_endpoint(DEFAULT_PORT)?;
-        let mut query = uri.query();
-        let mut config = ConsulConfig::with(address, query.key_space()?);
-        config.token = query.secret("token");
-        config.datacenter = query.get("dc").map(str::to_owned);
-        config.consistency =
-            match query.choice("consistency", &["default", "stale", "consistent"])? {
-                Some("stale") => Consistency::Stale,
-                Some("consistent") => Consistency::Consistent,
-                _ => Consistency::Default,
-            };
-        if let Some(wait) = query.duration("wait")? {
-            config.wait = wait;
-        }
-        config.tls = query.tls()?;
-        query.finish()?;
-        Ok(config)
+    /// Lets each blocking query wait up to `wait` (default 5 minutes).
+    pub fn wait(mut self, wait: Duration) -> Self {
+        self.wait = wait;
+        self
     }
 
-    /// The source's printable name: a `consul://` URI without the token.
-    pub fn name(&self) -> String {
-        let mode = KeySpace::mode_param(&self.mode);
-        let dc = self
-            .datacenter
-            .as_ref()
-            .map_or(String::new(), |dc| format!("&dc={dc}"));
-        format!("consul://{}/{}?mode={mode}{dc}", self.address, self.path)
+    /// Sets the watch loop's rate limit.
+    pub fn rate_limit(mut self, rate_limit: RateLimit) -> Self {
+        self.rate_limit = rate_limit;
+        self
     }
 }
 
-impl fmt::Debug for ConsulConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConsulConfig")
-            .field("address", &self.address)
-            .field("path", &self.path)
-            .field("mode", &self.mode)
-            .field("typed", &self.typed)
-            .field("token", &self.token)
-            .field("datacenter", &self.datacenter)
-            .field("consistency", &self.consistency)
-            .field("wait", &self.wait)
-            .field("rate_limit", &self.rate_limit)
-            .field("tls", &self.tls)
-            .field("limits", &self.limits)
-            .finish()
+impl From<KeySpace> for ConsulSource {
+    fn from(space: KeySpace) -> Self {
+        ConsulSource {
+            path: space.path,
+            mode: space.mode,
+            typed: space.typed,
+            wait: DEFAULT_WAIT,
+            rate_limit: RateLimit::default(),
+        }
+    }
+}
+
+/// Parses `consul://host[:port]/path?mode=prefix|key&format=json&typed=true&token=…&dc=…&consistency=stale|consistent&wait=30s&tls=true&ca=…&cert=…&key=…`
+/// into client settings and a source.
+pub(crate) fn from_uri(uri: &SourceUri) -> Result<(ClientConfig, ConsulSource)> {
+    uri.expect_scheme(SCHEMES)?;
+    let mut client = ClientConfig::new(vec![uri.one_endpoint(DEFAULT_PORT)?]);
+    let mut query = uri.query();
+    let mut source = ConsulSource::from(query.key_space()?);
+    client.token = query.secret("token");
+    client.datacenter = query.get("dc").map(str::to_owned);
+    client.consistency = match query.choice("consistency", &["default", "stale", "consistent"])? {
+        Some("stale") => Consistency::Stale,
+        Some("consistent") => Consistency::Consistent,
+        _ => Consistency::Default,
+    };
+    if let Some(wait) = query.duration("wait")? {
+        source.wait = wait;
+    }
+    client.tls = query.tls()?;
+    query.finish()?;
+    Ok((client, source))
+}
+
+/// The source's printable name: a `consul://` URI without the token.
+pub(crate) fn name(client: &ClientConfig, source: &ConsulSource) -> String {
+    let mode = KeySpace::mode_param(&source.mode);
+    let dc = client
+        .datacenter
+        .as_ref()
+        .map_or(String::new(), |dc| format!("&dc={dc}"));
+    format!(
+        "consul://{}/{}?mode={mode}{dc}",
+        client.endpoints.join(","),
+        source.path
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<(ClientConfig, ConsulSource)> {
+        from_uri(&s.parse().unwrap())
+    }
+
+    #[test]
+    fn uris() {
+        let (c, s) =
+            parse("consul://127.0.0.1:8500/app?token=s3cr3t&dc=dc2&consistency=stale&wait=30s")
+                .unwrap();
+        assert_eq!((s.mode.clone(), s.path.as_str()), (Mode::Prefix, "app/"));
+        assert_eq!(c.token.as_ref().unwrap().expose(), "s3cr3t");
+        assert_eq!(
+            (c.datacenter.as_deref(), c.consistency),
+            (Some("dc2"), Consistency::Stale)
+        );
+        assert_eq!(s.wait, Duration::from_secs(30));
+        assert_eq!(
+            name(&c, &s),
+            "consul://127.0.0.1:8500/app/?mode=prefix&dc=dc2"
+        );
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+        assert_eq!(
+            parse("consul://h/app/config.yaml").unwrap().1.mode,
+            Mode::Key(Format::Yaml)
+        );
+        assert_eq!(
+            parse("consul://h:1/app/config?mode=key&format=json")
+                .unwrap()
+                .1
+                .mode,
+            Mode::Key(Format::Json)
+        );
+        assert_eq!(parse("consul://h/x/").unwrap().0.endpoints, ["h:8500"]);
+        assert!(parse("consul://h/x/?ca=/ca.pem").unwrap().0.tls.is_some());
+        assert!(parse("consul://h/x/?tls=true").unwrap().0.tls.is_some());
+        let typo = parse("consul://h/x/?consistensy=stale").unwrap_err();
+        assert!(
+            typo.to_string().contains("unknown parameter `consistensy`"),
+            "{typo}"
+        );
+        // Every refused URI carries the token: its errors must not repeat it (Display, Debug and
+        // the cause chain).
+        for bad in [
+            "consul://h:1/app/config?mode=key&token=s3cr3t",
+            "consul://h:1/?token=s3cr3t",
+            "consul://h:1,h:2/app/?token=s3cr3t",
+            "consul://h:1/app/?token=s3cr3t&consistency=weird",
+            "consul://h:1/app/?cert=/c.pem&token=s3cr3t",
+            "consul://h:1/app/?wait=soon&token=s3cr3t",
+            "consul://h:1/app/?mode=bogus&token=s3cr3t",
+            "consul://h:1/app/config?format=nope&token=s3cr3t",
+            "etcd://h:1/app/?token=s3cr3t",
+            "consul://h:1/app/?tokne=x&token=s3cr3t",
+            "consul://h:1/app/?password=s3cr3t",
+            "consul:///app/?token=s3cr3t",
+        ] {
+            let uri: SourceUri = bad.parse().unwrap();
+            assert!(bad.contains("s3cr3t"));
+            let err = from_uri(&uri).unwrap_err();
+            let mut text = format!("{err} {err:?} {uri} {uri:?}");
+            let mut cause = std::error::Error::source(&err);
+            while let Some(c) = cause {
+                text.push_str(&format!(" {c} {c:?}"));
+                cause = c.source();
+            }
+            assert!(!text.contains("s3cr3t"), "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_never_fails_to_build_and_never_shows_its_token() {
+        use hotconf_core::{ErrorKind, Provider};
+        let client = crate::ConsulClient::new(["h:1", "h:2"]).token("s3cr3t-t0k");
+        let provider = crate::ConsulProvider::new(&client, ConsulSource::prefix("app/"));
+        assert!(!format!("{client:?} {provider:?}").contains("s3cr3t-t0k"));
+        let err = provider.load().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+        assert!(!err.is_transient(), "{err}");
+        assert!(err.to_string().contains("exactly one agent"), "{err}");
+        let missing = crate::ConsulClient::new(["127.0.0.1:1"]).tls(TlsFiles {
+            ca: Some("/nonexistent/hotconf-ca.pem".into()),
+            identity: None,
+        });
+        let err = crate::ConsulProvider::new(&missing, KeySpace::prefix("app/"))
+            .load()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+        assert!(!err.is_transient(), "{err}");
     }
 }

@@ -10,24 +10,26 @@ use async_trait::async_trait;
 use hotconf_core::{Backoff, Content, Error, ErrorKind, Follow, Layer, Result, Retry, Revision};
 
 use crate::bucket::TokenBucket;
-use crate::client::{Block, ConsulKv};
-use crate::config::{ConsulConfig, Mode};
+use crate::client::{Block, ConsulClient};
+use crate::config::{ConsulSource, Mode};
 use crate::error::answered;
 
 pub(crate) struct Follower {
-    kv: ConsulKv,
-    config: Arc<ConsulConfig>,
+    kv: ConsulClient,
+    source: Arc<ConsulSource>,
+    name: String,
     /// The index to block on; 0 reads at once.
     index: u64,
     bucket: TokenBucket,
 }
 
 impl Follower {
-    pub(crate) fn new(kv: ConsulKv, config: Arc<ConsulConfig>) -> Self {
-        let bucket = TokenBucket::new(config.rate_limit);
+    pub(crate) fn new(kv: ConsulClient, source: Arc<ConsulSource>, name: String) -> Self {
+        let bucket = TokenBucket::new(source.rate_limit);
         Follower {
             kv,
-            config,
+            source,
+            name,
             index: 0,
             bucket,
         }
@@ -42,16 +44,16 @@ impl Follow for Follower {
             self.bucket.take().await;
             let block = Some(Block {
                 index: self.index,
-                wait: self.config.wait,
+                wait: self.source.wait,
             });
-            let path = self.config.path.as_str();
-            let read = match self.config.mode {
+            let path = self.source.path.as_str();
+            let read = match self.source.mode {
                 Mode::Prefix => self.kv.list(path, block).await?,
                 Mode::Key(_) => self.kv.get(path, block).await?,
             };
             let index = read.index.max(1);
             if index < self.index {
-                tracing::info!(source = %self.config.name(), from = self.index, to = index, "the Consul index went backwards; reading afresh");
+                tracing::info!(source = %self.name, from = self.index, to = index, "the Consul index went backwards; reading afresh");
                 self.index = 0;
                 continue;
             }
@@ -59,7 +61,7 @@ impl Follow for Follower {
             let mut entries = read
                 .entries
                 .into_iter()
-                .filter(|entry| match self.config.mode {
+                .filter(|entry| match self.source.mode {
                     // Consul's prefix match is a raw string match: keep only our own keys.
                     Mode::Prefix => entry.key.starts_with(path),
                     Mode::Key(_) => entry.key == path,
@@ -67,7 +69,7 @@ impl Follow for Follower {
             // The Consul index; the follow helper keeps revisions from going back after a
             // restore (and saturates at u64::MAX, which the reloader accepts).
             let revision = Revision::Ordered(index);
-            return match &self.config.mode {
+            return match &self.source.mode {
                 Mode::Key(format) => Ok(match entries.next() {
                     Some(entry) => Layer::new(
                         Content::Document {
@@ -101,7 +103,7 @@ impl Follow for Follower {
                         Content::Keys {
                             separator: '/',
                             entries: pairs,
-                            typed: self.config.typed,
+                            typed: self.source.typed,
                         },
                         revision,
                     ))

@@ -2,16 +2,18 @@
 //! blocking queries exactly as the documentation asks: block on the last index (a 404's too),
 //! reset when the index goes backwards, never use an index below 1, detect changes by content,
 //! rate limit with a token bucket, back off with jitter on errors and keep the last good state.
-//! [`ConsulKv`] is the small KV client underneath. See `docs/backends/consul.md`.
+//! [`ConsulClient`] is the small KV client underneath: it holds how to reach the agent and
+//! serves any number of providers; a [`ConsulSource`] says what one provider follows. See
+//! `docs/backends/consul.md`.
 //!
 //! ```no_run
 //! # async fn demo() -> hotconf_core::Result<()> {
-//! use hotconf_consul::{ConsulConfig, ConsulProvider};
+//! use hotconf_consul::{ConsulClient, ConsulProvider, ConsulSource};
 //! #[derive(serde::Deserialize)]
 //! struct App { port: u16 }
-//! let config = ConsulConfig::prefix("127.0.0.1:8500", "app/").with_token("my-acl-token").typed();
+//! let client = ConsulClient::new(["127.0.0.1:8500"]).token("my-acl-token");
 //! let reloader = hotconf_core::Reloader::<App>::builder()
-//!     .layer(ConsulProvider::new(config)?)
+//!     .layer(ConsulProvider::new(&client, ConsulSource::prefix("app/").typed()))
 //!     .start()
 //!     .await?;
 //! println!("port {}", reloader.store().load().port);
@@ -28,7 +30,9 @@ mod follow;
 mod provider;
 mod wire;
 
-pub use client::{Block, ConsulKv, KvRead};
-pub use config::{Consistency, ConsulConfig, Mode, RateLimit, TlsFiles, DEFAULT_PORT, SCHEMES};
+pub use client::{Block, ConsulClient, KvRead};
+pub use config::{
+    Consistency, ConsulSource, Mode, RateLimit, TlsFiles, DEFAULT_PORT, DEFAULT_WAIT, SCHEMES,
+};
 pub use provider::ConsulProvider;
 pub use wire::KvEntry;

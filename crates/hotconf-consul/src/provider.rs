@@ -7,8 +7,8 @@ use hotconf_core::{
     follow, Capabilities, Follow, Layer, Metadata, Provider, Result, SourceUri, WatchStream,
 };
 
-use crate::client::ConsulKv;
-use crate::config::ConsulConfig;
+use crate::client::ConsulClient;
+use crate::config::{self, ConsulSource};
 use crate::follow::Follower;
 
 /// A Consul KV prefix (every key under it, nested on `/`) or a single key holding a document, as
@@ -21,71 +21,83 @@ use crate::follow::Follower;
 ///
 /// ```no_run
 /// # async fn demo() -> hotconf_core::Result<()> {
-/// use hotconf_consul::{ConsulConfig, ConsulProvider};
+/// use hotconf_consul::{ConsulClient, ConsulProvider, ConsulSource};
 /// #[derive(serde::Deserialize)]
 /// struct App { port: u16 }
-/// let config = ConsulConfig::prefix("127.0.0.1:8500", "app/").typed();
-/// let reloader = hotconf_core::Reloader::<App>::builder().layer(ConsulProvider::new(config)?).start().await?;
+/// let client = ConsulClient::new(["127.0.0.1:8500"]);
+/// let provider = ConsulProvider::new(&client, ConsulSource::prefix("app/").typed());
+/// let reloader = hotconf_core::Reloader::<App>::builder().layer(provider).start().await?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
 pub struct ConsulProvider {
-    config: Arc<ConsulConfig>,
-    kv: ConsulKv,
+    client: ConsulClient,
+    source: Arc<ConsulSource>,
+    name: String,
 }
 
 impl ConsulProvider {
-    /// A provider with its own HTTP client.
-    ///
-    /// # Errors
-    /// [`hotconf_core::ErrorKind::Config`] when a TLS file cannot be read or parsed.
-    pub fn new(config: ConsulConfig) -> Result<Self> {
-        let kv = ConsulKv::new(&config)?;
-        Ok(ConsulProvider::with_client(kv, config))
-    }
-
-    /// A provider sharing `kv` (its agent, token, TLS and [limits](ConsulConfig::limits)) with
-    /// others; `config` gives the path, mode, wait and rate limit.
-    pub fn with_client(kv: ConsulKv, config: ConsulConfig) -> Self {
+    /// A provider following `source` through `client` (a clone of it: the HTTP client is
+    /// shared). Never fails; see [`ConsulClient`] for when errors surface.
+    pub fn new(client: &ConsulClient, source: impl Into<ConsulSource>) -> Self {
+        let source = source.into();
         ConsulProvider {
-            config: Arc::new(config),
-            kv,
+            name: config::name(client.config(), &source),
+            client: client.clone(),
+            source: Arc::new(source),
         }
     }
 
-    /// A provider from a `consul://` URI (see [`ConsulConfig::from_uri`]).
+    /// A provider, with its own client, from `consul://host[:port]/path?mode=prefix|key&format=json&typed=true&token=…&dc=…&consistency=stale|consistent&wait=30s&tls=true&ca=…&cert=…&key=…`
+    /// (port [`DEFAULT_PORT`](crate::DEFAULT_PORT) when omitted). Without `mode`, a path ending
+    /// with `/` is a prefix and one with a known extension a key (see
+    /// [`hotconf_core::Query::key_space`]).
     ///
     /// # Errors
-    /// [`hotconf_core::ErrorKind::Config`] for a bad URI or TLS file.
+    /// [`hotconf_core::ErrorKind::Config`] for another scheme, no host or several, an empty
+    /// path, a bad option or an unknown parameter.
     pub fn from_uri(uri: &SourceUri) -> Result<Self> {
-        ConsulProvider::new(ConsulConfig::from_uri(uri)?)
+        let (client, source) = config::from_uri(uri)?;
+        Ok(ConsulProvider::new(
+            &ConsulClient::from_config(client),
+            source,
+        ))
     }
 
-    /// The configuration this provider follows.
-    pub fn config(&self) -> &ConsulConfig {
-        &self.config
+    /// The source's printable name: a `consul://` URI without the token.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The client this provider reads through.
+    pub fn client(&self) -> &ConsulClient {
+        &self.client
+    }
+
+    /// What this provider follows.
+    pub fn source(&self) -> &ConsulSource {
+        &self.source
     }
 
     fn follower(&self) -> Follower {
-        Follower::new(self.kv.clone(), self.config.clone())
+        Follower::new(self.client.clone(), self.source.clone(), self.name.clone())
     }
 }
 
 #[async_trait]
 impl Provider for ConsulProvider {
     fn metadata(&self) -> Metadata {
-        Metadata::new(self.config.name(), Capabilities::WATCH_ORDERED)
+        Metadata::new(self.name.clone(), Capabilities::WATCH_ORDERED)
     }
 
     async fn load(&self) -> Result<Layer> {
-        let name = self.config.name();
         self.follower()
             .read()
             .await
-            .map_err(|e| e.or_source_name(&name))
+            .map_err(|e| e.or_source_name(&self.name))
     }
 
     async fn watch(&self) -> Result<WatchStream> {
-        Ok(follow(self.config.name(), self.follower()))
+        Ok(follow(self.name.clone(), self.follower()))
     }
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{follow, unique, ConsulFixture, Target};
-use hotconf_consul::{ConsulConfig, ConsulProvider};
+use hotconf_consul::{ConsulClient, ConsulProvider, ConsulSource};
 use hotconf_testkit::wait_until;
 
 /// The behaviour suite on a prefix.
@@ -25,8 +25,10 @@ async fn create_update_delete_under_a_prefix_and_delete_the_last_key() {
     let writer = target.writer();
     let prefix = unique("crud");
     writer.put(&format!("{prefix}marker"), "m").await;
-    let provider =
-        ConsulProvider::new(ConsulConfig::prefix(target.address.clone(), &prefix)).unwrap();
+    let provider = ConsulProvider::new(
+        &ConsulClient::new([target.address.clone()]),
+        ConsulSource::prefix(&prefix),
+    );
     let (reloader, _) = follow(provider).await;
     let store = reloader.store();
     assert_eq!(store.load().marker, "m");
@@ -64,8 +66,10 @@ async fn keys_with_spaces_percent_and_non_ascii() {
         let read = kv.get(&full, None).await.unwrap();
         assert_eq!(read.entries[0].key, full);
     }
-    let provider =
-        ConsulProvider::new(ConsulConfig::prefix(target.address.clone(), &prefix)).unwrap();
+    let provider = ConsulProvider::new(
+        &ConsulClient::new([target.address.clone()]),
+        ConsulSource::prefix(&prefix),
+    );
     let (reloader, _) = follow(provider).await;
     let got: Vec<(String, String)> = reloader.store().load().k.clone().into_iter().collect();
     let mut want: Vec<(String, String)> = keys
@@ -90,9 +94,12 @@ async fn the_prefix_app_never_matches_application() {
         .put(&format!("{root}application/k/x"), "not ours")
         .await;
     // Given without the slash: normalized to `…/app/`.
-    let config = ConsulConfig::prefix(target.address.clone(), &format!("{root}app"));
-    assert!(config.path.ends_with("app/"));
-    let (reloader, _) = follow(ConsulProvider::new(config).unwrap()).await;
+    let provider = ConsulProvider::new(
+        &ConsulClient::new([target.address.clone()]),
+        ConsulSource::prefix(&format!("{root}app")),
+    );
+    assert!(provider.source().path.ends_with("app/"));
+    let (reloader, _) = follow(provider).await;
     let store = reloader.store();
     assert_eq!(store.load().marker, "ours");
     assert!(store.load().k.is_empty());
@@ -129,8 +136,10 @@ async fn binary_and_empty_values() {
     // the last good state stays.
     writer.delete(&format!("{prefix}bin"), false).await;
     writer.put(&format!("{prefix}marker"), "good").await;
-    let provider =
-        ConsulProvider::new(ConsulConfig::prefix(target.address.clone(), &prefix)).unwrap();
+    let provider = ConsulProvider::new(
+        &ConsulClient::new([target.address.clone()]),
+        ConsulSource::prefix(&prefix),
+    );
     let (reloader, mut events) = follow(provider).await;
     let store = reloader.store();
     assert_eq!(store.load().marker, "good");

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use hotconf_consul::{ConsulConfig, ConsulProvider, RateLimit};
+use hotconf_consul::{ConsulClient, ConsulProvider, ConsulSource, RateLimit};
 use hotconf_core::{Content, ErrorKind, Event, Layer, Provider, Revision, WatchStream};
 use hotconf_testkit::consul::{Acl, AclRule, ConsulEmulator, Fault};
 use hotconf_testkit::{wait_for_event, wait_until, TIMEOUT};
@@ -66,9 +66,10 @@ async fn a_restore_and_reaped_tombstones_reset_the_index_without_missing_or_repe
     let snapshot = consul.snapshot();
     consul.put("app/v", "2");
     consul.put("app/w", "x");
-    let config =
-        ConsulConfig::prefix(consul.address(), "app/").with_wait(Duration::from_millis(300));
-    let provider = ConsulProvider::new(config).unwrap();
+    let provider = ConsulProvider::new(
+        &ConsulClient::new([consul.address()]),
+        ConsulSource::prefix("app/").wait(Duration::from_millis(300)),
+    );
     let mut items = drive(provider.watch().await.unwrap());
     let first = recv(&mut items).await;
     assert_eq!(
@@ -135,10 +136,11 @@ async fn no_busy_loop_while_churning_on_index_zero_on_spurious_wakeups_or_idle()
     };
     let consul = ConsulEmulator::start().await;
     consul.put("app/marker", "0");
-    let config = ConsulConfig::prefix(consul.address(), "app/")
-        .with_rate_limit(limit)
-        .with_wait(Duration::from_millis(200));
-    let (reloader, _) = common::follow(ConsulProvider::new(config).unwrap()).await;
+    let source = ConsulSource::prefix("app/")
+        .rate_limit(limit)
+        .wait(Duration::from_millis(200));
+    let client = ConsulClient::new([consul.address()]);
+    let (reloader, _) = common::follow(ConsulProvider::new(&client, source)).await;
     let store = reloader.store();
 
     // Churn: 200 writes, 2 ms apart. Requests stay within the bucket, far below the writes.
@@ -194,9 +196,10 @@ async fn no_busy_loop_while_churning_on_index_zero_on_spurious_wakeups_or_idle()
 async fn errors_keep_the_last_good_config_and_recover() {
     let consul = ConsulEmulator::start().await;
     consul.put("app/marker", "good");
-    let (reloader, mut events) = common::follow(
-        ConsulProvider::new(ConsulConfig::prefix(consul.address(), "app/")).unwrap(),
-    )
+    let (reloader, mut events) = common::follow(ConsulProvider::new(
+        &ConsulClient::new([consul.address()]),
+        ConsulSource::prefix("app/"),
+    ))
     .await;
     let store = reloader.store();
     for (i, fault) in [Fault::NoLeader, Fault::RateLimited, Fault::Drop]
@@ -243,14 +246,12 @@ async fn acl_denied_is_a_clear_error_and_the_token_stays_in_a_header() {
         tokens: BTreeMap::from([("s3cr3t-token".to_owned(), rules)]),
         anonymous: Vec::new(),
     }));
-    let key = ConsulConfig::key(
-        consul.address(),
-        "app/config.json",
-        hotconf_core::Format::Json,
-    )
-    .with_token("s3cr3t-token");
+    let key = ConsulProvider::new(
+        &ConsulClient::new([consul.address()]).token("s3cr3t-token"),
+        ConsulSource::key("app/config.json", hotconf_core::Format::Json),
+    );
     let err = hotconf_core::Reloader::<common::Keys>::builder()
-        .layer(ConsulProvider::new(key.clone()).unwrap())
+        .layer(key.clone())
         .start()
         .await
         .unwrap_err();
@@ -266,9 +267,8 @@ async fn acl_denied_is_a_clear_error_and_the_token_stays_in_a_header() {
         !text.contains("s3cr3t") && !format!("{err:?}{key:?}").contains("s3cr3t"),
         "{text}"
     );
-    let unknown = ConsulConfig::prefix(consul.address(), "app/").with_token("no-such-token");
-    let err = ConsulProvider::new(unknown)
-        .unwrap()
+    let unknown = ConsulClient::new([consul.address()]).token("no-such-token");
+    let err = ConsulProvider::new(&unknown, ConsulSource::prefix("app/"))
         .load()
         .await
         .unwrap_err();
@@ -279,7 +279,7 @@ async fn acl_denied_is_a_clear_error_and_the_token_stays_in_a_header() {
     );
 
     // Granted meanwhile: the watch recovers on its own.
-    let mut stream = ConsulProvider::new(key).unwrap().watch().await.unwrap();
+    let mut stream = key.watch().await.unwrap();
     assert!(next(&mut stream).await.is_err());
     let rules = vec![AclRule {
         prefix: "app/".into(),
@@ -326,7 +326,7 @@ async fn garbage_from_the_server_is_a_clear_error() {
             socket.write_all(body.as_bytes()).await.unwrap();
         }
     });
-    let provider = ConsulProvider::new(ConsulConfig::prefix(address, "app/")).unwrap();
+    let provider = ConsulProvider::new(&ConsulClient::new([address]), ConsulSource::prefix("app/"));
     for want in ["not KV entries", "not base64", "not a number"] {
         let err = provider.load().await.unwrap_err();
         let text = err.to_string();
@@ -367,20 +367,19 @@ async fn tls_with_a_ca_and_a_client_certificate() {
         ca: Some(pki.ca.clone()),
         identity: Some((pki.client.cert.clone(), pki.client.key.clone())),
     };
-    let config = ConsulConfig::prefix(consul.address(), "app/").with_tls(tls.clone());
-    let (reloader, _) = common::follow(ConsulProvider::new(config).unwrap()).await;
+    let client = ConsulClient::new([consul.address()]).tls(tls.clone());
+    let (reloader, _) =
+        common::follow(ConsulProvider::new(&client, ConsulSource::prefix("app/"))).await;
     let store = reloader.store();
     assert_eq!(store.load().marker, "over-tls");
     consul.put("app/marker", "changed");
     wait_until(&store, |c| c.marker == "changed").await;
     // Without the client certificate the server refuses the handshake.
-    let anonymous =
-        ConsulConfig::prefix(consul.address(), "app/").with_tls(hotconf_consul::TlsFiles {
-            ca: tls.ca,
-            identity: None,
-        });
-    let err = ConsulProvider::new(anonymous)
-        .unwrap()
+    let anonymous = ConsulClient::new([consul.address()]).tls(hotconf_consul::TlsFiles {
+        ca: tls.ca,
+        identity: None,
+    });
+    let err = ConsulProvider::new(&anonymous, ConsulSource::prefix("app/"))
         .load()
         .await
         .unwrap_err();

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use hotconf_consul::{ConsulConfig, ConsulKv, ConsulProvider};
+use hotconf_consul::{ConsulClient, ConsulProvider, ConsulSource};
 use hotconf_core::{Content, Event, Format, Layer, Limits, Provider, Revision, WatchStream};
 use hotconf_testkit::consul::ConsulEmulator;
 use hotconf_testkit::hostile::{HostileServer, Mode, LOCATION_MARKER};
@@ -42,8 +42,8 @@ async fn a_redirect_is_not_followed_and_the_token_never_reaches_the_other_origin
             },
         )
         .await;
-        let config = ConsulConfig::prefix(front.endpoint(), "app/").with_token(TOKEN);
-        let provider = ConsulProvider::new(config.clone()).unwrap();
+        let kv = ConsulClient::new([front.endpoint()]).token(TOKEN);
+        let provider = ConsulProvider::new(&kv, ConsulSource::prefix("app/"));
         let err = provider.load().await.unwrap_err();
         let text = format!("{err} {err:?}");
         assert!(err.is_transient(), "{text}");
@@ -52,11 +52,10 @@ async fn a_redirect_is_not_followed_and_the_token_never_reaches_the_other_origin
             "names the status: {text}"
         );
         assert!(text.contains("redirect"), "says it is a redirect: {text}");
-        assert!(text.contains(&config.name()), "names the source: {text}");
+        assert!(text.contains(provider.name()), "names the source: {text}");
         assert!(!text.contains(LOCATION_MARKER), "no Location query: {text}");
         assert!(!text.contains(TOKEN), "{text}");
         // The client used directly, for a key and a raw read.
-        let kv = ConsulKv::new(&config).unwrap();
         let err = kv.get("app/x", None).await.unwrap_err();
         assert!(err.to_string().contains("redirect"), "{err}");
         assert_eq!(err.key(), Some("app/x"), "{err}");
@@ -91,10 +90,9 @@ async fn an_endless_body_is_refused_while_read_and_the_last_good_state_keeps_ser
         max_total_bytes: 1 << 20,
         ..Limits::default()
     };
-    let config = ConsulConfig::prefix(front.endpoint(), "app/")
-        .with_wait(Duration::from_millis(300))
-        .with_limits(limits);
-    let (reloader, mut events) = common::follow(ConsulProvider::new(config).unwrap()).await;
+    let client = ConsulClient::new([front.endpoint()]).limits(limits);
+    let source = ConsulSource::prefix("app/").wait(Duration::from_millis(300));
+    let (reloader, mut events) = common::follow(ConsulProvider::new(&client, source)).await;
     let store = reloader.store();
     assert_eq!(store.load().marker, "good");
 
@@ -135,8 +133,7 @@ async fn an_endless_body_is_refused_while_read_and_the_last_good_state_keeps_ser
         declared: Some(1 << 40),
         cap,
     });
-    let kv =
-        ConsulKv::new(&ConsulConfig::prefix(front.endpoint(), "app/").with_limits(limits)).unwrap();
+    let kv = ConsulClient::new([front.endpoint()]).limits(limits);
     let err = kv.list("app/", None).await.unwrap_err();
     assert!(err.to_string().contains("limit"), "{err}");
     assert_eq!(err.key(), Some("app/"), "{err}");
@@ -157,23 +154,19 @@ async fn a_prefix_with_too_many_keys_or_bytes_is_refused_naming_the_source() {
         max_keys: 4,
         ..Limits::default()
     };
-    let config = ConsulConfig::prefix(consul.address(), "app/").with_limits(few_keys);
-    let err = ConsulProvider::new(config.clone())
-        .unwrap()
-        .load()
-        .await
-        .unwrap_err();
+    let client = ConsulClient::new([consul.address()]).limits(few_keys);
+    let provider = ConsulProvider::new(&client, ConsulSource::prefix("app/"));
+    let err = provider.load().await.unwrap_err();
     assert!(err.to_string().contains("5 keys"), "{err}");
-    assert!(err.to_string().contains(&config.name()), "{err}");
+    assert!(err.to_string().contains(provider.name()), "{err}");
     assert!(err.is_transient(), "{err}");
 
     let few_bytes = Limits {
         max_total_bytes: 40,
         ..Limits::default()
     };
-    let config = ConsulConfig::prefix(consul.address(), "app/").with_limits(few_bytes);
-    let err = ConsulProvider::new(config)
-        .unwrap()
+    let client = ConsulClient::new([consul.address()]).limits(few_bytes);
+    let err = ConsulProvider::new(&client, ConsulSource::prefix("app/"))
         .load()
         .await
         .unwrap_err();
@@ -184,28 +177,30 @@ async fn a_prefix_with_too_many_keys_or_bytes_is_refused_naming_the_source() {
         max_bytes: 50,
         ..Limits::default()
     };
-    let config = ConsulConfig::prefix(consul.address(), "app/").with_limits(small_values);
-    let err = ConsulProvider::new(config)
-        .unwrap()
+    let client = ConsulClient::new([consul.address()]).limits(small_values);
+    let err = ConsulProvider::new(&client, ConsulSource::prefix("app/"))
         .load()
         .await
         .unwrap_err();
     assert_eq!(err.key(), Some("app/big"), "{err}");
 
     // Within the limits: read as usual.
-    let config = ConsulConfig::prefix(consul.address(), "app/");
-    let layer = ConsulProvider::new(config).unwrap().load().await.unwrap();
+    let layer = ConsulProvider::new(
+        &ConsulClient::new([consul.address()]),
+        ConsulSource::prefix("app/"),
+    )
+    .load()
+    .await
+    .unwrap();
     assert_eq!(entries(&layer).len(), 6);
 
     // A key holding a document above max_bytes.
     consul.put("doc.json", format!("{{\"pad\": \"{}\"}}", "x".repeat(200)));
-    let config =
-        ConsulConfig::key(consul.address(), "doc.json", Format::Json).with_limits(Limits {
-            max_bytes: 100,
-            ..Limits::default()
-        });
-    let err = ConsulProvider::new(config)
-        .unwrap()
+    let client = ConsulClient::new([consul.address()]).limits(Limits {
+        max_bytes: 100,
+        ..Limits::default()
+    });
+    let err = ConsulProvider::new(&client, ConsulSource::key("doc.json", Format::Json))
         .load()
         .await
         .unwrap_err();
@@ -227,8 +222,7 @@ async fn a_wait_of_u64_max_seconds_is_clamped_to_consuls_ten_minutes() {
             consul.address()
         ),
     ] {
-        let config = ConsulConfig::from_uri(&uri.parse().unwrap()).unwrap();
-        let provider = ConsulProvider::new(config).unwrap();
+        let provider = ConsulProvider::from_uri(&uri.parse().unwrap()).unwrap();
         let mut stream = provider.watch().await.unwrap();
         assert_eq!(
             entries(&next(&mut stream).await.unwrap()),
@@ -257,9 +251,10 @@ async fn an_index_at_u64_max_then_a_reset_keeps_revisions_without_overflow() {
     let snapshot = consul.snapshot();
     consul.set_raft_index(u64::MAX - 1);
     assert_eq!(consul.put("app/v", "max"), u64::MAX);
-    let config =
-        ConsulConfig::prefix(consul.address(), "app/").with_wait(Duration::from_millis(300));
-    let provider = ConsulProvider::new(config).unwrap();
+    let provider = ConsulProvider::new(
+        &ConsulClient::new([consul.address()]),
+        ConsulSource::prefix("app/").wait(Duration::from_millis(300)),
+    );
     let mut stream = provider.watch().await.unwrap();
     let first = next(&mut stream).await.unwrap();
     assert_eq!(entries(&first), [("v".into(), "max".into())]);

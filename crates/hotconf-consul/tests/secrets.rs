@@ -9,7 +9,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use hotconf_consul::{ConsulConfig, ConsulKv, ConsulProvider};
+use hotconf_consul::{ConsulClient, ConsulProvider, ConsulSource};
 use hotconf_core::{Error, Event, Provider, Reloader, Startup};
 use hotconf_testkit::consul::{Acl, AclRule, ConsulEmulator};
 use hotconf_testkit::hostile::{HostileServer, Mode};
@@ -74,14 +74,13 @@ async fn the_token_never_reaches_logs_errors_or_events() {
         anonymous: Vec::new(),
     }));
     let proxy = TcpProxy::start(&consul.address()).await;
-    let config = ConsulConfig::prefix(proxy.endpoint(), "app/")
-        .with_token(TOKEN)
-        .with_wait(Duration::from_millis(300));
+    let kv = ConsulClient::new([proxy.endpoint()]).token(TOKEN);
+    let source = ConsulSource::prefix("app/").wait(Duration::from_millis(300));
     let mut seen = String::new();
 
     // Good token: a first state; then the server goes away and comes back.
     let builder = Reloader::<common::Keys>::builder()
-        .layer(ConsulProvider::new(config.clone()).unwrap())
+        .layer(ConsulProvider::new(&kv, source.clone()))
         .startup(Startup::Wait(Duration::from_secs(30)));
     let mut events = builder.events();
     let reloader = builder.start().await.unwrap();
@@ -104,18 +103,17 @@ async fn the_token_never_reaches_logs_errors_or_events() {
     seen.push_str(&format!("{denied:?} {denied:#?}"));
 
     // Errors straight from the provider and the client: wrong token, server down, redirect.
-    let wrong = ConsulProvider::new(config.clone()).unwrap();
+    let wrong = ConsulProvider::new(&kv, source.clone());
     seen.push_str(&everything(&wrong.load().await.unwrap_err()));
-    let kv = ConsulKv::new(&config).unwrap();
-    seen.push_str(&format!("{kv:?} {config:?} {wrong:?}"));
+    seen.push_str(&format!("{kv:?} {source:?} {wrong:?} {:?}", wrong.client()));
     seen.push_str(&everything(&kv.get("app/marker", None).await.unwrap_err()));
-    let down = ConsulConfig::prefix(
-        format!("127.0.0.1:{}", hotconf_testkit::ports::free_port()),
-        "app/",
-    )
-    .with_token(TOKEN);
+    let down = ConsulClient::new([format!("127.0.0.1:{}", hotconf_testkit::ports::free_port())])
+        .token(TOKEN);
     seen.push_str(&everything(
-        &ConsulProvider::new(down).unwrap().load().await.unwrap_err(),
+        &ConsulProvider::new(&down, ConsulSource::prefix("app/"))
+            .load()
+            .await
+            .unwrap_err(),
     ));
     let other = HostileServer::start(None, Mode::answer("[]")).await;
     let front = HostileServer::start(
@@ -126,10 +124,9 @@ async fn the_token_never_reaches_logs_errors_or_events() {
         },
     )
     .await;
-    let redirected = ConsulConfig::prefix(front.endpoint(), "app/").with_token(TOKEN);
+    let redirected = ConsulClient::new([front.endpoint()]).token(TOKEN);
     seen.push_str(&everything(
-        &ConsulProvider::new(redirected)
-            .unwrap()
+        &ConsulProvider::new(&redirected, ConsulSource::prefix("app/"))
             .load()
             .await
             .unwrap_err(),
@@ -137,9 +134,8 @@ async fn the_token_never_reaches_logs_errors_or_events() {
     // A proxy whose error pages echo the request (its headers, the token among them).
     for status in [403, 500, 400] {
         let echo = HostileServer::start(None, Mode::Echo(status)).await;
-        let echoed = ConsulConfig::prefix(echo.endpoint(), "app/").with_token(TOKEN);
-        let err = ConsulProvider::new(echoed)
-            .unwrap()
+        let echoed = ConsulClient::new([echo.endpoint()]).token(TOKEN);
+        let err = ConsulProvider::new(&echoed, ConsulSource::prefix("app/"))
             .load()
             .await
             .unwrap_err();

@@ -18,7 +18,7 @@ pub use hotconf_etcd::{self as etcd, EtcdClient, EtcdProvider, EtcdSource};
 
 #[cfg(feature = "consul")]
 #[cfg_attr(docsrs, doc(cfg(feature = "consul")))]
-pub use hotconf_consul::{self as consul, ConsulConfig, ConsulProvider};
+pub use hotconf_consul::{self as consul, ConsulClient, ConsulProvider, ConsulSource};
 
 #[cfg(feature = "nacos")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nacos")))]

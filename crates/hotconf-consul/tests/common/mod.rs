@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hotconf_consul::{ConsulConfig, ConsulKv, ConsulProvider};
+use hotconf_consul::{ConsulClient, ConsulProvider, ConsulSource};
 use hotconf_core::{Event, Format, Provider, Reloader, Startup};
 use hotconf_testkit::consul::{ConsulEmulator, ConsulWriter};
 use hotconf_testkit::{Fixture, TcpProxy};
@@ -47,8 +47,8 @@ impl Target {
     }
 
     /// The provider's client, for reads.
-    pub fn kv(&self) -> ConsulKv {
-        ConsulKv::new(&ConsulConfig::prefix(self.address.clone(), "unused/")).unwrap()
+    pub fn kv(&self) -> ConsulClient {
+        ConsulClient::new([self.address.clone()])
     }
 }
 
@@ -99,12 +99,12 @@ impl ConsulFixture {
         }
     }
 
-    fn config(&self) -> ConsulConfig {
+    fn source(&self) -> ConsulSource {
         if self.key_mode {
             let key = format!("{}config.json", self.prefix);
-            ConsulConfig::key(self.proxy.endpoint(), &key, Format::Json)
+            ConsulSource::key(&key, Format::Json)
         } else {
-            ConsulConfig::prefix(self.proxy.endpoint(), &self.prefix)
+            ConsulSource::prefix(&self.prefix)
         }
     }
 }
@@ -112,7 +112,10 @@ impl ConsulFixture {
 #[async_trait]
 impl Fixture for ConsulFixture {
     async fn provider(&self) -> Box<dyn Provider> {
-        Box::new(ConsulProvider::new(self.config()).unwrap())
+        Box::new(ConsulProvider::new(
+            &ConsulClient::new([self.proxy.endpoint()]),
+            self.source(),
+        ))
     }
 
     async fn write(&self, config: &Value) {
