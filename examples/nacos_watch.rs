@@ -6,14 +6,14 @@
 //! -d group=DEFAULT_GROUP --data-urlencode 'content=port: 8080'`; delete it with `curl -X DELETE
 //! '127.0.0.1:8848/nacos/v1/cs/configs?dataId=app.yaml&group=DEFAULT_GROUP'`.
 
-use hotconf::{NacosConfig, NacosProvider};
+use hotconf::{NacosClient, NacosProvider, NacosSource};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let server = args.next().unwrap_or_else(|| "127.0.0.1:8848".into());
     let data_id = args.next().unwrap_or_else(|| "app.yaml".into());
-    let config = NacosConfig::new(server, data_id);
-    println!("following {} (Ctrl-C to stop)", config.name());
-    hotconf_examples::print_until_ctrl_c(NacosProvider::new(config)?).await
+    let provider = NacosProvider::new(&NacosClient::new([server]), NacosSource::new(data_id));
+    println!("following {} (Ctrl-C to stop)", provider.name());
+    hotconf_examples::print_until_ctrl_c(provider).await
 }

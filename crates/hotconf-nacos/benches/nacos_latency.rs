@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hotconf_core::Reloader;
-use hotconf_nacos::{Listener, NacosConfig, NacosProvider};
+use hotconf_nacos::{Listener, NacosClient, NacosProvider, NacosSource};
 use hotconf_testkit::latency::report;
 use hotconf_testkit::nacos::RNacos;
 use nacos_sdk::api::config::{ConfigChangeListener, ConfigResponse, ConfigServiceBuilder};
@@ -120,11 +120,9 @@ async fn hotconf(nacos: &RNacos, publisher: &Publisher, listener: Listener) -> V
     let data_id = format!("hot-{listener:?}.yaml");
     publisher.publish(&data_id, "value: start").await;
     let provider = NacosProvider::new(
-        NacosConfig::new(nacos.server(), &data_id)
-            .listener(listener)
-            .grpc_port(nacos.grpc_port()),
-    )
-    .unwrap();
+        &NacosClient::new([nacos.server()]).grpc_port(nacos.grpc_port()),
+        NacosSource::new(data_id.as_str()).listener(listener),
+    );
     let reloader = Reloader::<Value>::builder()
         .layer(provider)
         .start()

@@ -1,6 +1,6 @@
-//! `NacosConfig`: which Nacos config to follow, from code or a `nacos://` URI.
+//! What a Nacos provider follows ([`NacosSource`]), and the `nacos://` URI that describes a
+//! client and a source at once.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -23,16 +23,44 @@ pub enum Listener {
     LongPoll,
     /// nacos-sdk's gRPC push, used as a hint. About 44 ms from publish to applied on r-nacos
     /// 0.8.8, and blind to creation and deletion (the periodic check covers those). Not with
-    /// credentials: nacos-sdk 0.8.3 logs the password when its login fails.
+    /// credentials: nacos-sdk 0.8.3 logs the password when its login fails, so a provider with
+    /// this listener on a client with a user fails its first `load()` or `watch()` with a
+    /// permanent `config` error.
     Sdk,
 }
 
-/// One Nacos config: `(dataId, group, namespace)` on a server, and how to read it.
-#[derive(Clone, PartialEq, Eq)]
+/// How to reach Nacos: the settings of a [`NacosClient`](crate::NacosClient).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClientConfig {
+    /// `host:port` of the HTTP API (exactly one).
+    pub(crate) endpoints: Vec<String>,
+    /// User name for Nacos auth.
+    pub(crate) user: Option<String>,
+    /// Password for Nacos auth (`Secret`: never printed).
+    pub(crate) password: Option<Secret>,
+    /// The gRPC port of [`Listener::Sdk`] (default: HTTP port + 1000).
+    pub(crate) grpc_port: Option<u16>,
+    /// What one answer may bring.
+    pub(crate) limits: Limits,
+}
+
+impl ClientConfig {
+    pub(crate) fn new(endpoints: Vec<String>) -> Self {
+        ClientConfig {
+            endpoints,
+            user: None,
+            password: None,
+            grpc_port: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What a [`NacosProvider`](crate::NacosProvider) follows: one config `(dataId, group,
+/// namespace)`, and how to read and follow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct NacosConfig {
-    /// `host:port` of the HTTP API (8848 by default).
-    pub server: String,
+pub struct NacosSource {
     /// The dataId, e.g. `app.yaml`.
     pub data_id: String,
     /// The group (`DEFAULT_GROUP` by default).
@@ -41,44 +69,29 @@ pub struct NacosConfig {
     pub namespace: String,
     /// The format; by default from the dataId's extension, else the type the server gives.
     pub format: Option<Format>,
-    /// User name for Nacos auth.
-    pub user: Option<String>,
-    /// Password for Nacos auth (never printed).
-    pub password: Option<Secret>,
     /// How the provider learns of a change (default: the HTTP long poll).
     pub listener: Listener,
     /// With [`Listener::Sdk`], how often the state is read besides the pushes (catches
     /// creation, deletion and pushes lost across a reconnect). With the long poll, each poll is
     /// a check held up to 30 s, and this caps the pause after polls that fail. Default 5 s.
     pub check_interval: Duration,
-    /// The gRPC port of [`Listener::Sdk`] (default: HTTP port + 1000).
-    pub grpc_port: Option<u16>,
-    /// Where the SDK keeps its cache, used as it is. Default: `sdk` in a fresh private directory
-    /// in the temp dir (`hotconf-nacos-XXXXXX`, mode 0700), removed when the watch ends (the
-    /// private directory is left, empty); never `~/nacos`.
+    /// Where the SDK of [`Listener::Sdk`] keeps its cache, used as it is. Default: `sdk` in a
+    /// fresh private directory in the temp dir (`hotconf-nacos-XXXXXX`, mode 0700), removed
+    /// when the watch ends (the private directory is left, empty); never `~/nacos`.
     pub cache_dir: Option<PathBuf>,
-    /// What one answer may bring: the config's content at most `max_bytes`, refused while it
-    /// is read (as soon as it passes the limit, or at once for a `Content-Length` above it).
-    /// Default [`Limits::default()`].
-    pub limits: Limits,
 }
 
-impl NacosConfig {
-    /// The config `data_id` in `DEFAULT_GROUP` of the public namespace on `server`.
-    pub fn new(server: impl Into<String>, data_id: impl Into<String>) -> Self {
-        NacosConfig {
-            server: server.into(),
+impl NacosSource {
+    /// The config `data_id` in `DEFAULT_GROUP` of the public namespace.
+    pub fn new(data_id: impl Into<String>) -> Self {
+        NacosSource {
             data_id: data_id.into(),
             group: "DEFAULT_GROUP".into(),
             namespace: String::new(),
             format: None,
-            user: None,
-            password: None,
             listener: Listener::default(),
             check_interval: Duration::from_secs(5),
-            grpc_port: None,
             cache_dir: None,
-            limits: Limits::default(),
         }
     }
 
@@ -105,14 +118,7 @@ impl NacosConfig {
         self
     }
 
-    /// Authenticates as `user`.
-    pub fn with_user(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
-        self.user = Some(user.into());
-        self.password = Some(Secret::new(password.into()));
-        self
-    }
-
-    /// Sets the check interval (see [`NacosConfig::check_interval`](field@NacosConfig::check_interval)).
+    /// Sets the check interval (see [`check_interval`](field@NacosSource::check_interval)).
     pub fn check_interval(mut self, interval: Duration) -> Self {
         self.check_interval = interval;
         self
@@ -124,12 +130,6 @@ impl NacosConfig {
         self
     }
 
-    /// Sets the gRPC port of [`Listener::Sdk`] (when it is not the HTTP port + 1000).
-    pub fn grpc_port(mut self, port: u16) -> Self {
-        self.grpc_port = Some(port);
-        self
-    }
-
     /// Sets where [`Listener::Sdk`] keeps nacos-sdk's cache (instead of a private temporary
     /// directory); the directory should be readable by this user only.
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -137,16 +137,9 @@ impl NacosConfig {
         self
     }
 
-    /// Sets the limits of what one answer may bring (see
-    /// [`NacosConfig::limits`](field@NacosConfig::limits)).
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
     /// The format to parse the content with: the explicit one, the dataId's extension, or the
     /// type the server gave the config.
-    pub(crate) fn resolved_format(&self, server: Option<Format>) -> Result<Format> {
+    pub(crate) fn resolved_format(&self, server: Option<Format>, name: &str) -> Result<Format> {
         self.format
             .or_else(|| Format::from_path(&self.data_id))
             .or(server)
@@ -158,115 +151,109 @@ impl NacosConfig {
                         self.data_id
                     ),
                 )
-                .with_source_name(self.name())
+                .with_source_name(name)
                 .with_transient(false)
             })
     }
-
-    /// From `nacos://[user:password@]host[:port]/<dataId>?group=&namespace=&format=&check=5s&listener=long-poll|sdk&grpc_port=`
-    /// (port [`DEFAULT_PORT`] when omitted).
-    ///
-    /// # Errors
-    /// [`ErrorKind::Config`] for another scheme, no server or several, no dataId, a bad option
-    /// or an unknown parameter.
-    pub fn from_uri(uri: &SourceUri) -> Result<Self> {
-        uri.expect_scheme(SCHEMES)?;
-        let server = uri.one_endpoint(DEFAULT_PORT)?;
-        if uri.path.is_empty() || uri.path.contains('/') {
-            return Err(
-                uri.error("give the dataId after the host, e.g. nacos://127.0.0.1:8848/app.yaml")
-            );
-        }
-        let mut config = NacosConfig::new(server, uri.path.clone());
-        let mut query = uri.query();
-        if let Some(group) = query.get("group") {
-            config = config.group(group);
-        }
-        if let Some(namespace) = query.get("namespace") {
-            config = config.namespace(namespace);
-        }
-        config.format = query.format()?;
-        if let Some(check) = query.duration("check")? {
-            config = config.check_interval(check);
-        }
-        if query.choice("listener", &["long-poll", "sdk"])? == Some("sdk") {
-            config = config.listener(Listener::Sdk);
-        }
-        config.grpc_port = query.parse("grpc_port")?;
-        query.finish()?;
-        config.user = uri.username.clone();
-        config.password = uri.password.clone();
-        Ok(config)
-    }
-
-    /// The printable name: a `nacos://` URI without the password.
-    pub fn name(&self) -> String {
-        let user = self
-            .user
-            .as_ref()
-            .map_or(String::new(), |u| format!("{u}@"));
-        let namespace = if self.namespace.is_empty() {
-            String::new()
-        } else {
-            format!("&namespace={}", self.namespace)
-        };
-        format!(
-            "nacos://{user}{}/{}?group={}{namespace}",
-            self.server, self.data_id, self.group
-        )
-    }
 }
 
-impl fmt::Debug for NacosConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NacosConfig")
-            .field("name", &self.name())
-            .field("password", &self.password)
-            .field("check_interval", &self.check_interval)
-            .finish_non_exhaustive()
+/// Parses `nacos://[user:password@]host[:port]/<dataId>?group=&namespace=&format=&check=5s&listener=long-poll|sdk&grpc_port=`
+/// into client settings and a source.
+pub(crate) fn from_uri(uri: &SourceUri) -> Result<(ClientConfig, NacosSource)> {
+    uri.expect_scheme(SCHEMES)?;
+    let mut client = ClientConfig::new(vec![uri.one_endpoint(DEFAULT_PORT)?]);
+    if uri.path.is_empty() || uri.path.contains('/') {
+        return Err(
+            uri.error("give the dataId after the host, e.g. nacos://127.0.0.1:8848/app.yaml")
+        );
     }
+    let mut source = NacosSource::new(uri.path.clone());
+    let mut query = uri.query();
+    if let Some(group) = query.get("group") {
+        source = source.group(group);
+    }
+    if let Some(namespace) = query.get("namespace") {
+        source = source.namespace(namespace);
+    }
+    source.format = query.format()?;
+    if let Some(check) = query.duration("check")? {
+        source = source.check_interval(check);
+    }
+    if query.choice("listener", &["long-poll", "sdk"])? == Some("sdk") {
+        source = source.listener(Listener::Sdk);
+    }
+    client.grpc_port = query.parse("grpc_port")?;
+    query.finish()?;
+    client.user = uri.username.clone();
+    client.password = uri.password.clone();
+    Ok((client, source))
+}
+
+/// The printable name: a `nacos://` URI without the password.
+pub(crate) fn name(client: &ClientConfig, source: &NacosSource) -> String {
+    let user = client
+        .user
+        .as_ref()
+        .map_or(String::new(), |u| format!("{u}@"));
+    let namespace = if source.namespace.is_empty() {
+        String::new()
+    } else {
+        format!("&namespace={}", source.namespace)
+    };
+    format!(
+        "nacos://{user}{}/{}?group={}{namespace}",
+        client.endpoints.join(","),
+        source.data_id,
+        source.group
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Result<NacosConfig> {
-        NacosConfig::from_uri(&s.parse().unwrap())
+    fn parse(s: &str) -> Result<(ClientConfig, NacosSource)> {
+        from_uri(&s.parse().unwrap())
     }
 
     #[test]
     fn uris() {
-        let c = parse(
+        let (c, s) = parse(
             "nacos://nacos:s3cret@127.0.0.1:8848/app.yaml?group=G&namespace=public&check=250ms",
         )
         .unwrap();
         assert_eq!(
-            (c.data_id.as_str(), c.group.as_str(), c.namespace.as_str()),
+            (s.data_id.as_str(), s.group.as_str(), s.namespace.as_str()),
             ("app.yaml", "G", "")
         );
-        assert_eq!(c.check_interval, Duration::from_millis(250));
-        assert_eq!(c.resolved_format(None).unwrap(), Format::Yaml);
-        assert_eq!(c.listener, Listener::LongPoll);
-        assert_eq!(c.name(), "nacos://nacos@127.0.0.1:8848/app.yaml?group=G");
-        assert!(!format!("{c:?}").contains("s3cret"));
-        let untyped = parse("nacos://h:1/app?listener=sdk").unwrap();
-        assert_eq!(untyped.listener, Listener::Sdk);
-        assert!(untyped.resolved_format(None).is_err(), "no format");
+        assert_eq!(s.check_interval, Duration::from_millis(250));
+        assert_eq!(s.resolved_format(None, "n").unwrap(), Format::Yaml);
+        assert_eq!(s.listener, Listener::LongPoll);
         assert_eq!(
-            untyped.resolved_format(Some(Format::Toml)).unwrap(),
+            name(&c, &s),
+            "nacos://nacos@127.0.0.1:8848/app.yaml?group=G"
+        );
+        assert!(!format!("{c:?}").contains("s3cret"));
+        let untyped = parse("nacos://h:1/app?listener=sdk").unwrap().1;
+        assert_eq!(untyped.listener, Listener::Sdk);
+        assert!(untyped.resolved_format(None, "n").is_err(), "no format");
+        assert_eq!(
+            untyped.resolved_format(Some(Format::Toml), "n").unwrap(),
             Format::Toml,
             "the server's type"
         );
         assert!(parse("nacos://h:1/app?listener=push").is_err());
         assert_eq!(
-            parse("nacos://h:1/app?format=json").unwrap().format,
+            parse("nacos://h:1/app?format=json").unwrap().1.format,
             Some(Format::Json)
         );
         assert!(parse("nacos://h:1/").is_err());
         assert!(parse("nacos://h:1,h:2/a.yaml").is_err());
-        assert_eq!(parse("nacos://h/a.yaml").unwrap().server, "h:8848");
-        assert_eq!(parse("nacos://h/a?grpc_port=9").unwrap().grpc_port, Some(9));
+        assert_eq!(parse("nacos://h/a.yaml").unwrap().0.endpoints, ["h:8848"]);
+        assert_eq!(
+            parse("nacos://h/a?grpc_port=9").unwrap().0.grpc_port,
+            Some(9)
+        );
         assert!(parse("nacos://h/a?grpc_port=x").is_err());
         let typo = parse("nacos://u:pw@h/a.yaml?namspace=n&token=t0k").unwrap_err();
         assert!(
@@ -274,5 +261,13 @@ mod tests {
             "{typo}"
         );
         assert!(!typo.to_string().contains("pw@") && !typo.to_string().contains("t0k"));
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let client = crate::NacosClient::new(["h:1"]).user("nacos", "s3cr3t-pw");
+        let provider = crate::NacosProvider::new(&client, NacosSource::new("app.yaml"));
+        assert!(!format!("{client:?} {provider:?}").contains("s3cr3t-pw"));
+        assert!(!provider.name().contains("s3cr3t-pw"));
     }
 }

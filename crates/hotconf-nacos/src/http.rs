@@ -5,17 +5,17 @@
 //! Redirects are never followed: following one would send the login form (user and password)
 //! or the `accessToken` header to whatever origin the `Location` names. A 3xx is a transient
 //! error naming its status. Every body is read chunk by chunk under a limit: the content under
-//! [`Limits::max_bytes`], the other answers (login, listener, errors) under a few KiB.
+//! [`hotconf_core::Limits::max_bytes`], the other answers (login, listener, errors) under a few KiB.
 
 use std::time::{Duration, Instant};
 
-use hotconf_core::{BoundedBody, Error, ErrorKind, Format, Limits, Result};
+use hotconf_core::{BoundedBody, Error, ErrorKind, Format, Result};
 use md5::{Digest, Md5};
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{redirect, Response, StatusCode};
 use tokio::sync::Mutex;
 
-use crate::config::NacosConfig;
+use crate::config::{ClientConfig, NacosSource};
 
 /// What the server holds for one config.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,10 +46,27 @@ const SMALL_BODY: usize = 64 << 10;
 const ERROR_BODY: usize = 4 << 10;
 
 pub(crate) struct OpenApi {
-    http: reqwest::Client,
-    base: String,
-    limits: Limits,
+    pub(crate) config: ClientConfig,
+    /// Built on first use (see [`OpenApi::http`]).
+    http: std::sync::Mutex<Option<Http>>,
     session: Mutex<Session>,
+}
+
+/// The HTTP client and the API's base URL.
+#[derive(Debug, Clone)]
+struct Http {
+    client: reqwest::Client,
+    base: String,
+}
+
+/// The settings only: the HTTP client and the session (which holds the access token) say
+/// nothing useful, and the token must not be printed.
+impl std::fmt::Debug for OpenApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenApi")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The login state.
@@ -66,25 +83,54 @@ struct Session {
 const FRESH: Duration = Duration::from_secs(30);
 
 impl OpenApi {
-    pub(crate) fn new(config: &NacosConfig) -> Result<Self> {
-        let http = reqwest::Client::builder()
+    pub(crate) fn new(config: ClientConfig) -> Self {
+        OpenApi {
+            config,
+            http: std::sync::Mutex::default(),
+            session: Mutex::new(Session::default()),
+        }
+    }
+
+    /// The HTTP client, built on first use: not exactly one endpoint, or a client that cannot
+    /// be built, is a permanent `config` error.
+    fn http(&self) -> Result<Http> {
+        let mut slot = self
+            .http
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(http) = slot.as_ref() {
+            return Ok(http.clone());
+        }
+        let [endpoint] = self.config.endpoints.as_slice() else {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "nacos: give exactly one server address (endpoints holds {})",
+                    self.config.endpoints.len()
+                ),
+            )
+            .with_transient(false));
+        };
+        let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             // Never follow: the login form or the access token would go with it.
             .redirect(redirect::Policy::none())
             .build()
             .map_err(|e| {
-                Error::new(ErrorKind::Config, "cannot build the HTTP client").with_cause(e)
+                Error::new(ErrorKind::Config, "cannot build the HTTP client")
+                    .with_transient(false)
+                    .with_cause(e)
             })?;
-        Ok(OpenApi {
-            http,
-            base: format!("http://{}/nacos", config.server),
-            limits: config.limits,
-            session: Mutex::new(Session::default()),
-        })
+        let http = Http {
+            client,
+            base: format!("http://{endpoint}/nacos"),
+        };
+        *slot = Some(http.clone());
+        Ok(http)
     }
 
     /// Reads the config now, from the server.
-    pub(crate) async fn get(&self, config: &NacosConfig) -> Result<Remote> {
+    pub(crate) async fn get(&self, config: &NacosSource) -> Result<Remote> {
         match self.try_get(config).await {
             // An expired token: log in again, once.
             Err(error) if error.kind() == ErrorKind::PermissionDenied && self.renew().await => {
@@ -94,21 +140,23 @@ impl OpenApi {
         }
     }
 
-    async fn try_get(&self, config: &NacosConfig) -> Result<Remote> {
+    async fn try_get(&self, config: &NacosSource) -> Result<Remote> {
+        let http = self.http()?;
         let query = [
             ("dataId", config.data_id.as_str()),
             ("group", config.group.as_str()),
             ("tenant", config.namespace.as_str()),
         ];
-        let request = self
-            .http
-            .get(format!("{}/v1/cs/configs", self.base))
+        let request = http
+            .client
+            .get(format!("{}/v1/cs/configs", http.base))
             .query(&query);
-        let response = self.send(config, request, "reading").await?;
+        let response = self.send(&http, request, "reading").await?;
         match response.status().as_u16() {
             200 => {
                 let format = server_format(response.headers());
-                let bytes = read_bounded(response, self.limits.max_bytes, "the config").await?;
+                let bytes =
+                    read_bounded(response, self.config.limits.max_bytes, "the config").await?;
                 Ok(Remote::Content(bytes, format))
             }
             404 => Ok(Remote::Missing),
@@ -126,20 +174,21 @@ impl OpenApi {
     /// differs from `md5` (at once when it already does), `false` after [`HOLD`] without a
     /// change. Creation (`md5` empty), deletion and every update end it, and being a fresh
     /// request each time it needs no re-listen after a reconnect.
-    pub(crate) async fn long_poll(&self, config: &NacosConfig, md5: &str) -> Result<bool> {
+    pub(crate) async fn long_poll(&self, config: &NacosSource, md5: &str) -> Result<bool> {
+        let http = self.http()?;
         let mut listening = format!("{}\u{2}{}\u{2}{md5}", config.data_id, config.group);
         if !config.namespace.is_empty() {
             listening.push('\u{2}');
             listening.push_str(&config.namespace);
         }
         listening.push('\u{1}');
-        let request = self
-            .http
-            .post(format!("{}/v1/cs/configs/listener", self.base))
+        let request = http
+            .client
+            .post(format!("{}/v1/cs/configs/listener", http.base))
             .header("Long-Pulling-Timeout", HOLD.as_millis().to_string())
             .form(&[("Listening-Configs", listening)])
             .timeout(HOLD + Duration::from_secs(10));
-        let response = self.send(config, request, "listening").await?;
+        let response = self.send(&http, request, "listening").await?;
         match response.status().as_u16() {
             // The changed keys, or an empty body when the hold ended without a change.
             200 => Ok(!read_bounded(response, SMALL_BODY, "the listener's answer")
@@ -156,12 +205,12 @@ impl OpenApi {
     /// A redirect is an error, never followed.
     async fn send(
         &self,
-        config: &NacosConfig,
+        http: &Http,
         request: reqwest::RequestBuilder,
         doing: &str,
     ) -> Result<Response> {
         let response = self
-            .authorized(config, request)
+            .authorized(http, request)
             .await?
             .send()
             .await
@@ -171,10 +220,10 @@ impl OpenApi {
 
     async fn authorized(
         &self,
-        config: &NacosConfig,
+        http: &Http,
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::RequestBuilder> {
-        let (Some(user), Some(password)) = (&config.user, &config.password) else {
+        let (Some(user), Some(password)) = (&self.config.user, &self.config.password) else {
             return Ok(request);
         };
         let mut session = self.session.lock().await;
@@ -182,9 +231,9 @@ impl OpenApi {
             return Ok(request.header("accessToken", token.as_str()));
         }
         let form = [("username", user.as_str()), ("password", password.expose())];
-        let response = self
-            .http
-            .post(format!("{}/v1/auth/login", self.base))
+        let response = http
+            .client
+            .post(format!("{}/v1/auth/login", http.base))
             .form(&form)
             .send()
             .await

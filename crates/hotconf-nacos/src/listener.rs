@@ -15,7 +15,8 @@ use nacos_sdk::api::config::{
 use nacos_sdk::api::props::ClientProps;
 use tokio::sync::Notify;
 
-use crate::config::NacosConfig;
+use crate::config::NacosSource;
+use crate::provider::NacosProvider;
 
 struct Hint(Arc<Notify>);
 
@@ -59,7 +60,7 @@ impl CacheDir {
 /// directory in the temp directory (`hotconf-nacos-` and a random suffix, mode 0700 on Unix:
 /// contents are readable by no other user, and no other user can plant files in it
 /// beforehand).
-pub(crate) fn cache_dir(config: &NacosConfig) -> Result<CacheDir> {
+pub(crate) fn cache_dir(config: &NacosSource, name: &str) -> Result<CacheDir> {
     if let Some(path) = &config.cache_dir {
         return Ok(CacheDir {
             path: path.clone(),
@@ -78,7 +79,7 @@ pub(crate) fn cache_dir(config: &NacosConfig) -> Result<CacheDir> {
             ErrorKind::Unavailable,
             "cannot create a private cache directory for nacos-sdk",
         )
-        .with_source_name(config.name())
+        .with_source_name(name)
         .with_cause(e)
     })?;
     Ok(CacheDir {
@@ -90,8 +91,8 @@ pub(crate) fn cache_dir(config: &NacosConfig) -> Result<CacheDir> {
 /// Connects nacos-sdk and keeps it listening until the task is aborted, trying again (each
 /// attempt within [`CONNECT_TIMEOUT`]) while it cannot. Once listening, pokes `hint`: a read
 /// then catches whatever changed before the listener was registered.
-pub(crate) async fn keep_listening(config: Arc<NacosConfig>, hint: Arc<Notify>) {
-    let dir = match cache_dir(&config) {
+pub(crate) async fn keep_listening(provider: NacosProvider, hint: Arc<Notify>) {
+    let dir = match cache_dir(&provider.source, &provider.name) {
         Ok(dir) => dir,
         Err(error) => {
             tracing::warn!(%error, "nacos-sdk cannot listen; the periodic checks go on");
@@ -100,7 +101,7 @@ pub(crate) async fn keep_listening(config: Arc<NacosConfig>, hint: Arc<Notify>) 
     };
     let mut attempt: u32 = 0;
     loop {
-        match tokio::time::timeout(CONNECT_TIMEOUT, listen(&config, hint.clone(), &dir)).await {
+        match tokio::time::timeout(CONNECT_TIMEOUT, listen(&provider, hint.clone(), &dir)).await {
             Ok(Ok(service)) => {
                 hint.notify_one();
                 // Held until the task is aborted (dropping it would stop the pushes); dropped
@@ -109,10 +110,10 @@ pub(crate) async fn keep_listening(config: Arc<NacosConfig>, hint: Arc<Notify>) 
                 std::future::pending::<()>().await;
             }
             Ok(Err(error)) => {
-                tracing::debug!(source = %config.name(), %error, "nacos-sdk is not listening yet");
+                tracing::debug!(source = %provider.name, %error, "nacos-sdk is not listening yet");
             }
             Err(_) => {
-                tracing::debug!(source = %config.name(), "nacos-sdk did not connect in {CONNECT_TIMEOUT:?}");
+                tracing::debug!(source = %provider.name, "nacos-sdk did not connect in {CONNECT_TIMEOUT:?}");
             }
         }
         tokio::time::sleep(RETRY.delay(attempt)).await;
@@ -123,23 +124,24 @@ pub(crate) async fn keep_listening(config: Arc<NacosConfig>, hint: Arc<Notify>) 
 /// Connects the SDK and registers a listener that pokes `hint` on every push; the SDK caches
 /// config contents in `cache_dir`.
 async fn listen(
-    config: &NacosConfig,
+    provider: &NacosProvider,
     hint: Arc<Notify>,
     cache_dir: &CacheDir,
 ) -> Result<ConfigService> {
+    let config = &provider.source;
     let cache_dir = cache_dir.path().to_path_buf();
     let mut props = ClientProps::new()
-        .server_addr(config.server.clone())
+        .server_addr(provider.client.endpoints().join(","))
         .namespace(config.namespace.clone())
         .app_name("hotconf")
         // Behaviour never depends on stray NACOS_* variables or on ~/nacos.
         .env_first(false)
         .cache_dir(cache_dir)
         .load_cache_at_start(false);
-    if let Some(port) = config.grpc_port {
+    if let Some(port) = provider.client.config().grpc_port {
         props = props.remote_grpc_port(port);
     }
-    // No credentials ever reach the SDK (NacosProvider::new refuses them with this listener):
+    // No credentials ever reach the SDK (the provider refuses them with this listener):
     // its login plugin puts the password in a URL it logs on failure.
     let service = ConfigServiceBuilder::new(props)
         .build()
@@ -169,9 +171,9 @@ mod tests {
     #[test]
     fn the_sdk_cache_is_a_private_unpredictable_directory_removed_after_use() {
         use std::os::unix::fs::PermissionsExt;
-        let config = NacosConfig::new("127.0.0.1:1", "app.yaml");
-        let a = cache_dir(&config).unwrap();
-        let b = cache_dir(&config).unwrap();
+        let config = NacosSource::new("app.yaml");
+        let a = cache_dir(&config, "n").unwrap();
+        let b = cache_dir(&config, "n").unwrap();
         assert_ne!(a.path(), b.path(), "a fresh directory each time");
         let private = a.path().parent().unwrap().to_path_buf();
         assert_eq!(private.parent(), Some(std::env::temp_dir().as_path()));
@@ -201,7 +203,7 @@ mod tests {
         std::fs::remove_dir(&other).unwrap();
         // A directory the user names is used as it is.
         let mine = std::env::temp_dir().join(format!("hotconf-nacos-mine-{}", std::process::id()));
-        let named = cache_dir(&config.clone().cache_dir(&mine)).unwrap();
+        let named = cache_dir(&config.clone().cache_dir(&mine), "n").unwrap();
         assert_eq!(named.path(), mine);
     }
 }

@@ -8,8 +8,9 @@ use hotconf_core::{
     SourceUri, WatchStream,
 };
 
-use crate::config::{Listener, NacosConfig};
-use crate::http::{OpenApi, Remote};
+use crate::client::NacosClient;
+use crate::config::{self, Listener, NacosSource};
+use crate::http::Remote;
 
 /// One Nacos config (`dataId`, group, namespace) as a layer.
 ///
@@ -23,74 +24,95 @@ use crate::http::{OpenApi, Remote};
 ///
 /// ```no_run
 /// # async fn demo() -> hotconf_core::Result<()> {
-/// use hotconf_nacos::{NacosConfig, NacosProvider};
+/// use hotconf_nacos::{NacosClient, NacosProvider, NacosSource};
 /// #[derive(serde::Deserialize)]
 /// struct App { port: u16 }
-/// let shared = NacosProvider::new(NacosConfig::new("127.0.0.1:8848", "shared.yaml"))?;
-/// let app = NacosProvider::new(NacosConfig::new("127.0.0.1:8848", "app.yaml").group("PROD"))?;
+/// let client = NacosClient::new(["127.0.0.1:8848"]);
+/// let shared = NacosProvider::new(&client, NacosSource::new("shared.yaml"));
+/// let app = NacosProvider::new(&client, NacosSource::new("app.yaml").group("PROD"));
 /// let reloader = hotconf_core::Reloader::<App>::builder().layer(shared).layer(app).start().await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct NacosProvider {
-    pub(crate) config: Arc<NacosConfig>,
-    pub(crate) api: Arc<OpenApi>,
-}
-
-impl std::fmt::Debug for NacosProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NacosProvider")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
+    pub(crate) client: NacosClient,
+    pub(crate) source: Arc<NacosSource>,
+    pub(crate) name: String,
 }
 
 impl NacosProvider {
-    /// A provider for `config`.
+    /// A provider following `source` through `client` (a clone of it: the HTTP client and the
+    /// login are shared). Never fails; see [`NacosClient`] for when errors surface. With
+    /// [`Listener::Sdk`] and a client with credentials, the first `load()` or `watch()` fails
+    /// with a permanent [`ErrorKind::Config`] error: nacos-sdk 0.8.3's login puts the password
+    /// in a URL that it logs at error level when the server cannot be reached (guarantee G10).
+    pub fn new(client: &NacosClient, source: NacosSource) -> Self {
+        NacosProvider {
+            name: config::name(client.config(), &source),
+            client: client.clone(),
+            source: Arc::new(source),
+        }
+    }
+
+    /// A provider, with its own client, from `nacos://[user:password@]host[:port]/<dataId>?group=&namespace=&format=&check=5s&listener=long-poll|sdk&grpc_port=`
+    /// (port [`DEFAULT_PORT`](crate::DEFAULT_PORT) when omitted).
     ///
     /// # Errors
-    /// [`hotconf_core::ErrorKind::Config`] when the HTTP client cannot be built, or for
-    /// [`Listener::Sdk`] with credentials: nacos-sdk 0.8.3's login puts the password in a URL
-    /// that it logs at error level when the server cannot be reached (guarantee G10).
-    pub fn new(config: NacosConfig) -> Result<Self> {
-        if config.listener == Listener::Sdk && config.user.is_some() {
+    /// [`ErrorKind::Config`] for another scheme, no server or several, no dataId, a bad option
+    /// or an unknown parameter.
+    pub fn from_uri(uri: &SourceUri) -> Result<Self> {
+        let (client, source) = config::from_uri(uri)?;
+        Ok(NacosProvider::new(
+            &NacosClient::from_config(client),
+            source,
+        ))
+    }
+
+    /// The source's printable name: a `nacos://` URI without the password.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The client this provider reads through.
+    pub fn client(&self) -> &NacosClient {
+        &self.client
+    }
+
+    /// What this provider follows.
+    pub fn source(&self) -> &NacosSource {
+        &self.source
+    }
+
+    /// Refuses [`Listener::Sdk`] with credentials (see [`NacosProvider::new`]).
+    fn check(&self) -> Result<()> {
+        if self.source.listener == Listener::Sdk && self.client.config().user.is_some() {
             return Err(Error::new(
                 ErrorKind::Config,
                 "Listener::Sdk cannot be used with credentials: nacos-sdk 0.8.3 logs the password \
                  when its login fails; use the default long-poll listener",
             )
-            .with_source_name(config.name()));
+            .with_transient(false)
+            .with_source_name(self.name.clone()));
         }
-        let api = Arc::new(OpenApi::new(&config)?);
-        Ok(NacosProvider {
-            config: Arc::new(config),
-            api,
-        })
-    }
-
-    /// A provider from a `nacos://` URI (see [`NacosConfig::from_uri`]).
-    ///
-    /// # Errors
-    /// [`hotconf_core::ErrorKind::Config`] for a bad URI.
-    pub fn from_uri(uri: &SourceUri) -> Result<Self> {
-        NacosProvider::new(NacosConfig::from_uri(uri)?)
+        Ok(())
     }
 
     /// Reads the config from the server; returns its layer and its Nacos md5.
     pub(crate) async fn read(&self) -> Result<(Layer, String)> {
-        let name = self.config.name();
+        self.check()?;
         let remote = self
+            .client
             .api
-            .get(&self.config)
+            .get(&self.source)
             .await
-            .map_err(|e| e.with_source_name(name.clone()))?;
+            .map_err(|e| e.with_source_name(self.name.clone()))?;
         let md5 = remote.md5();
         // The md5 is the revision: the one the Nacos console shows for this content.
         let revision = Revision::Tag(md5.clone());
         let layer = match remote {
             Remote::Content(bytes, server) => Layer::new(
                 Content::Document {
-                    format: self.config.resolved_format(server)?,
+                    format: self.source.resolved_format(server, &self.name)?,
                     bytes: bytes.into(),
                 },
                 revision,
@@ -104,7 +126,7 @@ impl NacosProvider {
 #[async_trait]
 impl Provider for NacosProvider {
     fn metadata(&self) -> Metadata {
-        Metadata::new(self.config.name(), Capabilities::WATCH)
+        Metadata::new(self.name.clone(), Capabilities::WATCH)
     }
 
     async fn load(&self) -> Result<Layer> {
@@ -112,6 +134,7 @@ impl Provider for NacosProvider {
     }
 
     async fn watch(&self) -> Result<WatchStream> {
+        self.check()?;
         Ok(crate::watch::watch(self.clone()))
     }
 }

@@ -20,7 +20,7 @@ const QUICK: Duration = Duration::from_secs(1);
 /// The stream of a Nacos config's states: the current one first, then every change.
 pub(crate) fn watch(provider: NacosProvider) -> WatchStream {
     let name = provider.metadata().name;
-    let sdk = match provider.config.listener {
+    let sdk = match provider.source.listener {
         Listener::LongPoll => None,
         Listener::Sdk => Some(SdkHint::default()),
     };
@@ -66,7 +66,7 @@ impl Follow for Watch {
         if let Some(sdk) = self.sdk.as_mut().filter(|s| s.task.is_none()) {
             // Connecting runs apart (a gRPC port that never answers must not hold the reads
             // up); once listening it pokes the hint, and that read catches anything missed.
-            let task = keep_listening(self.provider.config.clone(), sdk.hint.clone());
+            let task = keep_listening(self.provider.clone(), sdk.hint.clone());
             sdk.task = Some(tokio::spawn(task));
         }
         let (layer, md5) = self.provider.read().await?;
@@ -83,7 +83,7 @@ impl Follow for Watch {
     /// Returns when the listener reports a change (a long poll also ends with one that
     /// failed), or after the check interval with nacos-sdk's push.
     async fn changed(&mut self) {
-        let config = &self.provider.config;
+        let config = &self.provider.source;
         if let Some(sdk) = &self.sdk {
             tokio::select! {
                 () = sdk.hint.notified() => {}
@@ -104,13 +104,13 @@ impl Follow for Watch {
                 tokio::time::sleep(delay).await;
             }
             let started = tokio::time::Instant::now();
-            match self.provider.api.long_poll(config, &md5).await {
+            match self.provider.client.api.long_poll(config, &md5).await {
                 Ok(true) => return,
                 Ok(false) if started.elapsed() >= QUICK => self.misfires = 0,
                 Ok(false) => self.misfires = self.misfires.saturating_add(1),
                 Err(error) => {
                     // A cut connection or a refused listener: read (which tells which).
-                    tracing::debug!(source = %config.name(), %error, "nacos long poll failed");
+                    tracing::debug!(source = %self.provider.name, %error, "nacos long poll failed");
                     self.misfires = self.misfires.saturating_add(1);
                     return;
                 }

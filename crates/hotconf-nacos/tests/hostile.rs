@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use hotconf_core::{Error, Event, Limits, Provider, Reloader, Startup};
-use hotconf_nacos::{Listener, NacosConfig, NacosProvider};
+use hotconf_nacos::{Listener, NacosClient, NacosProvider, NacosSource};
 use hotconf_testkit::hostile::{HostileServer, Mode, LOCATION_MARKER};
 use hotconf_testkit::nacos::RNacos;
 use hotconf_testkit::{wait_for_event, wait_until, TIMEOUT};
@@ -84,19 +84,16 @@ async fn a_login_redirect_is_not_followed_and_the_form_never_reaches_the_other_o
             },
         )
         .await;
-        let config = NacosConfig::new(front.endpoint(), "app.yaml").with_user("app", PASSWORD);
-        let err = NacosProvider::new(config.clone())
-            .unwrap()
-            .load()
-            .await
-            .unwrap_err();
+        let client = NacosClient::new([front.endpoint()]).user("app", PASSWORD);
+        let provider = NacosProvider::new(&client, NacosSource::new("app.yaml"));
+        let err = provider.load().await.unwrap_err();
         let text = everything(&err);
         assert!(
             text.contains(&status.to_string()),
             "names the status: {text}"
         );
         assert!(text.contains("redirect"), "says it is a redirect: {text}");
-        assert!(text.contains(&config.name()), "names the source: {text}");
+        assert!(text.contains(provider.name()), "names the source: {text}");
         assert!(!text.contains(LOCATION_MARKER), "no Location query: {text}");
         assert!(err.is_transient(), "{text}");
         assert_no_secret(&text);
@@ -121,11 +118,10 @@ async fn a_read_redirect_after_login_never_sends_the_access_token_elsewhere() {
     nacos.publish("app.yaml", "name: secured\n");
     let front = HostileServer::start(Some(&nacos.server()), Mode::Forward).await;
     let other = HostileServer::start(None, Mode::answer("name: stolen\n")).await;
-    let config = NacosConfig::new(front.endpoint(), "app.yaml")
-        .with_user("admin", PASSWORD)
-        .check_interval(Duration::from_secs(120));
+    let client = NacosClient::new([front.endpoint()]).user("admin", PASSWORD);
+    let source = NacosSource::new("app.yaml").check_interval(Duration::from_secs(120));
     let builder = Reloader::<App>::builder()
-        .layer(NacosProvider::new(config.clone()).unwrap())
+        .layer(NacosProvider::new(&client, source))
         .startup(Startup::Wait(Duration::from_secs(30)));
     let mut events = builder.events();
     let reloader = builder.start().await.unwrap();
@@ -189,11 +185,10 @@ async fn an_endless_body_is_refused_while_read_and_the_last_good_state_keeps_ser
         max_bytes: 1 << 20,
         ..Limits::default()
     };
-    let config = NacosConfig::new(front.endpoint(), "app.yaml")
-        .check_interval(Duration::from_secs(120))
-        .limits(limits);
+    let client = NacosClient::new([front.endpoint()]).limits(limits);
+    let source = NacosSource::new("app.yaml").check_interval(Duration::from_secs(120));
     let builder = Reloader::<App>::builder()
-        .layer(NacosProvider::new(config.clone()).unwrap())
+        .layer(NacosProvider::new(&client, source.clone()))
         .startup(Startup::Wait(Duration::from_secs(30)));
     let mut events = builder.events();
     let reloader = builder.start().await.unwrap();
@@ -228,8 +223,7 @@ async fn an_endless_body_is_refused_while_read_and_the_last_good_state_keeps_ser
         declared: Some(1 << 40),
         cap,
     });
-    let err = NacosProvider::new(config)
-        .unwrap()
+    let err = NacosProvider::new(&client, source)
         .load()
         .await
         .unwrap_err();
@@ -249,8 +243,8 @@ async fn the_password_never_reaches_logs_errors_or_events() {
     let mut seen = String::new();
 
     // Wrong credentials.
-    let wrong = NacosConfig::new(nacos.server(), "app.yaml").with_user("admin", WRONG);
-    let provider = NacosProvider::new(wrong.clone()).unwrap();
+    let wrong = NacosClient::new([nacos.server()]).user("admin", WRONG);
+    let provider = NacosProvider::new(&wrong, NacosSource::new("app.yaml"));
     seen.push_str(&format!("{provider:?} {wrong:?}"));
     seen.push_str(&everything(&provider.load().await.unwrap_err()));
     let started = Reloader::<App>::builder().layer(provider).start().await;
@@ -260,20 +254,19 @@ async fn the_password_never_reaches_logs_errors_or_events() {
     seen.push_str(&everything(&refused));
 
     // Good credentials, then the server goes down.
-    let good = NacosConfig::new(nacos.server(), "app.yaml")
-        .with_user("admin", PASSWORD)
-        .check_interval(Duration::from_secs(120));
+    let good = NacosProvider::new(
+        &NacosClient::new([nacos.server()]).user("admin", PASSWORD),
+        NacosSource::new("app.yaml").check_interval(Duration::from_secs(120)),
+    );
     let builder = Reloader::<App>::builder()
-        .layer(NacosProvider::new(good.clone()).unwrap())
+        .layer(good.clone())
         .startup(Startup::Wait(Duration::from_secs(30)));
     let mut events = builder.events();
     let reloader = builder.start().await.unwrap();
     nacos.stop();
     let down = wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
     seen.push_str(&format!("{down:?} {down:#?}"));
-    seen.push_str(&everything(
-        &NacosProvider::new(good).unwrap().load().await.unwrap_err(),
-    ));
+    seen.push_str(&everything(&good.load().await.unwrap_err()));
     drop(reloader);
 
     // A redirect at login.
@@ -286,10 +279,9 @@ async fn the_password_never_reaches_logs_errors_or_events() {
         },
     )
     .await;
-    let redirected = NacosConfig::new(front.endpoint(), "app.yaml").with_user("admin", PASSWORD);
+    let redirected = NacosClient::new([front.endpoint()]).user("admin", PASSWORD);
     seen.push_str(&everything(
-        &NacosProvider::new(redirected)
-            .unwrap()
+        &NacosProvider::new(&redirected, NacosSource::new("app.yaml"))
             .load()
             .await
             .unwrap_err(),
@@ -308,12 +300,12 @@ async fn a_grpc_port_that_never_answers_does_not_stall_the_sdk_listener() {
     let http = HostileServer::start(None, Mode::answer("name: from-http\n")).await;
     let grpc = HostileServer::start(None, Mode::Silent).await;
     let port: u16 = grpc.endpoint().rsplit(':').next().unwrap().parse().unwrap();
-    let config = NacosConfig::new(http.endpoint(), "app.yaml")
+    let client = NacosClient::new([http.endpoint()]).grpc_port(port);
+    let source = NacosSource::new("app.yaml")
         .listener(Listener::Sdk)
-        .grpc_port(port)
         .check_interval(Duration::from_millis(200));
     let before = sdk_dirs();
-    let provider = NacosProvider::new(config).unwrap();
+    let provider = NacosProvider::new(&client, source);
     let mut stream = provider.watch().await.unwrap();
     let first = tokio::time::timeout(TIMEOUT, stream.next())
         .await
@@ -362,9 +354,8 @@ async fn an_error_page_that_echoes_the_login_form_does_not_leak_the_password() {
     // A proxy whose error pages echo the request (the login form among it).
     for status in [403, 400, 500] {
         let echo = HostileServer::start(None, Mode::Echo(status)).await;
-        let echoed = NacosConfig::new(echo.endpoint(), "a.yaml").with_user("u", PASSWORD);
-        let err = NacosProvider::new(echoed)
-            .unwrap()
+        let echoed = NacosClient::new([echo.endpoint()]).user("u", PASSWORD);
+        let err = NacosProvider::new(&echoed, NacosSource::new("a.yaml"))
             .load()
             .await
             .unwrap_err();

@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use hotconf_core::{ErrorKind, Event, Provider, Reloader, Startup};
-use hotconf_nacos::{Listener, NacosConfig, NacosProvider};
+use hotconf_nacos::{Listener, NacosClient, NacosProvider, NacosSource};
 use hotconf_testkit::nacos::RNacos;
 use hotconf_testkit::{wait_for_event, wait_until, Fixture, TcpProxy};
 use serde::Deserialize;
@@ -43,7 +43,7 @@ impl NacosFixture {
         }
     }
 
-    fn config(&self, data_id: &str) -> NacosConfig {
+    fn provider(&self, data_id: &str) -> NacosProvider {
         let grpc: u16 = self
             .grpc_proxy
             .endpoint()
@@ -59,24 +59,23 @@ impl NacosFixture {
             Listener::LongPoll => Duration::from_secs(120),
             _ => Duration::from_millis(200),
         };
-        NacosConfig::new(self.http_proxy.endpoint(), data_id)
+        let client = NacosClient::new([self.http_proxy.endpoint()]).grpc_port(grpc);
+        let source = NacosSource::new(data_id)
             .listener(self.listener)
-            .grpc_port(grpc)
-            .check_interval(check)
+            .check_interval(check);
+        NacosProvider::new(&client, source)
     }
 }
 
 #[async_trait]
 impl Fixture for NacosFixture {
     async fn provider(&self) -> Box<dyn Provider> {
-        Box::new(NacosProvider::new(self.config("suite.yaml")).unwrap())
+        Box::new(self.provider("suite.yaml"))
     }
     /// A dataId whose format nothing tells (no extension, no type on the server).
     async fn refused(&self) -> Option<Box<dyn Provider>> {
         self.nacos.publish("suite-without-format", "app: {}");
-        Some(Box::new(
-            NacosProvider::new(self.config("suite-without-format")).unwrap(),
-        ))
+        Some(Box::new(self.provider("suite-without-format")))
     }
     async fn write(&self, config: &Value) {
         self.nacos.publish("suite.yaml", &config.to_string());
@@ -135,8 +134,8 @@ async fn creation_after_start_deletion_and_two_layered_data_ids() {
     fixture
         .nacos
         .publish("shared.yaml", "shared: s1\nname: from-shared\n");
-    let shared = NacosProvider::new(fixture.config("shared.yaml")).unwrap();
-    let app = NacosProvider::new(fixture.config("app.yaml")).unwrap();
+    let shared = fixture.provider("shared.yaml");
+    let app = fixture.provider("app.yaml");
     // app.yaml does not exist yet: an empty layer, the shared one shows through.
     let (reloader, _) = follow(vec![shared, app]).await;
     let store = reloader.store();
@@ -165,8 +164,7 @@ async fn creation_after_start_deletion_and_two_layered_data_ids() {
 async fn changes_made_while_the_server_was_down_are_applied_after_restart() {
     let mut fixture = NacosFixture::new().await;
     fixture.nacos.publish("app.yaml", "name: before\n");
-    let (reloader, mut events) =
-        follow(vec![NacosProvider::new(fixture.config("app.yaml")).unwrap()]).await;
+    let (reloader, mut events) = follow(vec![fixture.provider("app.yaml")]).await;
     let store = reloader.store();
     fixture.nacos.stop();
     wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
@@ -181,23 +179,23 @@ async fn changes_made_while_the_server_was_down_are_applied_after_restart() {
 async fn auth_with_good_and_bad_credentials() {
     let nacos = RNacos::with_auth("admin", "adm1n-pw");
     nacos.publish("app.yaml", "name: secured\n");
-    let good = NacosConfig::new(nacos.server(), "app.yaml")
+    let client = NacosClient::new([nacos.server()])
         .grpc_port(nacos.grpc_port())
-        .with_user("admin", "adm1n-pw")
-        .check_interval(Duration::from_secs(120));
-    let (reloader, _) = follow(vec![NacosProvider::new(good).unwrap()]).await;
+        .user("admin", "adm1n-pw");
+    let good = NacosSource::new("app.yaml").check_interval(Duration::from_secs(120));
+    let (reloader, _) = follow(vec![NacosProvider::new(&client, good)]).await;
     let store = reloader.store();
     assert_eq!(store.load().name, "secured");
     nacos.publish("app.yaml", "name: secured-2\n");
     wait_until(&store, |c| c.name == "secured-2").await;
 
-    let bad = NacosConfig::new(nacos.server(), "app.yaml")
+    let bad = NacosClient::new([nacos.server()])
         .grpc_port(nacos.grpc_port())
-        .with_user("admin", "wrong-pw");
+        .user("admin", "wrong-pw");
     let started = tokio::time::timeout(
         Duration::from_secs(20),
         Reloader::<App>::builder()
-            .layer(NacosProvider::new(bad).unwrap())
+            .layer(NacosProvider::new(&bad, NacosSource::new("app.yaml")))
             .start(),
     )
     .await
@@ -210,10 +208,16 @@ async fn auth_with_good_and_bad_credentials() {
     );
 
     // nacos-sdk would log the password: credentials with its listener are refused up front.
-    let sdk = NacosConfig::new(nacos.server(), "app.yaml")
-        .listener(Listener::Sdk)
-        .with_user("admin", "adm1n-pw");
-    let err = NacosProvider::new(sdk).unwrap_err();
+    let sdk = NacosProvider::new(
+        &client,
+        NacosSource::new("app.yaml").listener(Listener::Sdk),
+    );
+    let err = sdk.load().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(!err.is_transient(), "{err}");
+    let Err(err) = sdk.watch().await else {
+        panic!("the watch must be refused too")
+    };
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     assert!(!format!("{err} {err:?}").contains("adm1n-pw"), "{err}");
 }
@@ -222,12 +226,15 @@ async fn auth_with_good_and_bad_credentials() {
 async fn a_data_id_without_extension_takes_the_type_the_server_gives() {
     let nacos = RNacos::start();
     nacos.publish_typed("app", r#"{"name": "typed-by-server"}"#, "json");
-    let provider = NacosProvider::new(NacosConfig::new(nacos.server(), "app")).unwrap();
+    let provider = NacosProvider::new(&NacosClient::new([nacos.server()]), NacosSource::new("app"));
     let (reloader, _) = follow(vec![provider]).await;
     assert_eq!(reloader.store().load().name, "typed-by-server");
 
     nacos.publish_typed("untyped", "name: x", "text");
-    let untyped = NacosProvider::new(NacosConfig::new(nacos.server(), "untyped")).unwrap();
+    let untyped = NacosProvider::new(
+        &NacosClient::new([nacos.server()]),
+        NacosSource::new("untyped"),
+    );
     let err = untyped.load().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     assert!(
@@ -243,11 +250,12 @@ async fn a_namespace_and_group_are_followed_apart_from_the_public_namespace() {
     nacos.publish_in("dev", "G1", "app.yaml", "name: dev-1\n", "yaml");
     // A check interval longer than the test: the long poll (with the namespace in its
     // Listening-Configs) must see each change by itself.
-    let config = NacosConfig::new(nacos.server(), "app.yaml")
+    let source = NacosSource::new("app.yaml")
         .namespace("dev")
         .group("G1")
         .check_interval(Duration::from_secs(120));
-    let (reloader, _) = follow(vec![NacosProvider::new(config).unwrap()]).await;
+    let client = NacosClient::new([nacos.server()]);
+    let (reloader, _) = follow(vec![NacosProvider::new(&client, source)]).await;
     let store = reloader.store();
     assert_eq!(store.load().name, "dev-1");
     nacos.publish("app.yaml", "name: public-2\n");
@@ -291,9 +299,9 @@ async fn a_server_that_claims_changes_it_does_not_have_gets_no_busy_loop() {
     let requests = Arc::new(AtomicUsize::new(0));
     let server = lying_server(requests.clone()).await;
     let provider = NacosProvider::new(
-        NacosConfig::new(server, "app.yaml").check_interval(Duration::from_secs(1)),
-    )
-    .unwrap();
+        &NacosClient::new([server]),
+        NacosSource::new("app.yaml").check_interval(Duration::from_secs(1)),
+    );
     let mut stream = provider.watch().await.unwrap();
     let first = stream.next().await.unwrap().unwrap();
     assert!(matches!(first.revision, hotconf_core::Revision::Tag(_)));

@@ -22,7 +22,7 @@ pub use hotconf_consul::{self as consul, ConsulClient, ConsulProvider, ConsulSou
 
 #[cfg(feature = "nacos")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nacos")))]
-pub use hotconf_nacos::{self as nacos, NacosConfig, NacosProvider};
+pub use hotconf_nacos::{self as nacos, NacosClient, NacosProvider, NacosSource};
 
 /// Guides, rendered from the repository's `docs/` folder. A backend's page comes with the
 /// backend's feature, since its examples use that backend.

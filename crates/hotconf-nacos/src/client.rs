@@ -1,0 +1,82 @@
+//! `NacosClient`: how to reach a Nacos server, shared by any number of providers.
+
+use std::sync::Arc;
+
+use hotconf_core::{Limits, Secret};
+
+use crate::config::ClientConfig;
+use crate::http::OpenApi;
+
+/// A client of a Nacos server's HTTP API: its address, credentials, the gRPC port of
+/// [`Listener::Sdk`](crate::Listener::Sdk) and the read limits. Cheap to clone; one client
+/// serves any number of [`NacosProvider`](crate::NacosProvider)s, with one login (one access
+/// token) for all of them.
+///
+/// Making one never fails and does no I/O: the HTTP client is built on first use, and
+/// `endpoints` not holding exactly one server is a permanent
+/// [`ErrorKind::Config`](hotconf_core::ErrorKind::Config) error of that use. The setters
+/// configure a client before it is shared: a clone made earlier keeps its own settings and
+/// session.
+///
+/// ```
+/// use hotconf_nacos::{NacosClient, NacosProvider, NacosSource};
+/// let client = NacosClient::new(["127.0.0.1:8848"]).user("nacos", "pw");
+/// let shared = NacosProvider::new(&client, NacosSource::new("shared.yaml"));
+/// let app = NacosProvider::new(&client, NacosSource::new("app.yaml").group("PROD"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct NacosClient {
+    pub(crate) api: Arc<OpenApi>,
+}
+
+impl NacosClient {
+    /// A client of the server at `endpoints` (`host:port` of the HTTP API; the provider reads
+    /// from one server, so exactly one).
+    pub fn new(endpoints: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        NacosClient::from_config(ClientConfig::new(
+            endpoints.into_iter().map(Into::into).collect(),
+        ))
+    }
+
+    pub(crate) fn from_config(config: ClientConfig) -> Self {
+        NacosClient {
+            api: Arc::new(OpenApi::new(config)),
+        }
+    }
+
+    fn edit(self, change: impl FnOnce(&mut ClientConfig)) -> Self {
+        let mut config = self.api.config.clone();
+        change(&mut config);
+        NacosClient::from_config(config)
+    }
+
+    /// Authenticates as `user` (the password is kept in a [`Secret`]).
+    pub fn user(self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.edit(|c| {
+            c.user = Some(user.into());
+            c.password = Some(Secret::new(password.into()));
+        })
+    }
+
+    /// Sets the gRPC port of [`Listener::Sdk`](crate::Listener::Sdk) (when it is not the HTTP
+    /// port + 1000).
+    pub fn grpc_port(self, port: u16) -> Self {
+        self.edit(|c| c.grpc_port = Some(port))
+    }
+
+    /// Sets what one answer may bring: a config's content at most `max_bytes`, refused while
+    /// it is read (as soon as it passes the limit, or at once for a `Content-Length` above
+    /// it). Default [`Limits::default()`].
+    pub fn limits(self, limits: Limits) -> Self {
+        self.edit(|c| c.limits = limits)
+    }
+
+    /// The server addresses this client was given.
+    pub fn endpoints(&self) -> &[String] {
+        &self.api.config.endpoints
+    }
+
+    pub(crate) fn config(&self) -> &ClientConfig {
+        &self.api.config
+    }
+}
