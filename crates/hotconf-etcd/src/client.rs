@@ -36,7 +36,7 @@ pub struct EtcdClient {
     client: Arc<Mutex<Option<Client>>>,
 }
 
-/// The settings only: the connection slot says nothing useful.
+/// The settings only: `etcd_client::Client` has no `Debug` (and holds the auth token).
 impl std::fmt::Debug for EtcdClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EtcdClient")
