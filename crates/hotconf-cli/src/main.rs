@@ -60,7 +60,7 @@ struct WatchArgs {
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    hotconf::parse_duration(text).map_err(|e| e.message().to_owned())
+    hotconf::provider::parse_duration(text).map_err(|e| e.message().to_owned())
 }
 
 fn main() -> ExitCode {

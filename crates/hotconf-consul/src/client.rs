@@ -3,7 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use hotconf_core::{BoundedBody, Error, ErrorKind, Limits, Result};
+use hotconf_core::provider::BoundedBody;
+use hotconf_core::{Error, ErrorKind, Limits, Result};
 use reqwest::{redirect, Certificate, Identity, Method, RequestBuilder, Response, StatusCode};
 
 use crate::config::{Consistency, ConsulConfig, TlsFiles};

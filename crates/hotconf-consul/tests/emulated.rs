@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use hotconf_consul::{ConsulConfig, ConsulProvider, RateLimit};
-use hotconf_core::{Content, ErrorKind, Event, Layer, Provider, Revision, WatchStream};
+use hotconf_core::provider::{Content, Layer, WatchStream};
+use hotconf_core::{ErrorKind, Event, Provider, Revision};
 use hotconf_testkit::consul::{Acl, AclRule, ConsulEmulator, Fault};
 use hotconf_testkit::{wait_for_event, wait_until, TIMEOUT};
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use hotconf_consul::{ConsulConfig, ConsulKv, ConsulProvider};
-use hotconf_core::{Content, Event, Format, Layer, Limits, Provider, Revision, WatchStream};
+use hotconf_core::provider::{Content, Layer, WatchStream};
+use hotconf_core::{Event, Format, Limits, Provider, Revision};
 use hotconf_testkit::consul::ConsulEmulator;
 use hotconf_testkit::hostile::{HostileServer, Mode, LOCATION_MARKER};
 use hotconf_testkit::{wait_for_event, TIMEOUT};

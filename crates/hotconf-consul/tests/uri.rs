@@ -54,7 +54,7 @@ fn uris() {
         "consul://h:1/app/?password=s3cr3t",
         "consul:///app/?token=s3cr3t",
     ] {
-        let uri: hotconf_core::SourceUri = bad.parse().unwrap();
+        let uri: hotconf_core::provider::SourceUri = bad.parse().unwrap();
         assert!(bad.contains("s3cr3t"));
         let err = ConsulConfig::from_uri(&uri).unwrap_err();
         let mut text = format!("{err} {err:?} {uri} {uri:?}");

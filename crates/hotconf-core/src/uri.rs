@@ -28,7 +28,7 @@ const SECRET_PARAMS: &[&str] = &["token", "password", "secret", "access_key", "s
 /// parser's business: `hotconf::provider_from_uri` dispatches on [`scheme`](Self::scheme).
 ///
 /// ```
-/// use hotconf_core::SourceUri;
+/// use hotconf_core::provider::SourceUri;
 /// let uri: SourceUri = "etcd://app:s3cret@127.0.0.1:2379,127.0.0.1:22379/app/?mode=prefix".parse().unwrap();
 /// assert_eq!(uri.scheme, "etcd");
 /// assert_eq!(uri.endpoints, ["127.0.0.1:2379", "127.0.0.1:22379"]);
@@ -155,7 +155,7 @@ fn has_port(endpoint: &str) -> bool {
 ///
 /// ```
 /// use std::time::Duration;
-/// use hotconf_core::{Mode, SourceUri};
+/// use hotconf_core::provider::{Mode, SourceUri};
 /// let uri: SourceUri = "kv://h:1/app/?typed=true&timeout=250ms".parse().unwrap();
 /// let mut query = uri.query();
 /// let target = query.key_space().unwrap();

@@ -3,9 +3,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use hotconf_core::{Format, KeySpace, Limits, Result, Secret, SourceUri};
+use hotconf_core::provider::{KeySpace, SourceUri};
+use hotconf_core::{Format, Limits, Result, Secret};
 
-pub use hotconf_core::{Mode, TlsFiles};
+pub use hotconf_core::provider::{Mode, TlsFiles};
 
 /// The URI schemes this backend serves: `etcd://`.
 pub const SCHEMES: &[&str] = &["etcd"];
@@ -121,7 +122,7 @@ impl EtcdConfig {
 
     /// From `etcd://[user:password@]host[:port][,host[:port]]/path?mode=prefix|key&format=yaml&typed=true&tls=true&ca=…&cert=…&key=…&timeout=10s&watch_check=30s`
     /// (port [`DEFAULT_PORT`] when omitted). Without `mode`, a path ending with `/` is a prefix
-    /// and one with a known extension a key (see [`hotconf_core::Query::key_space`]).
+    /// and one with a known extension a key (see [`hotconf_core::provider::Query::key_space`]).
     ///
     /// # Errors
     /// [`ErrorKind::Config`](hotconf_core::ErrorKind::Config) for another scheme, no host, an

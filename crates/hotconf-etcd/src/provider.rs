@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hotconf_core::{
-    follow, Capabilities, Follow, Layer, Metadata, Provider, Result, SourceUri, WatchStream,
+use hotconf_core::provider::{
+    follow, Capabilities, Follow, Layer, Metadata, SourceUri, WatchStream,
 };
+use hotconf_core::{Provider, Result};
 
 use crate::config::EtcdConfig;
 use crate::connection::EtcdConnection;
