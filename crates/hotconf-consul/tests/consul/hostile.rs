@@ -3,8 +3,6 @@
 //! far too long and an `X-Consul-Index` at `u64::MAX`. Through the emulator, fronted where
 //! needed by the test kit's hostile server.
 
-mod common;
-
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -95,7 +93,7 @@ async fn an_endless_body_is_refused_while_read_and_the_last_good_state_keeps_ser
     let config = ConsulConfig::prefix(front.endpoint(), "app/")
         .with_wait(Duration::from_millis(300))
         .with_limits(limits);
-    let (reloader, mut events) = common::follow(ConsulProvider::new(config).unwrap()).await;
+    let (reloader, mut events) = crate::common::follow(ConsulProvider::new(config).unwrap()).await;
     let store = reloader.store();
     assert_eq!(store.load().marker, "good");
 

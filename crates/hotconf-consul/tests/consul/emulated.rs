@@ -2,8 +2,6 @@
 //! errors, ACLs, TLS and bad server data. (These need the emulator, so they ignore
 //! `HOTCONF_CONSUL_ADDR`.)
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -139,7 +137,7 @@ async fn no_busy_loop_while_churning_on_index_zero_on_spurious_wakeups_or_idle()
     let config = ConsulConfig::prefix(consul.address(), "app/")
         .with_rate_limit(limit)
         .with_wait(Duration::from_millis(200));
-    let (reloader, _) = common::follow(ConsulProvider::new(config).unwrap()).await;
+    let (reloader, _) = crate::common::follow(ConsulProvider::new(config).unwrap()).await;
     let store = reloader.store();
 
     // Churn: 200 writes, 2 ms apart. Requests stay within the bucket, far below the writes.
@@ -195,7 +193,7 @@ async fn no_busy_loop_while_churning_on_index_zero_on_spurious_wakeups_or_idle()
 async fn errors_keep_the_last_good_config_and_recover() {
     let consul = ConsulEmulator::start().await;
     consul.put("app/marker", "good");
-    let (reloader, mut events) = common::follow(
+    let (reloader, mut events) = crate::common::follow(
         ConsulProvider::new(ConsulConfig::prefix(consul.address(), "app/")).unwrap(),
     )
     .await;
@@ -250,7 +248,7 @@ async fn acl_denied_is_a_clear_error_and_the_token_stays_in_a_header() {
         hotconf_core::Format::Json,
     )
     .with_token("s3cr3t-token");
-    let err = hotconf_core::Reloader::<common::Keys>::builder()
+    let err = hotconf_core::Reloader::<crate::common::Keys>::builder()
         .layer(ConsulProvider::new(key.clone()).unwrap())
         .start()
         .await
@@ -369,7 +367,7 @@ async fn tls_with_a_ca_and_a_client_certificate() {
         identity: Some((pki.client.cert.clone(), pki.client.key.clone())),
     };
     let config = ConsulConfig::prefix(consul.address(), "app/").with_tls(tls.clone());
-    let (reloader, _) = common::follow(ConsulProvider::new(config).unwrap()).await;
+    let (reloader, _) = crate::common::follow(ConsulProvider::new(config).unwrap()).await;
     let store = reloader.store();
     assert_eq!(store.load().marker, "over-tls");
     consul.put("app/marker", "changed");
