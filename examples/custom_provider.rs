@@ -11,10 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hotconf::{
-    follow, Capabilities, Error, ErrorKind, Follow, Format, Layer, Metadata, Provider, Result,
-    Revision, WatchStream,
-};
+use hotconf::provider::{follow, Capabilities, Follow, Layer, Metadata, WatchStream};
+use hotconf::{Error, ErrorKind, Format, Provider, Result, Revision};
 use hotconf_testkit::{suite, Fixture};
 
 /// What the fake remote holds: a document, nothing (deleted), or an outage.
@@ -155,7 +153,7 @@ impl Fixture for RemoteFixture {
 /// polls that file. The factory reads its parameters through `SourceUri::query`, which refuses
 /// unknown ones, as the built-in backends do.
 fn register_polling_scheme() -> Result<()> {
-    hotconf::register_scheme("polling", |uri: &hotconf::SourceUri| {
+    hotconf::register_scheme("polling", |uri: &hotconf::provider::SourceUri| {
         let mut query = uri.query();
         let path = std::path::PathBuf::from(format!("/{}", uri.path));
         let format = query

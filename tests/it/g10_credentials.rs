@@ -1,6 +1,7 @@
 //! G10: credentials never appear in Debug output, events or errors.
 
-use hotconf::{ErrorKind, Event, MemoryProvider, Reloader, SourceUri};
+use hotconf::provider::SourceUri;
+use hotconf::{ErrorKind, Event, MemoryProvider, Reloader};
 
 use crate::{wait_for_event, Cfg};
 

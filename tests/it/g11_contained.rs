@@ -8,10 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use hotconf::{
-    Capabilities, EnvProvider, Event, Format, Layer, Metadata, Provider, Reloader, Result, Startup,
-    WatchStream,
-};
+use hotconf::provider::{Capabilities, Layer, Metadata, WatchStream};
+use hotconf::{EnvProvider, Event, Format, Provider, Reloader, Result, Startup};
 use serde_json::json;
 
 use crate::{set_json, two_layers, wait_for_event, wait_until, Cfg};

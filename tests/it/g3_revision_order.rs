@@ -1,6 +1,7 @@
 //! G3: per source, an older revision is never applied after a newer one.
 
-use hotconf::{Content, Format, Layer, MemoryProvider, Reloader, Revision};
+use hotconf::provider::{Content, Layer};
+use hotconf::{Format, MemoryProvider, Reloader, Revision};
 use serde::Deserialize;
 
 use crate::wait_until;

@@ -60,7 +60,7 @@ struct Named {
 #[tokio::test]
 async fn g4_a_lost_watch_stream_is_restarted_and_converges() {
     let (scripted, script) = ScriptedProvider::new("scripted:flaky");
-    script.send(Ok(hotconf::Layer::document(
+    script.send(Ok(hotconf::provider::Layer::document(
         Format::Json,
         r#"{"name": "a"}"#,
     )));
@@ -78,7 +78,7 @@ async fn g4_a_lost_watch_stream_is_restarted_and_converges() {
         format!("{event:?}").contains("watch stream ended"),
         "{event:?}"
     );
-    script.send(Ok(hotconf::Layer::document(
+    script.send(Ok(hotconf::provider::Layer::document(
         Format::Json,
         r#"{"name": "b"}"#,
     )));

@@ -43,7 +43,7 @@ fn fast_merge_equals_figment_merge() {
         ],
     ];
     for layers in cases {
-        let ours = hotconf::merge::merge_all(layers.iter());
+        let ours = hotconf::internals::merge_all(layers.iter());
         assert_eq!(ours, figment_merge(&layers), "layers: {layers:?}");
     }
 }

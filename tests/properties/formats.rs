@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 
-use hotconf::{format, Format, Limits};
+use hotconf::internals;
+use hotconf::{Format, Limits};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -10,7 +11,7 @@ use crate::strategies::{self, config};
 
 /// Parses `text` with hotconf's parser for `format`.
 pub fn parse(format: Format, text: &str) -> Result<Value, String> {
-    format::parse(format, text.as_bytes(), &Limits::default()).map_err(|e| e.to_string())
+    internals::parse(format, text.as_bytes(), &Limits::default()).map_err(|e| e.to_string())
 }
 
 /// Writes a properties tree as a UTF-8 `.properties` document: `a.b.c=value`, one a line, with

@@ -49,7 +49,7 @@ proptest! {
             .map(|l| crate::formats::parse(Format::Json, &l.to_string()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(TestCaseError::fail)?;
-        let ours = hotconf::merge::merge_all(parsed.iter());
+        let ours = hotconf::internals::merge_all(parsed.iter());
         prop_assert_eq!(Ok(ours), figment_merge(&layers), "layers: {:?}", layers);
     }
 
@@ -78,7 +78,7 @@ proptest! {
             let reloader = Reloader::<Value>::builder().layer(low_p).layer(high_p).start().await;
             reloader.map(|r| r.store().get().config().clone()).map_err(|e| e.to_string())
         });
-        let want = hotconf::merge::merge_all([&low, &high]);
+        let want = hotconf::internals::merge_all([&low, &high]);
         prop_assert_eq!(got, Ok(want), "low: {:?}, high: {:?}", low, high);
     }
 }

@@ -1,7 +1,9 @@
 //! Random input never panics a parser: every document format, the source URI, durations, key
 //! spaces and key paths. Each either parses or returns an error (proptest fails on a panic).
 
-use hotconf::{format, keyspace, parse_duration, Format, Limits, SourceUri};
+use hotconf::internals;
+use hotconf::provider::{parse_duration, SourceUri};
+use hotconf::{Format, Limits};
 use proptest::prelude::*;
 
 use crate::strategies::{self, config};
@@ -63,7 +65,7 @@ proptest! {
     #[test]
     fn no_document_panics_a_parser(bytes in document_bytes()) {
         for format in FORMATS {
-            let _ = format::parse(format, &bytes, &Limits::default());
+            let _ = internals::parse(format, &bytes, &Limits::default());
         }
     }
 
@@ -84,14 +86,14 @@ proptest! {
         entries in prop::collection::vec(("[a/.]{0,8}", "(1|true|x|null|)"), 0..8),
         typed in any::<bool>(),
     ) {
-        let _ = keyspace::nest(&entries, '/', typed);
-        let _ = keyspace::nest(&entries, '.', typed);
+        let _ = internals::nest(&entries, '/', typed);
+        let _ = internals::nest(&entries, '.', typed);
     }
 
     #[test]
     fn no_text_panics_the_key_path_parser(text in "([a-z.\\[\\]0-9-]|\u{e9}){0,16}") {
-        let path = hotconf::path::parse(&text);
-        let _ = hotconf::path::render(&path);
+        let path = internals::parse_path(&text);
+        let _ = internals::render_path(&path);
     }
 }
 
@@ -116,7 +118,7 @@ fn deep_documents_are_errors_not_overflows() {
         (Format::Properties, format!("{}=1", "a.".repeat(depth))),
     ];
     for (format, text) in docs {
-        let result = format::parse(format, text.as_bytes(), &Limits::default());
+        let result = internals::parse(format, text.as_bytes(), &Limits::default());
         assert!(result.is_err(), "{format}: {} bytes accepted", text.len());
     }
 }

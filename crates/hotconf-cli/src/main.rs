@@ -13,7 +13,6 @@ use tokio::sync::{broadcast, watch};
 
 mod output;
 mod schema;
-mod sources;
 
 use output::{Output, Printer};
 
@@ -60,7 +59,7 @@ struct WatchArgs {
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    hotconf::parse_duration(text).map_err(|e| e.message().to_owned())
+    hotconf::provider::parse_duration(text).map_err(|e| e.message().to_owned())
 }
 
 fn main() -> ExitCode {
@@ -84,7 +83,7 @@ fn main() -> ExitCode {
 async fn watch(args: WatchArgs) -> ExitCode {
     let mut builder = Reloader::<Value>::builder().history(256);
     for source in &args.sources {
-        match sources::provider(source) {
+        match hotconf::provider_from_uri(source) {
             Ok(provider) => builder = builder.layer(provider),
             Err(error) => return usage_error(&error),
         }

@@ -3,7 +3,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hotconf_core::{BoundedBody, Error, ErrorKind, Limits, Result, Secret};
+use hotconf_core::provider::BoundedBody;
+use hotconf_core::{Error, ErrorKind, Limits, Result, Secret};
 use reqwest::{redirect, Certificate, Identity, Method, RequestBuilder, Response, StatusCode};
 
 use crate::config::{ClientConfig, Consistency, TlsFiles};

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use hotconf_core::{Format, KeySpace, Limits, Result, Secret, SourceUri};
+use hotconf_core::provider::{KeySpace, SourceUri};
+use hotconf_core::{Format, Limits, Result, Secret};
 
-pub use hotconf_core::{Mode, TlsFiles};
+pub use hotconf_core::provider::{Mode, TlsFiles};
 
 /// The URI schemes this backend serves: `consul://`.
 pub const SCHEMES: &[&str] = &["consul"];

@@ -104,7 +104,7 @@ pub(crate) fn from_redirect(doing: &str, key: &str, status: StatusCode) -> Error
     .with_cause(Status(status.as_u16()))
 }
 
-/// The error of a body refused by [`hotconf_core::BoundedBody`] (its message says how large).
+/// The error of a body refused by [`hotconf_core::provider::BoundedBody`] (its message says how large).
 /// Transient: the next read may be within the limits again.
 pub(crate) fn too_large(doing: &str, key: &str, error: &Error) -> Error {
     Error::new(

@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hotconf_core::{Backoff, Content, Error, ErrorKind, Follow, Layer, Result, Retry, Revision};
+use hotconf_core::provider::{Backoff, Content, Follow, Layer, Retry};
+use hotconf_core::{Error, ErrorKind, Result, Revision};
 
 use crate::bucket::TokenBucket;
 use crate::client::{Block, ConsulClient};

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hotconf_core::{
-    follow, Capabilities, Follow, Layer, Metadata, Provider, Result, SourceUri, WatchStream,
+use hotconf_core::provider::{
+    follow, Capabilities, Follow, Layer, Metadata, SourceUri, WatchStream,
 };
+use hotconf_core::{Provider, Result};
 
 use crate::client::ConsulClient;
 use crate::config::{self, ConsulSource};
@@ -51,7 +52,7 @@ impl ConsulProvider {
     /// A provider, with its own client, from `consul://host[:port]/path?mode=prefix|key&format=json&typed=true&token=…&dc=…&consistency=stale|consistent&wait=30s&tls=true&ca=…&cert=…&key=…`
     /// (port [`DEFAULT_PORT`](crate::DEFAULT_PORT) when omitted). Without `mode`, a path ending
     /// with `/` is a prefix and one with a known extension a key (see
-    /// [`hotconf_core::Query::key_space`]).
+    /// [`hotconf_core::provider::Query::key_space`]).
     ///
     /// # Errors
     /// [`hotconf_core::ErrorKind::Config`] for another scheme, no host or several, an empty

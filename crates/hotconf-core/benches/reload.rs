@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use criterion::Criterion;
 use figment::providers::{Format as _, Json};
-use hotconf_core::{Content, Format, MemoryProvider, Reloader};
+use hotconf_core::provider::Content;
+use hotconf_core::{Format, MemoryProvider, Reloader};
 use serde::Deserialize;
 
 #[path = "ratio.rs"]

@@ -7,7 +7,7 @@ use crate::error::{Error, ErrorKind, Result};
 /// A body collected chunk by chunk under a byte limit.
 ///
 /// ```
-/// use hotconf_core::BoundedBody;
+/// use hotconf_core::provider::BoundedBody;
 /// let mut body = BoundedBody::new(8, None).unwrap();
 /// body.push(b"1234").unwrap();
 /// assert!(body.push(b"56789").is_err()); // 9 bytes: refused before it is kept

@@ -187,7 +187,7 @@ fn read_trusted(path: &Path, max: usize) -> Result<Vec<u8>> {
 /// Reads at most `max` bytes of `file` (whose metadata says `len`): a file that is or grows
 /// larger is refused without being read whole.
 fn read_at_most(file: std::fs::File, len: u64, max: usize) -> Result<Vec<u8>> {
-    let mut body = crate::BoundedBody::new(max, Some(len))?;
+    let mut body = crate::provider::BoundedBody::new(max, Some(len))?;
     let mut chunk = vec![0u8; 64 << 10];
     let mut file = file;
     loop {

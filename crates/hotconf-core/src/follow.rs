@@ -74,7 +74,8 @@ pub enum Retry {
 /// - after a permanent error the stream ends.
 ///
 /// ```
-/// use hotconf_core::{follow, Follow, Format, Layer, Result};
+/// use hotconf_core::{Format, Result};
+/// use hotconf_core::provider::{follow, Follow, Layer};
 /// use futures_util::StreamExt;
 ///
 /// struct Counter(u32);

@@ -73,7 +73,7 @@ impl FromStr for Format {
 
 /// Limits applied to every document before and after parsing, and by providers while they read
 /// (so a huge file, `/dev/zero` or an endless HTTP body never sits in memory whole: see
-/// [`BoundedBody`](crate::BoundedBody)).
+/// [`BoundedBody`](crate::provider::BoundedBody)).
 ///
 /// Build one with struct update syntax: `Limits { max_keys: 1_000, ..Limits::default() }`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,16 +13,16 @@ mod error;
 mod event;
 mod figment_provider;
 mod follow;
-pub mod format;
+mod format;
 mod hash;
 mod inbox;
-pub mod keyspace;
+mod keyspace;
 mod layer;
 mod layered;
 mod memory;
-pub mod merge;
-pub mod path;
-mod provider;
+mod merge;
+mod path;
+pub mod provider;
 mod reloader;
 mod revision;
 mod secret;
@@ -34,27 +34,33 @@ mod tree;
 mod uri;
 mod validate;
 
-pub use backoff::{parse_duration, Backoff};
-pub use bounded::BoundedBody;
+// What an application uses: the reloader, its store and snapshots, events and counters, errors,
+// and the providers that ship with the core. Provider authors find the rest in `provider`.
 #[cfg(feature = "env")]
 #[cfg_attr(docsrs, doc(cfg(feature = "env")))]
 pub use env::EnvProvider;
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use event::Event;
 pub use figment_provider::FigmentProvider;
-pub use follow::{follow, Follow, Retry};
 pub use format::{Format, Limits};
-pub use layer::{Content, Document, Layer};
 pub use memory::{MemoryHandle, MemoryProvider};
-pub use provider::{Capabilities, Metadata, Provider, WatchStream};
+pub use provider::Provider;
 pub use reloader::{Reloader, ReloaderBuilder, Startup};
 pub use revision::Revision;
 pub use secret::Secret;
 pub use stats::Stats;
 pub use store::{CachedReader, Guard, Origin, Snapshot, Store};
 pub use subscription::Subscription;
-pub use target::{KeySpace, Mode, TlsFiles};
-pub use uri::{Query, SourceUri};
+
+/// Internals that hotconf's own property tests check against other implementations (figment's
+/// merge, the format parsers). Not part of the public API: they may change in any release.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::format::parse;
+    pub use crate::keyspace::nest;
+    pub use crate::merge::merge_all;
+    pub use crate::path::{parse as parse_path, render as render_path};
+}
 
 #[cfg(test)]
 mod send_sync {

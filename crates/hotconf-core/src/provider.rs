@@ -1,4 +1,11 @@
-//! The `Provider` trait: a read-only view of one configuration source.
+//! What a provider author needs: the [`Provider`] trait (a read-only view of one source), the
+//! content model ([`Layer`], [`Content`], [`Document`]), the follow helper that turns "read" and
+//! "wait for a change" into a watch stream that keeps the contract ([`follow`], [`Follow`],
+//! [`Retry`], [`Backoff`]), bounded reads ([`BoundedBody`]), and the URI helpers a backend's
+//! `from_uri` uses ([`SourceUri`], [`Query`], [`KeySpace`], [`Mode`], [`TlsFiles`]).
+//!
+//! An application needs none of it: it builds a [`Reloader`](crate::Reloader) from providers
+//! and reads its [`Store`](crate::Store). See `docs/writing-a-provider.md`.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -7,7 +14,13 @@ use async_trait::async_trait;
 use futures_util::Stream;
 
 use crate::error::Result;
-use crate::layer::Layer;
+
+pub use crate::backoff::{parse_duration, Backoff};
+pub use crate::bounded::BoundedBody;
+pub use crate::follow::{follow, Follow, Retry};
+pub use crate::layer::{Content, Document, Layer};
+pub use crate::target::{KeySpace, Mode, TlsFiles};
+pub use crate::uri::{Query, SourceUri};
 
 /// The stream a provider's [`watch`](Provider::watch) returns: full states, errors as items.
 pub type WatchStream = Pin<Box<dyn Stream<Item = Result<Layer>> + Send + 'static>>;
@@ -78,7 +91,7 @@ pub trait Provider: Send + Sync {
     /// # Behavior
     /// Returns the whole state, never a delta. A source that cannot be reached, or a file that is
     /// missing, is an `Err` (the reloader keeps that layer's last good state); a remote key or
-    /// prefix that was deleted is `Ok` with [`Content::Empty`](crate::Content::Empty).
+    /// prefix that was deleted is `Ok` with [`Content::Empty`].
     async fn load(&self) -> Result<Layer>;
 
     /// Follows the source: yields its current state first, then every later state.

@@ -18,7 +18,7 @@ pub struct Stats {
     pub stale: u64,
     /// Errors reported by providers.
     pub source_errors: u64,
-    /// Configs written to the last-good file ([`ReloaderBuilder::snapshot`](crate::ReloaderBuilder::snapshot)).
+    /// Configs written to the last-good file ([`ReloaderBuilder::last_good_file`](crate::ReloaderBuilder::last_good_file)).
     pub snapshots_written: u64,
     /// Failed writes of the last-good file (each logged with its cause).
     pub snapshot_failures: u64,

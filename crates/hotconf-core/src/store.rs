@@ -38,7 +38,7 @@ pub enum Origin {
     /// Given directly to [`Store::new`].
     Initial,
     /// Read from the last-good file at startup because the sources gave no valid config
-    /// ([`ReloaderBuilder::snapshot`](crate::ReloaderBuilder::snapshot)); replaced as soon as
+    /// ([`ReloaderBuilder::last_good_file`](crate::ReloaderBuilder::last_good_file)); replaced as soon as
     /// they do.
     Disk,
 }

@@ -16,11 +16,12 @@ pub enum Mode {
 
 /// A key-space target: a prefix or a key, how to read it, and whether prefix values are typed.
 ///
-/// [`Query::key_space`](crate::Query::key_space) reads one from a URI's path and its
+/// [`Query::key_space`](crate::provider::Query::key_space) reads one from a URI's path and its
 /// `?mode=prefix|key&format=…&typed=true` parameters.
 ///
 /// ```
-/// use hotconf_core::{Format, KeySpace, Mode};
+/// use hotconf_core::Format;
+/// use hotconf_core::provider::{KeySpace, Mode};
 /// assert_eq!(KeySpace::prefix("/app").path, "app/");
 /// assert_eq!(KeySpace::key("/app/config", Format::Json).mode, Mode::Key(Format::Json));
 /// ```

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use etcd_client::{GetOptions, WatchOptions, WatchResponse, WatchStream as EtcdWatch};
-use hotconf_core::{Backoff, Content, Error, ErrorKind, Follow, Layer, Limits, Result, Revision};
+use hotconf_core::provider::{Backoff, Content, Follow, Layer};
+use hotconf_core::{Error, ErrorKind, Limits, Result, Revision};
 
 use crate::client::EtcdClient;
 use crate::config::{EtcdSource, Mode};

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hotconf_core::{
-    follow, Capabilities, Follow, Layer, Metadata, Provider, Result, SourceUri, WatchStream,
+use hotconf_core::provider::{
+    follow, Capabilities, Follow, Layer, Metadata, SourceUri, WatchStream,
 };
+use hotconf_core::{Provider, Result};
 
 use crate::client::EtcdClient;
 use crate::config::{self, EtcdSource};
@@ -47,7 +48,7 @@ impl EtcdProvider {
     /// A provider, with its own client, from `etcd://[user:password@]host[:port][,host[:port]]/path?mode=prefix|key&format=yaml&typed=true&tls=true&ca=…&cert=…&key=…&timeout=10s&watch_check=30s`
     /// (port [`DEFAULT_PORT`](crate::DEFAULT_PORT) when omitted). Without `mode`, a path ending
     /// with `/` is a prefix and one with a known extension a key (see
-    /// [`hotconf_core::Query::key_space`]).
+    /// [`hotconf_core::provider::Query::key_space`]).
     ///
     /// # Errors
     /// [`hotconf_core::ErrorKind::Config`] for another scheme, no host, an empty path, a bad

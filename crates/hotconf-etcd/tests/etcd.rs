@@ -432,7 +432,7 @@ async fn providers_share_one_connection() {
     server.ctl(&["put", "two/marker", "b"]);
     let client = EtcdClient::new(server.endpoints());
     let first = EtcdProvider::new(&client, EtcdSource::prefix("one/"));
-    let second = EtcdProvider::new(&client, hotconf_core::KeySpace::prefix("two/"));
+    let second = EtcdProvider::new(&client, hotconf_core::provider::KeySpace::prefix("two/"));
     let one = Reloader::<Keys>::builder()
         .layer(first)
         .start()

@@ -140,7 +140,7 @@ mod tests {
     use super::*;
     use crate::read::read_state;
     use crate::read::FileMode;
-    use hotconf_core::Content;
+    use hotconf_core::provider::Content;
 
     /// The kubelet's AtomicWriter: a new timestamped directory, `..data` swapped by a rename, the
     /// old directory removed.

@@ -6,7 +6,8 @@ use std::fs::{Metadata, OpenOptions};
 use std::io::{ErrorKind as IoKind, Read};
 use std::path::Path;
 
-use hotconf_core::{BoundedBody, Error, ErrorKind, Result};
+use hotconf_core::provider::BoundedBody;
+use hotconf_core::{Error, ErrorKind, Result};
 
 /// The size of one read.
 const CHUNK: usize = 64 * 1024;

@@ -6,10 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hotconf_core::{
-    Capabilities, Error, ErrorKind, Format, Layer, Limits, Metadata, Provider, Result, SourceUri,
-    WatchStream,
-};
+use hotconf_core::provider::{Capabilities, Layer, Metadata, SourceUri, WatchStream};
+use hotconf_core::{Error, ErrorKind, Format, Limits, Provider, Result};
 
 use crate::read::{read_state, FileMode};
 use crate::watch::watch;

@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use hotconf_core::{Content, Document, Error, ErrorKind, Format, Layer, Limits, Result, Revision};
+use hotconf_core::provider::{Content, Document, Layer};
+use hotconf_core::{Error, ErrorKind, Format, Limits, Result, Revision};
 
 use crate::dir::read_entries;
 use crate::open::{read_bounded, Limit};

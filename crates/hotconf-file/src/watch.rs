@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::FutureExt;
-use hotconf_core::{follow, Error, Follow, Layer, Result, Retry, WatchStream};
+use hotconf_core::provider::{follow, Follow, Layer, Retry, WatchStream};
+use hotconf_core::{Error, Result};
 use tokio::sync::Notify;
 
 use crate::mount::warn_if_mount_point;
@@ -128,7 +129,8 @@ mod tests {
     use std::sync::Mutex;
 
     use futures_util::StreamExt;
-    use hotconf_core::{Content, Provider};
+    use hotconf_core::provider::Content;
+    use hotconf_core::Provider;
 
     use super::*;
 

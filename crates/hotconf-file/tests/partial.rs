@@ -6,7 +6,8 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use hotconf_core::{ErrorKind, Layer, Provider, Result, WatchStream};
+use hotconf_core::provider::{Layer, WatchStream};
+use hotconf_core::{ErrorKind, Provider, Result};
 use hotconf_file::FileProvider;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -20,7 +21,9 @@ async fn next(stream: &mut WatchStream) -> Result<Layer> {
 
 fn text(layer: &Layer) -> String {
     match &layer.content {
-        hotconf_core::Content::Document { bytes, .. } => String::from_utf8_lossy(bytes).into(),
+        hotconf_core::provider::Content::Document { bytes, .. } => {
+            String::from_utf8_lossy(bytes).into()
+        }
         other => panic!("not a document: {other:?}"),
     }
 }

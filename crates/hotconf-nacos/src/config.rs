@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hotconf_core::{Error, ErrorKind, Format, Limits, Result, Secret, SourceUri};
+use hotconf_core::provider::SourceUri;
+use hotconf_core::{Error, ErrorKind, Format, Limits, Result, Secret};
 
 /// The URI schemes this backend serves: `nacos://`.
 pub const SCHEMES: &[&str] = &["nacos"];

@@ -9,7 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use hotconf_core::{BoundedBody, Error, ErrorKind, Format, Result};
+use hotconf_core::provider::BoundedBody;
+use hotconf_core::{Error, ErrorKind, Format, Result};
 use md5::{Digest, Md5};
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{redirect, Response, StatusCode};

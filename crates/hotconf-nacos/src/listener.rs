@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hotconf_core::{Backoff, Error, ErrorKind, Result};
+use hotconf_core::provider::Backoff;
+use hotconf_core::{Error, ErrorKind, Result};
 use nacos_sdk::api::config::{
     ConfigChangeListener, ConfigResponse, ConfigService, ConfigServiceBuilder,
 };

@@ -3,10 +3,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hotconf_core::{
-    Capabilities, Content, Error, ErrorKind, Layer, Metadata, Provider, Result, Revision,
-    SourceUri, WatchStream,
-};
+use hotconf_core::provider::{Capabilities, Content, Layer, Metadata, SourceUri, WatchStream};
+use hotconf_core::{Error, ErrorKind, Provider, Result, Revision};
 
 use crate::client::NacosClient;
 use crate::config::{self, Listener, NacosSource};

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hotconf_core::{follow, Backoff, Follow, Layer, Provider, Result, WatchStream};
+use hotconf_core::provider::{follow, Backoff, Follow, Layer, WatchStream};
+use hotconf_core::{Provider, Result};
 use tokio::sync::Notify;
 
 use crate::config::Listener;

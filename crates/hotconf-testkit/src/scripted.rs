@@ -4,9 +4,8 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use hotconf_core::{
-    Capabilities, Error, ErrorKind, Layer, Metadata, Provider, Result, WatchStream,
-};
+use hotconf_core::provider::{Capabilities, Layer, Metadata, WatchStream};
+use hotconf_core::{Error, ErrorKind, Provider, Result};
 use tokio::sync::{mpsc, watch};
 
 type Item = Option<Result<Layer>>;

@@ -1,9 +1,8 @@
 //! The behaviour suite: what every provider must do, as functions a provider's tests call.
 
 use futures_util::StreamExt;
-use hotconf_core::{
-    Error, Event, Format, Layer, MemoryProvider, Provider, Reloader, Revision, Store, WatchStream,
-};
+use hotconf_core::provider::{Layer, WatchStream};
+use hotconf_core::{Error, Event, Format, MemoryProvider, Provider, Reloader, Revision, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;

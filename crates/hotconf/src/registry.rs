@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use hotconf_core::{Error, ErrorKind, Provider, Result, SourceUri};
+use hotconf_core::provider::SourceUri;
+use hotconf_core::{Error, ErrorKind, Provider, Result};
 
 /// Builds a provider from a parsed URI of its scheme (see [`register_scheme`]).
 pub type ProviderFactory = dyn Fn(&SourceUri) -> Result<Box<dyn Provider>> + Send + Sync + 'static;
@@ -105,14 +106,15 @@ pub fn provider_from_source(uri: &SourceUri) -> Result<Box<dyn Provider>> {
 /// Makes `scheme` reachable through [`provider_from_uri`]: a URI of that scheme is parsed as a
 /// [`SourceUri`] (`scheme://[user[:password]@]host[:port][,…]/path?query`; its credentials are
 /// redacted in `Display` and `Debug`) and handed to `factory`. A factory reads its parameters
-/// with [`SourceUri::query`] and ends with [`Query::finish`](hotconf_core::Query::finish), so
+/// with [`SourceUri::query`] and ends with [`Query::finish`](hotconf_core::provider::Query::finish), so
 /// a misspelt parameter is an error, as with the built-in backends.
 ///
 /// The registry is process-wide. Registering a scheme again replaces its factory. The scheme
 /// is matched case-insensitively (URIs' schemes are lowercased).
 ///
 /// ```
-/// use hotconf::{MemoryProvider, Provider, SourceUri};
+/// use hotconf::{MemoryProvider, Provider};
+/// use hotconf::provider::SourceUri;
 ///
 /// hotconf::register_scheme("demo", |uri: &SourceUri| {
 ///     let mut query = uri.query();

@@ -1,7 +1,8 @@
 //! `provider_from_uri`: every built-in scheme of the enabled backends, schemes registered by an
 //! application, and errors that name the scheme (or the feature) and never a credential.
 
-use hotconf::{MemoryProvider, Provider, SourceUri};
+use hotconf::provider::SourceUri;
+use hotconf::{MemoryProvider, Provider};
 
 /// Every text an error can be shown as: Display, Debug and the cause chain.
 fn shown(err: &hotconf::Error) -> String {

@@ -9,7 +9,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::inbox::Inbox;
 
 /// What [`ReloaderBuilder::start`](crate::ReloaderBuilder::start) does until the first config
-/// is applied (guarantee G9). With a [`ReloaderBuilder::snapshot`](crate::ReloaderBuilder::snapshot)
+/// is applied (guarantee G9). With a [`ReloaderBuilder::last_good_file`](crate::ReloaderBuilder::last_good_file)
 /// file, a start that would fail starts from the config saved there instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -1,9 +1,7 @@
 //! The Consul provider against the emulator (or a real agent when `HOTCONF_CONSUL_ADDR` is set):
 //! the behaviour suite and the KV behaviours every Consul deployment has.
 
-mod common;
-
-use common::{follow, unique, ConsulFixture, Target};
+use crate::common::{follow, unique, ConsulFixture, Target};
 use hotconf_consul::{ConsulClient, ConsulProvider, ConsulSource};
 use hotconf_testkit::wait_until;
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hotconf_consul::{ConsulClient, ConsulProvider, ConsulSource};
+use hotconf_core::provider::TlsFiles;
 use hotconf_core::{Event, Format, Provider, Reloader, Startup};
 use hotconf_testkit::consul::{ConsulEmulator, ConsulWriter};
 use hotconf_testkit::{Fixture, TcpProxy};
@@ -116,6 +117,16 @@ impl Fixture for ConsulFixture {
             &ConsulClient::new([self.proxy.endpoint()]),
             self.source(),
         ))
+    }
+
+    /// A client whose TLS CA file does not exist.
+    async fn refused(&self) -> Option<Box<dyn Provider>> {
+        let tls = TlsFiles {
+            ca: Some("/nonexistent/hotconf-suite-ca.pem".into()),
+            identity: None,
+        };
+        let client = ConsulClient::new([self.proxy.endpoint()]).tls(tls);
+        Some(Box::new(ConsulProvider::new(&client, self.source())))
     }
 
     async fn write(&self, config: &Value) {

@@ -2,14 +2,13 @@
 //! errors, ACLs, TLS and bad server data. (These need the emulator, so they ignore
 //! `HOTCONF_CONSUL_ADDR`.)
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use hotconf_consul::{ConsulClient, ConsulProvider, ConsulSource, RateLimit};
-use hotconf_core::{Content, ErrorKind, Event, Layer, Provider, Revision, WatchStream};
+use hotconf_core::provider::{Content, Layer, WatchStream};
+use hotconf_core::{ErrorKind, Event, Provider, Revision};
 use hotconf_testkit::consul::{Acl, AclRule, ConsulEmulator, Fault};
 use hotconf_testkit::{wait_for_event, wait_until, TIMEOUT};
 
@@ -140,7 +139,7 @@ async fn no_busy_loop_while_churning_on_index_zero_on_spurious_wakeups_or_idle()
         .rate_limit(limit)
         .wait(Duration::from_millis(200));
     let client = ConsulClient::new([consul.address()]);
-    let (reloader, _) = common::follow(ConsulProvider::new(&client, source)).await;
+    let (reloader, _) = crate::common::follow(ConsulProvider::new(&client, source)).await;
     let store = reloader.store();
 
     // Churn: 200 writes, 2 ms apart. Requests stay within the bucket, far below the writes.
@@ -196,7 +195,7 @@ async fn no_busy_loop_while_churning_on_index_zero_on_spurious_wakeups_or_idle()
 async fn errors_keep_the_last_good_config_and_recover() {
     let consul = ConsulEmulator::start().await;
     consul.put("app/marker", "good");
-    let (reloader, mut events) = common::follow(ConsulProvider::new(
+    let (reloader, mut events) = crate::common::follow(ConsulProvider::new(
         &ConsulClient::new([consul.address()]),
         ConsulSource::prefix("app/"),
     ))
@@ -250,7 +249,7 @@ async fn acl_denied_is_a_clear_error_and_the_token_stays_in_a_header() {
         &ConsulClient::new([consul.address()]).token("s3cr3t-token"),
         ConsulSource::key("app/config.json", hotconf_core::Format::Json),
     );
-    let err = hotconf_core::Reloader::<common::Keys>::builder()
+    let err = hotconf_core::Reloader::<crate::common::Keys>::builder()
         .layer(key.clone())
         .start()
         .await
@@ -369,7 +368,7 @@ async fn tls_with_a_ca_and_a_client_certificate() {
     };
     let client = ConsulClient::new([consul.address()]).tls(tls.clone());
     let (reloader, _) =
-        common::follow(ConsulProvider::new(&client, ConsulSource::prefix("app/"))).await;
+        crate::common::follow(ConsulProvider::new(&client, ConsulSource::prefix("app/"))).await;
     let store = reloader.store();
     assert_eq!(store.load().marker, "over-tls");
     consul.put("app/marker", "changed");

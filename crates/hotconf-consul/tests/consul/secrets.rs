@@ -3,8 +3,6 @@
 //! reqwest's, hyper's, at TRACE) captured; the token must appear in no log line, no error's
 //! Display or Debug (nor their causes), and no event.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -79,7 +77,7 @@ async fn the_token_never_reaches_logs_errors_or_events() {
     let mut seen = String::new();
 
     // Good token: a first state; then the server goes away and comes back.
-    let builder = Reloader::<common::Keys>::builder()
+    let builder = Reloader::<crate::common::Keys>::builder()
         .layer(ConsulProvider::new(&kv, source.clone()))
         .startup(Startup::Wait(Duration::from_secs(30)));
     let mut events = builder.events();

@@ -3,13 +3,12 @@
 //! far too long and an `X-Consul-Index` at `u64::MAX`. Through the emulator, fronted where
 //! needed by the test kit's hostile server.
 
-mod common;
-
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use hotconf_consul::{ConsulClient, ConsulProvider, ConsulSource};
-use hotconf_core::{Content, Event, Format, Layer, Limits, Provider, Revision, WatchStream};
+use hotconf_core::provider::{Content, Layer, WatchStream};
+use hotconf_core::{Event, Format, Limits, Provider, Revision};
 use hotconf_testkit::consul::ConsulEmulator;
 use hotconf_testkit::hostile::{HostileServer, Mode, LOCATION_MARKER};
 use hotconf_testkit::{wait_for_event, TIMEOUT};
@@ -92,7 +91,7 @@ async fn an_endless_body_is_refused_while_read_and_the_last_good_state_keeps_ser
     };
     let client = ConsulClient::new([front.endpoint()]).limits(limits);
     let source = ConsulSource::prefix("app/").wait(Duration::from_millis(300));
-    let (reloader, mut events) = common::follow(ConsulProvider::new(&client, source)).await;
+    let (reloader, mut events) = crate::common::follow(ConsulProvider::new(&client, source)).await;
     let store = reloader.store();
     assert_eq!(store.load().marker, "good");
 
