@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use hotconf_consul::{Block, ConsulClient, ConsulProvider, ConsulSource, RateLimit};
 use hotconf_core::Reloader;
-use hotconf_testkit::consul::{ConsulEmulator, ConsulWriter};
+use hotconf_testkit::consul::ConsulEmulator;
 use hotconf_testkit::latency::report;
 use serde_json::Value;
 
@@ -22,7 +22,16 @@ async fn put_to_applied(consul: ConsulEmulator) {
     consul.put("raw/value", "0");
     consul.put("lat/value", "0");
     let kv = ConsulClient::new([consul.address()]);
-    let writer = ConsulWriter::new(consul.address());
+    // Puts over one kept-alive connection, as a client that writes often does (a connection
+    // per put would add its setup and teardown to both measurements).
+    let http = reqwest::Client::new();
+    let base = format!("http://{}/v1/kv/", consul.address());
+    let put = |key: &str, value: String| {
+        let request = http.put(format!("{base}{key}")).body(value).send();
+        async move {
+            assert!(request.await.unwrap().status().is_success());
+        }
+    };
     let source = ConsulSource::prefix("lat/")
         .wait(WAIT)
         .rate_limit(RateLimit {
@@ -52,7 +61,7 @@ async fn put_to_applied(consul: ConsulEmulator) {
         });
         consul.wait_for(|c| c.parked == 2).await; // hotconf's and this one
         let start = Instant::now();
-        writer.put("raw/value", format!("r{i}")).await;
+        put("raw/value", format!("r{i}")).await;
         index = poll.await.unwrap().index;
         raw.push(start.elapsed());
 
@@ -60,7 +69,7 @@ async fn put_to_applied(consul: ConsulEmulator) {
         changes.borrow_and_update();
         consul.wait_for(|c| c.parked == 1).await;
         let start = Instant::now();
-        writer.put("lat/value", format!("h{i}")).await;
+        put("lat/value", format!("h{i}")).await;
         changes.changed().await.unwrap();
         applied.push(start.elapsed());
     }
