@@ -120,6 +120,17 @@ impl Fixture for ConfigMapFixture {
     async fn provider(&self) -> Box<dyn Provider> {
         Box::new(FileProvider::directory(self.dir.path()))
     }
+    /// A mount whose key is a FIFO: hotconf reads only regular files.
+    async fn refused(&self) -> Option<Box<dyn Provider>> {
+        let mount = self.dir.path().join("refused");
+        fs::create_dir(&mount).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(mount.join("app.name"))
+            .status()
+            .unwrap();
+        assert!(made.success(), "mkfifo failed");
+        Some(Box::new(FileProvider::directory(mount)))
+    }
     async fn write(&self, config: &serde_json::Value) {
         let name = config["app"]["name"].as_str().unwrap().to_owned();
         let mut files = vec![("app.name", name.clone())];
