@@ -1,6 +1,8 @@
 //! `ConsulClient`: a small client for Consul's KV endpoint, faithful to the server's rules.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use once_cell::sync::OnceCell;
 use std::time::Duration;
 
 use hotconf_core::provider::BoundedBody;
@@ -69,7 +71,7 @@ pub struct Block {
 #[derive(Debug, Clone)]
 pub struct ConsulClient {
     config: Arc<ClientConfig>,
-    http: Arc<Mutex<Option<Http>>>,
+    http: Arc<OnceCell<Http>>,
 }
 
 /// The HTTP client and the KV endpoint's base URL, built on first use.
@@ -138,17 +140,9 @@ impl ConsulClient {
     }
 
     /// The HTTP client, built on first use.
-    fn http(&self) -> Result<Http> {
-        let mut slot = self
-            .http
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(http) = slot.as_ref() {
-            return Ok(http.clone());
-        }
-        let http = build(&self.config).map_err(|e| e.with_transient(false))?;
-        *slot = Some(http.clone());
-        Ok(http)
+    fn http(&self) -> Result<&Http> {
+        self.http
+            .get_or_try_init(|| build(&self.config).map_err(|e| e.with_transient(false)))
     }
 
     /// Reads every entry under `prefix` (`?recurse`).

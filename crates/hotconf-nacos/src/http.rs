@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use hotconf_core::provider::BoundedBody;
 use hotconf_core::{Error, ErrorKind, Format, Result};
 use md5::{Digest, Md5};
+use once_cell::sync::OnceCell;
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{redirect, Response, StatusCode};
 use tokio::sync::Mutex;
@@ -49,7 +50,7 @@ const ERROR_BODY: usize = 4 << 10;
 pub(crate) struct OpenApi {
     pub(crate) config: ClientConfig,
     /// Built on first use (see [`OpenApi::http`]).
-    http: std::sync::Mutex<Option<Http>>,
+    http: OnceCell<Http>,
     session: Mutex<Session>,
 }
 
@@ -87,21 +88,18 @@ impl OpenApi {
     pub(crate) fn new(config: ClientConfig) -> Self {
         OpenApi {
             config,
-            http: std::sync::Mutex::default(),
+            http: OnceCell::new(),
             session: Mutex::new(Session::default()),
         }
     }
 
     /// The HTTP client, built on first use: not exactly one endpoint, or a client that cannot
     /// be built, is a permanent `config` error.
-    fn http(&self) -> Result<Http> {
-        let mut slot = self
-            .http
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(http) = slot.as_ref() {
-            return Ok(http.clone());
-        }
+    fn http(&self) -> Result<&Http> {
+        self.http.get_or_try_init(|| self.build())
+    }
+
+    fn build(&self) -> Result<Http> {
         let [endpoint] = self.config.endpoints.as_slice() else {
             return Err(Error::new(
                 ErrorKind::Config,
@@ -122,12 +120,10 @@ impl OpenApi {
                     .with_transient(false)
                     .with_cause(e)
             })?;
-        let http = Http {
+        Ok(Http {
             client,
             base: format!("http://{endpoint}/nacos"),
-        };
-        *slot = Some(http.clone());
-        Ok(http)
+        })
     }
 
     /// Reads the config now, from the server.
@@ -152,7 +148,7 @@ impl OpenApi {
             .client
             .get(format!("{}/v1/cs/configs", http.base))
             .query(&query);
-        let response = self.send(&http, request, "reading").await?;
+        let response = self.send(http, request, "reading").await?;
         match response.status().as_u16() {
             200 => {
                 let format = server_format(response.headers());
@@ -189,7 +185,7 @@ impl OpenApi {
             .header("Long-Pulling-Timeout", HOLD.as_millis().to_string())
             .form(&[("Listening-Configs", listening)])
             .timeout(HOLD + Duration::from_secs(10));
-        let response = self.send(&http, request, "listening").await?;
+        let response = self.send(http, request, "listening").await?;
         match response.status().as_u16() {
             // The changed keys, or an empty body when the hold ended without a change.
             200 => Ok(!read_bounded(response, SMALL_BODY, "the listener's answer")
