@@ -87,7 +87,7 @@ async fn g8_a_failing_post_apply_check_reverts_to_the_previous_version() {
         matches!(
             reverted,
             Event::Applied {
-                origin: Origin::Revert { of: 1, failed: 2 },
+                reason: Origin::Revert { of: 1, failed: 2 },
                 ..
             }
         ),
@@ -125,7 +125,7 @@ async fn g8_the_revert_works_with_a_history_of_one() {
         matches!(
             reverted,
             Event::Applied {
-                origin: Origin::Revert { of: 1, failed: 2 },
+                reason: Origin::Revert { of: 1, failed: 2 },
                 ..
             }
         ),

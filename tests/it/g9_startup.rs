@@ -188,7 +188,7 @@ async fn fail_fast_starts_from_the_snapshot_then_follows_the_sources() {
         matches!(
             e,
             Event::Applied {
-                origin: Origin::Disk,
+                reason: Origin::Disk,
                 ..
             }
         )

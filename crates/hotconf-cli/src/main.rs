@@ -1,13 +1,13 @@
 //! `hotconf`: follow layered configuration sources from a shell.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use hotconf::{Event, Reloader, Startup};
+use hotconf::{Event, Redaction, Reloader, ReloaderBuilder, Startup};
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
@@ -20,7 +20,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  stopped by SIGINT or SIGTERM; or, with --once, the first config was printed
   1  no config could be loaded (with --once: none within --timeout)
-  2  bad arguments: an unknown option, an invalid source URI, an unreadable or invalid schema";
+  2  bad arguments: an unknown option, an invalid source URI, an unreadable or invalid schema
+  3  (explain) the key is not in the config";
 
 /// Follow layered configuration sources and print every applied, rejected or failed change.
 #[derive(Debug, Parser)]
@@ -37,6 +38,26 @@ enum Command {
     /// {"event":"source_error",...}.
     #[command(after_help = format!("Sources:\n  ./app.toml, file:./app.toml     a document (toml, yaml, json, properties)\n  file:/etc/app/                  a key-per-file directory (a ConfigMap mount)\n  file:/etc/app/?mode=documents   the documents in a directory, merged by name\n  env:APP_                        APP_DB__PORT=5 -> db.port\n  etcd://user:pw@h:2379,h:22379/app/        an etcd prefix (?typed=true: scalar values)\n  etcd://h:2379/app/config.yaml   one etcd key holding a document (?mode=key&format=yaml)\n  consul://h:8500/app/?token=…    a Consul KV prefix (?mode=key&format=json for one key)\n  nacos://user:pw@h:8848/app.yaml?group=G&namespace=N   a Nacos dataId\n\n{EXIT_CODES}"))]
     Watch(WatchArgs),
+    /// Load SOURCEs once and explain where KEY's value comes from: the layer in force, the
+    /// lower layers it overrides, and each layer's value (redacted ones shown as ***).
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ExplainArgs {
+    /// The key, as a dotted path (`db.servers[0].host`).
+    key: String,
+    /// The sources, lowest layer first.
+    #[arg(required = true, value_name = "SOURCE")]
+    sources: Vec<String>,
+    /// How long to wait for a first valid config (e.g. 500ms, 10s, 1m).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Also redact the keys matching this glob (`db.dsn`, `**.cert_*`); repeatable. Keys
+    /// containing password, passwd, secret, token, credential, private_key, api_key or
+    /// access_key are always redacted.
+    #[arg(long, value_name = "GLOB")]
+    redact: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -56,6 +77,11 @@ struct WatchArgs {
     /// How to print: json lines, or a pretty coloured diff (default: pretty on a terminal).
     #[arg(long, value_enum)]
     output: Option<Output>,
+    /// Also redact the keys matching this glob (`db.dsn`, `**.cert_*`); repeatable. Keys
+    /// containing password, passwd, secret, token, credential, private_key, api_key or
+    /// access_key are always redacted: their values print as ***.
+    #[arg(long, value_name = "GLOB")]
+    redact: Vec<String>,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -77,17 +103,57 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Watch(args) => runtime.block_on(watch(args)),
+        Command::Explain(args) => runtime.block_on(explain(args)),
+    }
+}
+
+/// A builder following `sources` in order, with the redaction policy plus `redact`.
+fn builder(sources: &[String], redact: &[String]) -> Result<ReloaderBuilder<Value>, ExitCode> {
+    let policy = redact
+        .iter()
+        .fold(Redaction::default(), |policy, glob| policy.key(glob));
+    let mut builder = Reloader::<Value>::builder().history(256).redaction(policy);
+    for source in sources {
+        match hotconf::provider_from_uri(source) {
+            Ok(provider) => builder = builder.layer(provider),
+            Err(error) => return Err(usage_error(&error)),
+        }
+    }
+    Ok(builder)
+}
+
+async fn explain(args: ExplainArgs) -> ExitCode {
+    let builder = match builder(&args.sources, &args.redact) {
+        Ok(builder) => builder,
+        Err(code) => return code,
+    };
+    let reloader = match builder.startup(Startup::Wait(args.timeout)).start().await {
+        Ok(reloader) => reloader,
+        Err(error) => {
+            eprintln!("hotconf: no config could be loaded: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let explanation = reloader.store().get().explain(&args.key);
+    let stdout = std::io::stdout();
+    let text = if stdout.is_terminal() {
+        output::explanation(&explanation)
+    } else {
+        serde_json::to_string(&explanation).unwrap_or_default()
+    };
+    let _ = writeln!(stdout.lock(), "{text}");
+    if explanation.found {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
     }
 }
 
 async fn watch(args: WatchArgs) -> ExitCode {
-    let mut builder = Reloader::<Value>::builder().history(256);
-    for source in &args.sources {
-        match hotconf::provider_from_uri(source) {
-            Ok(provider) => builder = builder.layer(provider),
-            Err(error) => return usage_error(&error),
-        }
-    }
+    let mut builder = match builder(&args.sources, &args.redact) {
+        Ok(builder) => builder,
+        Err(code) => return code,
+    };
     if let Some(path) = &args.schema {
         match schema::validator(path) {
             Ok(validate) => builder = builder.validate(validate),
@@ -110,7 +176,7 @@ async fn watch(args: WatchArgs) -> ExitCode {
             }
         };
         let snapshot = reloader.store().get();
-        let _ = printer.print(&Event::applied(&snapshot), Some(snapshot.merged()));
+        let _ = printer.print(&Event::applied(&snapshot), Some(&snapshot.redacted()));
         return ExitCode::SUCCESS;
     }
 
@@ -181,13 +247,13 @@ async fn print_events(
 async fn config_of(reloader: &Reloader<Value>, version: u64) -> Option<Value> {
     let current = reloader.store().get();
     if current.version() == version {
-        return Some(current.merged().clone());
+        return Some(current.redacted());
     }
     let history = reloader.history().await.ok()?;
     history
         .iter()
         .find(|s| s.version() == version)
-        .map(|s| s.merged().clone())
+        .map(|s| s.redacted())
 }
 
 async fn stop_signal() {

@@ -34,7 +34,8 @@ pub(crate) fn validator(
             None => Ok(()),
             Some(error) => {
                 let key = dotted(error.instance_path().as_str());
-                let mut rejection = Error::validation(format!("schema: {error}"));
+                let message = without_value(&error.to_string(), error.instance());
+                let mut rejection = Error::validation(format!("schema: {message}"));
                 if !key.is_empty() {
                     rejection = rejection.with_key(key);
                 }
@@ -42,6 +43,21 @@ pub(crate) fn validator(
             }
         },
     )
+}
+
+/// The schema's message without the value it was checked on (guarantee G12): the value's JSON
+/// text becomes `the value (a string)`.
+fn without_value(message: &str, instance: &Value) -> String {
+    let text = instance.to_string();
+    let kind = match instance {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    };
+    message.replace(&text, &format!("the value ({kind})"))
 }
 
 /// `/db/servers/0/host` → `db.servers[0].host`.
@@ -82,5 +98,30 @@ mod tests {
         assert!(validate(&serde_json::json!({"db": {"port": 5432}})).is_ok());
         let err = validate(&serde_json::json!({"db": {"port": 70000}})).unwrap_err();
         assert_eq!(err.key(), Some("db.port"), "{err}");
+        assert!(!err.to_string().contains("70000"), "{err}");
+    }
+
+    #[test]
+    fn violations_never_quote_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("schema.json");
+        std::fs::write(
+            &path,
+            r#"{"properties": {"token": {"type": "integer"}, "db": {"type": "object", "properties": {"password": {"pattern": "^x"}}},
+                "mode": {"enum": ["a", "b"]}, "list": {"maxItems": 1}}}"#,
+        )
+        .unwrap();
+        let validate = validator(&path).unwrap();
+        for (config, secret) in [
+            (serde_json::json!({"token": "s3cr3t-tok"}), "s3cr3t-tok"),
+            (serde_json::json!({"db": {"password": "hunter2pw"}}), "hunter2pw"),
+            (serde_json::json!({"db": ["hunter3pw"]}), "hunter3pw"),
+            (serde_json::json!({"mode": "c0nfidential"}), "c0nfidential"),
+            (serde_json::json!({"list": ["p4ss1", "p4ss2"]}), "p4ss"),
+        ] {
+            let err = validate(&config).unwrap_err().to_string();
+            assert!(!err.contains(secret), "{err}");
+            assert!(err.contains("the value ("), "{err}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::changes::Changes;
 use crate::error::Error;
 use crate::store::Origin;
 
@@ -18,8 +19,11 @@ pub enum Event {
         /// `(source, revision)` of every layer, in layer order (a JSON object when serialized).
         #[serde(serialize_with = "as_map")]
         revisions: Vec<(String, String)>,
-        /// How it came to be applied.
-        origin: Origin,
+        /// Why it was applied: the sources changed, a rollback, a revert after a failed
+        /// post-apply check, or the last-good file at startup.
+        reason: Origin,
+        /// The key paths that changed from the previous version (paths only, never values).
+        changed: Changes,
     },
     /// A candidate config was refused; the last good one keeps serving (guarantee G2).
     Rejected {
@@ -65,7 +69,8 @@ impl Event {
                 .iter()
                 .map(|(s, r)| (s.clone(), r.to_string()))
                 .collect(),
-            origin: snapshot.origin().clone(),
+            reason: snapshot.origin().clone(),
+            changed: snapshot.changes().clone(),
         }
     }
 
@@ -103,11 +108,15 @@ mod tests {
         let applied = Event::Applied {
             version: 3,
             revisions: vec![("b".into(), "7".into()), ("a".into(), "x1".into())],
-            origin: Origin::Sources,
+            reason: Origin::Sources,
+            changed: Changes {
+                changed: vec!["db.port".into()],
+                ..Changes::default()
+            },
         };
         assert_eq!(
             serde_json::to_string(&applied).unwrap(),
-            r#"{"event":"applied","version":3,"revisions":{"b":"7","a":"x1"},"origin":{"kind":"sources"}}"#
+            r#"{"event":"applied","version":3,"revisions":{"b":"7","a":"x1"},"reason":{"kind":"sources"},"changed":{"added":[],"removed":[],"changed":["db.port"],"omitted":0}}"#
         );
         let error =
             Error::new(crate::ErrorKind::Unavailable, "down").with_source_name("etcd://h:1/app");

@@ -2,6 +2,7 @@
 //! state (so bursts coalesce with bounded memory), plus the errors seen since the last drain.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::Notify;
 
@@ -18,6 +19,8 @@ pub(crate) struct Pending {
     pub(crate) dropped_errors: usize,
     /// Sources whose provider stopped for good (a permanent error).
     pub(crate) stopped: Vec<usize>,
+    /// When the earliest of `layers` was delivered.
+    pub(crate) delivered_at: Option<Instant>,
 }
 
 pub(crate) struct Inbox {
@@ -45,7 +48,11 @@ impl Inbox {
 
     /// Puts `layer` in the slot of `source`, replacing the state not yet taken.
     pub(crate) fn push_layer(&self, source: usize, layer: Layer) {
-        self.with(|p| p.layers[source] = Some(layer));
+        let now = Instant::now();
+        self.with(|p| {
+            p.layers[source] = Some(layer);
+            p.delivered_at.get_or_insert(now);
+        });
     }
 
     /// Adds an error of `source`, dropping the oldest beyond the limit.

@@ -5,12 +5,14 @@
 
 mod backoff;
 mod bounded;
+mod changes;
 mod disk;
 mod engine;
 #[cfg(feature = "env")]
 mod env;
 mod error;
 mod event;
+mod explain;
 mod figment_provider;
 mod follow;
 mod format;
@@ -23,13 +25,16 @@ mod memory;
 mod merge;
 mod path;
 pub mod provider;
+mod redaction;
 mod reloader;
 mod revision;
 mod secret;
 mod stats;
+mod status;
 mod store;
 mod subscription;
 mod target;
+mod timestamp;
 mod tree;
 mod uri;
 mod validate;
@@ -39,16 +44,20 @@ mod validate;
 #[cfg(feature = "env")]
 #[cfg_attr(docsrs, doc(cfg(feature = "env")))]
 pub use env::EnvProvider;
+pub use changes::Changes;
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use event::Event;
+pub use explain::{Explanation, LayerValue};
 pub use figment_provider::FigmentProvider;
 pub use format::{Format, Limits};
 pub use memory::{MemoryHandle, MemoryProvider};
 pub use provider::Provider;
-pub use reloader::{Reloader, ReloaderBuilder, Startup};
+pub use reloader::{Reloader, ReloaderBuilder, ReloaderHandle, Startup};
+pub use redaction::{Redaction, REDACTED};
 pub use revision::Revision;
 pub use secret::Secret;
-pub use stats::Stats;
+pub use stats::{Histogram, Stats};
+pub use status::{Health, SourceStatus, Status};
 pub use store::{CachedReader, Guard, Origin, Snapshot, Store};
 pub use subscription::Subscription;
 

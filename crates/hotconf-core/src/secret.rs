@@ -1,30 +1,51 @@
-//! `Secret`: a credential that never prints.
+//! `Secret`: a value that never prints.
 
 use std::fmt;
 
-/// A password or token. `Debug` and `Display` print `***`; only [`Secret::expose`] gives the value.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-impl Secret {
-    /// Wraps a credential.
-    pub fn new(value: impl Into<String>) -> Self {
+/// A password, a token, or any value that must not leave the process. `Debug`, `Display`
+/// and `Serialize` give `***`; only [`Secret::expose`] gives the value.
+///
+/// It can sit in a config struct: it deserializes as the value it wraps.
+///
+/// ```
+/// use hotconf_core::Secret;
+/// #[derive(Debug, serde::Deserialize)]
+/// struct Db { user: String, password: Secret }
+///
+/// let db: Db = serde_json::from_str(r#"{"user":"app","password":"hunter2"}"#).unwrap();
+/// assert_eq!(db.password.expose(), "hunter2");
+/// assert_eq!(format!("{db:?}"), r#"Db { user: "app", password: *** }"#);
+/// assert_eq!(serde_json::to_string(&db.password).unwrap(), r#""***""#);
+/// ```
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret<T = String>(T);
+
+impl<T> Secret<T> {
+    /// Wraps a value.
+    pub fn new(value: impl Into<T>) -> Self {
         Secret(value.into())
     }
 
-    /// The credential itself, for the one place that sends it to the server.
-    pub fn expose(&self) -> &str {
+    /// The value itself, for the one place that uses it.
+    pub fn expose(&self) -> &T {
         &self.0
+    }
+
+    /// The value, unwrapped.
+    pub fn into_inner(self) -> T {
+        self.0
     }
 }
 
-impl fmt::Debug for Secret {
+impl<T> fmt::Debug for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("***")
     }
 }
 
-impl fmt::Display for Secret {
+impl<T> fmt::Display for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("***")
     }
@@ -33,5 +54,18 @@ impl fmt::Display for Secret {
 impl From<String> for Secret {
     fn from(value: String) -> Self {
         Secret(value)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secret<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(Secret)
+    }
+}
+
+/// Serializes as `***`: a config printed or sent somewhere keeps its secrets.
+impl<T> Serialize for Secret<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("***")
     }
 }

@@ -1,5 +1,7 @@
 //! Counters of what the reloader did, for metrics and for tests that wait on progress.
 
+use std::time::Duration;
+
 /// Running totals since the reloader started. Read them with
 /// [`Reloader::stats`](crate::Reloader::stats), a watch receiver that changes after every batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -22,4 +24,69 @@ pub struct Stats {
     pub snapshots_written: u64,
     /// Failed writes of the last-good file (each logged with its cause).
     pub snapshot_failures: u64,
+    /// How long reloads from the sources took: merge, deserialization, validation and swap
+    /// (applied or rejected ones; not those that found nothing changed).
+    pub reload_duration: Histogram,
+    /// From a provider delivering a state to readers loading the config it made (applied
+    /// reloads only; in a coalesced batch, from the earliest delivery).
+    pub propagation: Histogram,
+}
+
+/// A histogram of durations with fixed buckets ([`Histogram::BOUNDS`]), as Prometheus keeps
+/// them: counts per bucket (not cumulative), their total, and the sum.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Histogram {
+    /// `counts[i]`: durations in `(BOUNDS[i-1], BOUNDS[i]]`; the last one counts those above
+    /// every bound.
+    pub counts: [u64; Histogram::BOUNDS.len() + 1],
+    /// How many durations were recorded.
+    pub count: u64,
+    /// Their sum, in nanoseconds.
+    pub sum_nanos: u64,
+}
+
+impl Histogram {
+    /// The buckets' upper bounds, in seconds: 50 µs to 10 s.
+    pub const BOUNDS: [f64; 14] = [
+        0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5,
+        1.0, 10.0,
+    ];
+
+    /// Records one duration.
+    pub fn record(&mut self, duration: Duration) {
+        let seconds = duration.as_secs_f64();
+        let bucket = Histogram::BOUNDS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(Histogram::BOUNDS.len());
+        self.counts[bucket] += 1;
+        self.count += 1;
+        self.sum_nanos = self
+            .sum_nanos
+            .saturating_add(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX));
+    }
+
+    /// The sum of the durations, in seconds.
+    pub fn sum_seconds(&self) -> f64 {
+        self.sum_nanos as f64 / 1e9
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_land_in_their_bucket() {
+        let mut h = Histogram::default();
+        h.record(Duration::from_micros(50));
+        h.record(Duration::from_micros(51));
+        h.record(Duration::from_secs(60));
+        assert_eq!(h.counts[0], 1);
+        assert_eq!(h.counts[1], 1);
+        assert_eq!(h.counts[Histogram::BOUNDS.len()], 1);
+        assert_eq!(h.count, 3);
+        assert_eq!(h.sum_nanos, 60_000_101_000);
+    }
 }

@@ -3,12 +3,16 @@
 use std::fmt;
 use std::ops::Deref;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use serde_json::Value;
 
+use crate::changes::Changes;
 use crate::error::Result;
+use crate::explain::{self, Explanation, LayerView};
+use crate::redaction::Redaction;
 use crate::revision::Revision;
 use crate::subscription::{Publisher, Subscription};
 use crate::tree::Tree;
@@ -52,6 +56,18 @@ pub struct Snapshot<T> {
     hash: u64,
     origin: Origin,
     pending_restart: Vec<String>,
+    layers: Arc<[LayerView]>,
+    redaction: Arc<Redaction>,
+    built_at: SystemTime,
+    facts: OnceLock<Facts>,
+    changes: OnceLock<Changes>,
+}
+
+/// What is known of a snapshot once it is published: when, and what it replaced.
+struct Facts {
+    applied_at: SystemTime,
+    /// The merged tree of the version it replaced, until [`Snapshot::changes`] compares them.
+    previous: Mutex<Option<Arc<Tree>>>,
 }
 
 /// What a [`Snapshot`] is made of, by name (for [`Snapshot::from_parts`]).
@@ -70,6 +86,10 @@ pub(crate) struct SnapshotParts<T> {
     pub(crate) origin: Origin,
     /// Restart-required keys whose source value differs from the value kept.
     pub(crate) pending_restart: Vec<String>,
+    /// The layers it was built from (none when read from the last-good file).
+    pub(crate) layers: Arc<[LayerView]>,
+    /// The redaction policy for showing its values.
+    pub(crate) redaction: Arc<Redaction>,
 }
 
 impl<T> Snapshot<T> {
@@ -83,6 +103,8 @@ impl<T> Snapshot<T> {
             hash,
             origin,
             pending_restart,
+            layers,
+            redaction,
         } = parts;
         Snapshot {
             config,
@@ -92,7 +114,20 @@ impl<T> Snapshot<T> {
             hash,
             origin,
             pending_restart,
+            layers,
+            redaction,
+            built_at: SystemTime::now(),
+            facts: OnceLock::new(),
+            changes: OnceLock::new(),
         }
+    }
+
+    /// Records that it was published now, over `previous` (the version it replaces).
+    pub(crate) fn published(&self, previous: Option<&Snapshot<T>>) {
+        let _ = self.facts.set(Facts {
+            applied_at: SystemTime::now(),
+            previous: Mutex::new(previous.map(|p| p.merged.clone())),
+        });
     }
 
     /// The typed config.
@@ -117,7 +152,7 @@ impl<T> Snapshot<T> {
     pub fn merged(&self) -> &Value {
         // An applied snapshot's tree always builds: the fast path accepts only documents the
         // tree parser accepts (`format::json_is_valid`). The last-good file uses `try_merged`.
-        static EMPTY: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+        static EMPTY: OnceLock<Value> = OnceLock::new();
         match self.merged.value() {
             Ok(value) => value,
             // Unreachable in practice: the same bytes were already deserialized successfully.
@@ -148,6 +183,60 @@ impl<T> Snapshot<T> {
     /// Restart-required keys whose source value differs from the value kept here.
     pub fn pending_restart(&self) -> &[String] {
         &self.pending_restart
+    }
+
+    /// When it was swapped in for readers (for a candidate not yet applied, which validators
+    /// see, when it was built).
+    pub fn applied_at(&self) -> SystemTime {
+        self.facts.get().map_or(self.built_at, |f| f.applied_at)
+    }
+
+    /// The key paths that changed from the version it replaced (for the first version, the
+    /// top-level keys, all added). Paths only, never values. Computed on first use.
+    pub fn changes(&self) -> &Changes {
+        self.changes.get_or_init(|| {
+            let previous = self
+                .facts
+                .get()
+                .and_then(|f| f.previous.lock().unwrap_or_else(|p| p.into_inner()).take());
+            let empty = Value::Object(Default::default());
+            let before = previous.as_ref().and_then(|t| t.value().ok());
+            Changes::between(before.map_or(&empty, |v| &**v), self.merged())
+        })
+    }
+
+    /// The key paths that differ from this version to `newer` (paths only, never values).
+    pub fn diff(&self, newer: &Snapshot<T>) -> Changes {
+        Changes::between(self.merged(), newer.merged())
+    }
+
+    /// Where the value of `key` (`db.servers[0].host`) comes from: the layer in force, the
+    /// lower layers it overrides, and the values where the redaction policy allows.
+    pub fn explain(&self, key: &str) -> Explanation {
+        explain::explain(
+            key,
+            &self.layers,
+            self.merged(),
+            &self.redaction,
+            &self.pending_restart,
+        )
+    }
+
+    /// The merged config with every value the redaction policy covers replaced by `***`:
+    /// what may be shown outside the process.
+    pub fn redacted(&self) -> Value {
+        self.redaction.redact(self.merged())
+    }
+
+    /// The redaction policy it was built under
+    /// ([`ReloaderBuilder::redaction`](crate::ReloaderBuilder::redaction)).
+    pub fn redaction(&self) -> &Redaction {
+        &self.redaction
+    }
+
+    /// The layers it was built from, to restore it with.
+    pub(crate) fn layers(&self) -> &Arc<[LayerView]> {
+        &self.layers
     }
 }
 
@@ -233,7 +322,7 @@ impl<T: Send + Sync + 'static> Store<T> {
     pub fn new(config: T) -> Self {
         let empty: Arc<[(String, Revision)]> = Arc::from(Vec::new());
         let merged = Tree::from_value(Arc::new(Value::Object(Default::default())));
-        Store::from_snapshot(Arc::new(Snapshot::from_parts(SnapshotParts {
+        let snapshot = Arc::new(Snapshot::from_parts(SnapshotParts {
             config,
             version: 0,
             revisions: empty,
@@ -241,7 +330,11 @@ impl<T: Send + Sync + 'static> Store<T> {
             hash: 0,
             origin: Origin::Initial,
             pending_restart: Vec::new(),
-        })))
+            layers: Arc::from(Vec::new()),
+            redaction: Arc::new(Redaction::default()),
+        }));
+        snapshot.published(None);
+        Store::from_snapshot(snapshot)
     }
 
     pub(crate) fn from_snapshot(snapshot: Arc<Snapshot<T>>) -> Self {

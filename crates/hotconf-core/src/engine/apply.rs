@@ -2,6 +2,9 @@
 //! candidate is rejected or the post-apply check fails.
 
 use std::sync::Arc;
+use std::time::Instant;
+
+use tracing::Instrument;
 
 use serde::de::DeserializeOwned;
 
@@ -30,7 +33,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         let changed = self.sources.iter().any(SourceState::is_dirty);
         if self.history.is_pinned() {
             if let Some(current) = self.current().filter(|_| changed) {
-                self.emit(Event::Held {
+                self.emit(|| Event::Held {
                     version: current.version(),
                 });
             }
@@ -39,6 +42,45 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         if !self.sources.iter().all(SourceState::is_ready) || !changed {
             return Ok(None);
         }
+        let layers: Vec<&str> = self
+            .sources
+            .iter()
+            .filter(|s| s.is_dirty())
+            .map(SourceState::label)
+            .collect();
+        let span = tracing::info_span!(
+            "reload",
+            layers = %layers.join(","),
+            version = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            duration_us = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let result = self.build_and_apply().instrument(span.clone()).await;
+        let took = started.elapsed();
+        let outcome = match &result {
+            Ok(Some(snapshot)) => {
+                span.record("version", snapshot.version());
+                "applied"
+            }
+            Ok(None) => "unchanged",
+            Err(_) => "rejected",
+        };
+        span.record("outcome", outcome);
+        span.record("duration_us", took.as_micros() as u64);
+        if outcome != "unchanged" {
+            let delivered = self.delivered_at.filter(|_| outcome == "applied");
+            self.count(|s| {
+                s.reload_duration.record(took);
+                if let Some(delivered) = delivered {
+                    s.propagation.record(started.duration_since(delivered) + took);
+                }
+            });
+        }
+        result
+    }
+
+    async fn build_and_apply(&mut self) -> Result<Option<Arc<Snapshot<T>>>> {
         let current = self.current();
         let built = Candidate::build(
             &self.sources,
@@ -49,6 +91,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             Ok(Some(candidate)) => candidate,
             Ok(None) => {
                 self.count(|s| s.unchanged += 1);
+                self.board.rejection(None);
                 self.accept();
                 return Ok(None);
             }
@@ -65,6 +108,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             .as_ref()
             .map(|_| self.sources.iter().map(SourceState::accepted).collect());
         self.accept();
+        self.board.rejection(None);
         self.publish(snapshot.clone());
         if let Some(undo) = undo {
             self.post_apply_check(&snapshot, current, undo).await?;
@@ -94,7 +138,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
     fn reject(&mut self, error: Error) -> Error {
         let error = blame(&self.sources, error);
         tracing::warn!(%error, "rejected a config; the last good one keeps serving");
-        self.emit(Event::rejected(&error));
+        self.count(|s| s.rejected += 1);
+        self.board.rejection(Some(&error));
+        self.emit(|| Event::rejected(&error));
         for source in &mut self.sources {
             source.revert();
         }
@@ -125,7 +171,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         let Err(error) = checked else {
             return Ok(());
         };
-        self.emit(Event::rejected(&error));
+        self.count(|s| s.rejected += 1);
+        self.board.rejection(Some(&error));
+        self.emit(|| Event::rejected(&error));
         let first = before.is_none();
         let restored = match before {
             Some(previous) => {
@@ -153,6 +201,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
     /// Swaps `snapshot` in, records it, emits its events, then notifies subscribers: a
     /// subscriber woken by a change finds its `applied` event already sent.
     pub(super) fn publish(&mut self, snapshot: Arc<Snapshot<T>>) {
+        snapshot.published(self.current().as_deref());
         let store = match &self.store {
             Some(store) => {
                 store.swap(snapshot.clone());
@@ -166,9 +215,10 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         self.last_version = snapshot.version();
         self.history.record(snapshot.clone());
         tracing::info!(version = snapshot.version(), "applied config");
-        self.emit(Event::applied(&snapshot));
+        self.count(|s| s.applied += 1);
+        self.emit(|| Event::applied(&snapshot));
         if !snapshot.pending_restart().is_empty() {
-            self.emit(Event::RestartRequired {
+            self.emit(|| Event::RestartRequired {
                 version: snapshot.version(),
                 keys: snapshot.pending_restart().to_vec(),
             });
@@ -202,6 +252,8 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             hash: earlier.content_hash(),
             origin,
             pending_restart: Vec::new(),
+            layers: earlier.layers().clone(),
+            redaction: self.rules.redaction.clone(),
         }));
         self.publish(snapshot.clone());
         self.save(&snapshot);

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::format;
 use crate::merge;
 use crate::path::{self, PathSegment};
 
@@ -26,7 +27,7 @@ pub(super) fn deserialize<T: DeserializeOwned>(
                 Err(err) => err,
             };
             let mut key = path::from_serde(err.path());
-            let message = err.inner().to_string();
+            let message = without_value(&err.inner().to_string(), path::lookup(merged, &key));
             if let Some(field) = message
                 .strip_prefix("missing field `")
                 .and_then(|m| m.split('`').next())
@@ -40,6 +41,45 @@ pub(super) fn deserialize<T: DeserializeOwned>(
             Err(locate(sources, error))
         }
     }
+}
+
+/// A deserialization error's message that does not quote the value at fault (guarantee
+/// G12): serde's `invalid type: string "…", expected u16` becomes `expected u16, found a
+/// string`; an unknown enum variant is not named; anything else has the value's text cut out.
+fn without_value(message: &str, value: Option<&Value>) -> String {
+    let found = value.map_or("nothing", format::kind_name);
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some((_, expected)) = message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once(", expected "))
+        {
+            return format!("expected {expected}, found {found}");
+        }
+    }
+    if let Some((_, expected)) = message
+        .strip_prefix("unknown variant ")
+        .and_then(|rest| rest.split_once(", expected "))
+    {
+        return format!("unknown variant ({found}), expected {expected}");
+    }
+    let text = match value {
+        Some(Value::String(s)) => s.clone(),
+        Some(v @ (Value::Number(_) | Value::Bool(_))) => v.to_string(),
+        _ => return message.to_owned(),
+    };
+    if text.is_empty() || !message.contains(&text) {
+        return message.to_owned();
+    }
+    // Quoted, the value is cut wherever it appears; bare, only when long enough not to be a
+    // word of the message itself.
+    let mut out = message.to_owned();
+    for quoted in [format!("\"{text}\""), format!("`{text}`"), format!("'{text}'")] {
+        out = out.replace(&quoted, "<value>");
+    }
+    if text.len() >= 4 {
+        out = out.replace(&text, "<value>");
+    }
+    out
 }
 
 /// Names the source of an error from its key: the highest layer that holds the key.
@@ -70,5 +110,41 @@ pub(super) fn blame(sources: &[SourceState], error: Error) -> Error {
     match (dirty.next(), dirty.next()) {
         (Some(only), None) => error.with_source_name(only.name().to_owned()),
         _ => error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn messages_name_the_expected_type_and_the_kind_found_never_the_value() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        enum Mode {
+            Fast,
+            Safe,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct App {
+            port: u16,
+            mode: Mode,
+            #[serde(default)]
+            addr: Option<std::net::SocketAddr>,
+        }
+        let cases = [
+            (json!({"port": "hunter2-secret", "mode": "Fast"}), "hunter2-secret", "expected u16, found a string"),
+            (json!({"port": 987654, "mode": "Fast"}), "987654", "expected u16, found a number"),
+            (json!({"port": 1, "mode": "s3cr3t-variant"}), "s3cr3t-variant", "unknown variant (a string), expected `Fast` or `Safe`"),
+            (json!({"port": 1, "mode": "Fast", "addr": "p4ssw0rd:x"}), "p4ssw0rd", "invalid socket address syntax"),
+        ];
+        for (merged, secret, expected) in cases {
+            let error = deserialize::<App>(&[], &merged).unwrap_err();
+            let text = error.to_string();
+            assert!(!text.contains(secret), "{text}");
+            assert!(text.contains(expected), "{text}");
+        }
     }
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::error::Result;
+use crate::explain::LayerView;
 use crate::format;
 use crate::layered;
 use crate::merge;
@@ -33,6 +34,7 @@ pub(super) struct Candidate<T> {
     pub(super) hash: u64,
     pub(super) revisions: Arc<[(String, Revision)]>,
     pub(super) pending_restart: Vec<String>,
+    pub(super) layers: Arc<[LayerView]>,
 }
 
 impl<T: DeserializeOwned> Candidate<T> {
@@ -62,6 +64,7 @@ impl<T: DeserializeOwned> Candidate<T> {
                 })
                 .collect()
         };
+        let views = || -> Arc<[LayerView]> { sources.iter().map(SourceState::view).collect() };
         let plain = restart_required.is_empty();
         if let ([(_, only)], true) = (layers.as_slice(), plain) {
             if let Some(bytes) = only.json_map_bytes() {
@@ -81,6 +84,7 @@ impl<T: DeserializeOwned> Candidate<T> {
                         hash,
                         revisions: revisions(),
                         pending_restart: Vec::new(),
+                        layers: views(),
                     }));
                 }
             }
@@ -106,6 +110,7 @@ impl<T: DeserializeOwned> Candidate<T> {
                 hash,
                 revisions: revisions(),
                 pending_restart: Vec::new(),
+                layers: views(),
             }));
         }
         let mut merged = merge::merge_all(values);
@@ -130,6 +135,7 @@ impl<T: DeserializeOwned> Candidate<T> {
             hash,
             revisions: revisions(),
             pending_restart,
+            layers: views(),
         }))
     }
 
@@ -145,6 +151,7 @@ impl<T: DeserializeOwned> Candidate<T> {
             merged,
             revisions: revisions.into(),
             pending_restart: Vec::new(),
+            layers: Arc::from(Vec::new()),
         })
     }
 }

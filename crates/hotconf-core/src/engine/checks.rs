@@ -32,6 +32,7 @@ pub(super) async fn check_candidate<T: DeserializeOwned>(
         hash,
         revisions,
         pending_restart,
+        layers,
     } = candidate;
     let config = match config {
         Some(config) => config,
@@ -50,6 +51,8 @@ pub(super) async fn check_candidate<T: DeserializeOwned>(
         hash,
         origin,
         pending_restart,
+        layers,
+        redaction: rules.redaction.clone(),
     }));
     for check in &rules.async_validators {
         run_check(check, &snapshot, "an async validator", rules.check_timeout)

@@ -16,7 +16,7 @@ mod source;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
@@ -27,6 +27,8 @@ use crate::event::Event;
 use crate::format::Limits;
 use crate::inbox::Pending;
 use crate::path::PathSegment;
+use crate::redaction::Redaction;
+use crate::status::Board;
 use crate::stats::Stats;
 use crate::store::{Origin, Snapshot, Store};
 use crate::subscription::Publisher;
@@ -46,6 +48,8 @@ pub(crate) struct Rules<T> {
     pub(crate) limits: Limits,
     /// How long an async validator or the post-apply check may take.
     pub(crate) check_timeout: Duration,
+    /// Which values never leave the process.
+    pub(crate) redaction: Arc<Redaction>,
 }
 
 /// What one [`Engine::batch`] did.
@@ -70,19 +74,28 @@ pub(crate) struct Engine<T> {
     /// The version of the last snapshot published (versions never repeat, even when the first
     /// one is taken back by a failing post-apply check).
     last_version: u64,
+    /// Per-source status and rejections, for [`Reloader::status`](crate::Reloader::status).
+    board: Board,
+    /// When the earliest state of the batch being applied was delivered.
+    delivered_at: Option<Instant>,
 }
 
 impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
-    /// An engine for the sources `names` (in layer order) that has applied nothing yet.
+    /// An engine for the sources `(layer, source)` (in layer order) that has applied nothing
+    /// yet, keeping `board` up to date.
     pub(crate) fn new(
-        names: impl IntoIterator<Item = String>,
+        names: &[(String, String)],
         rules: Rules<T>,
         events: broadcast::Sender<Event>,
         stats: Arc<Publisher<Stats>>,
         disk: Option<disk::Latest<T>>,
+        board: Board,
     ) -> Engine<T> {
         Engine {
-            sources: names.into_iter().map(SourceState::new).collect(),
+            sources: names
+                .iter()
+                .map(|(label, name)| SourceState::new(label.clone(), name.clone()))
+                .collect(),
             history: History::new(rules.history),
             rules,
             store: None,
@@ -90,6 +103,8 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             stats,
             disk,
             last_version: 0,
+            board,
+            delivered_at: None,
         }
     }
 
@@ -111,14 +126,11 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             .map(SourceState::name)
     }
 
-    fn emit(&self, event: Event) {
-        self.stats.send_modify(|s| match &event {
-            Event::Applied { .. } => s.applied += 1,
-            Event::Rejected { .. } => s.rejected += 1,
-            Event::SourceError { .. } => s.source_errors += 1,
-            _ => {}
-        });
-        let _ = self.events.send(event);
+    /// Sends an event to the subscribers, if any (counting happens where the event arises).
+    fn emit(&self, event: impl FnOnce() -> Event) {
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(event());
+        }
     }
 
     fn count(&self, f: impl Fn(&mut Stats)) {
@@ -137,6 +149,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             };
         }
         let applied = self.apply_sources().await;
+        self.delivered_at = None;
         self.count(|s| s.batches += 1);
         Batch {
             source_error,
@@ -155,27 +168,39 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         }
         for index in pending.stopped {
             self.sources[index].stop();
+            self.board.stopped(index);
         }
         let mut first = None;
         for (index, error) in pending.errors {
-            let name = self.sources[index].name();
-            tracing::warn!(source = %name, %error, "source error; keeping its last good state");
-            self.emit(Event::source_error(name, &error));
+            let source = &self.sources[index];
+            let name = source.name();
+            tracing::warn!(source = %name, layer = source.label(), %error, "source error; keeping its last good state");
+            self.count(|s| s.source_errors += 1);
+            self.board.failed(index, &error);
+            self.emit(|| Event::source_error(name, &error));
             first.get_or_insert(error);
         }
+        self.delivered_at = match (self.delivered_at, pending.delivered_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let limits = self.rules.limits;
         for (index, layer) in pending.layers.into_iter().enumerate() {
             let Some(layer) = layer else { continue };
             let source = &mut self.sources[index];
+            let revision = layer.revision.clone();
             match source.offer(layer, &limits) {
                 Offer::Stale(revision) => {
                     tracing::warn!(source = %source.name(), %revision, "ignoring a state older than one already seen");
                     self.count(|s| s.stale += 1);
                 }
-                Offer::Repeat | Offer::Changed => {}
+                Offer::Repeat => self.board.delivered(index, &revision, false),
+                Offer::Changed => self.board.delivered(index, &revision, true),
                 Offer::Rejected(error) => {
                     tracing::warn!(%error, "rejected a source state; keeping its last good state");
-                    self.emit(Event::rejected(&error));
+                    self.count(|s| s.rejected += 1);
+                    self.board.failed(index, &error);
+                    self.emit(|| Event::rejected(&error));
                 }
             }
         }
@@ -201,12 +226,14 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         let earlier = self.history.find(version)?;
         let snapshot = self.restore(&earlier, Origin::Rollback { of: version })?;
         self.history.set_pinned(true);
+        self.board.set_pinned(true);
         Ok(snapshot)
     }
 
     /// Resumes following the sources: applies their latest states at once.
     pub(crate) async fn unpin(&mut self) -> Result<Option<Arc<Snapshot<T>>>> {
         self.history.set_pinned(false);
+        self.board.set_pinned(false);
         for source in &mut self.sources {
             source.touch();
         }

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use crate::error::Error;
+use crate::explain::LayerView;
 use crate::format::Limits;
 use crate::layer::Layer;
 use crate::revision::Revision;
@@ -38,7 +39,10 @@ pub(super) enum Offer {
 
 /// What the engine knows of one source.
 pub(super) struct SourceState {
-    name: String,
+    /// The layer's name (metric labels, the status).
+    label: Arc<str>,
+    /// The source's name (errors, events).
+    name: Arc<str>,
     /// The last state offered, to drop exact repeats.
     last_layer: Option<Layer>,
     /// The newest ordered revision seen.
@@ -57,9 +61,10 @@ pub(super) struct SourceState {
 
 impl SourceState {
     /// A source that has delivered nothing yet.
-    pub(super) fn new(name: String) -> SourceState {
+    pub(super) fn new(label: String, name: String) -> SourceState {
         SourceState {
-            name,
+            label: label.into(),
+            name: name.into(),
             last_layer: None,
             newest: None,
             accepted: State::default(),
@@ -73,6 +78,20 @@ impl SourceState {
     /// The source's name.
     pub(super) fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The layer's name.
+    pub(super) fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Its latest state as a snapshot shows it.
+    pub(super) fn view(&self) -> LayerView {
+        LayerView {
+            layer: self.label.clone(),
+            source: self.name.clone(),
+            tree: self.latest().cloned(),
+        }
     }
 
     /// The tree to apply next (`None`: an empty layer, or no good state yet).
@@ -133,7 +152,7 @@ impl SourceState {
                 self.dirty = true;
                 Offer::Changed
             }
-            Err(error) => Offer::Rejected(error.with_source_name(self.name.clone())),
+            Err(error) => Offer::Rejected(error.with_source_name(&*self.name)),
         }
     }
 

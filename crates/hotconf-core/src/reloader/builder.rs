@@ -18,6 +18,8 @@ use crate::format::Limits;
 use crate::inbox::Inbox;
 use crate::path;
 use crate::provider::Provider;
+use crate::redaction::Redaction;
+use crate::status::Board;
 use crate::stats::Stats;
 use crate::store::Snapshot;
 use crate::subscription::{Publisher, Subscription};
@@ -25,12 +27,14 @@ use crate::subscription::{Publisher, Subscription};
 use super::source_task::follow_source;
 use super::startup::{first_config, Startup};
 use super::task::run;
-use super::{AbortOnDrop, Reloader};
+use super::{AbortOnDrop, Reloader, ReloaderHandle};
 
 /// Configures and starts a [`Reloader`]. Layers are merged in the order they are added: later
 /// layers override earlier ones.
 pub struct ReloaderBuilder<T> {
     providers: Vec<Arc<dyn Provider>>,
+    /// The layers' names given with `named_layer` (`None`: the scheme and position).
+    labels: Vec<Option<String>>,
     rules: Rules<T>,
     startup: Startup,
     last_good_file: Option<PathBuf>,
@@ -44,6 +48,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Default for ReloaderBuilder<T>
     fn default() -> Self {
         ReloaderBuilder {
             providers: Vec::new(),
+            labels: Vec::new(),
             rules: Rules {
                 validators: Vec::new(),
                 async_validators: Vec::new(),
@@ -52,6 +57,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Default for ReloaderBuilder<T>
                 history: 10,
                 limits: Limits::default(),
                 check_timeout: Duration::from_secs(30),
+                redaction: Arc::new(Redaction::default()),
             },
             startup: Startup::FailFast,
             last_good_file: None,
@@ -65,8 +71,32 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Default for ReloaderBuilder<T>
 
 impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
     /// Adds a layer on top of the ones added so far.
+    ///
+    /// The layer's name, the label of its metrics and its name in the status, is its scheme
+    /// and position (`file-0`, `etcd-1`); use [`named_layer`](Self::named_layer) to choose it.
     pub fn layer(mut self, provider: impl Provider + 'static) -> Self {
         self.providers.push(Arc::new(provider));
+        self.labels.push(None);
+        self
+    }
+
+    /// Adds a layer named `name` (`defaults`, `team-overrides`): the label of its metrics and
+    /// its name in the status and the admin API. Names are unique within a reloader; keep
+    /// them few and stable (never a URI or a value).
+    pub fn named_layer(mut self, name: impl Into<String>, provider: impl Provider + 'static) -> Self {
+        self.providers.push(Arc::new(provider));
+        self.labels.push(Some(name.into()));
+        self
+    }
+
+    /// The redaction policy: which config values never leave the process (events, errors,
+    /// logs, the CLI, the admin API). The default covers keys containing `password`,
+    /// `passwd`, `secret`, `token`, `credential`, `private_key`, `api_key` or `access_key`.
+    ///
+    /// The last-good file ([`last_good_file`](Self::last_good_file)) holds the whole config,
+    /// secrets included: it is written with mode 0600 and read only by this process's user.
+    pub fn redaction(mut self, policy: Redaction) -> Self {
+        self.rules.redaction = Arc::new(policy);
         self
     }
 
@@ -186,6 +216,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
                 "a reloader needs at least one layer",
             ));
         }
+        let names = self.layer_names()?;
         let inbox = Inbox::new(self.providers.len());
         let mut tasks: Vec<JoinHandle<()>> = self
             .providers
@@ -202,8 +233,15 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
             writer = Some(task);
             sender
         });
-        let names = self.providers.iter().map(|p| p.metadata().name);
-        let mut engine = Engine::new(names, self.rules, self.events.clone(), stats, disk);
+        let board = Board::new(&names);
+        let mut engine = Engine::new(
+            &names,
+            self.rules,
+            self.events.clone(),
+            stats,
+            disk,
+            board.clone(),
+        );
         if let Err(error) = first_config(&mut engine, &inbox, self.startup).await {
             let Some(path) = &self.last_good_file else {
                 return Err(error);
@@ -224,11 +262,43 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
         tasks.extend(writer);
         tasks.push(tokio::spawn(run(engine, inbox, receiver, self.debounce)));
         Ok(Reloader {
-            store,
-            events: self.events,
-            stats: subscription,
-            commands,
+            handle: ReloaderHandle {
+                store,
+                events: self.events,
+                stats: subscription,
+                commands,
+                board,
+            },
             _tasks: AbortOnDrop(tasks),
         })
     }
+
+    /// `(layer, source)` of every layer: the given names, or the scheme and position.
+    fn layer_names(&self) -> Result<Vec<(String, String)>> {
+        let mut names: Vec<(String, String)> = Vec::with_capacity(self.providers.len());
+        for (index, (provider, label)) in self.providers.iter().zip(&self.labels).enumerate() {
+            let source = provider.metadata().name;
+            let label = label.clone().unwrap_or_else(|| default_label(&source, index));
+            if names.iter().any(|(l, _)| *l == label) {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("two layers are named `{label}`: layer names must be unique"),
+                ));
+            }
+            names.push((label, source));
+        }
+        Ok(names)
+    }
+}
+
+/// `file-0`, `etcd-1`: a source's scheme and its position.
+fn default_label(source: &str, index: usize) -> String {
+    let scheme = source
+        .split_once(':')
+        .map(|(scheme, _)| scheme)
+        .filter(|s| {
+            !s.is_empty() && s.len() <= 16 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+')
+        })
+        .unwrap_or("layer");
+    format!("{}-{index}", scheme.to_ascii_lowercase())
 }

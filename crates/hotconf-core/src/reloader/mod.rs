@@ -5,26 +5,20 @@
 //! task that owns the engine). This file holds the handle the user keeps.
 
 mod builder;
+mod handle;
 mod source_task;
 mod startup;
 mod task;
 
 use std::fmt;
-use std::sync::Arc;
+use std::ops::Deref;
 
 use serde::de::DeserializeOwned;
-use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::error::{Error, ErrorKind, Result};
-use crate::event::Event;
-use crate::stats::Stats;
-use crate::store::{Snapshot, Store};
-use crate::subscription::Subscription;
-
 pub use self::builder::ReloaderBuilder;
+pub use self::handle::ReloaderHandle;
 pub use self::startup::Startup;
-use self::task::Command;
 
 /// Aborts its tasks when dropped, so that the tasks of a reloader stop with it (and the
 /// source tasks with a start that fails).
@@ -71,17 +65,14 @@ impl Drop for AbortOnDrop {
 /// # Ok(()) }
 /// ```
 pub struct Reloader<T> {
-    store: Store<T>,
-    events: broadcast::Sender<Event>,
-    stats: Subscription<Stats>,
-    commands: mpsc::Sender<Command<T>>,
+    handle: ReloaderHandle<T>,
     _tasks: AbortOnDrop,
 }
 
 impl<T: fmt::Debug + Send + Sync + 'static> fmt::Debug for Reloader<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reloader")
-            .field("store", &self.store)
+            .field("store", &self.handle.store)
             .finish_non_exhaustive()
     }
 }
@@ -91,47 +82,22 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Reloader<T> {
     pub fn builder() -> ReloaderBuilder<T> {
         ReloaderBuilder::default()
     }
+}
 
-    /// The store readers load from.
-    pub fn store(&self) -> Store<T> {
-        self.store.clone()
+impl<T> Reloader<T> {
+    /// A cloneable handle to see and operate this reloader from elsewhere (an admin router):
+    /// it does not keep the reloader running.
+    pub fn handle(&self) -> ReloaderHandle<T> {
+        self.handle.clone()
     }
+}
 
-    /// Subscribes to events from now on. A receiver that lags loses the oldest events, never
-    /// blocks the reloader.
-    pub fn events(&self) -> broadcast::Receiver<Event> {
-        self.events.subscribe()
-    }
+/// The reloader's methods are its handle's: [`store`](ReloaderHandle::store),
+/// [`status`](ReloaderHandle::status), [`rollback`](ReloaderHandle::rollback), …
+impl<T> Deref for Reloader<T> {
+    type Target = ReloaderHandle<T>;
 
-    /// Counters of what the reloader did; the subscription changes after every batch.
-    pub fn stats(&self) -> Subscription<Stats> {
-        self.stats.clone()
-    }
-
-    async fn ask<R>(&self, command: impl FnOnce(oneshot::Sender<R>) -> Command<T>) -> Result<R> {
-        let (reply, answer) = oneshot::channel();
-        let closed = || Error::new(ErrorKind::Closed, "the reloader has stopped");
-        self.commands
-            .send(command(reply))
-            .await
-            .map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())
-    }
-
-    /// Restores the content of `version` from the history as a new version and pins it: source
-    /// changes are tracked but not applied until [`unpin`](Self::unpin).
-    pub async fn rollback(&self, version: u64) -> Result<Arc<Snapshot<T>>> {
-        self.ask(|reply| Command::Rollback(version, reply)).await?
-    }
-
-    /// Resumes following the sources, applying their latest states at once. Returns the
-    /// snapshot applied, if the sources differ from the pinned content.
-    pub async fn unpin(&self) -> Result<Option<Arc<Snapshot<T>>>> {
-        self.ask(Command::Unpin).await?
-    }
-
-    /// The applied versions kept for rollback, oldest first.
-    pub async fn history(&self) -> Result<Vec<Arc<Snapshot<T>>>> {
-        self.ask(Command::History).await
+    fn deref(&self) -> &ReloaderHandle<T> {
+        &self.handle
     }
 }
