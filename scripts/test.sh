@@ -31,6 +31,11 @@ command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 # curl writes to the Consul emulator in the CLI's end-to-end test, as an operator would.
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# prometheus and promtool (one Debian package) scrape and lint the metrics in the test kit's
+# Prometheus tests; each test starts its own server on a free port, never the system service.
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+    missing+=(prometheus)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
     say "installing ${missing[*]}"
     SUDO=""

@@ -22,6 +22,8 @@ pub mod nacos;
 #[cfg(feature = "pki")]
 pub mod pki;
 pub mod ports;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 pub mod proxy;
 mod scripted;
 pub mod suite;
