@@ -3,7 +3,9 @@
 //! Every wait is on an event or a store change, with a timeout; nothing sleeps and hopes.
 
 mod bad_input;
+mod change_facts;
 mod env_layer;
+mod explain;
 mod fast_path;
 mod g10_credentials;
 mod g11_contained;
@@ -18,6 +20,7 @@ mod g8_rollback;
 mod g9_startup;
 mod merge_semantics;
 mod restart_required;
+mod status;
 
 use hotconf::{Event, Format, MemoryHandle, MemoryProvider, Reloader, ReloaderBuilder};
 use serde::Deserialize;

@@ -48,7 +48,7 @@ pub struct SourceStatus {
     pub layer: String,
     /// The source (its URI, credentials redacted).
     pub source: String,
-    /// The revision of its last good state.
+    /// The revision of its latest state (which may be failing: see `health`).
     pub revision: Option<String>,
     /// Whether it delivers.
     pub health: Health,
@@ -122,14 +122,19 @@ impl Board {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Source `index` delivered a good state (`changed`: not a repeat).
-    pub(crate) fn delivered(&self, index: usize, revision: &Revision, changed: bool) {
+    /// Source `index` delivered a new state: it counts as good once it is accepted.
+    pub(crate) fn changed(&self, index: usize, revision: &Revision) {
         let mut board = self.lock();
         let source = &mut board.sources[index];
-        if changed || source.revision.is_none() {
-            source.revision = Some(revision.to_string());
-            source.last_change = Some(SystemTime::now());
-        }
+        source.revision = Some(revision.to_string());
+        source.last_change = Some(SystemTime::now());
+    }
+
+    /// Source `index` delivered a good state: its latest state went into the applied config
+    /// (or equals it), or it delivered again the state already in use.
+    pub(crate) fn good(&self, index: usize) {
+        let mut board = self.lock();
+        let source = &mut board.sources[index];
         if source.health != Health::Stopped {
             source.health = Health::Up;
         }

@@ -128,7 +128,10 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
     }
 
     fn accept(&mut self) {
-        for source in &mut self.sources {
+        for (index, source) in self.sources.iter_mut().enumerate() {
+            if source.is_dirty() {
+                self.board.good(index);
+            }
             source.accept();
         }
     }
@@ -140,6 +143,14 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         tracing::warn!(%error, "rejected a config; the last good one keeps serving");
         self.count(|s| s.rejected += 1);
         self.board.rejection(Some(&error));
+        // The source at fault, when known, is failing: its latest state is not in use.
+        if let Some(index) = self
+            .sources
+            .iter()
+            .position(|s| Some(s.name()) == error.source_name())
+        {
+            self.board.failed(index, &error);
+        }
         self.emit(|| Event::rejected(&error));
         for source in &mut self.sources {
             source.revert();

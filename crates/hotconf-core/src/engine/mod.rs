@@ -194,8 +194,8 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
                     tracing::warn!(source = %source.name(), %revision, "ignoring a state older than one already seen");
                     self.count(|s| s.stale += 1);
                 }
-                Offer::Repeat => self.board.delivered(index, &revision, false),
-                Offer::Changed => self.board.delivered(index, &revision, true),
+                Offer::Repeat => self.board.good(index),
+                Offer::Changed => self.board.changed(index, &revision),
                 Offer::Rejected(error) => {
                     tracing::warn!(%error, "rejected a source state; keeping its last good state");
                     self.count(|s| s.rejected += 1);
