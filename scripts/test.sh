@@ -31,6 +31,9 @@ command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 # curl writes to the Consul emulator in the CLI's end-to-end test, as an operator would.
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# Headless Chromium and its WebDriver server run the admin page's browser tests (hotconf-admin).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ "${#missing[@]}" -gt 0 ]; then
     say "installing ${missing[*]}"
     SUDO=""
