@@ -75,7 +75,7 @@ pub trait View: Send + Sync + 'static {
     /// The differences between two kept versions: the body of `GET /config/diff`.
     fn diff(&self, from: u64, to: u64) -> BoxFuture<'_, Result<Value, AdminError>>;
     /// Which layer a key's value comes from: the body of `GET /config/explain`.
-    fn explain(&self, key: &str) -> BoxFuture<'_, Result<Value, AdminError>>;
+    fn explain<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Value, AdminError>>;
     /// Pins a kept version: `POST /config/rollback/{version}`.
     fn rollback(&self, version: u64) -> BoxFuture<'_, Result<Value, AdminError>>;
     /// Resumes following the sources: `POST /config/unpin`.
@@ -268,7 +268,8 @@ impl Admin {
 
     /// Enables the write routes (rollback, unpin) for requests that carry
     /// `Authorization: Bearer <secret>`. The secret is compared in constant time and never
-    /// printed. An empty secret leaves writes disabled.
+    /// printed. Surrounding whitespace is ignored (the newline at the end of a token file), and
+    /// an empty secret leaves writes disabled.
     pub fn token(mut self, secret: impl AsRef<str>) -> Self {
         let secret = secret.as_ref().trim();
         self.token = (!secret.is_empty()).then(|| Token(Arc::from(secret.as_bytes())));
@@ -589,7 +590,7 @@ mod tests {
             fn diff(&self, _: u64, _: u64) -> BoxFuture<'_, Result<Value, AdminError>> {
                 Box::pin(async { Ok(Value::Null) })
             }
-            fn explain(&self, _: &str) -> BoxFuture<'_, Result<Value, AdminError>> {
+            fn explain<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Value, AdminError>> {
                 Box::pin(async { Ok(Value::Null) })
             }
             fn rollback(&self, _: u64) -> BoxFuture<'_, Result<Value, AdminError>> {

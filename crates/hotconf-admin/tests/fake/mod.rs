@@ -252,8 +252,7 @@ impl View for Fake {
         })
     }
 
-    fn explain(&self, key: &str) -> BoxFuture<'_, Result<Value, AdminError>> {
-        let key = key.to_owned();
+    fn explain<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Value, AdminError>> {
         Box::pin(async move {
             if key == "slow" {
                 // Never answers: the router's deadline must.
@@ -261,7 +260,7 @@ impl View for Fake {
             }
             let state = self.state.lock().unwrap();
             let config = flat(&state.history.last().unwrap().config);
-            let value = config.get(&key).map(|value| redact(&key, value));
+            let value = config.get(key).map(|value| redact(key, value));
             Ok(json!({
                 "key": key,
                 "found": value.is_some(),
