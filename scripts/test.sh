@@ -36,6 +36,9 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
     missing+=(prometheus)
 fi
+# Headless Chromium and its WebDriver server run the admin page's browser tests (hotconf-admin).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ "${#missing[@]}" -gt 0 ]; then
     say "installing ${missing[*]}"
     SUDO=""

@@ -1,0 +1,660 @@
+//! hotconf's admin HTTP API and page.
+//!
+//! [`Admin`] builds an [`axum::Router`] that lets an operator see and operate a running hotconf
+//! configuration: the applied version and its sources, the history of applied versions, the diff
+//! between two of them, where a key's value comes from, the (redacted) config, Prometheus metrics,
+//! liveness and readiness, and (only with a bearer token configured) rollback and unpin. `GET /`
+//! serves a self-contained admin page (no CDN, no build step) that uses the same API.
+//!
+//! The router talks to the running reloader through the object-safe [`View`] trait, so it does
+//! not depend on the config type.
+//!
+//! | Route | Answer |
+//! |---|---|
+//! | `GET /` | the admin page |
+//! | `GET /config/version` | [`View::version`] |
+//! | `GET /config/history` | [`View::history`] |
+//! | `GET /config/diff?from=N&to=M` | [`View::diff`] |
+//! | `GET /config` | [`View::config`] (already redacted) |
+//! | `GET /config/explain?key=K` | [`View::explain`] |
+//! | `GET /metrics` | the registry in the OpenMetrics text format (404 without a registry) |
+//! | `GET /healthz` | always `200 {"status":"alive"}` |
+//! | `GET /readyz` | `200` when ready, `503` otherwise; body `{"ready":bool, ...detail}` |
+//! | `POST /config/rollback/{version}` | [`View::rollback`] (bearer token) |
+//! | `POST /config/unpin` | [`View::unpin`] (bearer token) |
+//!
+//! Every error answers a 4xx or 5xx status with a JSON body `{"error":"…"}`.
+#![forbid(unsafe_code)]
+
+mod page;
+mod server;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::future::BoxFuture;
+use prometheus_client::registry::Registry;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
+
+pub use server::{RunningServer, Server};
+
+/// The content type of `GET /metrics`: the OpenMetrics text format.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The default largest request body, in bytes ([`Admin::body_limit`]).
+pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+
+/// The default deadline of one request ([`Admin::request_timeout`]).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the admin router needs from a running reloader, type-erased.
+///
+/// hotconf's reloader implements it; tests implement it with a fake. Every value it returns is
+/// sent as is, so an implementation returns only redacted values (DESIGN.md G12).
+pub trait View: Send + Sync + 'static {
+    /// The applied version, its origin, pin state and sources: the body of `GET /config/version`.
+    fn version(&self) -> Value;
+    /// Whether the application is ready to serve: `GET /readyz`.
+    fn ready(&self) -> Readiness;
+    /// The applied config, already redacted: the body of `GET /config`.
+    fn config(&self) -> Value;
+    /// The kept versions, oldest first: the body of `GET /config/history`.
+    fn history(&self) -> BoxFuture<'_, Result<Value, AdminError>>;
+    /// The differences between two kept versions: the body of `GET /config/diff`.
+    fn diff(&self, from: u64, to: u64) -> BoxFuture<'_, Result<Value, AdminError>>;
+    /// Which layer a key's value comes from: the body of `GET /config/explain`.
+    fn explain<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Value, AdminError>>;
+    /// Pins a kept version: `POST /config/rollback/{version}`.
+    fn rollback(&self, version: u64) -> BoxFuture<'_, Result<Value, AdminError>>;
+    /// Resumes following the sources: `POST /config/unpin`.
+    fn unpin(&self) -> BoxFuture<'_, Result<Value, AdminError>>;
+}
+
+/// The answer of [`View::ready`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Readiness {
+    /// `true` answers `200`, `false` answers `503`.
+    pub ready: bool,
+    /// More about the state; an object's fields join the body next to `ready`, any other value
+    /// goes under `detail`.
+    pub detail: Value,
+}
+
+impl Readiness {
+    /// Ready, with no detail.
+    pub fn ready() -> Self {
+        Self {
+            ready: true,
+            detail: Value::Null,
+        }
+    }
+
+    /// Not ready, with a reason (sent as `reason`).
+    pub fn not_ready(reason: impl Into<String>) -> Self {
+        Self {
+            ready: false,
+            detail: json!({ "reason": reason.into() }),
+        }
+    }
+
+    fn body(&self) -> Value {
+        let mut body = serde_json::Map::new();
+        body.insert("ready".into(), Value::Bool(self.ready));
+        match &self.detail {
+            Value::Null => {}
+            Value::Object(fields) => {
+                for (name, value) in fields {
+                    if name != "ready" {
+                        body.insert(name.clone(), value.clone());
+                    }
+                }
+            }
+            other => {
+                body.insert("detail".into(), other.clone());
+            }
+        }
+        Value::Object(body)
+    }
+}
+
+/// An error answer: a 4xx or 5xx status and a message, sent as `{"error":"message"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminError {
+    status: StatusCode,
+    message: String,
+}
+
+impl AdminError {
+    /// An error with this status; a status that is not a client or server error becomes `500`.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        let status = if status.is_client_error() || status.is_server_error() {
+            status
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// `400 Bad Request`: the request is malformed.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// `404 Not Found`: e.g. a version that is no longer kept.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// `409 Conflict`: the request does not fit the current state.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, message)
+    }
+
+    /// `503 Service Unavailable`: e.g. the reloader has stopped.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
+    }
+
+    /// `500 Internal Server Error`.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+
+    /// The status of the answer.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message of the answer.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for AdminError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.status)
+    }
+}
+
+impl std::error::Error for AdminError {}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// The bearer token; never printed.
+#[derive(Clone)]
+struct Token(Arc<[u8]>);
+
+impl Token {
+    /// Compares in constant time (for tokens of the same length; the length itself may leak).
+    fn matches(&self, presented: &[u8]) -> bool {
+        bool::from(self.0.as_ref().ct_eq(presented))
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Builds the admin router (or a server around it).
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # async fn run(view: Arc<dyn hotconf_admin::View>) -> std::io::Result<()> {
+/// hotconf_admin::Admin::new(view)
+///     .token("s3cret")
+///     .serve("127.0.0.1:9090".parse().unwrap())
+///     .await
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Admin {
+    view: Arc<dyn View>,
+    token: Option<Token>,
+    registry: Option<Arc<Registry>>,
+    body_limit: usize,
+    request_timeout: Duration,
+}
+
+impl fmt::Debug for Admin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Admin")
+            .field("token", &self.token)
+            .field("registry", &self.registry.is_some())
+            .field("body_limit", &self.body_limit)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Admin {
+    /// An admin over this view: read-only (no token), no metrics.
+    pub fn new(view: Arc<dyn View>) -> Self {
+        Self {
+            view,
+            token: None,
+            registry: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+
+    /// Enables the write routes (rollback, unpin) for requests that carry
+    /// `Authorization: Bearer <secret>`. The secret is compared in constant time and never
+    /// printed. Surrounding whitespace is ignored (the newline at the end of a token file), and
+    /// an empty secret leaves writes disabled.
+    pub fn token(mut self, secret: impl AsRef<str>) -> Self {
+        let secret = secret.as_ref().trim();
+        self.token = (!secret.is_empty()).then(|| Token(Arc::from(secret.as_bytes())));
+        self
+    }
+
+    /// Serves this registry at `/metrics` in the OpenMetrics text format.
+    pub fn registry(mut self, registry: Arc<Registry>) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// The largest request body accepted, in bytes (default [`DEFAULT_BODY_LIMIT`]); a larger
+    /// one answers `413`.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// The deadline of one request (default [`DEFAULT_REQUEST_TIMEOUT`]); a request that takes
+    /// longer answers `503`.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Whether the write routes are enabled (a token is configured).
+    pub fn writes_enabled(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// The router, with every route, the body limit and the request deadline.
+    pub fn router(self) -> Router {
+        let page = page::Page::new(self.writes_enabled());
+        let limits = Limits {
+            body: self.body_limit,
+            timeout: self.request_timeout,
+        };
+        let shared = Arc::new(Shared {
+            view: self.view,
+            token: self.token,
+            registry: self.registry,
+            page,
+        });
+        Router::new()
+            .route("/", get(page_handler))
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics))
+            .route("/config", get(config))
+            .route("/config/version", get(version))
+            .route("/config/history", get(history))
+            .route("/config/diff", get(diff))
+            .route("/config/explain", get(explain))
+            .route("/config/rollback/{version}", post(rollback))
+            .route("/config/unpin", post(unpin))
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .with_state(shared)
+            .layer(DefaultBodyLimit::max(limits.body))
+            .layer(middleware::from_fn_with_state(limits, guard))
+    }
+
+    /// Binds `addr` (port 0 picks a free port); [`Server::local_addr`] tells which.
+    pub async fn bind(self, addr: std::net::SocketAddr) -> std::io::Result<Server> {
+        Server::bind(self.router(), addr).await
+    }
+
+    /// Binds `addr` and serves until the process ends (or an I/O error).
+    pub async fn serve(self, addr: std::net::SocketAddr) -> std::io::Result<()> {
+        self.bind(addr).await?.run().await
+    }
+}
+
+struct Shared {
+    view: Arc<dyn View>,
+    token: Option<Token>,
+    registry: Option<Arc<Registry>>,
+    page: page::Page,
+}
+
+type AppState = State<Arc<Shared>>;
+
+#[derive(Clone, Copy)]
+struct Limits {
+    body: usize,
+    timeout: Duration,
+}
+
+/// Rejects a declared oversized body before any handler runs, and puts a deadline on the request.
+async fn guard(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limits.body as u64) {
+        return AdminError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request body is larger than the limit of {} bytes",
+                limits.body
+            ),
+        )
+        .into_response();
+    }
+    let mut response = match tokio::time::timeout(limits.timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => AdminError::unavailable(format!(
+            "the request did not finish within its deadline of {} ms",
+            limits.timeout.as_millis()
+        ))
+        .into_response(),
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+async fn not_found() -> AdminError {
+    AdminError::not_found("no such route; see the admin routes in hotconf-admin's documentation")
+}
+
+async fn method_not_allowed() -> AdminError {
+    AdminError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this method is not allowed on this route (reads are GET, rollback and unpin are POST)",
+    )
+}
+
+async fn page_handler(State(shared): AppState) -> Response {
+    shared.page.response()
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "alive" }))
+}
+
+async fn readyz(State(shared): AppState) -> Response {
+    let readiness = shared.view.ready();
+    let status = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(readiness.body())).into_response()
+}
+
+async fn metrics(State(shared): AppState) -> Result<Response, AdminError> {
+    let registry = shared.registry.as_ref().ok_or_else(|| {
+        AdminError::not_found("metrics are not enabled: no registry is configured")
+    })?;
+    let mut body = String::new();
+    prometheus_client::encoding::text::encode(&mut body, registry)
+        .map_err(|_| AdminError::internal("the metrics could not be encoded"))?;
+    Ok(([(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], body).into_response())
+}
+
+async fn config(State(shared): AppState) -> Json<Value> {
+    Json(shared.view.config())
+}
+
+async fn version(State(shared): AppState) -> Json<Value> {
+    Json(shared.view.version())
+}
+
+async fn history(State(shared): AppState) -> Result<Json<Value>, AdminError> {
+    shared.view.history().await.map(Json)
+}
+
+/// Query parameters, all optional so that a missing one gets a clear message.
+#[derive(Deserialize)]
+struct Params {
+    from: Option<String>,
+    to: Option<String>,
+    key: Option<String>,
+}
+
+fn params(query: Result<Query<Params>, QueryRejection>) -> Result<Params, AdminError> {
+    query
+        .map(|Query(params)| params)
+        .map_err(|_| AdminError::bad_request("the query string is malformed"))
+}
+
+fn version_param(name: &str, value: Option<&str>) -> Result<u64, AdminError> {
+    let value = value
+        .ok_or_else(|| AdminError::bad_request(format!("missing query parameter `{name}`")))?;
+    parse_version(value).map_err(|_| {
+        AdminError::bad_request(format!(
+            "query parameter `{name}` must be a version number (an unsigned integer)"
+        ))
+    })
+}
+
+fn parse_version(value: &str) -> Result<u64, std::num::ParseIntError> {
+    // `u64::from_str` accepts a leading `+`; a version number is digits only.
+    if value.starts_with('+') {
+        return "x".parse();
+    }
+    value.parse()
+}
+
+async fn diff(
+    State(shared): AppState,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<Value>, AdminError> {
+    let params = params(query)?;
+    let from = version_param("from", params.from.as_deref())?;
+    let to = version_param("to", params.to.as_deref())?;
+    shared.view.diff(from, to).await.map(Json)
+}
+
+async fn explain(
+    State(shared): AppState,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<Value>, AdminError> {
+    let params = params(query)?;
+    let key = params
+        .key
+        .filter(|key| !key.is_empty())
+        .ok_or_else(|| AdminError::bad_request("missing query parameter `key`"))?;
+    shared.view.explain(&key).await.map(Json)
+}
+
+/// Allows a write when the request carries the configured bearer token.
+fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), AdminError> {
+    let Some(token) = &shared.token else {
+        return Err(AdminError::new(
+            StatusCode::FORBIDDEN,
+            "writes are disabled: no admin token is configured",
+        ));
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| bearer(value.as_bytes()));
+    match presented {
+        Some(presented) if token.matches(presented) => Ok(()),
+        Some(_) => Err(AdminError::new(
+            StatusCode::UNAUTHORIZED,
+            "the bearer token is wrong",
+        )),
+        None => Err(AdminError::new(
+            StatusCode::UNAUTHORIZED,
+            "this route needs an `Authorization: Bearer <token>` header",
+        )),
+    }
+}
+
+/// The credentials of an `Authorization: Bearer <credentials>` header (scheme case-insensitive).
+fn bearer(value: &[u8]) -> Option<&[u8]> {
+    let (scheme, rest) = value.split_at_checked(7)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer ") {
+        return None;
+    }
+    let rest = rest.trim_ascii();
+    (!rest.is_empty()).then_some(rest)
+}
+
+async fn rollback(
+    State(shared): AppState,
+    headers: HeaderMap,
+    version: Result<Path<String>, PathRejection>,
+) -> Response {
+    if let Err(error) = authorize(&shared, &headers) {
+        return error.into_response();
+    }
+    let version = match version.map(|Path(version)| parse_version(&version)) {
+        Ok(Ok(version)) => version,
+        _ => {
+            return AdminError::bad_request(
+                "the version to roll back to must be a version number (an unsigned integer)",
+            )
+            .into_response()
+        }
+    };
+    respond(shared.view.rollback(version)).await
+}
+
+async fn unpin(State(shared): AppState, headers: HeaderMap) -> Response {
+    if let Err(error) = authorize(&shared, &headers) {
+        return error.into_response();
+    }
+    respond(shared.view.unpin()).await
+}
+
+async fn respond(answer: impl Future<Output = Result<Value, AdminError>>) -> Response {
+    match answer.await {
+        Ok(body) => Json(body).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_is_never_printed() {
+        struct Nothing;
+        impl View for Nothing {
+            fn version(&self) -> Value {
+                Value::Null
+            }
+            fn ready(&self) -> Readiness {
+                Readiness::ready()
+            }
+            fn config(&self) -> Value {
+                Value::Null
+            }
+            fn history(&self) -> BoxFuture<'_, Result<Value, AdminError>> {
+                Box::pin(async { Ok(Value::Null) })
+            }
+            fn diff(&self, _: u64, _: u64) -> BoxFuture<'_, Result<Value, AdminError>> {
+                Box::pin(async { Ok(Value::Null) })
+            }
+            fn explain<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Value, AdminError>> {
+                Box::pin(async { Ok(Value::Null) })
+            }
+            fn rollback(&self, _: u64) -> BoxFuture<'_, Result<Value, AdminError>> {
+                Box::pin(async { Ok(Value::Null) })
+            }
+            fn unpin(&self) -> BoxFuture<'_, Result<Value, AdminError>> {
+                Box::pin(async { Ok(Value::Null) })
+            }
+        }
+        let admin = Admin::new(Arc::new(Nothing)).token("hunter2-secret");
+        let printed = format!("{admin:?} {:?}", admin.token);
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("<redacted>"), "{printed}");
+        assert!(admin.writes_enabled());
+        assert!(!Admin::new(Arc::new(Nothing)).token("  ").writes_enabled());
+    }
+
+    #[test]
+    fn token_compare_is_exact() {
+        let token = Token(Arc::from(&b"abc"[..]));
+        assert!(token.matches(b"abc"));
+        assert!(!token.matches(b"abd"));
+        assert!(!token.matches(b"ab"));
+        assert!(!token.matches(b"abcd"));
+        assert!(!token.matches(b""));
+    }
+
+    #[test]
+    fn bearer_header_parsing() {
+        assert_eq!(bearer(b"Bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"bearer  abc "), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"Basic abc"), None);
+        assert_eq!(bearer(b"Bearer "), None);
+        assert_eq!(bearer(b"Bear"), None);
+    }
+
+    #[test]
+    fn versions_are_digits_only() {
+        assert_eq!(parse_version("12").ok(), Some(12));
+        assert!(parse_version("+12").is_err());
+        assert!(parse_version("-1").is_err());
+        assert!(parse_version("abc").is_err());
+        assert!(parse_version("").is_err());
+        assert!(parse_version("99999999999999999999999").is_err());
+    }
+
+    #[test]
+    fn error_status_is_always_an_error() {
+        assert_eq!(AdminError::new(StatusCode::OK, "x").status(), 500);
+        assert_eq!(AdminError::not_found("x").status(), 404);
+    }
+
+    #[test]
+    fn readiness_body_merges_detail() {
+        let body = Readiness {
+            ready: false,
+            detail: json!({"reason": "waiting", "ready": true}),
+        };
+        assert_eq!(body.body(), json!({"ready": false, "reason": "waiting"}));
+        let body = Readiness {
+            ready: true,
+            detail: json!(3),
+        };
+        assert_eq!(body.body(), json!({"ready": true, "detail": 3}));
+        assert_eq!(Readiness::ready().body(), json!({"ready": true}));
+    }
+}
