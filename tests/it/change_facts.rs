@@ -22,10 +22,20 @@ async fn applied_events_carry_the_changed_paths_and_the_reason() {
     let first = wait_for_event(&mut two.events, |e| matches!(e, Event::Applied { .. })).await;
     let (paths, reason) = changed(&first);
     assert_eq!(*reason, Origin::Sources);
-    assert_eq!(paths.added, ["db", "name"], "the first version adds the top-level keys");
+    assert_eq!(
+        paths.added,
+        ["db", "name"],
+        "the first version adds the top-level keys"
+    );
 
-    set_json(&two.upper, json!({"name": "v2", "db": {"port": 6000}, "extra": {"a": 1}}));
-    let second = wait_for_event(&mut two.events, |e| matches!(e, Event::Applied { version: 2, .. })).await;
+    set_json(
+        &two.upper,
+        json!({"name": "v2", "db": {"port": 6000}, "extra": {"a": 1}}),
+    );
+    let second = wait_for_event(&mut two.events, |e| {
+        matches!(e, Event::Applied { version: 2, .. })
+    })
+    .await;
     let (paths, reason) = changed(&second);
     assert_eq!(*reason, Origin::Sources);
     assert_eq!(paths.added, ["extra"]);
@@ -37,12 +47,18 @@ async fn applied_events_carry_the_changed_paths_and_the_reason() {
 
     // A deleted key falls back (G5): it shows as changed, not removed.
     set_json(&two.upper, json!({"name": "v2", "extra": {"a": 1}}));
-    let third = wait_for_event(&mut two.events, |e| matches!(e, Event::Applied { version: 3, .. })).await;
+    let third = wait_for_event(&mut two.events, |e| {
+        matches!(e, Event::Applied { version: 3, .. })
+    })
+    .await;
     assert_eq!(changed(&third).0.changed, ["db.port"]);
 
     // A rollback is applied for a reason of its own, with the paths it changes back.
     reloader.rollback(1).await.unwrap();
-    let rollback = wait_for_event(&mut two.events, |e| matches!(e, Event::Applied { version: 4, .. })).await;
+    let rollback = wait_for_event(&mut two.events, |e| {
+        matches!(e, Event::Applied { version: 4, .. })
+    })
+    .await;
     let (paths, reason) = changed(&rollback);
     assert_eq!(*reason, Origin::Rollback { of: 1 });
     assert_eq!(paths.removed, ["extra"]);
@@ -55,5 +71,8 @@ async fn applied_events_carry_the_changed_paths_and_the_reason() {
     assert_eq!(diff.added, ["extra"]);
     let back = history[1].diff(&history[0]);
     assert_eq!(back.removed, ["extra"]);
-    assert!(history[0].diff(&history[3]).is_empty(), "the rollback restored v1's content");
+    assert!(
+        history[0].diff(&history[3]).is_empty(),
+        "the rollback restored v1's content"
+    );
 }

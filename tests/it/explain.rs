@@ -14,7 +14,10 @@ async fn explain_names_the_layer_in_force_the_overridden_and_the_fallback() {
         Format::Toml,
         "[db]\nhost = \"localhost\"\nport = 5432\npassword = \"low-secret\"\n",
     );
-    set_json(&upper, json!({"db": {"port": 6000, "password": "high-secret"}}));
+    set_json(
+        &upper,
+        json!({"db": {"port": 6000, "password": "high-secret"}}),
+    );
     let builder = Reloader::<Value>::builder()
         .named_layer("defaults", defaults)
         .named_layer("overrides", overrides);
@@ -48,7 +51,10 @@ async fn explain_names_the_layer_in_force_the_overridden_and_the_fallback() {
 
     // The key is deleted in the upper layer and falls back.
     set_json(&upper, json!({"db": {"password": "high-secret"}}));
-    wait_for_event(&mut events, |e| matches!(e, Event::Applied { version: 2, .. })).await;
+    wait_for_event(&mut events, |e| {
+        matches!(e, Event::Applied { version: 2, .. })
+    })
+    .await;
     let port = reloader.explain("db.port").await.unwrap();
     assert_eq!(port.layer.as_deref(), Some("defaults"));
     assert_eq!(port.value, Some(json!(5432)));

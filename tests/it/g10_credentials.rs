@@ -11,7 +11,10 @@ async fn g10_credentials_in_a_source_uri_never_reach_events_or_errors() {
         "etcd://admin:hunter2@127.0.0.1:2379,[::1]:2379/app/?token=t0ps3cret&mode=prefix"
             .parse()
             .unwrap();
-    assert_eq!(uri.password.as_ref().map(|p| p.expose().as_str()), Some("hunter2"));
+    assert_eq!(
+        uri.password.as_ref().map(|p| p.expose().as_str()),
+        Some("hunter2")
+    );
     let (provider, handle) = MemoryProvider::new(uri.to_string());
     handle.fail(ErrorKind::PermissionDenied, "authentication failed", true);
     let builder = Reloader::<Cfg>::builder()

@@ -14,14 +14,27 @@ async fn sources_report_health_failures_and_recovery() {
     assert_eq!(status.version, 1);
     assert!(!status.pinned);
     let layers: Vec<&str> = status.sources.iter().map(|s| s.layer.as_str()).collect();
-    assert_eq!(layers, ["memory-0", "memory-1"], "default names: scheme and position");
-    assert!(status.sources.iter().all(|s| s.health == Health::Up && s.revision.is_some()));
+    assert_eq!(
+        layers,
+        ["memory-0", "memory-1"],
+        "default names: scheme and position"
+    );
+    assert!(status
+        .sources
+        .iter()
+        .all(|s| s.health == Health::Up && s.revision.is_some()));
     assert!(status.sources.iter().all(|s| s.last_change.is_some()));
 
-    two.upper.fail(ErrorKind::Unavailable, "connection refused", true);
+    two.upper
+        .fail(ErrorKind::Unavailable, "connection refused", true);
     wait_for_event(&mut two.events, |e| matches!(e, Event::SourceError { .. })).await;
-    two.upper.fail(ErrorKind::Unavailable, "connection refused again", true);
-    wait_for_event(&mut two.events, |e| matches!(e, Event::SourceError { error, .. } if error.contains("again"))).await;
+    two.upper
+        .fail(ErrorKind::Unavailable, "connection refused again", true);
+    wait_for_event(
+        &mut two.events,
+        |e| matches!(e, Event::SourceError { error, .. } if error.contains("again")),
+    )
+    .await;
     let upper = &reloader.status().sources[1];
     assert_eq!(upper.health, Health::Erroring);
     assert_eq!(upper.consecutive_failures, 2);
@@ -47,7 +60,16 @@ async fn sources_report_health_failures_and_recovery() {
     assert_eq!(upper.errors.get("unavailable"), Some(&2), "totals stay");
 
     two.upper.fail(ErrorKind::Config, "denied", false);
-    wait_for_event(&mut two.events, |e| matches!(e, Event::SourceError { transient: false, .. })).await;
+    wait_for_event(&mut two.events, |e| {
+        matches!(
+            e,
+            Event::SourceError {
+                transient: false,
+                ..
+            }
+        )
+    })
+    .await;
     let mut stats = reloader.stats();
     wait_stats(&mut stats, |s| s.source_errors >= 3).await;
     assert_eq!(reloader.status().sources[1].health, Health::Stopped);
@@ -58,7 +80,10 @@ async fn rejections_in_a_row_pins_and_timings_are_reported() {
     let mut two = two_layers();
     let reloader = two.builder.start().await.unwrap();
     set_json(&two.upper, json!({"name": "v2"}));
-    wait_for_event(&mut two.events, |e| matches!(e, Event::Applied { version: 2, .. })).await;
+    wait_for_event(&mut two.events, |e| {
+        matches!(e, Event::Applied { version: 2, .. })
+    })
+    .await;
     for port in ["x", "y"] {
         set_json(&two.upper, json!({"db": {"port": port}}));
         wait_for_event(&mut two.events, |e| matches!(e, Event::Rejected { .. })).await;
@@ -85,11 +110,17 @@ async fn rejections_in_a_row_pins_and_timings_are_reported() {
     assert!(stats.reload_duration.count >= 3, "{stats:?}");
     assert!(stats.propagation.count >= 2, "{stats:?}");
     assert!(stats.propagation.count <= stats.reload_duration.count);
-    assert_eq!(stats.reload_duration.counts.iter().sum::<u64>(), stats.reload_duration.count);
+    assert_eq!(
+        stats.reload_duration.counts.iter().sum::<u64>(),
+        stats.reload_duration.count
+    );
 
     let json = serde_json::to_value(reloader.status()).unwrap();
     assert_eq!(json["content_hash"].as_str().unwrap().len(), 16);
-    assert!(json["applied_at"].as_str().unwrap().ends_with('Z'), "{json}");
+    assert!(
+        json["applied_at"].as_str().unwrap().ends_with('Z'),
+        "{json}"
+    );
     assert_eq!(json["sources"][1]["health"], "up");
 }
 
@@ -97,7 +128,10 @@ async fn rejections_in_a_row_pins_and_timings_are_reported() {
 async fn layers_can_be_named_and_names_are_unique() {
     let (a, a_handle) = MemoryProvider::new("memory:a");
     let (b, b_handle) = MemoryProvider::new("memory:b");
-    a_handle.set_document(Format::Json, json!({"name": "n", "db": {"host": "h", "port": 1}}).to_string());
+    a_handle.set_document(
+        Format::Json,
+        json!({"name": "n", "db": {"host": "h", "port": 1}}).to_string(),
+    );
     b_handle.set_document(Format::Json, "{}");
     let reloader = Reloader::<Cfg>::builder()
         .named_layer("defaults", a)
@@ -105,7 +139,12 @@ async fn layers_can_be_named_and_names_are_unique() {
         .start()
         .await
         .unwrap();
-    let layers: Vec<String> = reloader.status().sources.into_iter().map(|s| s.layer).collect();
+    let layers: Vec<String> = reloader
+        .status()
+        .sources
+        .into_iter()
+        .map(|s| s.layer)
+        .collect();
     assert_eq!(layers, ["defaults", "memory-1"]);
 
     let (a, _) = MemoryProvider::new("memory:a");

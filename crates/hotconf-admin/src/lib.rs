@@ -27,7 +27,9 @@
 #![forbid(unsafe_code)]
 
 mod page;
+mod reloader;
 mod server;
+mod view;
 
 use std::fmt;
 use std::future::Future;
@@ -41,13 +43,14 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures_util::future::BoxFuture;
 use prometheus_client::registry::Registry;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
+pub use reloader::router;
 pub use server::{RunningServer, Server};
+pub use view::{AdminError, Readiness, View};
 
 /// The content type of `GET /metrics`: the OpenMetrics text format.
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -58,153 +61,6 @@ pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 
 /// The default deadline of one request ([`Admin::request_timeout`]).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What the admin router needs from a running reloader, type-erased.
-///
-/// hotconf's reloader implements it; tests implement it with a fake. Every value it returns is
-/// sent as is, so an implementation returns only redacted values (DESIGN.md G12).
-pub trait View: Send + Sync + 'static {
-    /// The applied version, its origin, pin state and sources: the body of `GET /config/version`.
-    fn version(&self) -> Value;
-    /// Whether the application is ready to serve: `GET /readyz`.
-    fn ready(&self) -> Readiness;
-    /// The applied config, already redacted: the body of `GET /config`.
-    fn config(&self) -> Value;
-    /// The kept versions, oldest first: the body of `GET /config/history`.
-    fn history(&self) -> BoxFuture<'_, Result<Value, AdminError>>;
-    /// The differences between two kept versions: the body of `GET /config/diff`.
-    fn diff(&self, from: u64, to: u64) -> BoxFuture<'_, Result<Value, AdminError>>;
-    /// Which layer a key's value comes from: the body of `GET /config/explain`.
-    fn explain<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Value, AdminError>>;
-    /// Pins a kept version: `POST /config/rollback/{version}`.
-    fn rollback(&self, version: u64) -> BoxFuture<'_, Result<Value, AdminError>>;
-    /// Resumes following the sources: `POST /config/unpin`.
-    fn unpin(&self) -> BoxFuture<'_, Result<Value, AdminError>>;
-}
-
-/// The answer of [`View::ready`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct Readiness {
-    /// `true` answers `200`, `false` answers `503`.
-    pub ready: bool,
-    /// More about the state; an object's fields join the body next to `ready`, any other value
-    /// goes under `detail`.
-    pub detail: Value,
-}
-
-impl Readiness {
-    /// Ready, with no detail.
-    pub fn ready() -> Self {
-        Self {
-            ready: true,
-            detail: Value::Null,
-        }
-    }
-
-    /// Not ready, with a reason (sent as `reason`).
-    pub fn not_ready(reason: impl Into<String>) -> Self {
-        Self {
-            ready: false,
-            detail: json!({ "reason": reason.into() }),
-        }
-    }
-
-    fn body(&self) -> Value {
-        let mut body = serde_json::Map::new();
-        body.insert("ready".into(), Value::Bool(self.ready));
-        match &self.detail {
-            Value::Null => {}
-            Value::Object(fields) => {
-                for (name, value) in fields {
-                    if name != "ready" {
-                        body.insert(name.clone(), value.clone());
-                    }
-                }
-            }
-            other => {
-                body.insert("detail".into(), other.clone());
-            }
-        }
-        Value::Object(body)
-    }
-}
-
-/// An error answer: a 4xx or 5xx status and a message, sent as `{"error":"message"}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdminError {
-    status: StatusCode,
-    message: String,
-}
-
-impl AdminError {
-    /// An error with this status; a status that is not a client or server error becomes `500`.
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        let status = if status.is_client_error() || status.is_server_error() {
-            status
-        } else {
-            StatusCode::INTERNAL_SERVER_ERROR
-        };
-        Self {
-            status,
-            message: message.into(),
-        }
-    }
-
-    /// `400 Bad Request`: the request is malformed.
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, message)
-    }
-
-    /// `404 Not Found`: e.g. a version that is no longer kept.
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, message)
-    }
-
-    /// `409 Conflict`: the request does not fit the current state.
-    pub fn conflict(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, message)
-    }
-
-    /// `503 Service Unavailable`: e.g. the reloader has stopped.
-    pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
-    }
-
-    /// `500 Internal Server Error`.
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
-    }
-
-    /// The status of the answer.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// The message of the answer.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl fmt::Display for AdminError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message, self.status)
-    }
-}
-
-impl std::error::Error for AdminError {}
-
-impl IntoResponse for AdminError {
-    fn into_response(self) -> Response {
-        let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        response
-    }
-}
 
 /// The bearer token; never printed.
 #[derive(Clone)]

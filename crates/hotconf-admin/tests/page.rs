@@ -1,23 +1,24 @@
-//! The admin page in real headless Chromium (through chromedriver) against a stateful fake view.
+//! The admin page in real headless Chromium (through chromedriver) against a real reloader
+//! whose source the test changes.
 //!
 //! Needs `chromium` and `chromedriver` (`apt-get install chromium chromium-driver`); without
 //! them these tests fail, they never skip. `HOTCONF_SCREENSHOT=1` also writes the page's
 //! screenshot to docs/admin-page.png.
 
 mod browser;
-mod fake;
 
-use std::sync::Arc;
+use std::time::Duration;
 
 use browser::Browser;
-use fake::Fake;
-use hotconf_admin::{Admin, RunningServer, View};
-use serde_json::json;
+use hotconf_admin::{Admin, RunningServer};
+use hotconf_core::{ErrorKind, Event, Format, MemoryHandle, MemoryProvider, Reloader};
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
 
 const TOKEN: &str = "page-test-token";
 const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
 
-fn first_config() -> serde_json::Value {
+fn first_config() -> Value {
     json!({
         "server": {"port": 8080, "workers": 4},
         "db": {"host": "localhost", "port": 5432, "password": "hunter2"},
@@ -25,12 +26,40 @@ fn first_config() -> serde_json::Value {
     })
 }
 
-fn second_config() -> serde_json::Value {
+fn second_config() -> Value {
     json!({
         "server": {"port": 8080, "workers": 8},
         "db": {"host": "db.internal", "port": 5432, "password": "hunter3"},
         "feature": {"search": true, "beta": "on"},
     })
+}
+
+/// A reloader following one memory source named `app`, and the handle that changes it.
+async fn reloader() -> (Reloader<Value>, MemoryHandle, broadcast::Receiver<Event>) {
+    let (source, handle) = MemoryProvider::new("memory:app");
+    set(&handle, first_config());
+    let builder = Reloader::<Value>::builder().named_layer("app", source);
+    let events = builder.events();
+    (
+        builder.start().await.expect("the first config"),
+        handle,
+        events,
+    )
+}
+
+fn set(handle: &MemoryHandle, config: Value) {
+    handle.set_document(Format::Json, config.to_string());
+}
+
+async fn wait_event(events: &mut broadcast::Receiver<Event>, want: impl Fn(&Event) -> bool) {
+    let found = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(event) = events.recv().await {
+            if want(&event) {
+                return;
+            }
+        }
+    });
+    found.await.expect("the event in time");
 }
 
 async fn serve(admin: Admin) -> RunningServer {
@@ -43,8 +72,9 @@ async fn serve(admin: Admin) -> RunningServer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_follows_versions_rolls_back_and_unpins() {
-    let view = Fake::new(first_config());
-    let server = serve(Admin::new(view.clone()).token(TOKEN)).await;
+    let (reloader, source, mut events) = reloader().await;
+    let current = || (reloader.store().version(), reloader.status().pinned);
+    let server = serve(Admin::reloader(&reloader).token(TOKEN)).await;
     let browser = Browser::launch().await;
     let url = format!("http://{}/", server.local_addr());
     browser.client.goto(&url).await.expect("open the page");
@@ -54,12 +84,12 @@ async fn the_page_follows_versions_rolls_back_and_unpins() {
     browser.wait_displayed("#pinned", false).await;
     browser
         .wait_text("#sources", |text| {
-            text.contains("file:./app.toml") && text.contains("up")
+            text.contains("memory:app") && text.contains("up")
         })
         .await;
 
     // A new version applied behind the page's back shows up by itself, history and diff too.
-    view.apply(second_config());
+    set(&source, second_config());
     browser.wait_text("#version", |text| text == "v2").await;
     let entry = browser
         .wait_text(r#"#history li[data-version="2"]"#, |text| {
@@ -81,7 +111,7 @@ async fn the_page_follows_versions_rolls_back_and_unpins() {
     assert!(!diff.contains("hunter"), "{diff}");
 
     // A source's error appears next to it.
-    view.set_last_error(Some("connection refused"));
+    source.fail(ErrorKind::Unavailable, "connection refused", true);
     browser
         .wait_text("#sources", |text| {
             text.contains("connection refused") && text.contains("erroring")
@@ -95,7 +125,7 @@ async fn the_page_follows_versions_rolls_back_and_unpins() {
     browser
         .wait_text("#error", |text| text.contains("the bearer token is wrong"))
         .await;
-    assert_eq!(view.current(), (2, false));
+    assert_eq!(current(), (2, false));
 
     // The right token pins version 1's content.
     browser.type_into("#token", TOKEN).await;
@@ -105,11 +135,12 @@ async fn the_page_follows_versions_rolls_back_and_unpins() {
         .await;
     browser.wait_text("#version", |text| text == "v3").await;
     browser.wait_displayed("#error", false).await;
-    assert_eq!(view.current(), (3, true));
+    assert_eq!(current(), (3, true));
 
     // Pinned: the sources change, the applied version does not.
-    view.apply(json!({"server": {"port": 8080, "workers": 16}}));
-    assert_eq!(view.current(), (3, true));
+    set(&source, json!({"server": {"port": 8080, "workers": 16}}));
+    wait_event(&mut events, |e| matches!(e, Event::Held { .. })).await;
+    assert_eq!(current(), (3, true));
     browser
         .wait_text(r#"#history li[data-version="3"]"#, |text| {
             text.contains("rollback of v1")
@@ -128,7 +159,8 @@ async fn the_page_follows_versions_rolls_back_and_unpins() {
     browser.wait_displayed("#pinned", false).await;
     browser.wait_text("#version", |text| text == "v4").await;
     browser.wait_text("#origin", |text| text == "sources").await;
-    assert_eq!(view.current(), (4, false));
+    assert_eq!(current(), (4, false));
+    assert_eq!(reloader.store().load()["server"]["workers"], 16);
 
     browser.close().await;
     server.shutdown().await.unwrap();
@@ -136,9 +168,13 @@ async fn the_page_follows_versions_rolls_back_and_unpins() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_token_the_page_is_read_only_and_escapes_values() {
-    let view = Fake::new(first_config());
-    view.apply(second_config());
-    let server = serve(Admin::new(view.clone())).await;
+    let (reloader, source, mut events) = reloader().await;
+    set(&source, second_config());
+    wait_event(&mut events, |e| {
+        matches!(e, Event::Applied { version: 2, .. })
+    })
+    .await;
+    let server = serve(Admin::reloader(&reloader)).await;
     let browser = Browser::launch().await;
     browser
         .client
@@ -157,7 +193,7 @@ async fn without_a_token_the_page_is_read_only_and_escapes_values() {
     assert_eq!(browser.count("#token").await, 0, "no token field");
 
     // Pinned through the core (not the page): the banner shows, still without a button.
-    view.rollback(1).await.unwrap();
+    reloader.rollback(1).await.unwrap();
     browser
         .wait_text("#pinned", |text| text.contains("PINNED to rollback of v1"))
         .await;
@@ -165,7 +201,7 @@ async fn without_a_token_the_page_is_read_only_and_escapes_values() {
 
     // Values are text, never markup.
     let hostile = r#"<img id="injected" src="x" onerror="document.title='owned'">"#;
-    view.set_last_error(Some(hostile));
+    source.fail(ErrorKind::Unavailable, hostile, true);
     browser
         .wait_text("#sources", |text| text.contains(hostile))
         .await;
@@ -174,12 +210,4 @@ async fn without_a_token_the_page_is_read_only_and_escapes_values() {
 
     browser.close().await;
     server.shutdown().await.unwrap();
-}
-
-#[test]
-fn the_fake_is_shared() {
-    // The page tests drive the fake through an Arc, as the router does.
-    let view = Fake::new(first_config());
-    let erased: Arc<dyn View> = view.clone();
-    assert_eq!(erased.version()["version"], 1);
 }

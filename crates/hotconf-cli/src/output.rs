@@ -150,7 +150,9 @@ pub(crate) fn explanation(e: &Explanation) -> String {
         lines.push(format!("  overrides: {}", e.overridden.join(", ")));
     }
     if let Some(from) = &e.fell_back_from {
-        lines.push(format!("  fell back from: {from} (the key was deleted there)"));
+        lines.push(format!(
+            "  fell back from: {from} (the key was deleted there)"
+        ));
     }
     if let Some(note) = &e.note {
         lines.push(format!("  note: {note}"));

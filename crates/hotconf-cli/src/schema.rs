@@ -114,7 +114,10 @@ mod tests {
         let validate = validator(&path).unwrap();
         for (config, secret) in [
             (serde_json::json!({"token": "s3cr3t-tok"}), "s3cr3t-tok"),
-            (serde_json::json!({"db": {"password": "hunter2pw"}}), "hunter2pw"),
+            (
+                serde_json::json!({"db": {"password": "hunter2pw"}}),
+                "hunter2pw",
+            ),
             (serde_json::json!({"db": ["hunter3pw"]}), "hunter3pw"),
             (serde_json::json!({"mode": "c0nfidential"}), "c0nfidential"),
             (serde_json::json!({"list": ["p4ss1", "p4ss2"]}), "p4ss"),

@@ -109,7 +109,11 @@ mod tests {
     #[test]
     fn a_huge_change_is_listed_up_to_the_cap() {
         let before = json!({});
-        let after = Value::Object((0..MAX_LISTED + 5).map(|i| (format!("k{i}"), json!(i))).collect());
+        let after = Value::Object(
+            (0..MAX_LISTED + 5)
+                .map(|i| (format!("k{i}"), json!(i)))
+                .collect(),
+        );
         let changes = Changes::between(&before, &after);
         assert_eq!(changes.added.len(), MAX_LISTED);
         assert_eq!(changes.omitted, 5);

@@ -72,7 +72,7 @@ pub(crate) fn explain(
 ) -> Explanation {
     let at = path::parse(key);
     let redacted = redaction.covers(&at);
-    let show = |value: &Value| (!redacted).then(|| redaction.redact_at(&at, value));
+    let show = |value: &Value| (!redacted).then(|| redaction.redact_path(&at, value));
     let found = path::lookup(merged, &at);
     let layer_values: Vec<LayerValue> = layers
         .iter()

@@ -41,10 +41,10 @@ mod validate;
 
 // What an application uses: the reloader, its store and snapshots, events and counters, errors,
 // and the providers that ship with the core. Provider authors find the rest in `provider`.
+pub use changes::Changes;
 #[cfg(feature = "env")]
 #[cfg_attr(docsrs, doc(cfg(feature = "env")))]
 pub use env::EnvProvider;
-pub use changes::Changes;
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use event::Event;
 pub use explain::{Explanation, LayerValue};
@@ -52,8 +52,8 @@ pub use figment_provider::FigmentProvider;
 pub use format::{Format, Limits};
 pub use memory::{MemoryHandle, MemoryProvider};
 pub use provider::Provider;
-pub use reloader::{Reloader, ReloaderBuilder, ReloaderHandle, Startup};
 pub use redaction::{Redaction, REDACTED};
+pub use reloader::{Reloader, ReloaderBuilder, ReloaderHandle, Startup};
 pub use revision::Revision;
 pub use secret::Secret;
 pub use stats::{Histogram, Stats};

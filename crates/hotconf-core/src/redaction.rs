@@ -120,13 +120,23 @@ impl Redaction {
         word || (1..=keys.len()).any(|len| self.globs.iter().any(|g| glob_matches(g, &keys[..len])))
     }
 
-    /// A copy of `value` (found at `at`) with every redacted value replaced by `***`.
+    /// A copy of the config `value` with every redacted value replaced by `***`.
     pub fn redact(&self, value: &Value) -> Value {
-        self.redact_at(&[], value)
+        self.redact_path(&[], value)
     }
 
-    /// A copy of `value`, the value at `at`, with every redacted value replaced by `***`.
-    pub(crate) fn redact_at(&self, at: &[PathSegment], value: &Value) -> Value {
+    /// A copy of `value`, the value found at `key` in the config, with every redacted value
+    /// replaced by `***` (the whole value when `key` itself is redacted).
+    pub fn redact_at(&self, key: &str, value: &Value) -> Value {
+        let at = path::parse(key);
+        if self.covers(&at) {
+            return Value::String(REDACTED.to_owned());
+        }
+        self.redact_path(&at, value)
+    }
+
+    /// A copy of `value`, the value at `at`, with every redacted value under it replaced.
+    pub(crate) fn redact_path(&self, at: &[PathSegment], value: &Value) -> Value {
         if self.words.is_empty() && self.globs.is_empty() {
             return value.clone();
         }
@@ -187,7 +197,9 @@ fn glob_matches(glob: &[Glob], keys: &[String]) -> bool {
             (0..=keys.len()).any(|skip| glob_matches(rest, &keys[skip..]))
         }
         Some((Glob::Key(pattern), rest)) => match keys.split_first() {
-            Some((key, tail)) => wildcard(pattern.as_bytes(), key.as_bytes()) && glob_matches(rest, tail),
+            Some((key, tail)) => {
+                wildcard(pattern.as_bytes(), key.as_bytes()) && glob_matches(rest, tail)
+            }
             None => false,
         },
     }
@@ -248,7 +260,10 @@ mod tests {
 
     #[test]
     fn globs_match_keys_and_everything_under_them() {
-        let p = Redaction::none().key("db.dsn").key("**.cert_*").key("servers.*.auth");
+        let p = Redaction::none()
+            .key("db.dsn")
+            .key("**.cert_*")
+            .key("servers.*.auth");
         assert!(p.is_redacted("db.dsn"));
         assert!(p.is_redacted("DB.DSN.inner"));
         assert!(!p.is_redacted("db.dsn2"));
@@ -269,9 +284,12 @@ mod tests {
             json!({"db": {"host": "h", "password": "***", "dsn": "***"},
                    "list": [{"token": "***", "n": 1}]})
         );
-        let at = path::parse("db");
         assert_eq!(
-            p.redact_at(&at, &value["db"]),
+            p.redact_at("db.password", &value["db"]["password"]),
+            json!("***")
+        );
+        assert_eq!(
+            p.redact_at("db", &value["db"]),
             json!({"host": "h", "password": "***", "dsn": "***"})
         );
     }

@@ -205,6 +205,12 @@ impl<T> Snapshot<T> {
         })
     }
 
+    /// The value at `key` (`db.servers[0].host`) in the merged config, if any. In-process use
+    /// only: it is not redacted (see [`redacted`](Self::redacted) and [`redaction`](Self::redaction)).
+    pub fn lookup(&self, key: &str) -> Option<&Value> {
+        crate::path::lookup(self.merged(), &crate::path::parse(key))
+    }
+
     /// The key paths that differ from this version to `newer` (paths only, never values).
     pub fn diff(&self, newer: &Snapshot<T>) -> Changes {
         Changes::between(self.merged(), newer.merged())

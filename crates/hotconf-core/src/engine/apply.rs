@@ -73,7 +73,8 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             self.count(|s| {
                 s.reload_duration.record(took);
                 if let Some(delivered) = delivered {
-                    s.propagation.record(started.duration_since(delivered) + took);
+                    s.propagation
+                        .record(started.duration_since(delivered) + took);
                 }
             });
         }

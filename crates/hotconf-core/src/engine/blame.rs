@@ -73,7 +73,11 @@ fn without_value(message: &str, value: Option<&Value>) -> String {
     // Quoted, the value is cut wherever it appears; bare, only when long enough not to be a
     // word of the message itself.
     let mut out = message.to_owned();
-    for quoted in [format!("\"{text}\""), format!("`{text}`"), format!("'{text}'")] {
+    for quoted in [
+        format!("\"{text}\""),
+        format!("`{text}`"),
+        format!("'{text}'"),
+    ] {
         out = out.replace(&quoted, "<value>");
     }
     if text.len() >= 4 {
@@ -135,10 +139,26 @@ mod tests {
             addr: Option<std::net::SocketAddr>,
         }
         let cases = [
-            (json!({"port": "hunter2-secret", "mode": "Fast"}), "hunter2-secret", "expected u16, found a string"),
-            (json!({"port": 987654, "mode": "Fast"}), "987654", "expected u16, found a number"),
-            (json!({"port": 1, "mode": "s3cr3t-variant"}), "s3cr3t-variant", "unknown variant (a string), expected `Fast` or `Safe`"),
-            (json!({"port": 1, "mode": "Fast", "addr": "p4ssw0rd:x"}), "p4ssw0rd", "invalid socket address syntax"),
+            (
+                json!({"port": "hunter2-secret", "mode": "Fast"}),
+                "hunter2-secret",
+                "expected u16, found a string",
+            ),
+            (
+                json!({"port": 987654, "mode": "Fast"}),
+                "987654",
+                "expected u16, found a number",
+            ),
+            (
+                json!({"port": 1, "mode": "s3cr3t-variant"}),
+                "s3cr3t-variant",
+                "unknown variant (a string), expected `Fast` or `Safe`",
+            ),
+            (
+                json!({"port": 1, "mode": "Fast", "addr": "p4ssw0rd:x"}),
+                "p4ssw0rd",
+                "invalid socket address syntax",
+            ),
         ];
         for (merged, secret, expected) in cases {
             let error = deserialize::<App>(&[], &merged).unwrap_err();

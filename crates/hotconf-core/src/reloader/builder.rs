@@ -19,8 +19,8 @@ use crate::inbox::Inbox;
 use crate::path;
 use crate::provider::Provider;
 use crate::redaction::Redaction;
-use crate::status::Board;
 use crate::stats::Stats;
+use crate::status::Board;
 use crate::store::Snapshot;
 use crate::subscription::{Publisher, Subscription};
 
@@ -83,7 +83,11 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
     /// Adds a layer named `name` (`defaults`, `team-overrides`): the label of its metrics and
     /// its name in the status and the admin API. Names are unique within a reloader; keep
     /// them few and stable (never a URI or a value).
-    pub fn named_layer(mut self, name: impl Into<String>, provider: impl Provider + 'static) -> Self {
+    pub fn named_layer(
+        mut self,
+        name: impl Into<String>,
+        provider: impl Provider + 'static,
+    ) -> Self {
         self.providers.push(Arc::new(provider));
         self.labels.push(Some(name.into()));
         self
@@ -278,7 +282,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
         let mut names: Vec<(String, String)> = Vec::with_capacity(self.providers.len());
         for (index, (provider, label)) in self.providers.iter().zip(&self.labels).enumerate() {
             let source = provider.metadata().name;
-            let label = label.clone().unwrap_or_else(|| default_label(&source, index));
+            let label = label
+                .clone()
+                .unwrap_or_else(|| default_label(&source, index));
             if names.iter().any(|(l, _)| *l == label) {
                 return Err(Error::new(
                     ErrorKind::Config,
@@ -297,7 +303,9 @@ fn default_label(source: &str, index: usize) -> String {
         .split_once(':')
         .map(|(scheme, _)| scheme)
         .filter(|s| {
-            !s.is_empty() && s.len() <= 16 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+')
+            !s.is_empty()
+                && s.len() <= 16
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+')
         })
         .unwrap_or("layer");
     format!("{}-{index}", scheme.to_ascii_lowercase())

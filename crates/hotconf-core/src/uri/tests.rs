@@ -69,7 +69,10 @@ fn servers_ipv6_params_and_default_ports() {
 #[test]
 fn credentials_never_print() {
     let u = parse("etcd://root:p%40ss@127.0.0.1:2379/app?token=abc&mode=prefix");
-    assert_eq!(u.password.as_ref().map(|p| p.expose().as_str()), Some("p@ss"));
+    assert_eq!(
+        u.password.as_ref().map(|p| p.expose().as_str()),
+        Some("p@ss")
+    );
     assert_eq!(u.secret_params["token"].expose(), "abc");
     let mut query = u.query();
     query.get("mode");

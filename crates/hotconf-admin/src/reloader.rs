@@ -1,0 +1,170 @@
+//! The [`View`] of a running hotconf reloader, and [`router`] for it.
+
+use std::sync::Arc;
+
+use axum::Router;
+use futures_util::future::BoxFuture;
+use hotconf_core::{Changes, Error, ErrorKind, Origin, ReloaderHandle, Snapshot};
+use serde_json::{json, Value};
+
+use crate::{Admin, AdminError, Readiness, View};
+
+/// The admin router of a running reloader, read-only and without metrics: merge it into the
+/// application's own axum server. [`Admin::reloader`] configures more (a token for rollback
+/// and unpin, the metrics registry, limits).
+///
+/// ```no_run
+/// # async fn run(reloader: hotconf_core::Reloader<serde_json::Value>) -> std::io::Result<()> {
+/// let app = axum::Router::new().nest("/admin", hotconf_admin::router(&reloader));
+/// # let _ = app; Ok(()) }
+/// ```
+pub fn router<T: Send + Sync + 'static>(reloader: &ReloaderHandle<T>) -> Router {
+    Admin::reloader(reloader).router()
+}
+
+impl Admin {
+    /// An admin over a running reloader (a `Reloader` derefs to its handle): read-only until
+    /// [`token`](Self::token) is set.
+    pub fn reloader<T: Send + Sync + 'static>(reloader: &ReloaderHandle<T>) -> Admin {
+        Admin::new(Arc::new(ReloaderView(reloader.clone())))
+    }
+}
+
+/// A reloader seen by the admin router. Every value it shows goes through the snapshot's
+/// redaction policy.
+struct ReloaderView<T>(ReloaderHandle<T>);
+
+impl<T: Send + Sync + 'static> ReloaderView<T> {
+    async fn version_of(&self, version: u64) -> Result<Arc<Snapshot<T>>, AdminError> {
+        let current = self.0.store().get();
+        if current.version() == version {
+            return Ok(current);
+        }
+        let history = self.0.history().await.map_err(answer)?;
+        history
+            .into_iter()
+            .find(|s| s.version() == version)
+            .ok_or_else(|| AdminError::not_found(format!("version {version} is not kept")))
+    }
+}
+
+impl<T: Send + Sync + 'static> View for ReloaderView<T> {
+    fn version(&self) -> Value {
+        serde_json::to_value(self.0.status()).unwrap_or(Value::Null)
+    }
+
+    fn ready(&self) -> Readiness {
+        let status = self.0.status();
+        let mut detail = json!({"version": status.version, "origin": status.origin});
+        if status.origin == Origin::Disk {
+            detail["warning"] =
+                "serving the last-good file: the sources have not given a valid config yet".into();
+        }
+        Readiness {
+            ready: status.version > 0,
+            detail,
+        }
+    }
+
+    fn config(&self) -> Value {
+        let current = self.0.store().get();
+        json!({"version": current.version(), "config": current.redacted()})
+    }
+
+    fn history(&self) -> BoxFuture<'_, Result<Value, AdminError>> {
+        Box::pin(async move {
+            let history = self.0.history().await.map_err(answer)?;
+            let versions: Vec<Value> = history
+                .iter()
+                .map(|s| {
+                    json!({
+                        "version": s.version(),
+                        "applied_at": humantime::format_rfc3339_millis(s.applied_at()).to_string(),
+                        "origin": s.origin(),
+                        "content_hash": format!("{:016x}", s.content_hash()),
+                        "changes": s.changes(),
+                    })
+                })
+                .collect();
+            Ok(json!({"pinned": self.0.status().pinned, "versions": versions}))
+        })
+    }
+
+    fn diff(&self, from: u64, to: u64) -> BoxFuture<'_, Result<Value, AdminError>> {
+        Box::pin(async move {
+            let (before, after) = (self.version_of(from).await?, self.version_of(to).await?);
+            let changes = before.diff(&after);
+            Ok(diff_body(from, to, &changes, &before, &after))
+        })
+    }
+
+    fn explain<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Value, AdminError>> {
+        Box::pin(async move {
+            let explanation = self.0.explain(key).await.map_err(answer)?;
+            Ok(serde_json::to_value(explanation).unwrap_or(Value::Null))
+        })
+    }
+
+    fn rollback(&self, version: u64) -> BoxFuture<'_, Result<Value, AdminError>> {
+        Box::pin(async move {
+            let snapshot = self.0.rollback(version).await.map_err(answer)?;
+            Ok(json!({"version": snapshot.version(), "pinned": true, "of": version}))
+        })
+    }
+
+    fn unpin(&self) -> BoxFuture<'_, Result<Value, AdminError>> {
+        Box::pin(async move {
+            self.0.unpin().await.map_err(answer)?;
+            Ok(json!({"version": self.0.store().version(), "pinned": false}))
+        })
+    }
+}
+
+/// The diff's body: each changed path with its values before and after, unless redacted.
+fn diff_body<T>(
+    from: u64,
+    to: u64,
+    changes: &Changes,
+    before: &Snapshot<T>,
+    after: &Snapshot<T>,
+) -> Value {
+    let policy = after.redaction();
+    let entry = |key: &String, with_before: bool, with_after: bool| {
+        if policy.is_redacted(key) || before.redaction().is_redacted(key) {
+            return json!({"key": key, "redacted": true});
+        }
+        // Both policies apply to values under the key (a map holding a password).
+        let shown = |value: Option<&Value>| {
+            let value = value.unwrap_or(&Value::Null);
+            before
+                .redaction()
+                .redact_at(key, &policy.redact_at(key, value))
+        };
+        let mut entry = json!({"key": key});
+        if with_before {
+            entry["before"] = shown(before.lookup(key));
+        }
+        if with_after {
+            entry["after"] = shown(after.lookup(key));
+        }
+        entry
+    };
+    json!({
+        "from": from,
+        "to": to,
+        "added": changes.added.iter().map(|k| entry(k, false, true)).collect::<Vec<_>>(),
+        "removed": changes.removed.iter().map(|k| entry(k, true, false)).collect::<Vec<_>>(),
+        "changed": changes.changed.iter().map(|k| entry(k, true, true)).collect::<Vec<_>>(),
+        "omitted": changes.omitted,
+    })
+}
+
+/// The answer for a reloader error: 404 for a version not kept, 503 once it has stopped.
+fn answer(error: Error) -> AdminError {
+    let message = error.to_string();
+    match error.kind() {
+        ErrorKind::NotFound => AdminError::not_found(message),
+        ErrorKind::Closed => AdminError::unavailable(message),
+        _ => AdminError::internal(message),
+    }
+}
