@@ -9,6 +9,7 @@ mod explain;
 mod fast_path;
 mod g10_credentials;
 mod g11_contained;
+mod g12_values_stay_inside;
 mod g1_atomic_reads;
 mod g2_invalid_rejected;
 mod g3_revision_order;

@@ -11,6 +11,7 @@ use hotconf::{Event, Redaction, Reloader, ReloaderBuilder, Startup};
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
+mod admin;
 mod output;
 mod schema;
 
@@ -82,6 +83,13 @@ struct WatchArgs {
     /// access_key are always redacted: their values print as ***.
     #[arg(long, value_name = "GLOB")]
     redact: Vec<String>,
+    /// Serve the admin API, page and Prometheus metrics on this address (127.0.0.1:9900; port
+    /// 0 picks a free port, printed on stderr), once the first config is applied.
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<std::net::SocketAddr>,
+    /// Enable rollback and unpin on the admin API for requests bearing the token in this file.
+    #[arg(long, value_name = "FILE", requires = "admin")]
+    admin_token_file: Option<PathBuf>,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -180,14 +188,23 @@ async fn watch(args: WatchArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
+    let admin = match admin::Listener::bind(args.admin, args.admin_token_file.as_deref()).await {
+        Ok(admin) => admin,
+        Err(error) => return usage_error(&error),
+    };
     let events = builder.events();
     let (reloader_tx, reloader_rx) = watch::channel(None);
     let printing = tokio::spawn(print_events(events, reloader_rx, printer));
     let started = tokio::spawn(builder.startup(Startup::Wait(Duration::MAX)).start());
+    let mut admin_server = None;
     tokio::select! {
         started = started => match started {
             Ok(Ok(reloader)) => {
-                let _ = reloader_tx.send(Some(Arc::new(reloader)));
+                let reloader = Arc::new(reloader);
+                if let Some(admin) = admin {
+                    admin_server = Some(admin.serve(&reloader));
+                }
+                let _ = reloader_tx.send(Some(reloader));
             }
             Ok(Err(error)) => {
                 eprintln!("hotconf: no config could be loaded: {error}");
@@ -203,6 +220,9 @@ async fn watch(args: WatchArgs) -> ExitCode {
     tokio::select! {
         () = stop_signal() => {}
         _ = printing => {}
+    }
+    if let Some(server) = admin_server {
+        let _ = server.shutdown().await;
     }
     ExitCode::SUCCESS
 }

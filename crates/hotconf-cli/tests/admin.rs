@@ -1,0 +1,263 @@
+//! `hotconf watch --admin` end to end: a real Prometheus (Debian's `prometheus`) scrapes the
+//! admin endpoint while a file source changes; `promtool` accepts the exposition; the admin
+//! API and page answer; no secret reaches stdout, stderr, the API or the metrics; and
+//! `hotconf explain` names the layer of a key.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use hotconf_testkit::prometheus::{promtool_check_metrics, Prometheus};
+use serde_json::Value;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+const SECRET: &str = "hunter2-cli-admin";
+
+/// A `hotconf watch --admin 127.0.0.1:0` child, its stdout lines and its stderr lines.
+struct Watch {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+}
+
+fn lines(reader: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(reader).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+impl Watch {
+    fn start(dir: &Path, args: &[&str]) -> Watch {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hotconf"))
+            .arg("watch")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = lines(child.stdout.take().unwrap());
+        let stderr = lines(child.stderr.take().unwrap());
+        Watch {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn applied(&self, version: u64) -> Value {
+        loop {
+            let line = self.stdout.recv_timeout(TIMEOUT).expect("a line in time");
+            assert!(!line.contains(SECRET), "{line}");
+            let event: Value = serde_json::from_str(&line).unwrap();
+            if event["event"] == "applied" && event["version"] == version {
+                return event;
+            }
+        }
+    }
+
+    fn admin_addr(&self) -> SocketAddr {
+        let line = self
+            .stderr
+            .recv_timeout(TIMEOUT)
+            .expect("the admin line on stderr");
+        let addr = line
+            .strip_prefix("hotconf: admin on http://")
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_else(|| panic!("not the admin line: {line}"));
+        addr.parse().unwrap()
+    }
+
+    fn stop(mut self) -> Vec<String> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        assert_eq!(self.child.wait().unwrap().code(), Some(0));
+        std::iter::from_fn(|| self.stderr.recv_timeout(Duration::from_secs(5)).ok()).collect()
+    }
+}
+
+fn save(path: &Path, text: &str) {
+    let tmp = path.with_extension("swp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+fn config(port: u16) -> String {
+    format!(r#"{{"db": {{"host": "db.internal", "port": {port}, "password": "{SECRET}"}}}}"#)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_the_admin_endpoint_and_sees_the_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app.json");
+    std::fs::write(&app, config(5432)).unwrap();
+    std::fs::write(dir.path().join("token"), "cli-admin-token\n").unwrap();
+    let watch = Watch::start(
+        dir.path(),
+        &[
+            "--admin",
+            "127.0.0.1:0",
+            "--admin-token-file",
+            "token",
+            "./app.json",
+        ],
+    );
+    let first = watch.applied(1);
+    assert_eq!(first["config"]["db"]["password"], "***");
+    let addr = watch.admin_addr();
+    let base = format!("http://{addr}");
+
+    let prometheus = Prometheus::start(&[addr]).await;
+    prometheus
+        .wait_for(
+            "hotconf_config_version",
+            |r| r.first().is_some_and(|s| s.1 == 1.0),
+            TIMEOUT,
+        )
+        .await;
+    save(&app, &config(6543));
+    watch.applied(2);
+    prometheus
+        .wait_for(
+            "hotconf_config_version",
+            |r| r.first().is_some_and(|s| s.1 == 2.0),
+            TIMEOUT,
+        )
+        .await;
+    let applied = prometheus
+        .wait_for(
+            r#"hotconf_reloads_total{outcome="applied"}"#,
+            |r| r.first().is_some_and(|s| s.1 >= 2.0),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(applied[0].0.get("job").map(String::as_str), Some("hotconf"));
+    let up = prometheus
+        .query(r#"hotconf_source_up{layer="file-0"}"#)
+        .await;
+    assert_eq!(up.first().map(|s| s.1), Some(1.0), "{up:?}");
+
+    let http = reqwest::Client::new();
+    let exposition = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    promtool_check_metrics(&exposition).expect("promtool accepts the exposition");
+    assert!(!exposition.contains(SECRET));
+    assert!(
+        !exposition.contains("app.json"),
+        "no URI in labels:\n{exposition}"
+    );
+
+    let mut seen = String::new();
+    for path in [
+        "/config/version",
+        "/config",
+        "/config/history",
+        "/config/diff?from=1&to=2",
+        "/config/explain?key=db.password",
+        "/readyz",
+        "/",
+    ] {
+        let answer = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert!(answer.status().is_success(), "{path}: {}", answer.status());
+        seen += &answer.text().await.unwrap();
+    }
+    assert!(!seen.contains(SECRET), "{seen}");
+    assert!(seen.contains(r#""db.port""#), "{seen}");
+
+    // Writes need the token from the file.
+    let rollback = format!("{base}/config/rollback/1");
+    let refused = http.post(&rollback).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let pinned = http
+        .post(&rollback)
+        .bearer_auth("cli-admin-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pinned.status(), 200);
+    watch.applied(3);
+    prometheus
+        .wait_for(
+            "hotconf_config_pinned",
+            |r| r.first().is_some_and(|s| s.1 == 1.0),
+            TIMEOUT,
+        )
+        .await;
+
+    drop(prometheus);
+    let stderr = watch.stop();
+    assert!(
+        stderr
+            .iter()
+            .all(|l| !l.contains(SECRET) && !l.contains("cli-admin-token")),
+        "{stderr:?}"
+    );
+}
+
+#[test]
+fn explain_names_the_layer_and_never_prints_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("base.json"), config(5432)).unwrap();
+    std::fs::write(dir.path().join("over.toml"), "[db]\nport = 7000\n").unwrap();
+    let explain = |key: &str| {
+        Command::new(env!("CARGO_BIN_EXE_hotconf"))
+            .args(["explain", key, "base.json", "over.toml"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let port = explain("db.port");
+    assert_eq!(port.status.code(), Some(0));
+    let port: Value = serde_json::from_slice(&port.stdout).unwrap();
+    assert_eq!(port["layer"], "file-1");
+    assert_eq!(port["value"], 7000);
+    assert_eq!(port["overridden"], serde_json::json!(["file-0"]));
+
+    let password = explain("db.password");
+    let text =
+        String::from_utf8(password.stdout).unwrap() + &String::from_utf8(password.stderr).unwrap();
+    assert!(!text.contains(SECRET), "{text}");
+    let password: Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(
+        (password["redacted"].as_bool(), &password["layer"]),
+        (Some(true), &Value::from("file-0"))
+    );
+
+    assert_eq!(explain("db.nope").status.code(), Some(3));
+    let bad = Command::new(env!("CARGO_BIN_EXE_hotconf"))
+        .args([
+            "watch",
+            "--admin",
+            "127.0.0.1:0",
+            "--admin-token-file",
+            "missing",
+            "base.json",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
