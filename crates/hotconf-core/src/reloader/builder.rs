@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
@@ -226,7 +227,10 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
             .providers
             .iter()
             .enumerate()
-            .map(|(i, p)| tokio::spawn(follow_source(i, p.clone(), inbox.clone(), self.backoff)))
+            .map(|(i, p)| {
+                let follow = follow_source(i, p.clone(), inbox.clone(), self.backoff);
+                tokio::spawn(follow.instrument(tracing::info_span!("source", layer = %names[i].0)))
+            })
             .collect();
         let guard = AbortOnDrop(std::mem::take(&mut tasks));
         let stats = Arc::new(self.stats);

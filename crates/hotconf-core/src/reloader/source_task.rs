@@ -5,6 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures_util::{FutureExt, StreamExt};
+use tracing::Instrument;
 
 use crate::backoff::Backoff;
 use crate::error::{Error, ErrorKind};
@@ -36,7 +37,10 @@ pub(super) async fn follow_source(
     loop {
         let mut stopped = false;
         let started = tokio::time::Instant::now();
-        match AssertUnwindSafe(provider.watch()).catch_unwind().await {
+        // One span per (re)connection: the watch call, with the attempt number.
+        let connect = tracing::debug_span!("connect", attempt);
+        tracing::debug!(parent: &connect, "following the source");
+        match AssertUnwindSafe(provider.watch()).catch_unwind().instrument(connect).await {
             Err(panic) => inbox.push_error(index, panicked(panic)),
             Ok(Ok(mut stream)) => {
                 let mut crashed = false;
