@@ -426,6 +426,7 @@ async fn respond(answer: impl Future<Output = Result<Value, AdminError>>) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::future::BoxFuture;
 
     #[test]
     fn token_is_never_printed() {

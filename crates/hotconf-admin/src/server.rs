@@ -86,17 +86,6 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
-    /// A server for this router on a listener bound already (bind early to fail fast on an
-    /// address in use, build the router once the reloader has started).
-    pub fn from_listener(router: Router, listener: TcpListener) -> io::Result<Self> {
-        let local_addr = listener.local_addr()?;
-        Ok(Self {
-            listener,
-            router,
-            local_addr,
-        })
-    }
-
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr

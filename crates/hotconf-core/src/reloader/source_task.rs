@@ -40,7 +40,11 @@ pub(super) async fn follow_source(
         // One span per (re)connection: the watch call, with the attempt number.
         let connect = tracing::debug_span!("connect", attempt);
         tracing::debug!(parent: &connect, "following the source");
-        match AssertUnwindSafe(provider.watch()).catch_unwind().instrument(connect).await {
+        match AssertUnwindSafe(provider.watch())
+            .catch_unwind()
+            .instrument(connect)
+            .await
+        {
             Err(panic) => inbox.push_error(index, panicked(panic)),
             Ok(Ok(mut stream)) => {
                 let mut crashed = false;
