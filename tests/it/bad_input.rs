@@ -78,7 +78,7 @@ async fn bad_documents_are_rejected_and_the_last_good_config_kept() {
             "wrong type",
             Format::Json,
             br#"{"name": ["a"]}"#.to_vec(),
-            "invalid type",
+            "expected a string, found an array",
         ),
     ];
     let mut two = two_layers();
