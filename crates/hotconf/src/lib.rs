@@ -24,6 +24,10 @@ pub use hotconf_consul::{self as consul, ConsulClient, ConsulProvider, ConsulSou
 #[cfg_attr(docsrs, doc(cfg(feature = "nacos")))]
 pub use hotconf_nacos::{self as nacos, NacosClient, NacosProvider, NacosSource};
 
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use hotconf_metrics as metrics;
+
 /// Guides, rendered from the repository's `docs/` folder. A backend's page comes with the
 /// backend's feature, since its examples use that backend.
 pub mod docs {
