@@ -4,28 +4,36 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
 use hotconf::{Error, ErrorKind, Reloader, Result};
 use hotconf_admin::{Admin, RunningServer, Server};
 use prometheus_client::registry::Registry;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
 
 /// The longest token file read: a bearer token is a line, not a document.
 const MAX_TOKEN_BYTES: u64 = 4096;
 
-/// The admin address, bound before the sources are followed (an address in use is a usage
-/// error at once), and the token for writes.
-pub(crate) struct Listener {
-    listener: TcpListener,
+/// The admin server of `hotconf watch`: it listens from the start (an address in use is a
+/// usage error at once), answers `/healthz` and a `503` "waiting for the first valid config"
+/// until the reloader has started, then serves the whole admin router.
+pub(crate) struct AdminServer {
+    server: RunningServer,
+    router: watch::Sender<Option<Router>>,
     token: Option<String>,
 }
 
-impl Listener {
-    /// Binds `addr` and reads the token file; `None` without `--admin`.
-    pub(crate) async fn bind(
+impl AdminServer {
+    /// Binds `addr`, reads the token file and starts serving; `None` without `--admin`.
+    pub(crate) async fn start(
         addr: Option<SocketAddr>,
         token_file: Option<&Path>,
-    ) -> Result<Option<Listener>> {
+    ) -> Result<Option<AdminServer>> {
         let Some(addr) = addr else { return Ok(None) };
         let token = token_file.map(read_token).transpose()?;
         let listener = TcpListener::bind(addr).await.map_err(|e| {
@@ -35,29 +43,65 @@ impl Listener {
             )
             .with_cause(e)
         })?;
-        Ok(Some(Listener { listener, token }))
+        let (router, current) = watch::channel(None::<Router>);
+        let app = Router::new().fallback(move |request: Request| {
+            let current = current.borrow().clone();
+            async move {
+                match current {
+                    Some(router) => router.oneshot(request).await.into_response(),
+                    None => waiting(request.uri().path()),
+                }
+            }
+        });
+        let server = Server::from_listener(app, listener)
+            .map_err(|e| Error::new(ErrorKind::Config, "the admin listener").with_cause(e))?;
+        let writes = if token.is_some() {
+            "rollback and unpin enabled"
+        } else {
+            "read-only"
+        };
+        eprintln!(
+            "hotconf: admin on http://{}/ ({writes})",
+            server.local_addr()
+        );
+        Ok(Some(AdminServer {
+            server: server.spawn(),
+            router,
+            token,
+        }))
     }
 
-    /// Serves the admin router of `reloader`, with its metrics, and says where on stderr.
-    pub(crate) fn serve(self, reloader: &Reloader<Value>) -> RunningServer {
+    /// Serves the admin router of `reloader`, with its metrics, from now on.
+    pub(crate) fn serve(&self, reloader: &Reloader<Value>) {
         let mut registry = Registry::default();
         hotconf::metrics::register(reloader, &mut registry);
         let mut admin = Admin::reloader(reloader).registry(registry.into());
         if let Some(token) = &self.token {
             admin = admin.token(token);
         }
-        let writes = if admin.writes_enabled() {
-            "rollback and unpin enabled"
-        } else {
-            "read-only"
-        };
-        let server = Server::from_listener(admin.router(), self.listener)
-            .expect("a bound listener has an address");
-        eprintln!(
-            "hotconf: admin on http://{}/ ({writes})",
-            server.local_addr()
-        );
-        server.spawn()
+        let _ = self.router.send(Some(admin.router()));
+    }
+
+    /// Stops serving, letting the requests in flight finish.
+    pub(crate) async fn shutdown(self) {
+        let _ = self.server.shutdown().await;
+    }
+}
+
+/// Before the first config: alive, not ready, and nothing else yet.
+fn waiting(path: &str) -> Response {
+    match path {
+        "/healthz" => Json(json!({"status": "alive"})).into_response(),
+        "/readyz" => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "reason": "waiting for the first valid config"})),
+        )
+            .into_response(),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": "waiting for the first valid config"})),
+        )
+            .into_response(),
     }
 }
 

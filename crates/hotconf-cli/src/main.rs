@@ -84,7 +84,8 @@ struct WatchArgs {
     #[arg(long, value_name = "GLOB")]
     redact: Vec<String>,
     /// Serve the admin API, page and Prometheus metrics on this address (127.0.0.1:9900; port
-    /// 0 picks a free port, printed on stderr), once the first config is applied.
+    /// 0 picks a free port, printed on stderr). Until the first config is applied, /healthz
+    /// answers 200 and everything else 503.
     #[arg(long, value_name = "ADDR")]
     admin: Option<std::net::SocketAddr>,
     /// Enable rollback and unpin on the admin API for requests bearing the token in this file.
@@ -188,7 +189,8 @@ async fn watch(args: WatchArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
-    let admin = match admin::Listener::bind(args.admin, args.admin_token_file.as_deref()).await {
+    let admin = match admin::AdminServer::start(args.admin, args.admin_token_file.as_deref()).await
+    {
         Ok(admin) => admin,
         Err(error) => return usage_error(&error),
     };
@@ -196,13 +198,12 @@ async fn watch(args: WatchArgs) -> ExitCode {
     let (reloader_tx, reloader_rx) = watch::channel(None);
     let printing = tokio::spawn(print_events(events, reloader_rx, printer));
     let started = tokio::spawn(builder.startup(Startup::Wait(Duration::MAX)).start());
-    let mut admin_server = None;
     tokio::select! {
         started = started => match started {
             Ok(Ok(reloader)) => {
                 let reloader = Arc::new(reloader);
-                if let Some(admin) = admin {
-                    admin_server = Some(admin.serve(&reloader));
+                if let Some(admin) = &admin {
+                    admin.serve(&reloader);
                 }
                 let _ = reloader_tx.send(Some(reloader));
             }
@@ -221,8 +222,8 @@ async fn watch(args: WatchArgs) -> ExitCode {
         () = stop_signal() => {}
         _ = printing => {}
     }
-    if let Some(server) = admin_server {
-        let _ = server.shutdown().await;
+    if let Some(admin) = admin {
+        admin.shutdown().await;
     }
     ExitCode::SUCCESS
 }

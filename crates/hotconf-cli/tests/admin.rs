@@ -261,3 +261,29 @@ fn explain_names_the_layer_and_never_prints_a_secret() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_answers_alive_but_not_ready_until_the_first_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let watch = Watch::start(dir.path(), &["--admin", "127.0.0.1:0", "./later.json"]);
+    let base = format!("http://{}", watch.admin_addr());
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{base}{path}")).send();
+    assert_eq!(get("/healthz").await.unwrap().status(), 200);
+    let ready = get("/readyz").await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert!(ready
+        .text()
+        .await
+        .unwrap()
+        .contains("waiting for the first valid config"));
+    assert_eq!(get("/config/version").await.unwrap().status(), 503);
+
+    save(&dir.path().join("later.json"), &config(5432));
+    watch.applied(1);
+    assert_eq!(get("/readyz").await.unwrap().status(), 200);
+    let version: Value =
+        serde_json::from_str(&get("/config/version").await.unwrap().text().await.unwrap()).unwrap();
+    assert_eq!(version["version"], 1);
+    watch.stop();
+}
