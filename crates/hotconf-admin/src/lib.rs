@@ -48,7 +48,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
-pub use reloader::router;
+pub use reloader::{router, serve};
 pub use server::{RunningServer, Server};
 pub use view::{AdminError, Readiness, View};
 

@@ -1,17 +1,20 @@
 //! The [`View`] of a running hotconf reloader, and [`router`] for it.
 
+use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use futures_util::future::BoxFuture;
 use hotconf_core::{Changes, Error, ErrorKind, Origin, ReloaderHandle, Snapshot};
+use prometheus_client::registry::Registry;
 use serde_json::{json, Value};
 
 use crate::{Admin, AdminError, Readiness, View};
 
-/// The admin router of a running reloader, read-only and without metrics: merge it into the
-/// application's own axum server. [`Admin::reloader`] configures more (a token for rollback
-/// and unpin, the metrics registry, limits).
+/// The admin router of a running reloader, read-only, with its metrics at `/metrics`: merge it
+/// into the application's own axum server. [`Admin::reloader`] configures more (a token for
+/// rollback and unpin, the application's own registry, limits).
 ///
 /// ```no_run
 /// # async fn run(reloader: hotconf_core::Reloader<serde_json::Value>) -> std::io::Result<()> {
@@ -22,11 +25,24 @@ pub fn router<T: Send + Sync + 'static>(reloader: &ReloaderHandle<T>) -> Router 
     Admin::reloader(reloader).router()
 }
 
+/// Serves the admin API, page and metrics of a running reloader on `addr`, read-only, until an
+/// I/O error: for applications without an HTTP server of their own.
+pub async fn serve<T: Send + Sync + 'static>(
+    reloader: &ReloaderHandle<T>,
+    addr: SocketAddr,
+) -> io::Result<()> {
+    Admin::reloader(reloader).serve(addr).await
+}
+
 impl Admin {
     /// An admin over a running reloader (a `Reloader` derefs to its handle): read-only until
-    /// [`token`](Self::token) is set.
+    /// [`token`](Self::token) is set; `/metrics` serves the reloader's metrics from a registry
+    /// of its own until [`registry`](Self::registry) gives the application's (register the
+    /// reloader in it with `hotconf_metrics::register`).
     pub fn reloader<T: Send + Sync + 'static>(reloader: &ReloaderHandle<T>) -> Admin {
-        Admin::new(Arc::new(ReloaderView(reloader.clone())))
+        let mut registry = Registry::default();
+        hotconf_metrics::register(reloader, &mut registry);
+        Admin::new(Arc::new(ReloaderView(reloader.clone()))).registry(Arc::new(registry))
     }
 }
 

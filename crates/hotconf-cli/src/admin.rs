@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use hotconf::{Error, ErrorKind, Reloader, Result};
 use hotconf_admin::{Admin, RunningServer, Server};
-use prometheus_client::registry::Registry;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -73,9 +72,7 @@ impl AdminServer {
 
     /// Serves the admin router of `reloader`, with its metrics, from now on.
     pub(crate) fn serve(&self, reloader: &Reloader<Value>) {
-        let mut registry = Registry::default();
-        hotconf::metrics::register(reloader, &mut registry);
-        let mut admin = Admin::reloader(reloader).registry(registry.into());
+        let mut admin = Admin::reloader(reloader);
         if let Some(token) = &self.token {
             admin = admin.token(token);
         }
