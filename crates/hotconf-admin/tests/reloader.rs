@@ -149,6 +149,14 @@ async fn every_route_answers_and_no_secret_or_rejected_value_leaks() {
     let (status, ready) = call(&router, Method::GET, "/readyz").await;
     assert_eq!((status, &ready["ready"]), (StatusCode::OK, &json!(true)));
 
+    let request = Request::get("/metrics").body(Body::empty()).unwrap();
+    let metrics = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let metrics = metrics.into_body().collect().await.unwrap().to_bytes();
+    let metrics = String::from_utf8(metrics.to_vec()).unwrap();
+    assert!(metrics.contains("hotconf_config_version 2"), "{metrics}");
+    seen += &metrics;
+
     for secret in SECRETS.iter().chain(&["leak-me-port"]) {
         assert!(!seen.contains(secret), "{secret} leaked: {seen}");
     }
