@@ -194,7 +194,8 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
                     tracing::warn!(source = %source.name(), %revision, "ignoring a state older than one already seen");
                     self.count(|s| s.stale += 1);
                 }
-                Offer::Repeat => self.board.good(index),
+                Offer::Repeat if !source.is_rejected() => self.board.good(index),
+                Offer::Repeat => {}
                 Offer::Changed => self.board.changed(index, &revision),
                 Offer::Rejected(error) => {
                     tracing::warn!(%error, "rejected a source state; keeping its last good state");

@@ -57,6 +57,9 @@ pub(super) struct SourceState {
     dirty: bool,
     /// Its provider stopped for good.
     stopped: bool,
+    /// Its last state offered was rejected (does not parse, or made a config that was): a
+    /// repeat of it is no sign of health.
+    rejected: bool,
 }
 
 impl SourceState {
@@ -72,6 +75,7 @@ impl SourceState {
             ready: false,
             dirty: false,
             stopped: false,
+            rejected: false,
         }
     }
 
@@ -119,6 +123,11 @@ impl SourceState {
         self.stopped && !self.ready
     }
 
+    /// Whether its last state offered was rejected.
+    pub(super) fn is_rejected(&self) -> bool {
+        self.rejected
+    }
+
     /// Records that its provider stopped for good.
     pub(super) fn stop(&mut self) {
         self.stopped = true;
@@ -142,6 +151,7 @@ impl SourceState {
         let parsed = parse_content(&layer.content, limits);
         let revision = layer.revision.clone();
         self.last_layer = Some(layer);
+        self.rejected = parsed.is_err();
         match parsed {
             Ok(tree) => {
                 self.latest = State {
@@ -174,6 +184,7 @@ impl SourceState {
     /// is not blocked by the rejected one.
     pub(super) fn revert(&mut self) {
         if self.dirty {
+            self.rejected = true;
             self.latest = self.accepted.clone();
             self.dirty = false;
             // A source none of whose states was ever accepted is not ready: building without
