@@ -26,6 +26,7 @@
 //! Every error answers a 4xx or 5xx status with a JSON body `{"error":"…"}`.
 #![forbid(unsafe_code)]
 
+mod auth;
 mod page;
 mod reloader;
 mod server;
@@ -46,8 +47,8 @@ use axum::{Json, Router};
 use prometheus_client::registry::Registry;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use subtle::ConstantTimeEq;
 
+use auth::{authorize, Token};
 pub use reloader::{router, serve};
 pub use server::{RunningServer, Server};
 pub use view::{AdminError, Readiness, View};
@@ -61,23 +62,6 @@ pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 
 /// The default deadline of one request ([`Admin::request_timeout`]).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The bearer token; never printed.
-#[derive(Clone)]
-struct Token(Arc<[u8]>);
-
-impl Token {
-    /// Compares in constant time (for tokens of the same length; the length itself may leak).
-    fn matches(&self, presented: &[u8]) -> bool {
-        bool::from(self.0.as_ref().ct_eq(presented))
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
 
 /// Builds the admin router (or a server around it).
 ///
@@ -128,7 +112,7 @@ impl Admin {
     /// an empty secret leaves writes disabled.
     pub fn token(mut self, secret: impl AsRef<str>) -> Self {
         let secret = secret.as_ref().trim();
-        self.token = (!secret.is_empty()).then(|| Token(Arc::from(secret.as_bytes())));
+        self.token = (!secret.is_empty()).then(|| Token::new(secret));
         self
     }
 
@@ -355,46 +339,12 @@ async fn explain(
     shared.view.explain(&key).await.map(Json)
 }
 
-/// Allows a write when the request carries the configured bearer token.
-fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), AdminError> {
-    let Some(token) = &shared.token else {
-        return Err(AdminError::new(
-            StatusCode::FORBIDDEN,
-            "writes are disabled: no admin token is configured",
-        ));
-    };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| bearer(value.as_bytes()));
-    match presented {
-        Some(presented) if token.matches(presented) => Ok(()),
-        Some(_) => Err(AdminError::new(
-            StatusCode::UNAUTHORIZED,
-            "the bearer token is wrong",
-        )),
-        None => Err(AdminError::new(
-            StatusCode::UNAUTHORIZED,
-            "this route needs an `Authorization: Bearer <token>` header",
-        )),
-    }
-}
-
-/// The credentials of an `Authorization: Bearer <credentials>` header (scheme case-insensitive).
-fn bearer(value: &[u8]) -> Option<&[u8]> {
-    let (scheme, rest) = value.split_at_checked(7)?;
-    if !scheme.eq_ignore_ascii_case(b"bearer ") {
-        return None;
-    }
-    let rest = rest.trim_ascii();
-    (!rest.is_empty()).then_some(rest)
-}
-
 async fn rollback(
     State(shared): AppState,
     headers: HeaderMap,
     version: Result<Path<String>, PathRejection>,
 ) -> Response {
-    if let Err(error) = authorize(&shared, &headers) {
+    if let Err(error) = authorize(shared.token.as_ref(), &headers) {
         return error.into_response();
     }
     let version = match version.map(|Path(version)| parse_version(&version)) {
@@ -410,7 +360,7 @@ async fn rollback(
 }
 
 async fn unpin(State(shared): AppState, headers: HeaderMap) -> Response {
-    if let Err(error) = authorize(&shared, &headers) {
+    if let Err(error) = authorize(shared.token.as_ref(), &headers) {
         return error.into_response();
     }
     respond(shared.view.unpin()).await
@@ -426,6 +376,7 @@ async fn respond(answer: impl Future<Output = Result<Value, AdminError>>) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::bearer;
     use futures_util::future::BoxFuture;
 
     #[test]
@@ -467,7 +418,7 @@ mod tests {
 
     #[test]
     fn token_compare_is_exact() {
-        let token = Token(Arc::from(&b"abc"[..]));
+        let token = Token::new("abc");
         assert!(token.matches(b"abc"));
         assert!(!token.matches(b"abd"));
         assert!(!token.matches(b"ab"));
