@@ -30,6 +30,12 @@
 //! | `hotconf_reload_duration_seconds` | histogram | |
 //! | `hotconf_propagation_seconds` | histogram | |
 //!
+//! The collector encodes into any of `prometheus_client`'s formats: the OpenMetrics text
+//! ([`text::encode`](prometheus_client::encoding::text::encode), where a counter's `# HELP` and
+//! `# TYPE` name its family without `_total`) or the Prometheus text format 0.0.4
+//! ([`prometheus_text::encode`](prometheus_client::encoding::prometheus_text::encode), what
+//! `promtool check metrics` reads and lints cleanly).
+//!
 //! ```
 //! use hotconf_core::{Format, MemoryProvider, Reloader};
 //! use prometheus_client::registry::Registry;
