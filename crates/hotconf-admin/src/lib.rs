@@ -17,7 +17,7 @@
 //! | `GET /config/diff?from=N&to=M` | [`View::diff`] |
 //! | `GET /config` | [`View::config`] (already redacted) |
 //! | `GET /config/explain?key=K` | [`View::explain`] |
-//! | `GET /metrics` | the registry in the OpenMetrics text format (404 without a registry) |
+//! | `GET /metrics` | the registry: OpenMetrics when asked for, else the Prometheus text format (404 without a registry) |
 //! | `GET /healthz` | always `200 {"status":"alive"}` |
 //! | `GET /readyz` | `200` when ready, `503` otherwise; body `{"ready":bool, ...detail}` |
 //! | `POST /config/rollback/{version}` | [`View::rollback`] (bearer token) |
@@ -56,6 +56,10 @@ pub use view::{AdminError, Readiness, View};
 /// The content type of `GET /metrics`: the OpenMetrics text format.
 pub const OPENMETRICS_CONTENT_TYPE: &str =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The content type of `GET /metrics` for scrapers that do not ask for OpenMetrics: the
+/// Prometheus text format.
+pub const PROMETHEUS_TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The default largest request body, in bytes ([`Admin::body_limit`]).
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
@@ -263,14 +267,27 @@ async fn readyz(State(shared): AppState) -> Response {
     (status, Json(readiness.body())).into_response()
 }
 
-async fn metrics(State(shared): AppState) -> Result<Response, AdminError> {
+/// The registry in the format the scraper asks for: OpenMetrics when its `Accept` header names
+/// it (Prometheus servers do), else the Prometheus text format 0.0.4 (curl, `promtool check
+/// metrics`, older scrapers).
+async fn metrics(State(shared): AppState, headers: HeaderMap) -> Result<Response, AdminError> {
     let registry = shared.registry.as_ref().ok_or_else(|| {
         AdminError::not_found("metrics are not enabled: no registry is configured")
     })?;
+    let openmetrics = headers.get_all(header::ACCEPT).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| v.contains("application/openmetrics-text"))
+    });
     let mut body = String::new();
-    prometheus_client::encoding::text::encode(&mut body, registry)
-        .map_err(|_| AdminError::internal("the metrics could not be encoded"))?;
-    Ok(([(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], body).into_response())
+    let (encoded, content_type) = if openmetrics {
+        let encoded = prometheus_client::encoding::text::encode(&mut body, registry);
+        (encoded, OPENMETRICS_CONTENT_TYPE)
+    } else {
+        let encoded = prometheus_client::encoding::prometheus_text::encode(&mut body, registry);
+        (encoded, PROMETHEUS_TEXT_CONTENT_TYPE)
+    };
+    encoded.map_err(|_| AdminError::internal("the metrics could not be encoded"))?;
+    Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
 }
 
 async fn config(State(shared): AppState) -> Json<Value> {

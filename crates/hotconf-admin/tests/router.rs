@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use fake::Fake;
-use hotconf_admin::{Admin, View, OPENMETRICS_CONTENT_TYPE};
+use hotconf_admin::{Admin, View, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE};
 use http_body_util::BodyExt;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
@@ -182,14 +182,17 @@ async fn health_and_readiness() {
 }
 
 #[tokio::test]
-async fn metrics_in_the_openmetrics_text_format() {
+async fn metrics_in_the_format_the_scraper_asks_for() {
     let mut registry = Registry::default();
     let reloads = Counter::<u64>::default();
     registry.register("hotconf_reloads", "Applied reloads", reloads.clone());
     reloads.inc_by(3);
     let router = Admin::new(fake()).registry(Arc::new(registry)).router();
 
-    let answer = get(&router, "/metrics").await;
+    // What a Prometheus server sends.
+    let accept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    let request = Request::get("/metrics").header(header::ACCEPT, accept);
+    let answer = call(&router, request.body(Body::empty()).unwrap()).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(
         answer.headers[header::CONTENT_TYPE],
@@ -199,6 +202,20 @@ async fn metrics_in_the_openmetrics_text_format() {
     assert!(text.contains("# TYPE hotconf_reloads counter"), "{text}");
     assert!(text.contains("hotconf_reloads_total 3"), "{text}");
     assert!(text.ends_with("# EOF\n"), "{text}");
+
+    // curl, promtool: the Prometheus text format.
+    let answer = get(&router, "/metrics").await;
+    assert_eq!(
+        answer.headers[header::CONTENT_TYPE],
+        PROMETHEUS_TEXT_CONTENT_TYPE
+    );
+    let text = answer.text();
+    assert!(
+        text.contains("# TYPE hotconf_reloads_total counter"),
+        "{text}"
+    );
+    assert!(text.contains("hotconf_reloads_total 3"), "{text}");
+    assert!(!text.contains("# EOF"), "{text}");
 
     let message = get(&read_only(&fake()), "/metrics")
         .await
