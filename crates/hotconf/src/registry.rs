@@ -160,6 +160,7 @@ where
 }
 
 fn enabled_built_ins() -> impl Iterator<Item = &'static str> {
+    #[allow(unused_mut)] // with no backend feature on, nothing is added
     let mut schemes: Vec<&'static str> = Vec::new();
     #[cfg(feature = "file")]
     schemes.extend(hotconf_file::SCHEMES);
