@@ -69,14 +69,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         span.record("outcome", outcome);
         span.record("duration_us", took.as_micros() as u64);
         if outcome != "unchanged" {
-            let delivered = self.delivered_at.filter(|_| outcome == "applied");
-            self.count(|s| {
-                s.reload_duration.record(took);
-                if let Some(delivered) = delivered {
-                    s.propagation
-                        .record(started.duration_since(delivered) + took);
-                }
-            });
+            self.count(|s| s.reload_duration.record(took));
         }
         result
     }
@@ -224,6 +217,13 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
                 .insert(Store::from_snapshot(snapshot.clone()))
                 .clone(),
         };
+        // Readers load it from now on: the end of the propagation of what the sources delivered.
+        if let Some(delivered) = self
+            .delivered_at
+            .filter(|_| *snapshot.origin() == Origin::Sources)
+        {
+            self.count(|s| s.propagation.record(delivered.elapsed()));
+        }
         self.last_version = snapshot.version();
         self.history.record(snapshot.clone());
         tracing::info!(version = snapshot.version(), "applied config");
