@@ -1,7 +1,7 @@
 //! `ApolloClient`: a small client for Apollo's config service (and meta server), faithful to
 //! its "other language client" HTTP API, with the shared long poll of its namespaces.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hotconf_core::provider::BoundedBody;
@@ -106,6 +106,25 @@ impl ApolloClient {
             config: Arc::new(config),
             inner: Arc::default(),
         }
+    }
+
+    /// A client with `config`: the live one made here before with equal settings, if any, so
+    /// that providers made from URIs (one client each) still share one long poll per
+    /// app/cluster/settings, as providers of one client do.
+    pub(crate) fn shared(config: ClientConfig) -> Self {
+        static CLIENTS: Mutex<Vec<(Arc<ClientConfig>, Weak<Inner>)>> = Mutex::new(Vec::new());
+        let mut clients = lock(&CLIENTS);
+        clients.retain(|(_, inner)| inner.strong_count() > 0);
+        let found = clients
+            .iter()
+            .filter(|(known, _)| **known == config)
+            .find_map(|(known, inner)| Some((known.clone(), inner.upgrade()?)));
+        if let Some((config, inner)) = found {
+            return ApolloClient { config, inner };
+        }
+        let client = ApolloClient::from_config(config);
+        clients.push((client.config.clone(), Arc::downgrade(&client.inner)));
+        client
     }
 
     fn edit(mut self, change: impl FnOnce(&mut ClientConfig)) -> Self {

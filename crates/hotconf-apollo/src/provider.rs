@@ -52,20 +52,19 @@ impl ApolloProvider {
         }
     }
 
-    /// A provider, with its own client, from
+    /// A provider from
     /// `apollo://HOST:PORT[,HOST:PORT…]/APP_ID/NAMESPACE?cluster=C&secret=S&label=L&ip=IP&dc=D&meta=true&format=F&typed=true&check=5m&poll_timeout=90s`
     /// (port [`DEFAULT_PORT`](crate::DEFAULT_PORT) when omitted; with `meta=true` the hosts are
-    /// meta servers).
+    /// meta servers). Providers made from URIs with the same servers and settings (all but
+    /// the namespace, `format` and `typed`) share one client, and so one long poll, while any
+    /// of them is alive.
     ///
     /// # Errors
     /// [`hotconf_core::ErrorKind::Config`] for another scheme, no host, a path that is not
     /// `APP_ID/NAMESPACE`, a bad option or an unknown parameter (the secret never repeated).
     pub fn from_uri(uri: &SourceUri) -> Result<Self> {
         let (client, source) = config::from_uri(uri)?;
-        Ok(ApolloProvider::new(
-            &ApolloClient::from_config(client),
-            source,
-        ))
+        Ok(ApolloProvider::new(&ApolloClient::shared(client), source))
     }
 
     /// The source's printable name: an `apollo://` URI without the secret.

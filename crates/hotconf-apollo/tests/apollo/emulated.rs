@@ -248,3 +248,41 @@ async fn a_server_down_keeps_the_last_good_state_then_converges() {
     apollo.set_down(false);
     wait_until(&store, |c| c.marker == "two").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn providers_from_uris_with_the_same_settings_share_one_long_poll() {
+    let apollo = emulator().await;
+    let app = unique("uri-poll");
+    apollo.publish(&app, "default", "shared", [("marker", "lower")]);
+    apollo.publish(&app, "default", "application", [("k.a", "upper")]);
+    let uri = |namespace: &str| -> hotconf_core::provider::SourceUri {
+        format!("apollo://{}/{app}/{namespace}?label=x", apollo.address())
+            .parse()
+            .unwrap()
+    };
+    let (reloader, _events) = follow(vec![
+        ApolloProvider::from_uri(&uri("shared")).unwrap(),
+        ApolloProvider::from_uri(&uri("application")).unwrap(),
+    ])
+    .await;
+    let store = reloader.store();
+    assert_eq!(
+        (store.load().marker.as_str(), store.load().k["a"].as_str()),
+        ("lower", "upper")
+    );
+    apollo.publish(&app, "default", "shared", [("marker", "changed")]);
+    wait_until(&store, |c| c.marker == "changed").await;
+    apollo.wait_for(|c| c.held == 1).await;
+    let last = apollo.polls().pop().unwrap();
+    let names: Vec<&str> = last.notifications.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["application", "shared"]);
+    // Another label is another client (another poll).
+    let other = ApolloProvider::from_uri(
+        &format!("apollo://{}/{app}/shared?label=y", apollo.address())
+            .parse()
+            .unwrap(),
+    )
+    .unwrap();
+    let (_other, _events) = follow(vec![other]).await;
+    apollo.wait_for(|c| c.held == 2).await;
+}
