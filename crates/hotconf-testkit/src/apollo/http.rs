@@ -320,7 +320,8 @@ async fn poll(shared: &Shared, app: &str, query: &BTreeMap<String, String>) -> A
     let hold = shared.modes().hold.unwrap_or(DEFAULT_HOLD);
     let deadline = tokio::time::Instant::now() + hold;
     let mut wake = shared.wake.subscribe();
-    let _held = Held::new(shared);
+    // Counted as held from its first wait on (a poll answered at once never is).
+    let mut held = None;
     loop {
         wake.borrow_and_update();
         if let Some(fault) = shared.modes().fault {
@@ -347,6 +348,7 @@ async fn poll(shared: &Shared, app: &str, query: &BTreeMap<String, String>) -> A
         if !changed.is_empty() {
             return json_answer(&Value::Array(changed));
         }
+        held.get_or_insert_with(|| Held::new(shared));
         tokio::select! {
             _ = wake.changed() => {}
             () = tokio::time::sleep_until(deadline) => {
