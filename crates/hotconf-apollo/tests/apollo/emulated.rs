@@ -286,3 +286,26 @@ async fn providers_from_uris_with_the_same_settings_share_one_long_poll() {
     let (_other, _events) = follow(vec![other]).await;
     apollo.wait_for(|c| c.held == 2).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_reads_default_until_it_has_its_own_release() {
+    let apollo = emulator().await;
+    let app = unique("cluster");
+    apollo.publish(&app, "default", "application", [("marker", "default")]);
+    let client = ApolloClient::new([apollo.address()])
+        .app_id(app.clone())
+        .cluster("sh");
+    let (reloader, _events) = follow(vec![ApolloProvider::new(&client, "application")]).await;
+    let store = reloader.store();
+    assert_eq!(store.load().marker, "default");
+    apollo.publish(&app, "sh", "application", [("marker", "sh")]);
+    wait_until(&store, |c| c.marker == "sh").await;
+    // A release of `default` is notified to `sh` too, but `sh`'s own release still wins.
+    let reads = apollo.counters().reads;
+    apollo.publish(&app, "default", "application", [("marker", "default-2")]);
+    apollo.wait_for(|c| c.reads > reads).await;
+    apollo.wait_for(|c| c.held == 1).await;
+    assert_eq!(store.load().marker, "sh");
+    apollo.delete(&app, "sh", "application");
+    wait_until(&store, |c| c.marker == "default-2").await;
+}
