@@ -12,9 +12,21 @@ use hotconf::{Provider, Reloader, Startup};
 pub async fn print_until_ctrl_c(
     provider: impl Provider + 'static,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let builder = Reloader::<serde_json::Value>::builder()
-        .layer(provider)
-        .startup(Startup::Wait(Duration::MAX));
+    print_layers_until_ctrl_c(vec![provider]).await
+}
+
+/// As [`print_until_ctrl_c`], for several providers as layers, later over earlier.
+///
+/// # Errors
+/// When the reloader stops.
+pub async fn print_layers_until_ctrl_c(
+    providers: Vec<impl Provider + 'static>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut builder =
+        Reloader::<serde_json::Value>::builder().startup(Startup::Wait(Duration::MAX));
+    for provider in providers {
+        builder = builder.layer(provider);
+    }
     let mut events = builder.events();
     let printer = tokio::spawn(async move {
         while let Ok(event) = events.recv().await {

@@ -10,6 +10,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "apollo")]
+pub mod apollo;
 #[cfg(feature = "consul")]
 pub mod consul;
 #[cfg(feature = "etcd")]

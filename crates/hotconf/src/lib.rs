@@ -20,6 +20,10 @@ pub use hotconf_etcd::{self as etcd, EtcdClient, EtcdProvider, EtcdSource};
 #[cfg_attr(docsrs, doc(cfg(feature = "consul")))]
 pub use hotconf_consul::{self as consul, ConsulClient, ConsulProvider, ConsulSource};
 
+#[cfg(feature = "apollo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "apollo")))]
+pub use hotconf_apollo::{self as apollo, ApolloClient, ApolloProvider, ApolloSource};
+
 #[cfg(feature = "nacos")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nacos")))]
 pub use hotconf_nacos::{self as nacos, NacosClient, NacosProvider, NacosSource};
@@ -51,6 +55,10 @@ pub mod docs {
     #[cfg_attr(docsrs, doc(cfg(feature = "consul")))]
     #[doc = include_str!("../../../docs/backends/consul.md")]
     pub mod consul {}
+    #[cfg(feature = "apollo")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "apollo")))]
+    #[doc = include_str!("../../../docs/backends/apollo.md")]
+    pub mod apollo {}
     #[doc = include_str!("../../../docs/protocols.md")]
     pub mod protocols {}
     #[doc = include_str!("../../../docs/benchmarks.md")]

@@ -20,6 +20,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("etcd", "etcd"),
     ("consul", "consul"),
     ("nacos", "nacos"),
+    ("apollo", "apollo"),
 ];
 
 fn custom() -> &'static RwLock<HashMap<String, Arc<ProviderFactory>>> {
@@ -29,7 +30,7 @@ fn custom() -> &'static RwLock<HashMap<String, Arc<ProviderFactory>>> {
 
 /// The provider for a source URI: a bare path or `file:` (feature `file`), `env:PREFIX`
 /// (feature `env`), `etcd://` (feature `etcd`), `consul://` (feature `consul`), `nacos://`
-/// (feature `nacos`), or a scheme the application added with [`register_scheme`].
+/// (feature `nacos`), `apollo://` (feature `apollo`), or a scheme the application added with [`register_scheme`].
 ///
 /// The URI syntax is [`SourceUri`]'s; each backend's `from_uri` documents its parameters, and
 /// an unknown parameter is an error. Errors show the URI with its credentials redacted.
@@ -133,7 +134,7 @@ pub fn provider_from_source(uri: &SourceUri) -> Result<Box<dyn Provider>> {
 /// # Errors
 /// [`ErrorKind::Config`] when `scheme` is not a scheme name (letters, digits and `+`, starting
 /// with a letter, at least two characters) or is a built-in scheme (`file`, `env`, `etcd`,
-/// `consul`, `nacos`), whether or not its backend is enabled: a built-in scheme always means
+/// `consul`, `nacos`, `apollo`), whether or not its backend is enabled: a built-in scheme always means
 /// its backend.
 pub fn register_scheme<F>(scheme: &str, factory: F) -> Result<()>
 where
@@ -172,6 +173,8 @@ fn enabled_built_ins() -> impl Iterator<Item = &'static str> {
     schemes.extend(hotconf_consul::SCHEMES);
     #[cfg(feature = "nacos")]
     schemes.extend(hotconf_nacos::SCHEMES);
+    #[cfg(feature = "apollo")]
+    schemes.extend(hotconf_apollo::SCHEMES);
     schemes.into_iter()
 }
 
@@ -206,6 +209,12 @@ fn built_in(uri: &SourceUri) -> Option<Result<Box<dyn Provider>>> {
             hotconf_nacos::NacosProvider::from_uri(uri).map(|p| Box::new(p) as Box<dyn Provider>),
         );
     }
+    #[cfg(feature = "apollo")]
+    if hotconf_apollo::SCHEMES.contains(&scheme) {
+        return Some(
+            hotconf_apollo::ApolloProvider::from_uri(uri).map(|p| Box::new(p) as Box<dyn Provider>),
+        );
+    }
     let _ = scheme;
     None
 }
@@ -238,7 +247,8 @@ mod tests {
             feature = "env",
             feature = "etcd",
             feature = "consul",
-            feature = "nacos"
+            feature = "nacos",
+            feature = "apollo"
         ))]
         assert_eq!(enabled.len(), BUILT_IN.len());
     }

@@ -40,6 +40,11 @@ fn every_enabled_built_in_scheme_dispatches() {
         "nacos://nacos:s3cr3t@h/app.yaml?group=G",
         "nacos://nacos@h:8848/app.yaml?group=G",
     ));
+    #[cfg(feature = "apollo")]
+    cases.push((
+        "apollo://h/app/application?secret=s3cr3t&label=canary",
+        "apollo://h:8080/app/application?cluster=default&label=canary",
+    ));
     for (uri, name) in cases {
         let provider = hotconf::provider_from_uri(uri).unwrap_or_else(|e| panic!("{uri}: {e}"));
         assert_eq!(provider.metadata().name, name, "{uri}");
@@ -70,6 +75,13 @@ fn unknown_schemes_and_parameters_are_errors_without_credentials() {
             "nacos://u:s3cr3t@h/app.yaml?grup=G",
             "unknown parameter `grup`",
         ),
+        #[cfg(feature = "apollo")]
+        (
+            "apollo://h/app/application?secret=s3cr3t&clustr=C",
+            "unknown parameter `clustr`",
+        ),
+        #[cfg(feature = "apollo")]
+        ("apollo://h/app?secret=s3cr3t", "APP_ID/NAMESPACE"),
         #[cfg(feature = "file")]
         ("./app.toml?mode=dcuments", "unknown mode `dcuments`"),
         #[cfg(feature = "env")]

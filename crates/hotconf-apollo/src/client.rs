@@ -1,0 +1,576 @@
+//! `ApolloClient`: a small client for Apollo's config service (and meta server), faithful to
+//! its "other language client" HTTP API, with the shared long poll of its namespaces.
+
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hotconf_core::provider::BoundedBody;
+use hotconf_core::{Error, ErrorKind, Limits, Result, Secret};
+use once_cell::sync::OnceCell;
+use reqwest::{redirect, Response, StatusCode, Url};
+
+use crate::config::ClientConfig;
+use crate::error::{bad_answer, from_status, from_transport, redact};
+use crate::poller::Poller;
+use crate::wire::{encode, sign, ApolloConfig, Notification, ServiceDto};
+
+/// How much of an error answer's body is kept (for its message); the rest is not read.
+const ERROR_BODY: usize = 4 << 10;
+/// The largest long-poll or meta-server answer read.
+const SMALL_BODY: usize = 1 << 20;
+/// Room for the JSON around the configurations of a read.
+const READ_OVERHEAD: usize = 64 << 10;
+
+/// The answer to a `/configs` read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigRead {
+    /// A release other than the one named by the `releaseKey` sent.
+    Release(ApolloConfig),
+    /// 304: the release named by the `releaseKey` sent is still current.
+    NotModified,
+    /// 404: the namespace does not exist (or has no release).
+    NotFound,
+}
+
+/// An Apollo client over reqwest (rustls): the config services (or meta servers), app id,
+/// cluster, access-key secret, client ip and label, data centre, timeouts and read limits.
+/// Cheap to clone; one client serves any number of [`ApolloProvider`](crate::ApolloProvider)s,
+/// and the providers of one client share one long poll (one `/notifications/v2` request
+/// carrying every followed namespace), as Apollo's own clients do.
+///
+/// Making one never fails and does no I/O: the HTTP client is built on first use, and a missing
+/// app id or server address is a permanent [`ErrorKind::Config`] error of that use. The setters
+/// configure a client before it is shared: a clone made earlier keeps its own settings (and its
+/// own long poll).
+///
+/// Every request to the config service is signed when a secret is set
+/// (`Authorization: Apollo {appId}:{signature}` and `Timestamp`). The secret is never sent
+/// otherwise, never printed (Debug, errors, logs), and redirects are never followed. With
+/// several servers (or those a meta server lists), a request that cannot reach one goes to the
+/// next.
+///
+/// ```
+/// use hotconf_apollo::{ApolloClient, ApolloProvider, ApolloSource};
+/// let client = ApolloClient::new(["127.0.0.1:8080"]).app_id("my-app")
+///     .secret(hotconf_core::Secret::new("an-access-key"));
+/// let shared = ApolloProvider::new(&client, ApolloSource::namespace("shared"));
+/// let app = ApolloProvider::new(&client, ApolloSource::namespace("application"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ApolloClient {
+    config: Arc<ClientConfig>,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    http: OnceCell<reqwest::Client>,
+    servers: Mutex<Servers>,
+    poller: Poller,
+}
+
+/// The config services requests go to, and which one is current.
+#[derive(Debug, Default)]
+struct Servers {
+    /// Base URLs (`http://host:port`, no trailing `/`); empty until discovered (meta mode).
+    bases: Vec<String>,
+    current: usize,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `http://host:port` for `host:port`; a URL is kept (without its trailing `/`).
+fn base_url(endpoint: &str) -> String {
+    let trimmed = endpoint.trim_end_matches('/');
+    if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
+        trimmed.to_owned()
+    } else {
+        format!("http://{trimmed}")
+    }
+}
+
+impl ApolloClient {
+    /// A client of the config services at `endpoints` (`host:port` or `http://host:port`), or
+    /// of meta servers with [`meta(true)`](Self::meta).
+    pub fn new(endpoints: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        ApolloClient::from_config(ClientConfig::new(
+            endpoints.into_iter().map(Into::into).collect(),
+        ))
+    }
+
+    pub(crate) fn from_config(config: ClientConfig) -> Self {
+        ApolloClient {
+            config: Arc::new(config),
+            inner: Arc::default(),
+        }
+    }
+
+    /// A client with `config`: the live one made here before with equal settings, if any, so
+    /// that providers made from URIs (one client each) still share one long poll per
+    /// app/cluster/settings, as providers of one client do.
+    pub(crate) fn shared(config: ClientConfig) -> Self {
+        static CLIENTS: Mutex<Vec<(Arc<ClientConfig>, Weak<Inner>)>> = Mutex::new(Vec::new());
+        let mut clients = lock(&CLIENTS);
+        clients.retain(|(_, inner)| inner.strong_count() > 0);
+        let found = clients
+            .iter()
+            .filter(|(known, _)| **known == config)
+            .find_map(|(known, inner)| Some((known.clone(), inner.upgrade()?)));
+        if let Some((config, inner)) = found {
+            return ApolloClient { config, inner };
+        }
+        let client = ApolloClient::from_config(config);
+        clients.push((client.config.clone(), Arc::downgrade(&client.inner)));
+        client
+    }
+
+    fn edit(mut self, change: impl FnOnce(&mut ClientConfig)) -> Self {
+        change(Arc::make_mut(&mut self.config));
+        self.inner = Arc::default();
+        self
+    }
+
+    /// The app id (required).
+    pub fn app_id(self, app_id: impl Into<String>) -> Self {
+        self.edit(|c| c.app_id = app_id.into())
+    }
+
+    /// The cluster (default `default`; the server falls back to `default` for a namespace the
+    /// cluster has no release of).
+    pub fn cluster(self, cluster: impl Into<String>) -> Self {
+        self.edit(|c| c.cluster = cluster.into())
+    }
+
+    /// Signs every request with the app's access key `secret` (kept in a [`Secret`]).
+    pub fn secret(self, secret: impl Into<Secret>) -> Self {
+        self.edit(|c| c.secret = Some(secret.into()))
+    }
+
+    /// The client ip sent with reads (`ip=`), which gray rules may match.
+    pub fn ip(self, ip: impl Into<String>) -> Self {
+        self.edit(|c| c.ip = Some(ip.into()))
+    }
+
+    /// The client label sent with reads (`label=`), which gray rules may match.
+    pub fn label(self, label: impl Into<String>) -> Self {
+        self.edit(|c| c.label = Some(label.into()))
+    }
+
+    /// The data centre (`dataCenter=`), read when the cluster has no release.
+    pub fn data_center(self, data_center: impl Into<String>) -> Self {
+        self.edit(|c| c.data_center = Some(data_center.into()))
+    }
+
+    /// Treats the endpoints as meta servers: the config services are those
+    /// `GET /services/config` lists (asked again when none of them can be reached).
+    pub fn meta(self, meta: bool) -> Self {
+        self.edit(|c| c.meta = meta)
+    }
+
+    /// The timeout of reads and meta-server listings (default 30 s).
+    pub fn request_timeout(self, timeout: Duration) -> Self {
+        self.edit(|c| c.request_timeout = timeout)
+    }
+
+    /// The timeout of one long poll (default 90 s; keep it above the server's 60 s hold).
+    pub fn poll_timeout(self, timeout: Duration) -> Self {
+        self.edit(|c| c.poll_timeout = timeout)
+    }
+
+    /// How often each followed namespace is read in full, notified or not, in case a
+    /// notification was lost (default 5 minutes).
+    pub fn check_interval(self, interval: Duration) -> Self {
+        self.edit(|c| c.check_interval = interval)
+    }
+
+    /// What one read may bring: `max_bytes` per value (and per document), `max_keys` and
+    /// `max_total_bytes` for a properties namespace. Default [`Limits::default()`].
+    pub fn limits(self, limits: Limits) -> Self {
+        self.edit(|c| c.limits = limits)
+    }
+
+    /// The server addresses this client was given.
+    pub fn endpoints(&self) -> &[String] {
+        &self.config.endpoints
+    }
+
+    pub(crate) fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    pub(crate) fn poller(&self) -> &Poller {
+        &self.inner.poller
+    }
+
+    fn http(&self) -> Result<&reqwest::Client> {
+        self.inner
+            .http
+            .get_or_try_init(|| {
+                self.config.check()?;
+                reqwest::Client::builder()
+                    .use_rustls_tls()
+                    .connect_timeout(Duration::from_secs(5))
+                    .pool_idle_timeout(Duration::from_secs(90))
+                    // A long poll is held for a minute: TCP keepalive notices a peer that vanished
+                    // without a reset in about 30 s, not at the poll timeout.
+                    .tcp_keepalive(Duration::from_secs(15))
+                    .tcp_keepalive_interval(Duration::from_secs(5))
+                    .tcp_keepalive_retries(3)
+                    // Never follow: the signature would go to another origin.
+                    .redirect(redirect::Policy::none())
+                    .build()
+                    .map_err(|e| {
+                        Error::new(ErrorKind::Config, "apollo: cannot build the HTTP client")
+                            .with_cause(e)
+                    })
+            })
+            .map_err(|e| e.with_transient(false))
+    }
+
+    /// Reads `namespace` from the uncached `/configs` endpoint: with `release_key` (the release
+    /// the caller holds: 304 if still current) and the `messages` of the notification that
+    /// asked for the read.
+    ///
+    /// # Errors
+    /// A transient error for a transport failure, a status other than 200/304/404, or an answer
+    /// that does not decode or passes the limits; [`ErrorKind::PermissionDenied`] for a 401;
+    /// a permanent [`ErrorKind::Config`] error for a client without app id or server.
+    pub async fn read(
+        &self,
+        namespace: &str,
+        release_key: Option<&str>,
+        messages: Option<&serde_json::Value>,
+    ) -> Result<ConfigRead> {
+        let config = &self.config;
+        let mut query = Vec::new();
+        if let Some(key) = release_key.filter(|k| !k.is_empty()) {
+            query.push(format!("releaseKey={}", encode(key)));
+        }
+        if let Some(messages) = messages {
+            query.push(format!("messages={}", encode(&messages.to_string())));
+        }
+        for (name, value) in [
+            ("ip", &config.ip),
+            ("label", &config.label),
+            ("dataCenter", &config.data_center),
+        ] {
+            if let Some(value) = value {
+                query.push(format!("{name}={}", encode(value)));
+            }
+        }
+        let mut path = format!(
+            "/configs/{}/{}/{}",
+            encode(&config.app_id),
+            encode(&config.cluster),
+            encode(namespace)
+        );
+        if !query.is_empty() {
+            path.push('?');
+            path.push_str(&query.join("&"));
+        }
+        let limit = config
+            .limits
+            .max_total_bytes
+            .saturating_mul(2)
+            .saturating_add(READ_OVERHEAD);
+        let (status, body) = self
+            .get(&path, config.request_timeout, limit, "reading", namespace)
+            .await?;
+        match status {
+            StatusCode::OK => {
+                let read: ApolloConfig = serde_json::from_slice(&body).map_err(|e| {
+                    bad_answer("reading", namespace, "is not a release").with_cause(e)
+                })?;
+                check_limits(&read, namespace, &config.limits)?;
+                Ok(ConfigRead::Release(read))
+            }
+            StatusCode::NOT_MODIFIED => Ok(ConfigRead::NotModified),
+            StatusCode::NOT_FOUND => Ok(ConfigRead::NotFound),
+            other => Err(self.status_error("reading", namespace, other, &body)),
+        }
+    }
+
+    /// One long poll: `None` when the server answered 304 (nothing changed while it held the
+    /// request), else the namespaces whose notification id differs from the one sent.
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
+    pub async fn poll(&self, notifications: &[Notification]) -> Result<Option<Vec<Notification>>> {
+        let config = &self.config;
+        let sent: Vec<Notification> = notifications
+            .iter()
+            .map(|n| Notification::new(n.namespace_name.clone(), n.notification_id))
+            .collect();
+        let list = serde_json::to_string(&sent).unwrap_or_else(|_| "[]".to_owned());
+        let mut path = format!(
+            "/notifications/v2?appId={}&cluster={}&notifications={}",
+            encode(&config.app_id),
+            encode(&config.cluster),
+            encode(&list)
+        );
+        if let Some(dc) = &config.data_center {
+            path.push_str(&format!("&dataCenter={}", encode(dc)));
+        }
+        if let Some(ip) = &config.ip {
+            path.push_str(&format!("&ip={}", encode(ip)));
+        }
+        let what = "notifications";
+        let (status, body) = self
+            .get(&path, config.poll_timeout, SMALL_BODY, "polling", what)
+            .await?;
+        match status {
+            StatusCode::OK => serde_json::from_slice(&body).map(Some).map_err(|e| {
+                bad_answer("polling", what, "is not a notification list").with_cause(e)
+            }),
+            StatusCode::NOT_MODIFIED => Ok(None),
+            other => Err(self.status_error("polling", what, other, &body)),
+        }
+    }
+
+    /// The config services a meta server lists (`GET /services/config`), as base URLs; the
+    /// endpoints themselves when the client is not in meta mode.
+    ///
+    /// # Errors
+    /// A transient error when no meta server answers with a non-empty list.
+    pub async fn config_services(&self) -> Result<Vec<String>> {
+        if !self.config.meta {
+            self.config.check()?;
+            return Ok(self.config.endpoints.iter().map(|e| base_url(e)).collect());
+        }
+        let http = self.http()?;
+        let mut last = None;
+        for meta in &self.config.endpoints {
+            let url = format!("{}/services/config", base_url(meta));
+            let what = "services/config";
+            let answer = async {
+                let response = http
+                    .get(url)
+                    .timeout(self.config.request_timeout)
+                    .send()
+                    .await
+                    .map_err(|e| from_transport("listing", what, e))?;
+                let status = response.status();
+                let body = self
+                    .body(response, status, SMALL_BODY, "listing", what)
+                    .await?;
+                if status != StatusCode::OK {
+                    return Err(self.status_error("listing", what, status, &body));
+                }
+                let list: Vec<ServiceDto> = serde_json::from_slice(&body).map_err(|e| {
+                    bad_answer("listing", what, "is not a service list").with_cause(e)
+                })?;
+                let bases: Vec<String> = list
+                    .iter()
+                    .filter(|s| !s.homepage_url.is_empty())
+                    .map(|s| base_url(&s.homepage_url))
+                    .collect();
+                if bases.is_empty() {
+                    return Err(bad_answer("listing", what, "lists no config service"));
+                }
+                Ok(bases)
+            }
+            .await;
+            match answer {
+                Ok(bases) => return Ok(bases),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                "apollo: give at least one meta server address",
+            )
+        }))
+    }
+
+    /// The current config service, discovered first in meta mode.
+    async fn base(&self) -> Result<(String, usize)> {
+        {
+            let servers = lock(&self.inner.servers);
+            if !servers.bases.is_empty() {
+                let i = servers.current % servers.bases.len();
+                return Ok((servers.bases[i].clone(), servers.bases.len()));
+            }
+        }
+        let bases = self.config_services().await?;
+        let mut servers = lock(&self.inner.servers);
+        if servers.bases.is_empty() {
+            if self.config.meta {
+                tracing::info!(services = ?bases, "apollo: the meta server lists these config services");
+            }
+            servers.bases = bases;
+            servers.current = 0;
+        }
+        let i = servers.current % servers.bases.len();
+        Ok((servers.bases[i].clone(), servers.bases.len()))
+    }
+
+    /// `base` could not be reached: the next request goes to the next config service; after a
+    /// whole round in meta mode, the meta server is asked again.
+    fn failed(&self, base: &str) {
+        let mut servers = lock(&self.inner.servers);
+        let len = servers.bases.len();
+        if len == 0 || servers.bases[servers.current % len] != base {
+            return;
+        }
+        servers.current = (servers.current + 1) % len;
+        if servers.current == 0 && self.config.meta {
+            servers.bases.clear();
+        }
+    }
+
+    /// GETs `path_and_query` (already encoded) from the current config service, signed, failing
+    /// over to the next one on transport errors; the status and the body (whole under `limit`
+    /// for a 200, the first few KiB of an error page).
+    async fn get(
+        &self,
+        path_and_query: &str,
+        timeout: Duration,
+        limit: usize,
+        doing: &str,
+        what: &str,
+    ) -> Result<(StatusCode, Vec<u8>)> {
+        let http = self.http()?;
+        let mut attempt = 0;
+        loop {
+            let (base, servers) = self.base().await?;
+            let url = Url::parse(&format!("{base}{path_and_query}")).map_err(|e| {
+                Error::new(
+                    ErrorKind::Config,
+                    format!("apollo: `{base}` is not a usable server address"),
+                )
+                .with_cause(e)
+            })?;
+            let mut request = http.get(url.clone()).timeout(timeout);
+            if let Some(secret) = &self.config.secret {
+                let timestamp = now_ms();
+                let signed = match url.query() {
+                    Some(query) => format!("{}?{query}", url.path()),
+                    None => url.path().to_owned(),
+                };
+                let signature = sign(secret.expose(), timestamp, &signed);
+                request = request
+                    .header(
+                        "Authorization",
+                        format!("Apollo {}:{signature}", self.config.app_id),
+                    )
+                    .header("Timestamp", timestamp.to_string());
+            }
+            match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let body = self.body(response, status, limit, doing, what).await?;
+                    return Ok((status, body));
+                }
+                Err(e) => {
+                    let error = from_transport(doing, what, e);
+                    self.failed(&base);
+                    attempt += 1;
+                    if attempt >= servers {
+                        return Err(error);
+                    }
+                    tracing::debug!(server = %base, "apollo: a config service could not be reached; trying the next one");
+                }
+            }
+        }
+    }
+
+    /// Reads an answer's body: a success (or 304) whole under `limit`, an error page's first
+    /// few KiB with the secret removed.
+    async fn body(
+        &self,
+        mut response: Response,
+        status: StatusCode,
+        limit: usize,
+        doing: &str,
+        what: &str,
+    ) -> Result<Vec<u8>> {
+        if status.is_success() || status == StatusCode::NOT_MODIFIED {
+            let mut body = BoundedBody::new(limit, response.content_length())
+                .map_err(|e| bad_answer(doing, what, e.message()))?;
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| from_transport(doing, what, e))?
+            {
+                body.push(&chunk)
+                    .map_err(|e| bad_answer(doing, what, e.message()))?;
+            }
+            return Ok(body.into_bytes());
+        }
+        let mut body = Vec::new();
+        while body.len() < ERROR_BODY {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = ERROR_BODY - body.len();
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok(match &self.config.secret {
+            Some(secret) => redact(&body, secret.expose()),
+            None => body,
+        })
+    }
+
+    fn status_error(&self, doing: &str, what: &str, status: StatusCode, body: &[u8]) -> Error {
+        from_status(doing, what, &self.config.app_id, status, body)
+    }
+}
+
+/// Refuses a release with more keys, or more bytes in all, than `limits` allow, or a value
+/// above `max_bytes` (naming its key).
+fn check_limits(read: &ApolloConfig, namespace: &str, limits: &Limits) -> Result<()> {
+    if read.configurations.len() > limits.max_keys {
+        return Err(bad_answer(
+            "reading",
+            namespace,
+            format_args!(
+                "holds {} keys, above the limit of {} keys",
+                read.configurations.len(),
+                limits.max_keys
+            ),
+        ));
+    }
+    let mut total: usize = 0;
+    for (key, value) in &read.configurations {
+        if value.len() > limits.max_bytes {
+            return Err(bad_answer(
+                "reading",
+                namespace,
+                format_args!(
+                    "holds a value of {} bytes at `{key}`, above the limit of {} bytes",
+                    value.len(),
+                    limits.max_bytes
+                ),
+            )
+            .with_key(key.clone()));
+        }
+        total = total.saturating_add(key.len()).saturating_add(value.len());
+    }
+    if total > limits.max_total_bytes {
+        return Err(bad_answer(
+            "reading",
+            namespace,
+            format_args!(
+                "holds {total} bytes of keys and values, above the limit of {} bytes",
+                limits.max_total_bytes
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(i64::MAX)
+}

@@ -1,0 +1,195 @@
+//! The shared long poll of one client: one `/notifications/v2` request carrying the last
+//! notification id of every namespace its providers follow, as Apollo's own clients do. A
+//! namespace whose id changes (in either direction: a restored server may hand out lower ids)
+//! wakes its followers, which read it; a failed poll wakes them too, so that they report the
+//! failure themselves (and keep their last good state).
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use hotconf_core::provider::Backoff;
+use tokio::sync::{watch, Notify};
+
+use crate::client::ApolloClient;
+use crate::error::answered;
+use crate::wire::Notification;
+
+#[derive(Debug, Default)]
+pub(crate) struct Poller {
+    state: Mutex<PollState>,
+    /// The set of followed namespaces changed: the poll in flight starts over with it.
+    restart: Notify,
+}
+
+#[derive(Debug, Default)]
+struct PollState {
+    namespaces: BTreeMap<String, Watched>,
+    running: bool,
+}
+
+#[derive(Debug)]
+struct Watched {
+    /// The last notification id seen (-1 before the first).
+    id: i64,
+    /// The `messages` of the last notification, for the read that follows it.
+    messages: Option<serde_json::Value>,
+    followers: usize,
+    /// Bumped when the namespace may have changed.
+    changed: watch::Sender<u64>,
+}
+
+/// A follower's registration: wakes when its namespace may have changed; leaves the poll when
+/// dropped.
+pub(crate) struct Subscription {
+    client: ApolloClient,
+    namespace: String,
+    changed: watch::Receiver<u64>,
+}
+
+impl Subscription {
+    /// Returns when the namespace may have changed since the last call (or since the
+    /// subscription, for the first).
+    pub(crate) async fn changed(&mut self) {
+        if self.changed.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// The `messages` of the namespace's last notification.
+    pub(crate) fn messages(&self) -> Option<serde_json::Value> {
+        let state = self.client.poller().lock();
+        state
+            .namespaces
+            .get(&self.namespace)
+            .and_then(|w| w.messages.clone())
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let poller = self.client.poller();
+        let mut state = poller.lock();
+        if let Some(watched) = state.namespaces.get_mut(&self.namespace) {
+            watched.followers -= 1;
+            if watched.followers == 0 {
+                state.namespaces.remove(&self.namespace);
+                drop(state);
+                poller.restart.notify_one();
+            }
+        }
+    }
+}
+
+impl Poller {
+    fn lock(&self) -> MutexGuard<'_, PollState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Follows `namespace` in `client`'s shared poll (started if it is not running). Subscribe
+    /// before the first read: a change after it is then never missed.
+    pub(crate) fn subscribe(client: &ApolloClient, namespace: &str) -> Subscription {
+        let poller = client.poller();
+        let mut state = poller.lock();
+        let mut added = false;
+        let watched = state
+            .namespaces
+            .entry(namespace.to_owned())
+            .or_insert_with(|| {
+                added = true;
+                Watched {
+                    id: -1,
+                    messages: None,
+                    followers: 0,
+                    changed: watch::Sender::new(0),
+                }
+            });
+        watched.followers += 1;
+        let changed = watched.changed.subscribe();
+        if !state.running {
+            state.running = true;
+            tokio::spawn(run(client.clone()));
+        } else if added {
+            poller.restart.notify_one();
+        }
+        Subscription {
+            client: client.clone(),
+            namespace: namespace.to_owned(),
+            changed,
+        }
+    }
+
+    /// Wakes every follower.
+    fn wake_all(&self) {
+        for watched in self.lock().namespaces.values() {
+            watched.changed.send_modify(|g| *g += 1);
+        }
+    }
+}
+
+/// The poll loop: ends when no namespace is followed any more.
+async fn run(client: ApolloClient) {
+    let poller = client.poller();
+    let mut failures: u32 = 0;
+    loop {
+        let sent: Vec<Notification> = {
+            let mut state = poller.lock();
+            if state.namespaces.is_empty() {
+                state.running = false;
+                return;
+            }
+            state
+                .namespaces
+                .iter()
+                .map(|(namespace, w)| Notification::new(namespace.clone(), w.id))
+                .collect()
+        };
+        let answer = tokio::select! {
+            answer = client.poll(&sent) => answer,
+            () = poller.restart.notified() => continue,
+        };
+        match answer {
+            Ok(None) => failures = 0,
+            Ok(Some(list)) => {
+                if failures > 0 {
+                    // Back after failures: followers read again (their errors end).
+                    poller.wake_all();
+                }
+                failures = 0;
+                let state = &mut *poller.lock();
+                for notification in list {
+                    let Some(watched) = state.namespaces.get_mut(&notification.namespace_name)
+                    else {
+                        continue;
+                    };
+                    if watched.id != notification.notification_id {
+                        watched.id = notification.notification_id;
+                        watched.messages = notification.messages;
+                        watched.changed.send_modify(|g| *g += 1);
+                    }
+                }
+            }
+            Err(error) => {
+                if error.is_transient() {
+                    tracing::debug!(error = %error, "apollo: the long poll failed; retrying with backoff");
+                } else {
+                    tracing::warn!(error = %error, "apollo: the long poll cannot run");
+                }
+                if failures == 0 {
+                    // The followers read, and report the failure themselves.
+                    poller.wake_all();
+                }
+                let backoff = if answered(&error) {
+                    Backoff::ANSWERED
+                } else {
+                    Backoff::TRANSPORT
+                };
+                let delay = backoff.delay(failures);
+                failures = failures.saturating_add(1);
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = poller.restart.notified() => {}
+                }
+            }
+        }
+    }
+}

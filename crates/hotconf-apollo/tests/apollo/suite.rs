@@ -1,0 +1,13 @@
+//! The behaviour suite, for a properties namespace and a document namespace.
+
+use crate::common::ApolloFixture;
+
+mod properties {
+    use super::ApolloFixture;
+    hotconf_testkit::behaviour_tests!(ApolloFixture::new(false));
+}
+
+mod document {
+    use super::ApolloFixture;
+    hotconf_testkit::behaviour_tests!(ApolloFixture::new(true));
+}
