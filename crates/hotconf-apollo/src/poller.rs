@@ -148,13 +148,13 @@ async fn run(client: ApolloClient) {
             () = poller.restart.notified() => continue,
         };
         match answer {
-            Ok(None) => failures = 0,
-            Ok(Some(list)) => {
+            Ok(answer) => {
                 if failures > 0 {
                     // Back after failures: followers read again (their errors end).
                     poller.wake_all();
                 }
                 failures = 0;
+                let Some(list) = answer else { continue };
                 let state = &mut *poller.lock();
                 for notification in list {
                     let Some(watched) = state.namespaces.get_mut(&notification.namespace_name)

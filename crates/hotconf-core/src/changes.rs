@@ -5,9 +5,6 @@ use serde_json::Value;
 
 use crate::path::{self, PathSegment};
 
-/// At most this many paths are listed; the rest are counted in [`Changes::omitted`].
-pub const MAX_LISTED: usize = 1000;
-
 /// The key paths that differ between two versions of the config: added, removed, changed.
 /// Paths only, never values, so it can be shown anywhere. A map added or removed whole is one
 /// path; lists are compared whole.
@@ -20,11 +17,14 @@ pub struct Changes {
     pub removed: Vec<String>,
     /// Keys present in both, with different values.
     pub changed: Vec<String>,
-    /// Differences not listed because more than [`MAX_LISTED`] were found.
+    /// Differences not listed because more than [`Changes::MAX_LISTED`] were found.
     pub omitted: u64,
 }
 
 impl Changes {
+    /// At most this many paths are listed; the rest are counted in [`omitted`](Self::omitted).
+    pub const MAX_LISTED: usize = 1000;
+
     /// The differences from `before` to `after`.
     pub(crate) fn between(before: &Value, after: &Value) -> Changes {
         let mut changes = Changes::default();
@@ -70,7 +70,7 @@ impl Changes {
 
     fn note(&mut self, kind: Kind, at: &[PathSegment]) {
         let listed = self.added.len() + self.removed.len() + self.changed.len();
-        if listed >= MAX_LISTED {
+        if listed >= Changes::MAX_LISTED {
             self.omitted += 1;
             return;
         }
@@ -110,13 +110,13 @@ mod tests {
     fn a_huge_change_is_listed_up_to_the_cap() {
         let before = json!({});
         let after = Value::Object(
-            (0..MAX_LISTED + 5)
+            (0..Changes::MAX_LISTED + 5)
                 .map(|i| (format!("k{i}"), json!(i)))
                 .collect(),
         );
         let changes = Changes::between(&before, &after);
-        assert_eq!(changes.added.len(), MAX_LISTED);
+        assert_eq!(changes.added.len(), Changes::MAX_LISTED);
         assert_eq!(changes.omitted, 5);
-        assert_eq!(changes.len(), MAX_LISTED as u64 + 5);
+        assert_eq!(changes.len(), Changes::MAX_LISTED as u64 + 5);
     }
 }

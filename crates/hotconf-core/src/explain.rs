@@ -19,7 +19,7 @@ pub(crate) struct LayerView {
 }
 
 /// Where the value of a key comes from, from [`Snapshot::explain`](crate::Snapshot::explain)
-/// or [`Reloader::explain`](crate::Reloader::explain). Values appear only where the
+/// or [`Reloader::explain`](crate::ReloaderHandle::explain). Values appear only where the
 /// redaction policy allows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -41,7 +41,7 @@ pub struct Explanation {
     pub layers: Vec<LayerValue>,
     /// The layer that set the key in the previous version when another layer sets it now: the
     /// key was deleted there and fell back to [`layer`](Self::layer) (from
-    /// [`Reloader::explain`](crate::Reloader::explain), which knows the previous version).
+    /// [`Reloader::explain`](crate::ReloaderHandle::explain), which knows the previous version).
     pub fell_back_from: Option<String>,
     /// Anything else worth knowing (a restart-required key kept at its running value, a
     /// config read from the last-good file).

@@ -9,24 +9,11 @@ use crate::path::{self, PathSegment};
 /// What a redacted value is replaced with wherever a value is shown.
 pub const REDACTED: &str = "***";
 
-/// The words the default policy looks for in every key of a path, case-insensitively and
-/// ignoring `_` and `-` (`apiKey`, `api-key` and `API_KEY` all match `api_key`).
-pub const DEFAULT_WORDS: &[&str] = &[
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "credential",
-    "private_key",
-    "api_key",
-    "access_key",
-];
-
 /// Which config values are secret: shown as `***` in events, the CLI and the admin API, and
 /// never quoted in errors or logs. A key is redacted when it, or a map or list holding it,
 /// matches.
 ///
-/// The default policy matches any key containing one of [`DEFAULT_WORDS`]; add globs with
+/// The default policy matches any key containing one of [`Redaction::DEFAULT_WORDS`]; add globs with
 /// [`key`](Self::key).
 ///
 /// ```
@@ -56,7 +43,10 @@ enum Glob {
 impl Default for Redaction {
     fn default() -> Self {
         Redaction {
-            words: DEFAULT_WORDS.iter().map(|w| normalize(w)).collect(),
+            words: Redaction::DEFAULT_WORDS
+                .iter()
+                .map(|w| normalize(w))
+                .collect(),
             globs: Vec::new(),
         }
     }
@@ -72,6 +62,19 @@ impl fmt::Debug for Redaction {
 }
 
 impl Redaction {
+    /// The words the default policy looks for in every key of a path, case-insensitively and
+    /// ignoring `_` and `-` (`apiKey`, `api-key` and `API_KEY` all match `api_key`).
+    pub const DEFAULT_WORDS: &[&str] = &[
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "credential",
+        "private_key",
+        "api_key",
+        "access_key",
+    ];
+
     /// A policy that redacts nothing (only for configs known to hold no secret).
     pub fn none() -> Self {
         Redaction {

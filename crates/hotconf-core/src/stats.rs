@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// Running totals since the reloader started. Read them with
-/// [`Reloader::stats`](crate::Reloader::stats), a watch receiver that changes after every batch.
+/// [`Reloader::stats`](crate::ReloaderHandle::stats), a watch receiver that changes after every batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {

@@ -11,7 +11,7 @@ use crate::revision::Revision;
 use crate::store::Origin;
 use crate::timestamp;
 
-/// A running reloader's state, from [`Reloader::status`](crate::Reloader::status).
+/// A running reloader's state, from [`Reloader::status`](crate::ReloaderHandle::status).
 /// Serialized as the admin API's `/config/version` answer: the content hash in hex,
 /// timestamps in RFC 3339.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -83,7 +83,7 @@ fn hex<S: serde::Serializer>(hash: &u64, serializer: S) -> Result<S::Ok, S::Erro
 }
 
 /// The per-source and rejection part of the status, kept up to date by the engine and read by
-/// [`Reloader::status`](crate::Reloader::status).
+/// [`Reloader::status`](crate::ReloaderHandle::status).
 #[derive(Clone)]
 pub(crate) struct Board(Arc<Mutex<BoardState>>);
 

@@ -27,7 +27,7 @@ pub type Guard<T> = arc_swap::Guard<Arc<Snapshot<T>>>;
 pub enum Origin {
     /// Built from the sources' latest states.
     Sources,
-    /// Restored by [`Reloader::rollback`](crate::Reloader::rollback) from an earlier version.
+    /// Restored by [`Reloader::rollback`](crate::ReloaderHandle::rollback) from an earlier version.
     Rollback {
         /// The version whose content was restored.
         of: u64,

@@ -96,7 +96,7 @@ impl<U> Drop for Publisher<U> {
 ///
 /// [`Store::subscribe`]: crate::Store::subscribe
 /// [`Store::subscribe_map`]: crate::Store::subscribe_map
-/// [`Reloader::stats`]: crate::Reloader::stats
+/// [`Reloader::stats`]: crate::ReloaderHandle::stats
 pub struct Subscription<U> {
     cell: Arc<Cell<U>>,
     seen: u64,

@@ -74,7 +74,7 @@ pub(crate) struct Engine<T> {
     /// The version of the last snapshot published (versions never repeat, even when the first
     /// one is taken back by a failing post-apply check).
     last_version: u64,
-    /// Per-source status and rejections, for [`Reloader::status`](crate::Reloader::status).
+    /// Per-source status and rejections, for [`Reloader::status`](crate::ReloaderHandle::status).
     board: Board,
     /// When the earliest state of the batch being applied was delivered.
     delivered_at: Option<Instant>,

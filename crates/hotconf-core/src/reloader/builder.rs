@@ -147,7 +147,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
         self
     }
 
-    /// How many applied versions to keep for [`Reloader::rollback`]. Default 10.
+    /// How many applied versions to keep for [`rollback`](crate::ReloaderHandle::rollback). Default 10.
     pub fn history(mut self, versions: usize) -> Self {
         self.rules.history = versions.max(1);
         self
@@ -203,7 +203,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
         self
     }
 
-    /// The reloader's counters, from before it starts (see [`Reloader::stats`]).
+    /// The reloader's counters, from before it starts (see [`ReloaderHandle::stats`](crate::ReloaderHandle::stats)).
     pub fn stats(&self) -> Subscription<Stats> {
         self.stats.subscribe()
     }

@@ -38,7 +38,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Keeps a [`Store`] following its layers. Dropping it stops following (the store keeps its
+/// Keeps a [`Store`](crate::Store) following its layers. Dropping it stops following (the store keeps its
 /// last config).
 ///
 /// ```
