@@ -86,7 +86,8 @@ fn reload(
 fn mean_ns(group: &str, name: &str) -> Option<f64> {
     let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from("target"));
+        // Criterion writes into the workspace's target directory; benches run in the crate's.
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
     let path = dir
         .join("criterion")
         .join(group)
