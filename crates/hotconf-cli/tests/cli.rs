@@ -425,6 +425,69 @@ fn watch_follows_curl_writes_to_consul_and_survives_an_index_reset() {
     drop(consul);
 }
 
+#[test]
+fn watch_follows_apollo_namespaces_as_layers_over_one_long_poll() {
+    const SECRET: &str = "apollo-cli-S3CRET";
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let apollo = runtime.block_on(hotconf_testkit::apollo::ApolloEmulator::start());
+    apollo.set_secret("app", Some(SECRET));
+    apollo.publish(
+        "app",
+        "default",
+        "application",
+        [("db.port", "5432"), ("db.host", "h1")],
+    );
+    apollo.publish_content("app", "default", "overrides.yaml", "db:\n  port: 6000\n");
+    let base = format!("apollo://{}/app", apollo.address());
+    let lower = format!("{base}/application?secret={SECRET}");
+    let upper = format!("{base}/overrides.yaml?secret={SECRET}");
+    let dir = tempfile::tempdir().unwrap();
+    let watch = Watch::start(&[&lower, &upper], dir.path());
+    let first = watch.next();
+    assert_eq!(
+        (first["version"].as_u64(), &first["config"]),
+        (
+            Some(1),
+            &serde_json::json!({"db": {"host": "h1", "port": 6000}})
+        ),
+        "{first}"
+    );
+
+    apollo.publish(
+        "app",
+        "default",
+        "application",
+        [("db.port", "5432"), ("db.host", "h2")],
+    );
+    let second = watch.next_applied();
+    assert_eq!(second["config"]["db"]["host"], "h2", "{second}");
+
+    // The upper namespace deleted: its layer is empty, the lower value shows through.
+    apollo.delete("app", "default", "overrides.yaml");
+    let third = watch.next_applied();
+    assert_eq!(
+        third["config"],
+        serde_json::json!({"db": {"host": "h2", "port": "5432"}}),
+        "{third}"
+    );
+
+    // Both namespaces ride one long poll.
+    let polls = apollo.polls();
+    assert!(
+        polls.iter().any(|p| p.notifications.len() == 2),
+        "one request carries both namespaces: {polls:?}"
+    );
+    for line in [&first, &second, &third] {
+        assert!(!line.to_string().contains(SECRET), "{line}");
+    }
+    assert_eq!(watch.stop(), 0);
+    drop(apollo);
+}
+
 /// G10 on the command line: a token or password given in a source URI appears on neither
 /// stdout (the event lines) nor stderr, whether the URI is refused or its server is down.
 #[test]
@@ -441,6 +504,7 @@ fn credentials_in_source_uris_never_reach_stdout_or_stderr() {
         // Refused by the parser: user info up to the last `@`, a bad escape after a token.
         format!("etcd://root:pa@{SECRET}@127.0.0.1:99999/app/"),
         format!("consul://127.0.0.1:{closed}/app/?token={SECRET}&x=%zz"),
+        format!("apollo://127.0.0.1:{closed}/app/application?secret={SECRET}"),
     ];
     for source in &sources {
         let output = Command::new(env!("CARGO_BIN_EXE_hotconf"))
