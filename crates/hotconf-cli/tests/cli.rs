@@ -488,6 +488,125 @@ fn watch_follows_apollo_namespaces_as_layers_over_one_long_poll() {
     drop(apollo);
 }
 
+/// Every Apollo scenario of issue 14 through `hotconf watch`: a namespace created after start,
+/// a gray release for the client's label and its rollback, a lost notification recovered by
+/// the periodic check, a namespace deleted; a wrong secret refused and the right one accepted;
+/// a meta server whose first listed config service is dead.
+#[test]
+fn watch_follows_apollo_through_every_scenario() {
+    use hotconf_testkit::apollo::{ApolloEmulator, GrayRule};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let apollo = runtime.block_on(ApolloEmulator::start());
+    apollo.publish(
+        "svc",
+        "default",
+        "application",
+        [("mode", "main"), ("port", "1")],
+    );
+    let base = format!("apollo://{}/svc", apollo.address());
+    let dir = tempfile::tempdir().unwrap();
+    let lower = format!("{base}/application?label=canary&check=300ms");
+    let upper = format!("{base}/later.json?label=canary&check=300ms");
+    let watch = Watch::start(&[&lower, &upper], dir.path());
+    let first = watch.next_applied();
+    assert_eq!(
+        first["config"],
+        serde_json::json!({"mode": "main", "port": "1"}),
+        "{first}"
+    );
+
+    // Created after start: its layer appears.
+    apollo.publish_content("svc", "default", "later.json", r#"{"port": 2}"#);
+    assert_eq!(watch.next_applied()["config"]["port"], 2);
+
+    // A gray release for label `canary` (ours), then rolled back on the server.
+    let rule = GrayRule {
+        ips: vec![],
+        labels: vec!["canary".into()],
+    };
+    apollo.publish_gray(
+        "svc",
+        "default",
+        "application",
+        rule,
+        [("mode", "gray"), ("port", "1")],
+    );
+    assert_eq!(watch.next_applied()["config"]["mode"], "gray");
+    apollo.rollback_gray("svc", "default", "application");
+    assert_eq!(watch.next_applied()["config"]["mode"], "main");
+
+    // A release whose notification is lost: the periodic check finds it.
+    apollo.publish_silently(
+        "svc",
+        "default",
+        "application",
+        [("mode", "silent"), ("port", "1")],
+    );
+    assert_eq!(watch.next_applied()["config"]["mode"], "silent");
+
+    // Deleted: the upper layer is empty again.
+    apollo.delete("svc", "default", "later.json");
+    assert_eq!(watch.next_applied()["config"]["port"], "1");
+    assert_eq!(watch.stop(), 0);
+
+    // Access keys: a wrong secret is refused (and never printed), the right one is accepted.
+    apollo.set_secret("svc", Some("right-S3CRET"));
+    let once = |uri: &str| {
+        Command::new(env!("CARGO_BIN_EXE_hotconf"))
+            .args([
+                "watch",
+                "--once",
+                "--timeout",
+                "2s",
+                "--output",
+                "json",
+                uri,
+            ])
+            .output()
+            .unwrap()
+    };
+    let refused = once(&format!("{base}/application?secret=wrong-S3CRET"));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        !stderr.contains("wrong-S3CRET") && stderr.contains("secret"),
+        "{stderr}"
+    );
+    let accepted = once(&format!("{base}/application?secret=right-S3CRET"));
+    assert_eq!(
+        accepted.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&accepted.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&accepted.stdout).contains("right-S3CRET"));
+    apollo.set_secret("svc", None);
+
+    // A meta server listing a dead config service first.
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().to_string()
+    };
+    apollo.set_config_services(Some(vec![dead, apollo.address()]));
+    let meta = once(&format!(
+        "apollo://{}/svc/application?meta=true",
+        apollo.address()
+    ));
+    assert_eq!(
+        meta.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&meta.stderr)
+    );
+    let line: Value = serde_json::from_slice(&meta.stdout).unwrap();
+    assert_eq!(line["config"]["mode"], "silent");
+    drop(apollo);
+}
+
 /// G10 on the command line: a token or password given in a source URI appears on neither
 /// stdout (the event lines) nor stderr, whether the URI is refused or its server is down.
 #[test]
