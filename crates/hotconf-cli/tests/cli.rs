@@ -74,6 +74,14 @@ impl Watch {
     }
 }
 
+/// A test that fails before `stop` leaves no `hotconf` process behind.
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn save(path: &Path, text: &str) {
     let tmp = path.with_extension("swp");
     std::fs::write(&tmp, text).unwrap();
