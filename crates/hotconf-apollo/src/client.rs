@@ -4,13 +4,13 @@
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hotconf_core::provider::BoundedBody;
+use hotconf_core::provider::{redact_secret, BoundedBody};
 use hotconf_core::{Error, ErrorKind, Limits, Result, Secret};
 use once_cell::sync::OnceCell;
 use reqwest::{redirect, Response, StatusCode, Url};
 
 use crate::config::ClientConfig;
-use crate::error::{bad_answer, from_status, from_transport, redact};
+use crate::error::{bad_answer, from_status, from_transport};
 use crate::poller::Poller;
 use crate::wire::{encode, sign, ApolloConfig, Notification, ServiceDto};
 
@@ -512,7 +512,7 @@ impl ApolloClient {
             }
         }
         Ok(match &self.config.secret {
-            Some(secret) => redact(&body, secret.expose()),
+            Some(secret) => redact_secret(&body, secret.expose()),
             None => body,
         })
     }

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use once_cell::sync::OnceCell;
 use std::time::Duration;
 
-use hotconf_core::provider::BoundedBody;
+use hotconf_core::provider::{redact_secret, BoundedBody};
 use hotconf_core::{Error, ErrorKind, Limits, Result, Secret};
 use reqwest::{redirect, Certificate, Identity, Method, RequestBuilder, Response, StatusCode};
 
 use crate::config::{ClientConfig, Consistency, TlsFiles};
-use crate::error::{from_redirect, from_status, from_transport, redact, too_large};
+use crate::error::{from_redirect, from_status, from_transport, too_large};
 use crate::wire::{decode_entries, encode_key, encode_param, parse_index, KvEntry};
 
 /// The timeout of requests that do not block.
@@ -287,7 +287,7 @@ impl ConsulClient {
             // An error page may echo the request (a careless proxy): never the token.
             let body = read_prefix(response, ERROR_BODY).await;
             match &self.config.token {
-                Some(token) => redact(&body, token.expose()),
+                Some(token) => redact_secret(&body, token.expose()),
                 None => body,
             }
         };

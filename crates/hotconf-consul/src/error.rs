@@ -114,36 +114,3 @@ pub(crate) fn too_large(doing: &str, key: &str, error: &Error) -> Error {
     .with_key(key.to_owned())
     .with_transient(true)
 }
-
-/// `body` with every occurrence of `secret` replaced by `***` (an empty secret changes nothing).
-pub(crate) fn redact(body: &[u8], secret: &str) -> Vec<u8> {
-    let secret = secret.as_bytes();
-    if secret.is_empty() {
-        return body.to_vec();
-    }
-    let mut out = Vec::with_capacity(body.len());
-    let mut rest = body;
-    while !rest.is_empty() {
-        if rest.starts_with(secret) {
-            out.extend_from_slice(b"***");
-            rest = &rest[secret.len()..];
-        } else {
-            out.push(rest[0]);
-            rest = &rest[1..];
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redact_replaces_every_occurrence() {
-        assert_eq!(redact(b"a-tok-b-tok", "tok"), b"a-***-b-***");
-        assert_eq!(redact(b"tototok", "tok"), b"toto***");
-        assert_eq!(redact(b"abc", ""), b"abc");
-        assert_eq!(redact(b"", "x"), b"");
-    }
-}

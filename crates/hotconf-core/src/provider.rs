@@ -19,6 +19,7 @@ pub use crate::backoff::{parse_duration, Backoff};
 pub use crate::bounded::BoundedBody;
 pub use crate::follow::{follow, Follow, Retry};
 pub use crate::layer::{Content, Document, Layer};
+pub use crate::secret::redact_secret;
 pub use crate::target::{KeySpace, Mode, TlsFiles};
 pub use crate::uri::{Query, SourceUri};
 

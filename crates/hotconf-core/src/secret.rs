@@ -63,9 +63,44 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secret<T> {
     }
 }
 
+/// `body` (a server's answer, before it goes into an error) with every occurrence of `secret`
+/// replaced by `***`; an empty secret changes nothing. For backends that send a token a server
+/// may echo back.
+pub fn redact_secret(body: &[u8], secret: &str) -> Vec<u8> {
+    let secret = secret.as_bytes();
+    if secret.is_empty() {
+        return body.to_vec();
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body;
+    while !rest.is_empty() {
+        if rest.starts_with(secret) {
+            out.extend_from_slice(b"***");
+            rest = &rest[secret.len()..];
+        } else {
+            out.push(rest[0]);
+            rest = &rest[1..];
+        }
+    }
+    out
+}
+
 /// Serializes as `***`: a config printed or sent somewhere keeps its secrets.
 impl<T> Serialize for Secret<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str("***")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_secret_replaces_every_occurrence() {
+        assert_eq!(redact_secret(b"a-tok-b-tok", "tok"), b"a-***-b-***");
+        assert_eq!(redact_secret(b"tototok", "tok"), b"toto***");
+        assert_eq!(redact_secret(b"abc", ""), b"abc");
+        assert_eq!(redact_secret(b"", "x"), b"");
     }
 }

@@ -42,19 +42,23 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         if !self.sources.iter().all(SourceState::is_ready) || !changed {
             return Ok(None);
         }
-        let layers: Vec<&str> = self
-            .sources
-            .iter()
-            .filter(|s| s.is_dirty())
-            .map(SourceState::label)
-            .collect();
         let span = tracing::info_span!(
             "reload",
-            layers = %layers.join(","),
+            layers = tracing::field::Empty,
             version = tracing::field::Empty,
             outcome = tracing::field::Empty,
             duration_us = tracing::field::Empty,
         );
+        // The changed layers' names, joined only when someone records the span.
+        if !span.is_disabled() {
+            let layers: Vec<&str> = self
+                .sources
+                .iter()
+                .filter(|s| s.is_dirty())
+                .map(SourceState::label)
+                .collect();
+            span.record("layers", layers.join(","));
+        }
         let started = Instant::now();
         let result = self.build_and_apply().instrument(span.clone()).await;
         let took = started.elapsed();
