@@ -12,8 +12,11 @@ use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
 mod admin;
+mod exec;
 mod output;
+mod render;
 mod schema;
+mod sidecar;
 
 use output::{Output, Printer};
 
@@ -42,7 +45,25 @@ enum Command {
     /// Load SOURCEs once and explain where KEY's value comes from: the layer in force, the
     /// lower layers it overrides, and each layer's value (redacted ones shown as ***).
     Explain(ExplainArgs),
+    /// Sidecar: keep files rendered from SOURCEs (Jinja templates with --template, the merged
+    /// config with --out), written atomically, and run --exec or send --signal after each change.
+    /// A template or schema error rejects the change: the files keep their last good content.
+    /// Events (JSON lines) go to stderr or --events.
+    #[command(after_help = SIDECAR_CODES)]
+    Render(render::RenderArgs),
+    /// Sidecar: run CMD with the config in its environment (--env-prefix) and files
+    /// (--template), started only once a first valid config is in; restart or signal it on
+    /// every change; forward SIGINT and SIGTERM; exit with its status.
+    #[command(after_help = SIDECAR_CODES)]
+    Exec(exec::ExecArgs),
 }
+
+const SIDECAR_CODES: &str = "\
+Exit codes:
+  render: 0 stopped by SIGINT or SIGTERM, or --once done; 1 no valid config (with --once: none
+          within --timeout), or the --once command failed; 2 bad arguments
+  exec:   the program's own exit code (128+N when a signal N ended it); 1 no valid config;
+          2 bad arguments; 126/127 the program cannot be run / was not found";
 
 #[derive(Debug, clap::Args)]
 struct ExplainArgs {
@@ -113,6 +134,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Watch(args) => runtime.block_on(watch(args)),
         Command::Explain(args) => runtime.block_on(explain(args)),
+        Command::Render(args) => runtime.block_on(render::render(args)),
+        Command::Exec(args) => runtime.block_on(exec::exec(args)),
     }
 }
 

@@ -142,8 +142,8 @@ impl From<KeySpace> for ConsulSource {
     }
 }
 
-/// Parses `consul://host[:port]/path?mode=prefix|key&format=json&typed=true&token=…&dc=…&consistency=stale|consistent&wait=30s&tls=true&ca=…&cert=…&key=…`
-/// into client settings and a source.
+/// Parses `consul://host[:port]/path?mode=prefix|key&format=json&typed=true&token=…&dc=…&consistency=stale|consistent&wait=30s&burst=2&refill=1s&tls=true&ca=…&cert=…&key=…`
+/// into client settings and a source (`burst` and `refill`: the [`RateLimit`] while values churn).
 pub(crate) fn from_uri(uri: &SourceUri) -> Result<(ClientConfig, ConsulSource)> {
     uri.expect_scheme(SCHEMES)?;
     let mut client = ClientConfig::new(vec![uri.one_endpoint(DEFAULT_PORT)?]);
@@ -158,6 +158,12 @@ pub(crate) fn from_uri(uri: &SourceUri) -> Result<(ClientConfig, ConsulSource)> 
     };
     if let Some(wait) = query.duration("wait")? {
         source.wait = wait;
+    }
+    if let Some(burst) = query.parse::<u32>("burst")? {
+        source.rate_limit.burst = burst.max(1);
+    }
+    if let Some(refill) = query.positive_duration("refill")? {
+        source.rate_limit.refill = refill;
     }
     client.tls = query.tls()?;
     query.finish()?;
@@ -203,6 +209,17 @@ mod tests {
             "consul://127.0.0.1:8500/app/?mode=prefix&dc=dc2"
         );
         assert!(!format!("{c:?}").contains("s3cr3t"));
+        assert_eq!(s.rate_limit, RateLimit::default());
+        let (_, s) = parse("consul://h/app/?burst=50&refill=10ms").unwrap();
+        assert_eq!(
+            s.rate_limit,
+            RateLimit {
+                burst: 50,
+                refill: Duration::from_millis(10)
+            }
+        );
+        assert!(parse("consul://h/app/?burst=lots").is_err());
+        assert!(parse("consul://h/app/?refill=0s").is_err());
         assert_eq!(
             parse("consul://h/app/config.yaml").unwrap().1.mode,
             Mode::Key(Format::Yaml)

@@ -1,0 +1,200 @@
+//! `hotconf exec`: run a program with the config in its environment and files, and restart or
+//! signal it when the config changes.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use serde_json::json;
+
+use crate::sidecar::child::Child;
+use crate::sidecar::command::{exit_code, parse_signal, status_fields};
+use crate::sidecar::events::{millis, EventLog};
+use crate::sidecar::signals::Signals;
+use crate::sidecar::{Sidecar, SidecarArgs};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ExecArgs {
+    #[command(flatten)]
+    sidecar: SidecarArgs,
+    /// What a change does to the program: `restart` (SIGTERM, --kill-timeout, SIGKILL, start
+    /// again) or `signal:SIGHUP` (any signal).
+    #[arg(long, value_name = "ACTION", default_value = "restart", value_parser = parse_on_change)]
+    on_change: OnChange,
+    /// Put the config in the program's environment under this prefix: `db.host` is
+    /// `{PREFIX}DB__HOST`, list items go by index.
+    #[arg(long, value_name = "PREFIX")]
+    env_prefix: Option<String>,
+    /// How long the program has to exit after SIGTERM (or a forwarded signal) before SIGKILL.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::parse_duration)]
+    kill_timeout: Duration,
+    /// Exit 1 when no valid config arrives within this long (default: wait for ever).
+    #[arg(long, value_name = "DURATION", value_parser = crate::parse_duration)]
+    timeout: Option<Duration>,
+    /// The program and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum OnChange {
+    Restart,
+    Signal(Signal),
+}
+
+fn parse_on_change(text: &str) -> Result<OnChange, String> {
+    match text.strip_prefix("signal:") {
+        _ if text == "restart" => Ok(OnChange::Restart),
+        Some(signal) => parse_signal(signal).map(OnChange::Signal),
+        None => Err(format!("expected restart or signal:SIGNAL, got {text:?}")),
+    }
+}
+
+/// Starts the program and logs a `command` event; the exit code to return if it cannot start.
+fn start(
+    args: &ExecArgs,
+    env: &[(String, String)],
+    version: u64,
+    log: &mut EventLog,
+) -> Result<Child, ExitCode> {
+    match Child::spawn(&args.command, env) {
+        Ok(child) => {
+            log.emit(
+                "command",
+                json!({"action": "start", "version": version, "pid": child.pid()}),
+            );
+            Ok(child)
+        }
+        Err(error) => {
+            log.emit(
+                "command",
+                json!({"action": "start", "version": version, "error": error.to_string()}),
+            );
+            eprintln!("hotconf: cannot start {}: {error}", args.command[0]);
+            Err(ExitCode::from(match error.kind() {
+                std::io::ErrorKind::NotFound => 127,
+                std::io::ErrorKind::PermissionDenied => 126,
+                _ => 1,
+            }))
+        }
+    }
+}
+
+/// Logs how the program ended and gives its status as an exit code.
+fn ended(
+    child: &Child,
+    status: std::io::Result<std::process::ExitStatus>,
+    log: &mut EventLog,
+) -> ExitCode {
+    match status {
+        Ok(status) => {
+            let mut fields = status_fields("exit", status);
+            fields["pid"] = json!(child.pid());
+            fields["duration_ms"] = json!(millis(child.uptime()));
+            log.emit("command", fields);
+            ExitCode::from(exit_code(status))
+        }
+        Err(error) => {
+            log.emit(
+                "command",
+                json!({"action": "exit", "pid": child.pid(), "error": error.to_string()}),
+            );
+            ExitCode::from(1)
+        }
+    }
+}
+
+pub(crate) async fn exec(args: ExecArgs) -> ExitCode {
+    let (mut sidecar, builder) = match Sidecar::new(&args.sidecar, None, args.env_prefix.clone()) {
+        Ok(pair) => pair,
+        Err(code) => return code,
+    };
+    let mut signals = match Signals::forwarded() {
+        Ok(signals) => signals,
+        Err(error) => {
+            eprintln!("hotconf: cannot listen for signals: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    sidecar.follow(builder);
+    // Nothing starts before the first valid config is written.
+    let deadline = args.timeout.unwrap_or(Duration::MAX);
+    let first = tokio::select! {
+        change = tokio::time::timeout(deadline, sidecar.next_change()) => {
+            change.unwrap_or_else(|_| Err(format!("no valid config within {deadline:?}")))
+        }
+        _ = signals.recv() => return ExitCode::SUCCESS,
+    };
+    let first = match first {
+        Ok(change) if change.complete => change,
+        Ok(_) => {
+            eprintln!("hotconf: the first config's outputs could not be written");
+            return ExitCode::from(1);
+        }
+        Err(error) => {
+            eprintln!("hotconf: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    // Without env or templates, every applied change is one the program must see.
+    let follows_everything = args.env_prefix.is_none() && args.sidecar.templates.is_empty();
+    let mut env = first.rendered.env.clone();
+    let mut child = match start(&args, &env, first.version, sidecar.log()) {
+        Ok(child) => child,
+        Err(code) => return code,
+    };
+    loop {
+        tokio::select! {
+            change = sidecar.next_change() => {
+                let change = match change {
+                    Ok(change) => change,
+                    Err(error) => {
+                        eprintln!("hotconf: {error}");
+                        let status = child.stop(Signal::SIGTERM, args.kill_timeout).await;
+                        ended(&child, status, sidecar.log());
+                        return ExitCode::from(1);
+                    }
+                };
+                if !(follows_everything || change.rendered.env != env || !change.changed.is_empty()) {
+                    continue;
+                }
+                sidecar.splay().await;
+                match args.on_change {
+                    OnChange::Restart => {
+                        let status = child.stop(Signal::SIGTERM, args.kill_timeout).await;
+                        let mut fields = match status {
+                            Ok(status) => status_fields("restart", status),
+                            Err(error) => json!({"action": "restart", "error": error.to_string()}),
+                        };
+                        fields["version"] = json!(change.version);
+                        fields["pid"] = json!(child.pid());
+                        fields["duration_ms"] = json!(millis(child.uptime()));
+                        sidecar.log().emit("command", fields);
+                        env = change.rendered.env.clone();
+                        child = match start(&args, &env, change.version, sidecar.log()) {
+                            Ok(child) => child,
+                            Err(code) => return code,
+                        };
+                    }
+                    OnChange::Signal(signal) => {
+                        let mut fields = json!({"action": "signal", "signal": signal.as_str(), "version": change.version, "pid": child.pid()});
+                        if let Err(error) = child.signal(signal) {
+                            fields["error"] = json!(error.to_string());
+                        }
+                        sidecar.log().emit("command", fields);
+                    }
+                }
+            }
+            status = child.wait() => return ended(&child, status, sidecar.log()),
+            signal = signals.recv() => {
+                if signal == Signal::SIGHUP {
+                    // A hang-up is a reload request for the program, not an end.
+                    let _ = child.signal(signal);
+                    continue;
+                }
+                let status = child.stop(signal, args.kill_timeout).await;
+                return ended(&child, status, sidecar.log());
+            }
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! Sidecar mode (`hotconf render`, `hotconf exec`): every version is rendered while it is
+//! validated, so a template or schema error rejects it before anything is written; applied
+//! versions are written atomically after the `--wait` quiescence.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hotconf::{Event, Reloader, ReloaderBuilder, Startup};
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+pub(crate) mod atomic;
+pub(crate) mod child;
+pub(crate) mod command;
+pub(crate) mod events;
+pub(crate) mod format;
+pub(crate) mod renderer;
+pub(crate) mod signals;
+
+use events::EventLog;
+use renderer::{Rendered, Renderer};
+
+/// Renders not yet written are kept for at most this many versions.
+const MAX_PENDING: usize = 64;
+
+/// The options `render` and `exec` share.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SidecarArgs {
+    /// The sources, lowest layer first.
+    #[arg(required = true, value_name = "SOURCE")]
+    pub(crate) sources: Vec<String>,
+    /// Render the Jinja template TPL into the file OUT at every change (repeatable). The
+    /// template sees `config`, `version` and `revisions`; a missing key is an error.
+    #[arg(long = "template", value_name = "TPL:OUT", value_parser = parse_template)]
+    pub(crate) templates: Vec<(PathBuf, PathBuf)>,
+    /// The outputs' permission bits, in octal (0600 for files holding secrets).
+    #[arg(long, value_name = "MODE", default_value = "0644", value_parser = parse_mode)]
+    pub(crate) mode: u32,
+    /// Reject every merged config that does not satisfy this JSON Schema.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) schema: Option<PathBuf>,
+    /// Quiescence: act once no change came for MIN, but no later than MAX (default 4 × MIN)
+    /// after the first change (e.g. 2s or 2s:10s).
+    #[arg(long, value_name = "MIN[:MAX]", value_parser = parse_wait)]
+    pub(crate) wait: Option<Wait>,
+    /// Wait a random time up to this long before the command or signal, so a fleet does not
+    /// reload at once.
+    #[arg(long, value_name = "DURATION", value_parser = crate::parse_duration)]
+    pub(crate) splay: Option<Duration>,
+    /// Append the JSON-line events to this file instead of stderr.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) events: Option<PathBuf>,
+}
+
+/// `--wait MIN[:MAX]`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Wait {
+    min: Duration,
+    max: Duration,
+}
+
+fn parse_wait(text: &str) -> Result<Wait, String> {
+    let (min, max) = match text.split_once(':') {
+        Some((min, max)) => (
+            crate::parse_duration(min)?,
+            Some(crate::parse_duration(max)?),
+        ),
+        None => (crate::parse_duration(text)?, None),
+    };
+    let max = max.unwrap_or(min.saturating_mul(4));
+    if max < min {
+        return Err(format!("MAX must not be below MIN in {text:?}"));
+    }
+    Ok(Wait { min, max })
+}
+
+fn parse_template(text: &str) -> Result<(PathBuf, PathBuf), String> {
+    match text.split_once(':') {
+        Some((template, out)) if !template.is_empty() && !out.is_empty() => {
+            Ok((template.into(), out.into()))
+        }
+        _ => Err(format!("expected TEMPLATE:OUTPUT, got {text:?}")),
+    }
+}
+
+fn parse_mode(text: &str) -> Result<u32, String> {
+    match u32::from_str_radix(text.trim_start_matches("0o"), 8) {
+        Ok(mode) if mode <= 0o7777 => Ok(mode),
+        _ => Err(format!(
+            "expected octal permission bits like 0644, got {text:?}"
+        )),
+    }
+}
+
+/// One applied version, written.
+#[derive(Debug)]
+pub(crate) struct Change {
+    /// The version written.
+    pub(crate) version: u64,
+    /// The outputs whose bytes changed (paths as given).
+    pub(crate) changed: Vec<String>,
+    /// Whether every output was written (a failed write keeps that file's last content).
+    pub(crate) complete: bool,
+    /// What was rendered.
+    pub(crate) rendered: Arc<Rendered>,
+}
+
+type Pending = Arc<Mutex<BTreeMap<u64, Arc<Rendered>>>>;
+
+/// Follows a reloader's events and writes each applied version's outputs.
+#[derive(Debug)]
+pub(crate) struct Sidecar {
+    log: EventLog,
+    renderer: Arc<Renderer>,
+    pending: Pending,
+    mode: u32,
+    wait: Option<Wait>,
+    splay: Option<Duration>,
+    events: broadcast::Receiver<Event>,
+    reloader: Option<Reloader<Value>>,
+    starting: Option<JoinHandle<hotconf::Result<Reloader<Value>>>>,
+}
+
+impl Sidecar {
+    /// The sidecar and the reloader to start: sources, `--schema`, then rendering as the last
+    /// validation. Bad arguments are exit code 2.
+    pub(crate) fn new(
+        args: &SidecarArgs,
+        config_out: Option<(PathBuf, format::Format)>,
+        env_prefix: Option<String>,
+    ) -> Result<(Sidecar, ReloaderBuilder<Value>), ExitCode> {
+        let mut builder = crate::builder(&args.sources, &[])?;
+        if let Some(path) = &args.schema {
+            let validate = crate::schema::validator(path).map_err(|e| crate::usage_error(&e))?;
+            builder = builder.validate(validate);
+        }
+        let renderer = Renderer::new(&args.templates, config_out, env_prefix)
+            .map_err(|e| crate::usage_error(&e))?;
+        let renderer = Arc::new(renderer);
+        let pending = Pending::default();
+        let (render, keep) = (renderer.clone(), pending.clone());
+        builder = builder.validate_async(move |snapshot| {
+            let rendered = render.render(&snapshot).map(Arc::new);
+            let keep = keep.clone();
+            async move {
+                let rendered = rendered?;
+                let mut keep = keep.lock().unwrap_or_else(|p| p.into_inner());
+                keep.insert(rendered.version, rendered);
+                while keep.len() > MAX_PENDING {
+                    keep.pop_first();
+                }
+                Ok(())
+            }
+        });
+        let log = EventLog::open(args.events.as_deref()).map_err(|e| {
+            eprintln!("hotconf: cannot open the events file: {e}");
+            ExitCode::from(2)
+        })?;
+        let sidecar = Sidecar {
+            log,
+            renderer,
+            pending,
+            mode: args.mode,
+            wait: args.wait,
+            splay: args.splay,
+            events: builder.events(),
+            reloader: None,
+            starting: None,
+        };
+        Ok((sidecar, builder))
+    }
+
+    /// The event log, for the caller's own events.
+    pub(crate) fn log(&mut self) -> &mut EventLog {
+        &mut self.log
+    }
+
+    /// Starts following in the background, waiting for ever for a first valid config.
+    pub(crate) fn follow(&mut self, builder: ReloaderBuilder<Value>) {
+        let start = builder.startup(Startup::Wait(Duration::MAX)).start();
+        self.starting = Some(tokio::spawn(start));
+    }
+
+    /// Waits up to `timeout` for a first valid config and writes it (`--once`).
+    pub(crate) async fn first(
+        &mut self,
+        builder: ReloaderBuilder<Value>,
+        timeout: Duration,
+    ) -> Result<Change, String> {
+        let started = builder.startup(Startup::Wait(timeout)).start().await;
+        while let Ok(event) = self.events.try_recv() {
+            self.log.event(&event);
+        }
+        let reloader = started.map_err(|e| format!("no config could be loaded: {e}"))?;
+        let version = reloader.store().version();
+        self.reloader = Some(reloader);
+        self.write(version)
+            .ok_or_else(|| "the first config could not be rendered".into())
+    }
+
+    /// Logs events until an applied version has settled (`--wait`), then writes it.
+    pub(crate) async fn next_change(&mut self) -> Result<Change, String> {
+        // The latest applied version, when the first change of the burst came, the last one.
+        let mut settling: Option<(u64, Instant, Instant)> = None;
+        loop {
+            let deadline = match (settling, self.wait) {
+                (Some((_, first, last)), Some(wait)) => {
+                    Some((last + wait.min).min(first + wait.max))
+                }
+                _ => None,
+            };
+            tokio::select! {
+                event = self.events.recv() => {
+                    let version = match event {
+                        Ok(event) => {
+                            self.log.event(&event);
+                            match event {
+                                Event::Applied { version, .. } => version,
+                                _ => continue,
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(missed)) => {
+                            self.log.emit("lagged", json!({"missed": missed}));
+                            match &self.reloader {
+                                Some(reloader) => reloader.store().version(),
+                                None => continue,
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Closed) => {
+                            return Err("the reloader stopped".into())
+                        }
+                    };
+                    let now = Instant::now();
+                    let first = settling.map_or(now, |(_, first, _)| first);
+                    settling = Some((version, first, now));
+                    if self.wait.is_none() {
+                        if let Some(change) = self.write(version) {
+                            return Ok(change);
+                        }
+                        settling = None;
+                    }
+                }
+                () = sleep_until(deadline), if deadline.is_some() => {
+                    if let Some((version, _, _)) = settling.take() {
+                        if let Some(change) = self.write(version) {
+                            return Ok(change);
+                        }
+                    }
+                }
+                started = wait_started(&mut self.starting), if self.starting.is_some() => {
+                    self.starting = None;
+                    match started {
+                        Ok(Ok(reloader)) => self.reloader = Some(reloader),
+                        Ok(Err(error)) => return Err(format!("no config could be loaded: {error}")),
+                        Err(error) => return Err(error.to_string()),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sleeps a random time up to `--splay`.
+    pub(crate) async fn splay(&self) {
+        if let Some(splay) = self.splay.filter(|s| !s.is_zero()) {
+            let nanos = fastrand::u64(..u64::try_from(splay.as_nanos()).unwrap_or(u64::MAX));
+            tokio::time::sleep(Duration::from_nanos(nanos)).await;
+        }
+    }
+
+    /// Writes `version`'s outputs and logs `rendered` (and `output_error` per failed write).
+    fn write(&mut self, version: u64) -> Option<Change> {
+        let started = Instant::now();
+        let rendered = self.rendered(version)?;
+        let (mut changed, mut unchanged, mut complete) = (Vec::new(), Vec::new(), true);
+        for (output, bytes) in self.renderer.outputs().iter().zip(&rendered.files) {
+            let name = output.path.display().to_string();
+            match atomic::write_if_changed(&output.path, bytes, self.mode) {
+                Ok(true) => changed.push(name),
+                Ok(false) => unchanged.push(name),
+                Err(error) => {
+                    complete = false;
+                    self.log.emit(
+                        "output_error",
+                        json!({"version": rendered.version, "output": name, "error": error.to_string()}),
+                    );
+                }
+            }
+        }
+        self.log.emit(
+            "rendered",
+            json!({
+                "version": rendered.version,
+                "changed": changed,
+                "unchanged": unchanged,
+                "duration_us": started.elapsed().as_micros() as u64,
+            }),
+        );
+        Some(Change {
+            version: rendered.version,
+            changed,
+            complete,
+            rendered,
+        })
+    }
+
+    /// What was rendered for `version` while it was validated; if that is gone (events were
+    /// missed), the current version rendered again.
+    fn rendered(&mut self, version: u64) -> Option<Arc<Rendered>> {
+        let kept = {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let kept = pending.remove(&version);
+            pending.retain(|v, _| *v > version);
+            kept
+        };
+        if kept.is_some() {
+            return kept;
+        }
+        let snapshot = self.reloader.as_ref()?.store().get();
+        match self.renderer.render(&snapshot) {
+            Ok(rendered) => Some(Arc::new(rendered)),
+            Err(error) => {
+                self.log.emit(
+                    "output_error",
+                    json!({"version": snapshot.version(), "error": error.to_string()}),
+                );
+                None
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    if let Some(deadline) = deadline {
+        tokio::time::sleep_until(deadline.into()).await;
+    }
+}
+
+async fn wait_started(
+    starting: &mut Option<JoinHandle<hotconf::Result<Reloader<Value>>>>,
+) -> Result<hotconf::Result<Reloader<Value>>, tokio::task::JoinError> {
+    match starting {
+        Some(handle) => handle.await,
+        None => std::future::pending().await,
+    }
+}
