@@ -63,6 +63,14 @@ pub(crate) struct Wait {
     max: Duration,
 }
 
+impl Wait {
+    /// When a burst that began at `first` and last changed at `last` has settled: `min` after
+    /// the last change, but no later than `max` after the first.
+    fn deadline(&self, first: Instant, last: Instant) -> Instant {
+        (last + self.min).min(first + self.max)
+    }
+}
+
 fn parse_wait(text: &str) -> Result<Wait, String> {
     let (min, max) = match text.split_once(':') {
         Some((min, max)) => (
@@ -208,9 +216,7 @@ impl Sidecar {
         let mut settling: Option<(u64, Instant, Instant)> = None;
         loop {
             let deadline = match (settling, self.wait) {
-                (Some((_, first, last)), Some(wait)) => {
-                    Some((last + wait.min).min(first + wait.max))
-                }
+                (Some((_, first, last)), Some(wait)) => Some(wait.deadline(first, last)),
                 _ => None,
             };
             tokio::select! {
@@ -265,9 +271,8 @@ impl Sidecar {
 
     /// Sleeps a random time up to `--splay`.
     pub(crate) async fn splay(&self) {
-        if let Some(splay) = self.splay.filter(|s| !s.is_zero()) {
-            let nanos = fastrand::u64(..u64::try_from(splay.as_nanos()).unwrap_or(u64::MAX));
-            tokio::time::sleep(Duration::from_nanos(nanos)).await;
+        if let Some(splay) = self.splay {
+            tokio::time::sleep(splay_delay(splay)).await;
         }
     }
 
@@ -333,6 +338,14 @@ impl Sidecar {
     }
 }
 
+/// A random delay in `[0, splay)`.
+fn splay_delay(splay: Duration) -> Duration {
+    match u64::try_from(splay.as_nanos()).unwrap_or(u64::MAX) {
+        0 => Duration::ZERO,
+        nanos => Duration::from_nanos(fastrand::u64(..nanos)),
+    }
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     if let Some(deadline) = deadline {
         tokio::time::sleep_until(deadline.into()).await;
@@ -345,5 +358,58 @@ async fn wait_started(
     match starting {
         Some(handle) => handle.await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_settles_after_min_quiet_but_never_past_max() {
+        let wait = parse_wait("2s").unwrap();
+        assert_eq!(
+            (wait.min, wait.max),
+            (Duration::from_secs(2), Duration::from_secs(8))
+        );
+        let wait = parse_wait("1s:3s").unwrap();
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        assert_eq!(wait.deadline(t0, t0), t0 + s(1), "one change: min after it");
+        assert_eq!(
+            wait.deadline(t0, t0 + s(1)),
+            t0 + s(2),
+            "quiet is counted from the last"
+        );
+        assert_eq!(
+            wait.deadline(t0, t0 + s(5)),
+            t0 + s(3),
+            "a burst ends at max"
+        );
+        assert!(parse_wait("3s:1s").is_err());
+        assert!(parse_wait("soon").is_err());
+    }
+
+    #[test]
+    fn splay_is_random_below_its_bound() {
+        let bound = Duration::from_millis(100);
+        let delays: Vec<Duration> = (0..200).map(|_| splay_delay(bound)).collect();
+        assert!(delays.iter().all(|d| *d < bound));
+        assert!(
+            delays.iter().any(|d| *d != delays[0]),
+            "not one fixed delay"
+        );
+        assert_eq!(splay_delay(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn templates_and_modes_parse() {
+        assert_eq!(
+            parse_template("a.tpl:/run/a.conf"),
+            Ok(("a.tpl".into(), "/run/a.conf".into()))
+        );
+        assert!(parse_template("a.tpl").is_err() && parse_template(":x").is_err());
+        assert_eq!(parse_mode("0600"), Ok(0o600));
+        assert!(parse_mode("999").is_err() && parse_mode("17777").is_err());
     }
 }

@@ -326,3 +326,85 @@ fn once_renders_runs_and_exits_or_fails_within_the_timeout() {
         .collect();
     assert_eq!(names, ["applied", "rendered", "command"], "{events:?}");
 }
+
+#[test]
+fn wait_folds_a_burst_into_one_write_and_one_command() {
+    let config = Config::start();
+    config.put(&json!({"n": 0}));
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "app.tpl", "n={{ config.n }}\n");
+    let uri = config.uri();
+    let sidecar = Sidecar::start(
+        "render",
+        &[
+            &uri,
+            "--template",
+            "app.tpl:app.conf",
+            "--wait",
+            "3s:60s",
+            "--splay",
+            "50ms",
+            "--exec",
+            "echo ran $HOTCONF_VERSION",
+        ],
+        dir.path(),
+    );
+    assert_eq!(sidecar.after_change("command")["version"], 1);
+    assert_eq!(sidecar.line(), "ran 1");
+    // Five changes, each applied well within the quiet time: one write of the last, one command.
+    for n in 1..=5 {
+        config.put(&json!({"n": n}));
+        let (applied, before) = sidecar.until("applied");
+        assert_eq!(applied["version"], n + 1);
+        assert!(before.is_empty(), "nothing written mid-burst: {before:?}");
+    }
+    let (rendered, before) = sidecar.until("rendered");
+    assert!(before.is_empty(), "{before:?}");
+    assert_eq!(rendered["version"], 6);
+    assert_eq!(sidecar.after_change("command")["version"], 6);
+    assert_eq!(sidecar.line(), "ran 6");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("app.conf")).unwrap(),
+        "n=5\n"
+    );
+    assert!(sidecar.pending().is_empty() && sidecar.pending_lines().is_empty());
+}
+
+#[test]
+fn events_go_to_the_events_file_when_asked() {
+    let config = Config::start();
+    config.put(&json!({"n": 1}));
+    let dir = tempfile::tempdir().unwrap();
+    let mut target = Command::new("sh")
+        .args([
+            "-c",
+            "trap 'exit 0' HUP; while :; do sleep 1 & wait $!; done",
+        ])
+        .spawn()
+        .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_hotconf"))
+        .args(["render", &config.uri(), "--out", "app.yaml", "--once"])
+        .args(["--events", "events.jsonl", "--signal", "SIGHUP", "--pid"])
+        .arg(target.id().to_string())
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(output.stderr.is_empty(), "{output:?}");
+    assert_eq!(target.wait().unwrap().code(), Some(0), "the signal arrived");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("app.yaml")).unwrap(),
+        "n: 1\n"
+    );
+    let events: Vec<Value> = std::fs::read_to_string(dir.path().join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["applied", "rendered", "command"], "{events:?}");
+    assert_eq!(events[2]["action"], "signal");
+}
