@@ -96,6 +96,9 @@ cargo test --workspace --all-features --locked
 say "soak: 20 000 reloads with memory, file descriptors and threads flat (docs/benchmarks.md)"
 HOTCONF_SOAK_RELOADS=20000 cargo test --quiet --locked -p hotconf-core --bench soak
 
+say "allocation budgets: reads allocate nothing, reloads within their budgets (docs/benchmarks.md)"
+cargo test --quiet --locked -p hotconf-core --bench allocations
+
 say "cargo doc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked --quiet
 

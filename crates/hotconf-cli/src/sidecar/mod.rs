@@ -141,7 +141,9 @@ impl Sidecar {
         config_out: Option<(PathBuf, format::Format)>,
         env_prefix: Option<String>,
     ) -> Result<(Sidecar, ReloaderBuilder<Value>), ExitCode> {
-        let mut builder = crate::builder(&args.sources, &[])?;
+        // No rollback here: keeping 256 versions (as `watch` does for its lookups) would hold
+        // 256 copies of a large config for nothing.
+        let mut builder = crate::builder(&args.sources, &[])?.history(1);
         if let Some(path) = &args.schema {
             let validate = crate::schema::validator(path).map_err(|e| crate::usage_error(&e))?;
             builder = builder.validate(validate);
