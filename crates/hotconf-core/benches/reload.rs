@@ -1,6 +1,7 @@
 //! A whole reload (parse, merge, deserialize, validate, swap, notify) of 1 KB, 100 KB and 1 MB
 //! JSON configs, against `serde_json::from_str` of the same document (the floor), figment's
-//! extract, and the `config` crate building the same document. Prints ratios at the end.
+//! extract, the `config` crate building the same document, and dynamic-config 0.10 loading it
+//! and storing it in its cell. Prints ratios at the end.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -94,6 +95,19 @@ fn bench_size(c: &mut Criterion, label: &str, bytes: usize) {
         })
     });
 
+    let dynamic = dynamic_config::ConfigCell::new();
+    group.bench_function("dynamic_config_load_store", |b| {
+        b.iter(|| {
+            let sources = [dynamic_config::Source::inline(
+                &docs[0],
+                dynamic_config::Format::Json,
+            )];
+            let spec = dynamic_config::LoadSpec::new("bench", &sources).with_whole_document(true);
+            dynamic.store(dynamic_config::load::<Config>(&spec).unwrap());
+            black_box(dynamic.load())
+        })
+    });
+
     let bytes: Vec<Arc<[u8]>> = docs.iter().map(|d| Arc::from(d.as_bytes())).collect();
     bench_reloader(&mut group, "hotconf_reload", &bytes, false);
     bench_reloader(&mut group, "hotconf_reload_two_layers", &bytes, true);
@@ -151,6 +165,8 @@ fn bench_reloader(
 }
 
 fn main() {
+    // dynamic-config prints a line per store by default.
+    dynamic_config::set_log_level(dynamic_config::LogLevel::Off);
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
@@ -170,6 +186,7 @@ fn main() {
                 "hotconf_reload_two_layers",
                 "figment_extract",
                 "config_rs_build",
+                "dynamic_config_load_store",
             ],
         );
     }

@@ -1,5 +1,5 @@
 //! Reads of the current config: `Store::load` against `RwLock<Arc<T>>`, `Mutex<Arc<T>>`,
-//! `Store::get` (an Arc clone) and hotswap-config 0.2, on one thread and with two readers while
+//! `Store::get` (an Arc clone), hotswap-config 0.2 and dynamic-config 0.10, on one thread and with two readers while
 //! a writer swaps 1000 times per second. Prints ratios at the end.
 
 use std::hint::black_box;
@@ -80,6 +80,17 @@ impl Cell for HotswapCell {
     }
 }
 
+/// dynamic-config 0.10: `ConfigCell::load` (an `Arc` clone from arc-swap's `load_full`).
+struct DynamicConfigCell(dynamic_config::ConfigCell<Config>);
+impl Cell for DynamicConfigCell {
+    fn read(&self) -> u32 {
+        self.0.load().map_or(0, |c| c.pool)
+    }
+    fn write(&self, i: u32) {
+        self.0.store(config(i));
+    }
+}
+
 /// How a hotconf reader reads.
 #[derive(Clone, Copy)]
 enum Read {
@@ -146,10 +157,13 @@ macro_rules! each_cell {
         $bench($group, "mutex_arc", Arc::new(MutexCell(Mutex::new(Arc::new(config(0))))), |c| c.read());
         let hotswap = HotswapCell(hotswap_config::prelude::HotswapConfig::new(config(0)), hotswap_runtime);
         $bench($group, "hotswap_config_get", Arc::new(hotswap), |c| c.read());
+        let dynamic = dynamic_config::ConfigCell::new();
+        dynamic.store(config(0));
+        $bench($group, "dynamic_config_load", Arc::new(DynamicConfigCell(dynamic)), |c| c.read());
     }};
 }
 
-const NAMES: [&str; 7] = [
+const NAMES: [&str; 8] = [
     "hotconf_store_load",
     "hotconf_store_get_arc",
     "hotconf_cached_reader",
@@ -157,6 +171,7 @@ const NAMES: [&str; 7] = [
     "rwlock_arc",
     "mutex_arc",
     "hotswap_config_get",
+    "dynamic_config_load",
 ];
 
 type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
@@ -204,6 +219,8 @@ fn contended<C: Cell, R: Fn(&C) -> u32 + Send + Sync + 'static>(
 }
 
 fn main() {
+    // dynamic-config prints a line per store by default.
+    dynamic_config::set_log_level(dynamic_config::LogLevel::Off);
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
