@@ -1,5 +1,6 @@
-//! File change → applied: hotconf against the raw notify event (the floor) and hotswap-config
-//! 0.2 (notify + arc-swap + validation), all in one run, on the same directory. Also measures
+//! File change → applied: hotconf against the raw notify event (the floor), hotswap-config 0.2
+//! (notify + arc-swap + validation) and dynamic-config 0.10 (notify + config-rs + arc-swap), all
+//! in one run, on the same directory. Also measures
 //! how long the events of one save keep arriving, which is what the debounce must cover.
 //!
 //! Run: `cargo bench -p hotconf-file --bench file_latency`
@@ -117,6 +118,38 @@ fn hotswap(
     samples
 }
 
+/// dynamic-config's reload latency for rename saves, with its watch `debounce` and atomic-save
+/// `grace` (the pause it adds before reading). `None` when it missed a save.
+fn dynamic_config(
+    path: &Path,
+    debounce: Duration,
+    grace: Duration,
+    rounds: usize,
+) -> Option<Vec<Duration>> {
+    save(path, &doc(usize::MAX / 2));
+    let config = dynamic_config::Dynamic::<Config>::new(
+        dynamic_config::Builder::new("bench")
+            .whole_document()
+            .file(path.to_str().unwrap()),
+    );
+    config.init_and_current().unwrap();
+    let (tx, rx) = mpsc::channel();
+    config.on_reload(move |_, _| {
+        let _ = tx.send(Instant::now());
+    });
+    let options = dynamic_config::WatchOptions::new(debounce).atomic_save_grace(grace);
+    let _watch = config.watch(options).unwrap();
+    (0..rounds)
+        .map(|i| {
+            while rx.try_recv().is_ok() {}
+            let start = Instant::now();
+            save(path, &doc(i));
+            let seen = rx.recv_timeout(Duration::from_secs(3)).ok()?;
+            Some(seen - start)
+        })
+        .collect()
+}
+
 fn write_in_place(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
@@ -221,6 +254,25 @@ fn main() {
             rounds,
             write,
         ) {
+            Some(samples) => {
+                report(name, samples, Some(raw));
+            }
+            None => println!("  {name:<44} missed the change (no reload within 3 s)"),
+        }
+    }
+
+    dynamic_config::set_log_level(dynamic_config::LogLevel::Off);
+    let dynamic_runs = [
+        ("dynamic-config 0.10, 20 ms debounce, 25 ms grace", 20, 25),
+        ("dynamic-config 0.10, 20 ms debounce, no grace", 20, 0),
+    ];
+    for (name, debounce, grace) in dynamic_runs {
+        let dir = tempfile::tempdir().unwrap();
+        let (debounce, grace) = (
+            Duration::from_millis(debounce),
+            Duration::from_millis(grace),
+        );
+        match dynamic_config(&dir.path().join("app.json"), debounce, grace, ROUNDS) {
             Some(samples) => {
                 report(name, samples, Some(raw));
             }
