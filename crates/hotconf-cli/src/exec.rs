@@ -158,7 +158,17 @@ pub(crate) async fn exec(args: ExecArgs) -> ExitCode {
                 if !(follows_everything || change.rendered.env != env || !change.changed.is_empty()) {
                     continue;
                 }
-                sidecar.splay().await;
+                // A stop signal during the splay is not kept waiting.
+                tokio::select! {
+                    () = sidecar.splay() => {}
+                    signal = signals.recv(), if args.sidecar.splay.is_some() => {
+                        if signal != Signal::SIGHUP {
+                            let status = child.stop(signal, args.kill_timeout).await;
+                            return ended(&child, status, sidecar.log());
+                        }
+                        let _ = child.signal(signal);
+                    }
+                }
                 match args.on_change {
                     OnChange::Restart => {
                         let status = child.stop(Signal::SIGTERM, args.kill_timeout).await;

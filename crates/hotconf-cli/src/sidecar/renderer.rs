@@ -71,6 +71,21 @@ impl Renderer {
         env.add_filter("totoml", totoml);
         env.add_filter("b64encode", b64encode);
         let mut outputs = Vec::new();
+        let mut paths: Vec<&Path> = templates.iter().map(|(_, out)| out.as_path()).collect();
+        paths.extend(config.as_ref().map(|(out, _)| out.as_path()));
+        if let Some(twice) = paths
+            .iter()
+            .enumerate()
+            .find_map(|(i, p)| paths[..i].contains(p).then_some(p))
+        {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "{} is the output of two templates or --out",
+                    twice.display()
+                ),
+            ));
+        }
         for (template, path) in templates {
             let name = template.display().to_string();
             let source = read_template(template)?;
@@ -121,7 +136,10 @@ impl Renderer {
                     .templates
                     .get_template(name)
                     .and_then(|t| t.render(&context))
-                    .map_err(|e| template_error(&self.templates, &e))?
+                    .map_err(|e| {
+                        let error = template_error(&self.templates, &e);
+                        Error::validation(without_values(error.message(), config))
+                    })?
                     .into_bytes(),
                 Kind::Config(format) => format::write(*format, config).map_err(|e| {
                     Error::validation(format!("{}: {}", output.path.display(), e.message()))
@@ -190,6 +208,30 @@ fn template_error(env: &Environment<'static>, error: &minijinja::Error) -> Error
         }
     }
     Error::validation(message)
+}
+
+/// `message` with every string value of `config` (of 3 characters or more) that it contains
+/// replaced by `***`: minijinja names a value in a few messages (`include config.x` names the
+/// template it looked for), and a rejection must not carry one (G12).
+fn without_values(message: &str, config: &Value) -> String {
+    let mut values = Vec::new();
+    let mut stack = vec![config];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::String(s) if s.chars().count() >= 3 && message.contains(s.as_str()) => {
+                values.push(s.as_str())
+            }
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.values()),
+            _ => {}
+        }
+    }
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values
+        .into_iter()
+        .fold(message.to_owned(), |message, value| {
+            message.replace(value, "***")
+        })
 }
 
 fn filter_error(what: String) -> minijinja::Error {
@@ -299,6 +341,8 @@ mod tests {
             ("a\nb\n{% if config.db.tls %}x{% endif %}\n", 3),
             ("{{ config.db.password + 1 }}", 1),
             ("{{ config.db.password | totoml }}", 1),
+            ("{% include config.db.password %}", 1),
+            ("{{ config.db.password | int }}", 1),
         ] {
             let error = renderer(dir.path(), template)
                 .unwrap()
