@@ -6,6 +6,7 @@
 //! restart. A reloader that starts with [`Startup::FailFast`](hotconf_core::Startup) still
 //! fails at once on it, with [`ErrorKind::PermissionDenied`].
 
+use hotconf_core::provider::HttpStatus;
 use hotconf_core::{Error, ErrorKind};
 use reqwest::StatusCode;
 
@@ -26,24 +27,6 @@ pub(crate) fn from_transport(doing: &str, what: &str, error: reqwest::Error) -> 
     .with_key(what.to_owned())
     .with_transient(true)
     .with_cause(error.without_url())
-}
-
-/// The status of an answer that was an error: the cause of the errors built from one, so that
-/// the watch loop can tell a server that answered from one it could not reach.
-#[derive(Debug)]
-pub(crate) struct Status(pub(crate) u16);
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HTTP {}", self.0)
-    }
-}
-
-impl std::error::Error for Status {}
-
-/// Whether `error` is a server's answer (a status), not a transport failure.
-pub(crate) fn answered(error: &Error) -> bool {
-    std::error::Error::source(error).is_some_and(|cause| cause.is::<Status>())
 }
 
 /// The error of an unexpected status; `body` is an error page's first bytes, with the secret
@@ -76,7 +59,7 @@ pub(crate) fn from_status(
     )
     .with_key(what.to_owned())
     .with_transient(true)
-    .with_cause(Status(status.as_u16()))
+    .with_cause(HttpStatus(status.as_u16()))
 }
 
 /// The error of an answer that does not decode or passes a limit. Transient: the next read

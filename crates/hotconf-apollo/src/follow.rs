@@ -10,7 +10,6 @@ use hotconf_core::{Error, ErrorKind, Result, Revision};
 
 use crate::client::{ApolloClient, ConfigRead};
 use crate::config::{ApolloSource, Kind};
-use crate::error::answered;
 use crate::poller::{Poller, Subscription};
 use crate::wire::ApolloConfig;
 
@@ -146,7 +145,7 @@ impl Follow for Follower {
     /// After a transport failure: [`Backoff::TRANSPORT`], so the source is back soon after the
     /// server. After an error answer (401, 5xx): [`Backoff::ANSWERED`].
     fn retry(&self, error: &Error) -> Retry {
-        Retry::After(if answered(error) {
+        Retry::After(if error.is_answer() {
             Backoff::ANSWERED
         } else {
             Backoff::TRANSPORT

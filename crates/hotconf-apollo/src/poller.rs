@@ -11,7 +11,6 @@ use hotconf_core::provider::Backoff;
 use tokio::sync::{watch, Notify};
 
 use crate::client::ApolloClient;
-use crate::error::answered;
 use crate::wire::Notification;
 
 #[derive(Debug, Default)]
@@ -178,7 +177,7 @@ async fn run(client: ApolloClient) {
                     // The followers read, and report the failure themselves.
                     poller.wake_all();
                 }
-                let backoff = if answered(&error) {
+                let backoff = if error.is_answer() {
                     Backoff::ANSWERED
                 } else {
                     Backoff::TRANSPORT

@@ -1,6 +1,5 @@
 //! `--admin ADDR [--admin-token-file F]`: the admin API, page and metrics of `hotconf watch`.
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -110,19 +109,7 @@ fn read_token(path: &Path) -> Result<String> {
             format!("the admin token file {}: {what}", path.display()),
         )
     };
-    // Checked before opening: opening a FIFO would wait for a writer.
-    let metadata = std::fs::metadata(path).map_err(|e| fail("cannot be read").with_cause(e))?;
-    if !metadata.is_file() {
-        return Err(fail("is not a regular file"));
-    }
-    let file = std::fs::File::open(path).map_err(|e| fail("cannot be opened").with_cause(e))?;
-    let mut text = String::new();
-    file.take(MAX_TOKEN_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| fail("is not UTF-8 text").with_cause(e))?;
-    if text.len() as u64 > MAX_TOKEN_BYTES {
-        return Err(fail("is larger than 4 KiB"));
-    }
+    let text = crate::small_file::read(path, MAX_TOKEN_BYTES).map_err(|what| fail(&what))?;
     let token = text.trim();
     if token.is_empty() {
         return Err(fail("is empty"));

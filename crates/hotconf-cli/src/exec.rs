@@ -1,11 +1,11 @@
 //! `hotconf exec`: run a program with the config in its environment and files, and restart or
 //! signal it when the config changes.
 
-use std::process::ExitCode;
+use std::process::{ExitCode, ExitStatus};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::sidecar::child::Child;
 use crate::sidecar::command::{exit_code, parse_signal, status_fields};
@@ -80,28 +80,37 @@ fn start(
     }
 }
 
+/// How the program ended (`exit`) or was stopped (`restart`), as a `command` event's fields.
+fn end_fields(action: &str, child: &Child, status: &std::io::Result<ExitStatus>) -> Value {
+    let mut fields = match status {
+        Ok(status) => status_fields(action, *status),
+        Err(error) => json!({"action": action, "error": error.to_string()}),
+    };
+    fields["pid"] = json!(child.pid());
+    fields["duration_ms"] = json!(millis(child.uptime()));
+    fields
+}
+
 /// Logs how the program ended and gives its status as an exit code.
-fn ended(
-    child: &Child,
-    status: std::io::Result<std::process::ExitStatus>,
+fn ended(child: &Child, status: std::io::Result<ExitStatus>, log: &mut EventLog) -> ExitCode {
+    log.emit("command", end_fields("exit", child, &status));
+    ExitCode::from(status.map_or(1, exit_code))
+}
+
+/// A signal to hotconf: SIGHUP is passed on (a reload request for the program, not an end);
+/// SIGINT and SIGTERM stop the program, and hotconf ends with its status.
+async fn forward(
+    signal: Signal,
+    child: &mut Child,
+    grace: Duration,
     log: &mut EventLog,
-) -> ExitCode {
-    match status {
-        Ok(status) => {
-            let mut fields = status_fields("exit", status);
-            fields["pid"] = json!(child.pid());
-            fields["duration_ms"] = json!(millis(child.uptime()));
-            log.emit("command", fields);
-            ExitCode::from(exit_code(status))
-        }
-        Err(error) => {
-            log.emit(
-                "command",
-                json!({"action": "exit", "pid": child.pid(), "error": error.to_string()}),
-            );
-            ExitCode::from(1)
-        }
+) -> Option<ExitCode> {
+    if signal == Signal::SIGHUP {
+        let _ = child.signal(signal);
+        return None;
     }
+    let status = child.stop(signal, grace).await;
+    Some(ended(child, status, log))
 }
 
 pub(crate) async fn exec(args: ExecArgs) -> ExitCode {
@@ -150,8 +159,7 @@ pub(crate) async fn exec(args: ExecArgs) -> ExitCode {
                     Ok(change) => change,
                     Err(error) => {
                         eprintln!("hotconf: {error}");
-                        let status = child.stop(Signal::SIGTERM, args.kill_timeout).await;
-                        ended(&child, status, sidecar.log());
+                        forward(Signal::SIGTERM, &mut child, args.kill_timeout, sidecar.log()).await;
                         return ExitCode::from(1);
                     }
                 };
@@ -162,23 +170,16 @@ pub(crate) async fn exec(args: ExecArgs) -> ExitCode {
                 tokio::select! {
                     () = sidecar.splay() => {}
                     signal = signals.recv(), if args.sidecar.splay.is_some() => {
-                        if signal != Signal::SIGHUP {
-                            let status = child.stop(signal, args.kill_timeout).await;
-                            return ended(&child, status, sidecar.log());
+                        if let Some(code) = forward(signal, &mut child, args.kill_timeout, sidecar.log()).await {
+                            return code;
                         }
-                        let _ = child.signal(signal);
                     }
                 }
                 match args.on_change {
                     OnChange::Restart => {
                         let status = child.stop(Signal::SIGTERM, args.kill_timeout).await;
-                        let mut fields = match status {
-                            Ok(status) => status_fields("restart", status),
-                            Err(error) => json!({"action": "restart", "error": error.to_string()}),
-                        };
+                        let mut fields = end_fields("restart", &child, &status);
                         fields["version"] = json!(change.version);
-                        fields["pid"] = json!(child.pid());
-                        fields["duration_ms"] = json!(millis(child.uptime()));
                         sidecar.log().emit("command", fields);
                         env = change.rendered.env.clone();
                         child = match start(&args, &env, change.version, sidecar.log()) {
@@ -197,13 +198,9 @@ pub(crate) async fn exec(args: ExecArgs) -> ExitCode {
             }
             status = child.wait() => return ended(&child, status, sidecar.log()),
             signal = signals.recv() => {
-                if signal == Signal::SIGHUP {
-                    // A hang-up is a reload request for the program, not an end.
-                    let _ = child.signal(signal);
-                    continue;
+                if let Some(code) = forward(signal, &mut child, args.kill_timeout, sidecar.log()).await {
+                    return code;
                 }
-                let status = child.stop(signal, args.kill_timeout).await;
-                return ended(&child, status, sidecar.log());
             }
         }
     }

@@ -17,6 +17,7 @@ mod output;
 mod render;
 mod schema;
 mod sidecar;
+mod small_file;
 
 use output::{Output, Printer};
 

@@ -6,6 +6,7 @@
 //! reloader that starts with [`Startup::FailFast`](hotconf_core::Startup) still fails at once on
 //! it, with [`ErrorKind::PermissionDenied`].
 
+use hotconf_core::provider::HttpStatus;
 use hotconf_core::{Error, ErrorKind};
 use reqwest::StatusCode;
 
@@ -26,25 +27,6 @@ pub(crate) fn from_transport(doing: &str, key: &str, error: reqwest::Error) -> E
     .with_key(key.to_owned())
     .with_transient(true)
     .with_cause(error)
-}
-
-/// The status of an answer that was an error: the cause of the errors built from one, so that
-/// the watch loop can tell a server that answered (and may be overloaded) from one it could not
-/// reach.
-#[derive(Debug)]
-pub(crate) struct Status(pub(crate) u16);
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HTTP {}", self.0)
-    }
-}
-
-impl std::error::Error for Status {}
-
-/// Whether `error` is a server's answer (a status), not a transport failure.
-pub(crate) fn answered(error: &Error) -> bool {
-    std::error::Error::source(error).is_some_and(|cause| cause.is::<Status>())
 }
 
 /// The error of a status other than 200/404 on a read (or other than 200 on a write).
@@ -71,7 +53,7 @@ pub(crate) fn from_status(doing: &str, key: &str, status: StatusCode, body: &[u8
     )
     .with_key(key.to_owned())
     .with_transient(true)
-    .with_cause(Status(status.as_u16()))
+    .with_cause(HttpStatus(status.as_u16()))
 }
 
 /// `str::floor_char_boundary` for our MSRV.
@@ -101,7 +83,7 @@ pub(crate) fn from_redirect(doing: &str, key: &str, status: StatusCode) -> Error
     )
     .with_key(key.to_owned())
     .with_transient(true)
-    .with_cause(Status(status.as_u16()))
+    .with_cause(HttpStatus(status.as_u16()))
 }
 
 /// The error of a body refused by [`hotconf_core::provider::BoundedBody`] (its message says how large).

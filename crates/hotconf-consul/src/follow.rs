@@ -13,7 +13,6 @@ use hotconf_core::{Error, ErrorKind, Result, Revision};
 use crate::bucket::TokenBucket;
 use crate::client::{Block, ConsulClient};
 use crate::config::{ConsulSource, Mode};
-use crate::error::answered;
 
 pub(crate) struct Follower {
     kv: ConsulClient,
@@ -118,7 +117,7 @@ impl Follow for Follower {
     /// is up but refusing, overloaded or without a leader, and many clients may be retrying:
     /// [`Backoff::ANSWERED`].
     fn retry(&self, error: &Error) -> Retry {
-        Retry::After(if answered(error) {
+        Retry::After(if error.is_answer() {
             Backoff::ANSWERED
         } else {
             Backoff::TRANSPORT

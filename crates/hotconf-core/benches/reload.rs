@@ -3,7 +3,6 @@
 //! extract, the `config` crate building the same document, and dynamic-config 0.10 loading it
 //! and storing it in its cell. Prints ratios at the end.
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,59 +11,13 @@ use criterion::Criterion;
 use figment::providers::{Format as _, Json};
 use hotconf_core::provider::Content;
 use hotconf_core::{Format, MemoryProvider, Reloader};
-use serde::Deserialize;
 
 #[path = "ratio.rs"]
 mod ratio;
+#[path = "services.rs"]
+mod services;
 
-#[derive(Debug, Deserialize)]
-#[allow(dead_code)] // the fields are read by deserialization, which is what is measured
-struct Config {
-    services: BTreeMap<String, Service>,
-}
-
-#[derive(Debug, Deserialize)]
-#[allow(dead_code)]
-struct Service {
-    host: String,
-    port: u16,
-    tags: Vec<String>,
-    limits: Limits,
-    enabled: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[allow(dead_code)]
-struct Limits {
-    cpu: f64,
-    memory_mb: u32,
-}
-
-/// A JSON config of about `bytes` bytes; `variant` changes one value so that each reload is a
-/// real change.
-fn document(bytes: usize, variant: u32) -> String {
-    let service = |i: usize| {
-        serde_json::json!({
-            "host": format!("svc-{i}.internal.example"),
-            "port": 8000 + (i % 1000) as u16,
-            "tags": ["blue", "prod", format!("shard-{}", i % 16)],
-            "limits": {"cpu": 0.5 + (i % 4) as f64, "memory_mb": 256 * (1 + i % 8) as u32},
-            "enabled": i % 3 != 0,
-        })
-    };
-    let per_service = service(0).to_string().len() + 16;
-    let count = (bytes / per_service).max(1);
-    let mut services = serde_json::Map::new();
-    for i in 0..count {
-        services.insert(format!("service-{i:06}"), service(i));
-    }
-    services.insert("service-000000".into(), {
-        let mut s = service(0);
-        s["port"] = (1000 + variant).into();
-        s
-    });
-    serde_json::json!({ "services": services }).to_string()
-}
+use services::{document, Config, DEFAULTS};
 
 fn bench_size(c: &mut Criterion, label: &str, bytes: usize) {
     let docs: Vec<String> = (0..2).map(|v| document(bytes, v)).collect();
@@ -136,10 +89,7 @@ fn bench_reloader(
     let mut builder = Reloader::<Config>::builder();
     if defaults {
         let (lower, lower_handle) = MemoryProvider::new("memory:defaults");
-        lower_handle.set_document(
-            Format::Toml,
-            "[services.service-000000.limits]\ncpu = 1.0\nmemory_mb = 64\n",
-        );
+        lower_handle.set_document(Format::Toml, DEFAULTS);
         builder = builder.layer(lower);
     }
     let builder = builder

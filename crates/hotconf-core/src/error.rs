@@ -70,7 +70,29 @@ pub struct Error {
     cause: Option<BoxError>,
 }
 
+/// The status of a server's answer that was an error, kept as the cause of the errors built
+/// from it: a watch loop backs off longer from a server that answered (and may be overloaded)
+/// than from one it could not reach ([`Error::is_answer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpStatus(pub u16);
+
+impl fmt::Display for HttpStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {}", self.0)
+    }
+}
+
+impl std::error::Error for HttpStatus {}
+
 impl Error {
+    /// Whether this error is a server's answer (its cause an [`HttpStatus`]), not a transport
+    /// failure.
+    pub fn is_answer(&self) -> bool {
+        self.cause
+            .as_ref()
+            .is_some_and(|cause| cause.is::<HttpStatus>())
+    }
+
     /// A new error of `kind`. Transient by default for [`ErrorKind::Unavailable`], permanent otherwise.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
@@ -190,6 +212,17 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_answer_is_told_from_a_transport_failure() {
+        let answered = Error::new(ErrorKind::Unavailable, "busy").with_cause(HttpStatus(503));
+        assert!(answered.is_answer());
+        assert!(answered.to_string().contains("HTTP 503"), "{answered}");
+        let unreachable = Error::new(ErrorKind::Unavailable, "down")
+            .with_cause(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(!unreachable.is_answer());
+        assert!(!Error::new(ErrorKind::Unavailable, "no cause").is_answer());
+    }
+
     use super::*;
 
     #[test]

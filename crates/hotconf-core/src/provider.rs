@@ -17,6 +17,7 @@ use crate::error::Result;
 
 pub use crate::backoff::{parse_duration, Backoff};
 pub use crate::bounded::BoundedBody;
+pub use crate::error::HttpStatus;
 pub use crate::follow::{follow, Follow, Retry};
 pub use crate::layer::{Content, Document, Layer};
 pub use crate::secret::redact_secret;

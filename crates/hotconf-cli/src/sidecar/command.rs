@@ -1,7 +1,6 @@
 //! What `hotconf render` does after a change is written: run `--exec`, or send `--signal` to a
 //! process named by `--pid` or `--pidfile`.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -122,14 +121,7 @@ fn send(signal: Signal, target: &Target) -> (bool, Value) {
 /// A pidfile: a regular file of at most 64 bytes holding a positive process id.
 fn read_pidfile(path: &Path) -> Result<i32, String> {
     let fail = |what: &str| format!("pidfile {}: {what}", path.display());
-    let meta = std::fs::metadata(path).map_err(|e| fail(&e.to_string()))?;
-    if !meta.is_file() {
-        return Err(fail("not a regular file"));
-    }
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(64).read_to_string(&mut text))
-        .map_err(|e| fail(&e.to_string()))?;
+    let text = crate::small_file::read(path, 64).map_err(|what| fail(&what))?;
     match text.trim().parse::<i32>() {
         Ok(pid) if pid > 0 => Ok(pid),
         _ => Err(fail("does not hold a process id")),

@@ -64,6 +64,12 @@ pub(crate) struct Wait {
 }
 
 impl Wait {
+    /// No quiescence: every applied version is written.
+    const NONE: Wait = Wait {
+        min: Duration::ZERO,
+        max: Duration::ZERO,
+    };
+
     /// When a burst that began at `first` and last changed at `last` has settled: `min` after
     /// the last change, but no later than `max` after the first.
     fn deadline(&self, first: Instant, last: Instant) -> Instant {
@@ -126,7 +132,7 @@ pub(crate) struct Sidecar {
     renderer: Arc<Renderer>,
     pending: Pending,
     mode: u32,
-    wait: Option<Wait>,
+    wait: Wait,
     splay: Option<Duration>,
     events: broadcast::Receiver<Event>,
     reloader: Option<Reloader<Value>>,
@@ -175,7 +181,7 @@ impl Sidecar {
             renderer,
             pending,
             mode: args.mode,
-            wait: args.wait,
+            wait: args.wait.unwrap_or(Wait::NONE),
             splay: args.splay,
             events: builder.events(),
             reloader: None,
@@ -217,11 +223,18 @@ impl Sidecar {
         // The latest applied version, when the first change of the burst came, the last one.
         let mut settling: Option<(u64, Instant, Instant)> = None;
         loop {
-            let deadline = match (settling, self.wait) {
-                (Some((_, first, last)), Some(wait)) => Some(wait.deadline(first, last)),
-                _ => None,
-            };
+            let deadline = settling.map(|(_, first, last)| self.wait.deadline(first, last));
             tokio::select! {
+                // A settled version is written before the next event is read: without `--wait`
+                // (a zero wait), each applied version is written on its own.
+                biased;
+                () = sleep_until(deadline), if deadline.is_some() => {
+                    if let Some((version, _, _)) = settling.take() {
+                        if let Some(change) = self.write(version) {
+                            return Ok(change);
+                        }
+                    }
+                }
                 event = self.events.recv() => {
                     let version = match event {
                         Ok(event) => {
@@ -245,19 +258,6 @@ impl Sidecar {
                     let now = Instant::now();
                     let first = settling.map_or(now, |(_, first, _)| first);
                     settling = Some((version, first, now));
-                    if self.wait.is_none() {
-                        if let Some(change) = self.write(version) {
-                            return Ok(change);
-                        }
-                        settling = None;
-                    }
-                }
-                () = sleep_until(deadline), if deadline.is_some() => {
-                    if let Some((version, _, _)) = settling.take() {
-                        if let Some(change) = self.write(version) {
-                            return Ok(change);
-                        }
-                    }
                 }
                 started = wait_started(&mut self.starting), if self.starting.is_some() => {
                     self.starting = None;

@@ -168,21 +168,12 @@ impl std::fmt::Debug for Renderer {
 
 /// A template file's text: a regular file of at most 1 MiB, in UTF-8.
 fn read_template(path: &Path) -> Result<String> {
-    let fail = |what: &str| {
+    crate::small_file::read(path, MAX_TEMPLATE).map_err(|what| {
         Error::new(
             ErrorKind::Config,
             format!("template {}: {what}", path.display()),
         )
-    };
-    let meta = std::fs::metadata(path).map_err(|e| fail("cannot read it").with_cause(e))?;
-    if !meta.is_file() {
-        return Err(fail("not a regular file"));
-    }
-    if meta.len() > MAX_TEMPLATE {
-        return Err(fail("larger than 1 MiB"));
-    }
-    let bytes = std::fs::read(path).map_err(|e| fail("cannot read it").with_cause(e))?;
-    String::from_utf8(bytes).map_err(|_| fail("not UTF-8"))
+    })
 }
 
 /// A template error as a rejection: the template, the line, what went wrong and the template

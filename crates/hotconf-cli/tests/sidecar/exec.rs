@@ -4,11 +4,7 @@
 
 use serde_json::json;
 
-use crate::harness::{alive, Config, Sidecar};
-
-fn write(dir: &std::path::Path, name: &str, text: &str) {
-    std::fs::write(dir.join(name), text).unwrap();
-}
+use crate::harness::{alive, write, Config, Sidecar};
 
 #[test]
 fn restarts_on_change_never_before_a_valid_config_and_forwards_sigterm() {

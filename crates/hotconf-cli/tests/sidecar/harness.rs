@@ -188,6 +188,11 @@ impl Drop for Sidecar {
     }
 }
 
+/// Writes `text` to `dir/name`.
+pub fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
 /// Whether a process with this id exists.
 pub fn alive(pid: i64) -> bool {
     Command::new("kill")

@@ -2,16 +2,25 @@
 //! signals, `--once`.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
 use crate::document;
-use crate::harness::{Config, Sidecar};
+use crate::harness::{write, Config, Sidecar};
 
-fn write(dir: &Path, name: &str, text: &str) {
-    std::fs::write(dir.join(name), text).unwrap();
+/// The events of a finished run, one JSON object per line.
+fn event_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn names(events: &[Value]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect()
 }
 
 #[test]
@@ -316,15 +325,12 @@ fn once_renders_runs_and_exits_or_fails_within_the_timeout() {
         std::fs::read_to_string(dir.path().join("out/app.conf")).unwrap(),
         "host=h1\n"
     );
-    let events: Vec<Value> = String::from_utf8_lossy(&good.stderr)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let names: Vec<&str> = events
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["applied", "rendered", "command"], "{events:?}");
+    let events = event_lines(&String::from_utf8_lossy(&good.stderr));
+    assert_eq!(
+        names(&events),
+        ["applied", "rendered", "command"],
+        "{events:?}"
+    );
 }
 
 #[test]
@@ -396,15 +402,11 @@ fn events_go_to_the_events_file_when_asked() {
         std::fs::read_to_string(dir.path().join("app.yaml")).unwrap(),
         "n: 1\n"
     );
-    let events: Vec<Value> = std::fs::read_to_string(dir.path().join("events.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let names: Vec<&str> = events
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["applied", "rendered", "command"], "{events:?}");
+    let events = event_lines(&std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap());
+    assert_eq!(
+        names(&events),
+        ["applied", "rendered", "command"],
+        "{events:?}"
+    );
     assert_eq!(events[2]["action"], "signal");
 }

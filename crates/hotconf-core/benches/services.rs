@@ -1,0 +1,62 @@
+//! The config the reload and allocation benches share: a map of services, at any size.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)] // the fields are read by deserialization, which is what is measured
+/// The config: services by name.
+pub struct Config {
+    /// The services.
+    pub services: BTreeMap<String, Service>,
+}
+
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+/// One service.
+pub struct Service {
+    host: String,
+    port: u16,
+    tags: Vec<String>,
+    limits: Limits,
+    enabled: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+/// A service's limits.
+pub struct Limits {
+    cpu: f64,
+    memory_mb: u32,
+}
+
+/// A JSON config of about `bytes` bytes; `variant` changes one value so that each reload is a
+/// real change.
+pub fn document(bytes: usize, variant: u32) -> String {
+    let service = |i: usize| {
+        serde_json::json!({
+            "host": format!("svc-{i}.internal.example"),
+            "port": 8000 + (i % 1000) as u16,
+            "tags": ["blue", "prod", format!("shard-{}", i % 16)],
+            "limits": {"cpu": 0.5 + (i % 4) as f64, "memory_mb": 256 * (1 + i % 8) as u32},
+            "enabled": i % 3 != 0,
+        })
+    };
+    let per_service = service(0).to_string().len() + 16;
+    let count = (bytes / per_service).max(1);
+    let mut services = serde_json::Map::new();
+    for i in 0..count {
+        services.insert(format!("service-{i:06}"), service(i));
+    }
+    services.insert("service-000000".into(), {
+        let mut s = service(0);
+        s["port"] = (1000 + variant).into();
+        s
+    });
+    serde_json::json!({ "services": services }).to_string()
+}
+
+/// A small TOML defaults layer that overlaps the document (one service's limits), so that a
+/// reload over it takes the general path: parse, merge, deserialize.
+pub const DEFAULTS: &str = "[services.service-000000.limits]\ncpu = 1.0\nmemory_mb = 64\n";
