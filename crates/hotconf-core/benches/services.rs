@@ -59,4 +59,5 @@ pub fn document(bytes: usize, variant: u32) -> String {
 
 /// A small TOML defaults layer that overlaps the document (one service's limits), so that a
 /// reload over it takes the general path: parse, merge, deserialize.
+#[allow(dead_code)] // not every bench that shares this module has a defaults layer
 pub const DEFAULTS: &str = "[services.service-000000.limits]\ncpu = 1.0\nmemory_mb = 64\n";

@@ -162,61 +162,6 @@ pub fn parse(format: Format, bytes: &[u8], limits: &Limits) -> Result<Value> {
     }
 }
 
-/// Whether a JSON document would parse into a tree: valid UTF-8 throughout, every number in
-/// range, every string a valid string (no lone surrogate), nesting within serde_json's limit,
-/// nothing after the end. A typed deserialization skips the fields the type ignores without
-/// these checks, so the fast path (typed config straight from the bytes) runs this scan too: it
-/// must accept exactly what [`parse`] accepts. It builds nothing, so it costs a fraction of a
-/// parse into a tree.
-pub(crate) fn json_is_valid(bytes: &[u8]) -> bool {
-    use serde::de::{Deserializer as _, MapAccess, SeqAccess, Visitor};
-
-    /// Visits every value in full (where `IgnoredAny` skips strings and numbers unchecked).
-    struct Strict;
-    impl<'de> serde::Deserialize<'de> for Strict {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            d.deserialize_any(Strict)
-        }
-    }
-    impl<'de> Visitor<'de> for Strict {
-        type Value = Strict;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("any JSON value")
-        }
-        fn visit_bool<E>(self, _: bool) -> Result<Strict, E> {
-            Ok(Strict)
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<Strict, E> {
-            Ok(Strict)
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<Strict, E> {
-            Ok(Strict)
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<Strict, E> {
-            Ok(Strict)
-        }
-        fn visit_str<E>(self, _: &str) -> Result<Strict, E> {
-            Ok(Strict)
-        }
-        fn visit_unit<E>(self) -> Result<Strict, E> {
-            Ok(Strict)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Strict, A::Error> {
-            while seq.next_element::<Strict>()?.is_some() {}
-            Ok(Strict)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Strict, A::Error> {
-            while map.next_entry::<Strict, Strict>()?.is_some() {}
-            Ok(Strict)
-        }
-    }
-    if std::str::from_utf8(bytes).is_err() {
-        return false;
-    }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    de.deserialize_any(Strict).is_ok() && de.end().is_ok()
-}
-
 /// Rejects documents larger than the limit.
 pub(crate) fn check_size(len: usize, limits: &Limits) -> Result<()> {
     if len > limits.max_bytes {

@@ -1,15 +1,12 @@
-//! The inbox between provider tasks and the reloader: one slot per source holding only its latest
-//! state (so bursts coalesce with bounded memory), plus the errors seen since the last drain.
+//! What the sources delivered since the last batch: one slot per source holding only its
+//! latest state (so bursts coalesce with bounded memory), plus the errors seen meanwhile.
 
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
-
-use tokio::sync::Notify;
 
 use crate::error::Error;
 use crate::layer::Layer;
 
-/// At most this many errors wait in the inbox; older ones are counted, not kept.
+/// At most this many errors wait for a batch; older ones are counted, not kept.
 const MAX_PENDING_ERRORS: usize = 64;
 
 #[derive(Default)]
@@ -23,69 +20,32 @@ pub(crate) struct Pending {
     pub(crate) delivered_at: Option<Instant>,
 }
 
-pub(crate) struct Inbox {
-    pending: Mutex<Pending>,
-    notify: Notify,
-}
-
-impl Inbox {
-    pub(crate) fn new(sources: usize) -> Arc<Inbox> {
-        let pending = Pending {
+impl Pending {
+    /// Nothing yet from any of `sources` sources.
+    pub(crate) fn new(sources: usize) -> Pending {
+        Pending {
             layers: vec![None; sources],
             ..Pending::default()
-        };
-        Arc::new(Inbox {
-            pending: Mutex::new(pending),
-            notify: Notify::new(),
-        })
-    }
-
-    fn with<R>(&self, f: impl FnOnce(&mut Pending) -> R) -> R {
-        let r = f(&mut self.pending.lock().unwrap_or_else(|p| p.into_inner()));
-        self.notify.notify_one();
-        r
+        }
     }
 
     /// Puts `layer` in the slot of `source`, replacing the state not yet taken.
-    pub(crate) fn push_layer(&self, source: usize, layer: Layer) {
-        let now = Instant::now();
-        self.with(|p| {
-            p.layers[source] = Some(layer);
-            p.delivered_at.get_or_insert(now);
-        });
+    pub(crate) fn push_layer(&mut self, source: usize, layer: Layer) {
+        self.layers[source] = Some(layer);
+        self.delivered_at.get_or_insert_with(Instant::now);
     }
 
     /// Adds an error of `source`, dropping the oldest beyond the limit.
-    pub(crate) fn push_error(&self, source: usize, error: Error) {
-        self.with(|p| {
-            if p.errors.len() >= MAX_PENDING_ERRORS {
-                p.errors.remove(0);
-                p.dropped_errors += 1;
-            }
-            p.errors.push((source, error));
-        });
+    pub(crate) fn push_error(&mut self, source: usize, error: Error) {
+        if self.errors.len() >= MAX_PENDING_ERRORS {
+            self.errors.remove(0);
+            self.dropped_errors += 1;
+        }
+        self.errors.push((source, error));
     }
 
     /// Records that the provider of `source` stopped for good.
-    pub(crate) fn stop(&self, source: usize) {
-        self.with(|p| p.stopped.push(source));
-    }
-
-    /// Waits until something arrives.
-    pub(crate) async fn wait(&self) {
-        self.notify.notified().await;
-    }
-
-    /// Takes everything that arrived since the last call.
-    pub(crate) fn drain(&self) -> Pending {
-        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let sources = p.layers.len();
-        std::mem::replace(
-            &mut *p,
-            Pending {
-                layers: vec![None; sources],
-                ..Pending::default()
-            },
-        )
+    pub(crate) fn stop(&mut self, source: usize) {
+        self.stopped.push(source);
     }
 }

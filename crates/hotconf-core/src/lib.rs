@@ -32,6 +32,7 @@ mod secret;
 mod stats;
 mod status;
 mod store;
+mod strict;
 mod subscription;
 mod target;
 mod timestamp;

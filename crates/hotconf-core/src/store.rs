@@ -151,7 +151,7 @@ impl<T> Snapshot<T> {
     /// (reloads skip building it).
     pub fn merged(&self) -> &Value {
         // An applied snapshot's tree always builds: the fast path accepts only documents the
-        // tree parser accepts (`format::json_is_valid`). The last-good file uses `try_merged`.
+        // tree parser accepts (`strict::from_slice`). The last-good file uses `try_merged`.
         static EMPTY: OnceLock<Value> = OnceLock::new();
         match self.merged.value() {
             Ok(value) => value,

@@ -207,8 +207,8 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         Err(error)
     }
 
-    /// Swaps `snapshot` in, records it, emits its events, then notifies subscribers: a
-    /// subscriber woken by a change finds its `applied` event already sent.
+    /// Swaps `snapshot` in, emits its events, notifies subscribers (a subscriber woken by a
+    /// change finds its `applied` event already sent), then records it in the history.
     pub(super) fn publish(&mut self, snapshot: Arc<Snapshot<T>>) {
         snapshot.published(self.current().as_deref());
         let store = match &self.store {
@@ -229,7 +229,6 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             self.count(|s| s.propagation.record(delivered.elapsed()));
         }
         self.last_version = snapshot.version();
-        self.history.record(snapshot.clone());
         tracing::info!(version = snapshot.version(), "applied config");
         self.count(|s| s.applied += 1);
         self.emit(|| Event::applied(&snapshot));
@@ -240,6 +239,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             });
         }
         store.notify();
+        // After the notification: recording may free the oldest version, which no reader
+        // needs to wait for.
+        self.history.record(snapshot);
     }
 
     /// Hands an applied snapshot that passed every check to the last-good file's writer.

@@ -16,12 +16,12 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Result;
 use crate::explain::LayerView;
-use crate::format;
 use crate::layered;
 use crate::merge;
 use crate::path::{self, PathSegment};
 use crate::revision::Revision;
 use crate::store::{Origin, Snapshot};
+use crate::strict;
 use crate::tree::Tree;
 
 use super::source::SourceState;
@@ -72,12 +72,9 @@ impl<T: DeserializeOwned> Candidate<T> {
                 if unchanged(hash) {
                     return Ok(None);
                 }
-                // A typed parse skips ignored fields unchecked: the scan makes the fast path
-                // accept exactly what the tree parser accepts (else the general path rejects).
-                let config = serde_json::from_slice::<T>(bytes)
-                    .ok()
-                    .filter(|_| format::json_is_valid(bytes));
-                if let Some(config) = config {
+                // Checks the fields it ignores too: the fast path accepts exactly what the tree
+                // parser accepts (on any error the general path names the key and source).
+                if let Ok(config) = strict::from_slice::<T>(bytes) {
                     return Ok(Some(Candidate {
                         config: Some(config),
                         merged: Arc::clone(only),

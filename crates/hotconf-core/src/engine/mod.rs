@@ -137,10 +137,15 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         self.stats.send_modify(f);
     }
 
-    /// The batch step: takes in what the providers delivered, applies the sources if anything
-    /// changed, and counts the batch. With `stop_at_source_error`, a batch that brought a
-    /// source error stops before applying (and is not counted).
-    pub(crate) async fn batch(&mut self, pending: Pending, stop_at_source_error: bool) -> Batch<T> {
+    /// The batch step: takes in what the providers delivered (leaving `pending` empty, its
+    /// buffers kept for the next batch), applies the sources if anything changed, and counts
+    /// the batch. With `stop_at_source_error`, a batch that brought a source error stops
+    /// before applying (and is not counted).
+    pub(crate) async fn batch(
+        &mut self,
+        pending: &mut Pending,
+        stop_at_source_error: bool,
+    ) -> Batch<T> {
         let source_error = self.ingest(pending);
         if stop_at_source_error && source_error.is_some() {
             return Batch {
@@ -159,19 +164,20 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
 
     /// Takes in what the providers delivered; reports every source error and returns the
     /// first.
-    fn ingest(&mut self, pending: Pending) -> Option<Error> {
-        if pending.dropped_errors > 0 {
+    fn ingest(&mut self, pending: &mut Pending) -> Option<Error> {
+        let dropped = std::mem::take(&mut pending.dropped_errors);
+        if dropped > 0 {
             tracing::warn!(
-                dropped = pending.dropped_errors,
+                dropped,
                 "source errors arrived faster than they were reported"
             );
         }
-        for index in pending.stopped {
+        for index in pending.stopped.drain(..) {
             self.sources[index].stop();
             self.board.stopped(index);
         }
         let mut first = None;
-        for (index, error) in pending.errors {
+        for (index, error) in pending.errors.drain(..) {
             let source = &self.sources[index];
             let name = source.name();
             tracing::warn!(source = %name, layer = source.label(), %error, "source error; keeping its last good state");
@@ -180,13 +186,13 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             self.emit(|| Event::source_error(name, &error));
             first.get_or_insert(error);
         }
-        self.delivered_at = match (self.delivered_at, pending.delivered_at) {
+        self.delivered_at = match (self.delivered_at, pending.delivered_at.take()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         let limits = self.rules.limits;
-        for (index, layer) in pending.layers.into_iter().enumerate() {
-            let Some(layer) = layer else { continue };
+        for (index, slot) in pending.layers.iter_mut().enumerate() {
+            let Some(layer) = slot.take() else { continue };
             let source = &mut self.sources[index];
             let revision = layer.revision.clone();
             match source.offer(layer, &limits) {

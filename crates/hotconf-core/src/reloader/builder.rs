@@ -9,14 +9,12 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
-use tracing::Instrument;
 
 use crate::backoff::Backoff;
 use crate::engine::{Engine, Rules};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
 use crate::format::Limits;
-use crate::inbox::Inbox;
 use crate::path;
 use crate::provider::Provider;
 use crate::redaction::Redaction;
@@ -25,7 +23,7 @@ use crate::status::Board;
 use crate::store::Snapshot;
 use crate::subscription::{Publisher, Subscription};
 
-use super::source_task::follow_source;
+use super::sources::Sources;
 use super::startup::{first_config, Startup};
 use super::task::run;
 use super::{AbortOnDrop, Reloader, ReloaderHandle};
@@ -222,17 +220,10 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
             ));
         }
         let names = self.layer_names()?;
-        let inbox = Inbox::new(self.providers.len());
-        let mut tasks: Vec<JoinHandle<()>> = self
-            .providers
+        let spans = names
             .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let follow = follow_source(i, p.clone(), inbox.clone(), self.backoff);
-                tokio::spawn(follow.instrument(tracing::info_span!("source", layer = %names[i].0)))
-            })
-            .collect();
-        let guard = AbortOnDrop(std::mem::take(&mut tasks));
+            .map(|(layer, _)| tracing::info_span!("source", layer = %layer));
+        let mut sources = Sources::follow(&self.providers, spans, self.backoff);
         let stats = Arc::new(self.stats);
         let subscription = stats.subscribe();
         let mut writer = None;
@@ -250,7 +241,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
             disk,
             board.clone(),
         );
-        if let Err(error) = first_config(&mut engine, &inbox, self.startup).await {
+        if let Err(error) = first_config(&mut engine, &mut sources, self.startup).await {
             let Some(path) = &self.last_good_file else {
                 return Err(error);
             };
@@ -266,9 +257,8 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
         }
         let store = engine.store().expect("a config was applied");
         let (commands, receiver) = mpsc::channel(16);
-        let mut tasks = guard.into_inner();
-        tasks.extend(writer);
-        tasks.push(tokio::spawn(run(engine, inbox, receiver, self.debounce)));
+        let mut tasks: Vec<JoinHandle<()>> = writer.into_iter().collect();
+        tasks.push(tokio::spawn(run(engine, sources, receiver, self.debounce)));
         Ok(Reloader {
             handle: ReloaderHandle {
                 store,

@@ -1,12 +1,13 @@
 //! `Reloader`: follows every layer's provider and keeps a [`Store`] up to date.
 //!
 //! Its rooms: `builder` (what the user configures, and the start), `startup` (the startup
-//! policy), `source_task` (one task per provider, feeding the inbox) and `task` (the reload
-//! task that owns the engine). This file holds the handle the user keeps.
+//! policy), `sources` (the providers' streams, polled by the reload task) and `task` (the
+//! reload task that owns the engine and the sources). This file holds the handle the user
+//! keeps.
 
 mod builder;
 mod handle;
-mod source_task;
+mod sources;
 mod startup;
 mod task;
 
@@ -20,15 +21,9 @@ pub use self::builder::ReloaderBuilder;
 pub use self::handle::ReloaderHandle;
 pub use self::startup::Startup;
 
-/// Aborts its tasks when dropped, so that the tasks of a reloader stop with it (and the
-/// source tasks with a start that fails).
+/// Aborts its tasks when dropped, so that the tasks of a reloader (the reload task, which
+/// owns the followed sources, and the last-good file's writer) stop with it.
 struct AbortOnDrop(Vec<JoinHandle<()>>);
-
-impl AbortOnDrop {
-    fn into_inner(mut self) -> Vec<JoinHandle<()>> {
-        std::mem::take(&mut self.0)
-    }
-}
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

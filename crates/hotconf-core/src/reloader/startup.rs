@@ -6,7 +6,8 @@ use serde::de::DeserializeOwned;
 
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
-use crate::inbox::Inbox;
+
+use super::sources::Sources;
 
 /// What [`ReloaderBuilder::start`](crate::ReloaderBuilder::start) does until the first config
 /// is applied (guarantee G9). With a [`ReloaderBuilder::last_good_file`](crate::ReloaderBuilder::last_good_file)
@@ -24,7 +25,7 @@ pub enum Startup {
 /// Waits for the first config as `startup` says; the error is the reason there is none.
 pub(super) async fn first_config<T: DeserializeOwned + Send + Sync + 'static>(
     engine: &mut Engine<T>,
-    inbox: &Inbox,
+    sources: &mut Sources,
     startup: Startup,
 ) -> Result<()> {
     let fail_fast = startup == Startup::FailFast;
@@ -35,7 +36,7 @@ pub(super) async fn first_config<T: DeserializeOwned + Send + Sync + 'static>(
     };
     let mut last_error = None;
     loop {
-        let batch = engine.batch(inbox.drain(), fail_fast).await;
+        let batch = engine.batch(sources.pending(), fail_fast).await;
         if let Some(error) = batch.source_error {
             if fail_fast {
                 return Err(error);
@@ -53,9 +54,9 @@ pub(super) async fn first_config<T: DeserializeOwned + Send + Sync + 'static>(
             return Err(last_error.unwrap_or_else(|| Error::new(ErrorKind::Unavailable, message)));
         }
         match deadline {
-            None => inbox.wait().await,
+            None => sources.gather().await,
             Some(deadline) => {
-                if tokio::time::timeout_at(deadline, inbox.wait())
+                if tokio::time::timeout_at(deadline, sources.gather())
                     .await
                     .is_err()
                 {

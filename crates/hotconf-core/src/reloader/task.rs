@@ -1,5 +1,6 @@
-//! The reload task: the loop that owns the engine once started, running a batch whenever the
-//! inbox has something and answering the [`Reloader`](super::Reloader)'s commands.
+//! The reload task: the loop that owns the engine and the followed sources once started,
+//! running a batch whenever a source delivered and answering the
+//! [`Reloader`](super::Reloader)'s commands.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,8 +10,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::inbox::Inbox;
 use crate::store::Snapshot;
+
+use super::sources::Sources;
 
 /// A request from the [`Reloader`](super::Reloader) handle, with where to send the answer.
 pub(super) enum Command<T> {
@@ -25,7 +27,7 @@ pub(super) enum Command<T> {
 /// Runs batches and commands until the [`Reloader`](super::Reloader) is dropped.
 pub(super) async fn run<T: DeserializeOwned + Send + Sync + 'static>(
     mut engine: Engine<T>,
-    inbox: Arc<Inbox>,
+    mut sources: Sources,
     mut commands: mpsc::Receiver<Command<T>>,
     debounce: Duration,
 ) {
@@ -38,12 +40,14 @@ pub(super) async fn run<T: DeserializeOwned + Send + Sync + 'static>(
                 Some(Command::Unpin(reply)) => { let _ = reply.send(engine.unpin().await); }
                 Some(Command::History(reply)) => { let _ = reply.send(engine.history()); }
             },
-            () = inbox.wait() => {
+            () = sources.gather() => {
                 if !debounce.is_zero() {
-                    tokio::time::sleep(debounce).await;
+                    // Keep gathering (and the providers' streams moving) until the deadline.
+                    let deadline = tokio::time::Instant::now() + debounce;
+                    while tokio::time::timeout_at(deadline, sources.gather()).await.is_ok() {}
                 }
                 // Errors and rejections were already reported as events; the loop goes on.
-                let _ = engine.batch(inbox.drain(), false).await;
+                let _ = engine.batch(sources.pending(), false).await;
             }
         }
     }
