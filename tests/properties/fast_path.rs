@@ -1,8 +1,10 @@
-//! The single-JSON-document fast path (deserialize straight from the bytes) and the general
-//! path (parse to a tree, deserialize from the layers) agree: the same document as the only
-//! layer and under an empty `{}` JSON layer is applied by both, with equal configs and equal
-//! `Snapshot::merged()`, or rejected by both. Documents carry ignored fields holding hostile
-//! values the typed parse skips but a tree cannot hold (`1e400`, 200 levels, `"\ud800"`).
+//! The three ways a JSON document becomes a config agree: the fast path (the only layer,
+//! deserialized straight from its bytes), the streamed path (the document read as a stream
+//! between other layers, which are merged in where they overlap) and the tree path (parsed to a
+//! tree and merged; forced here by a restart-required key). The same document is applied by all
+//! three, with equal configs and equal `Snapshot::merged()`, or rejected by all three. Documents
+//! carry ignored fields holding hostile values the typed parse skips but a tree cannot hold
+//! (`1e400`, 200 levels, `"\ud800"`).
 
 use hotconf::{Format, MemoryProvider, Reloader, Startup};
 use proptest::prelude::*;
@@ -39,10 +41,32 @@ pub enum Outcome {
     Rejected,
 }
 
+/// How a document is turned into a config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// The only layer: deserialized straight from its bytes.
+    Fast,
+    /// With another layer: read as a stream, the other layer merged in.
+    Streamed,
+    /// With another layer and a restart-required key: parsed to a tree and merged.
+    Tree,
+}
+
+impl Path {
+    /// A builder set up to take this path.
+    fn builder(self) -> hotconf::ReloaderBuilder<App> {
+        let builder = Reloader::<App>::builder();
+        match self {
+            Path::Tree => builder.restart_required("not.in.any.document"),
+            Path::Fast | Path::Streamed => builder,
+        }
+    }
+}
+
 /// Starts a reloader on `layers` (JSON documents, lowest first) and says what it did.
-fn outcome(layers: &[&str]) -> Outcome {
+fn outcome(layers: &[&str], path: Path) -> Outcome {
     crate::runtime().block_on(async {
-        let mut builder = Reloader::<App>::builder().startup(Startup::FailFast);
+        let mut builder = path.builder().startup(Startup::FailFast);
         for (i, text) in layers.iter().enumerate() {
             let (provider, handle) = MemoryProvider::new(format!("memory:layer{i}"));
             handle.set_document(Format::Json, *text);
@@ -58,20 +82,26 @@ fn outcome(layers: &[&str]) -> Outcome {
     })
 }
 
-/// The document as the only layer (fast path), and under an empty JSON layer (general path).
-pub fn both_paths(document: &str) -> (Outcome, Outcome) {
-    (outcome(&[document]), outcome(&[document, "{}"]))
+/// The document as the only layer (fast path), and under an empty JSON layer (streamed path,
+/// tree path).
+pub fn all_paths(document: &str) -> [Outcome; 3] {
+    [
+        outcome(&[document], Path::Fast),
+        outcome(&[document, "{}"], Path::Streamed),
+        outcome(&[document, "{}"], Path::Tree),
+    ]
 }
 
 /// Starts a reloader on `{"port": 1}`, then sets `document` as a reload and awaits its outcome:
-/// what serves afterwards, and whether the document was rejected. For the general path a second
+/// what serves afterwards, and whether the document was rejected. For the other paths a second
 /// layer holds a key `App` ignores (an empty layer, once parsed, is skipped, so a reload would
 /// take the fast path); it is removed from the merged tree before comparing.
-pub fn reload_outcome(document: &str, general: bool) -> (Outcome, bool) {
+pub fn reload_outcome(document: &str, path: Path) -> (Outcome, bool) {
+    let general = path != Path::Fast;
     crate::runtime().block_on(async {
         let (provider, handle) = MemoryProvider::new("memory:document");
         handle.set_document(Format::Json, r#"{"port": 1}"#);
-        let mut builder = Reloader::<App>::builder().layer(provider);
+        let mut builder = path.builder().layer(provider);
         if general {
             let (other, other_handle) = MemoryProvider::new("memory:other");
             other_handle.set_document(Format::Json, r#"{"general_path": true}"#);
@@ -174,17 +204,18 @@ proptest! {
     #![proptest_config(config(96))]
 
     #[test]
-    fn the_fast_path_and_the_general_path_agree(document in document()) {
-        let (fast, general) = both_paths(&document);
-        prop_assert_eq!(fast, general, "document: {}", document);
+    fn the_fast_streamed_and_tree_paths_agree(document in document()) {
+        let [fast, streamed, tree] = all_paths(&document);
+        prop_assert_eq!(&fast, &tree, "document: {}", document);
+        prop_assert_eq!(&streamed, &tree, "document: {}", document);
     }
 
-    /// The same as a reload of a running config: both paths serve the same config and tree
-    /// afterwards, and both reject the document or neither does.
+    /// The same as a reload of a running config: every path serves the same config and tree
+    /// afterwards, and all reject the document or none does.
     #[test]
-    fn a_reload_on_the_fast_path_and_the_general_path_agree(document in document()) {
-        let fast = reload_outcome(&document, false);
-        let general = reload_outcome(&document, true);
-        prop_assert_eq!(fast, general, "document: {}", document);
+    fn a_reload_on_the_fast_streamed_and_tree_paths_agree(document in document()) {
+        let tree = reload_outcome(&document, Path::Tree);
+        prop_assert_eq!(&reload_outcome(&document, Path::Fast), &tree, "document: {}", document);
+        prop_assert_eq!(&reload_outcome(&document, Path::Streamed), &tree, "document: {}", document);
     }
 }

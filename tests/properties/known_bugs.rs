@@ -4,13 +4,13 @@
 use hotconf::Format;
 use serde_json::{json, Value};
 
-use crate::fast_path::{both_paths, reload_outcome, Outcome};
+use crate::fast_path::{all_paths, reload_outcome, Outcome, Path};
 use crate::formats::parse;
 
 /// An ignored field the typed parse skips but a tree cannot hold: the fast path applied the
 /// document, with `Snapshot::merged()` silently `{}`, where the general path rejects it.
 fn assert_paths_agree(document: &str) {
-    let (fast, general) = both_paths(document);
+    let [fast, streamed, tree] = all_paths(document);
     if let Outcome::Applied(_, merged) = &fast {
         assert_eq!(
             merged["port"],
@@ -18,7 +18,8 @@ fn assert_paths_agree(document: &str) {
             "Snapshot::merged() of {document}"
         );
     }
-    assert_eq!(fast, general, "{document}");
+    assert_eq!(fast, tree, "{document}");
+    assert_eq!(streamed, tree, "{document}");
 }
 
 #[test]
@@ -29,11 +30,9 @@ fn an_ignored_out_of_range_number_gives_the_same_outcome_on_both_paths() {
 #[test]
 fn an_ignored_out_of_range_number_in_a_reload_gives_the_same_outcome_on_both_paths() {
     let document = r#"{"port":8080,"x":1e400}"#;
-    let (fast, general) = (
-        reload_outcome(document, false),
-        reload_outcome(document, true),
-    );
-    assert_eq!(fast, general, "{document}");
+    let tree = reload_outcome(document, Path::Tree);
+    assert_eq!(reload_outcome(document, Path::Fast), tree, "{document}");
+    assert_eq!(reload_outcome(document, Path::Streamed), tree, "{document}");
 }
 
 #[test]

@@ -17,7 +17,9 @@ use hotconf_testkit::latency::report;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
-const ROUNDS: usize = 500;
+/// Rounds per measurement: `HOTCONF_BENCH_ROUNDS`, or 500.
+static ROUNDS: std::sync::LazyLock<usize> =
+    std::sync::LazyLock::new(|| hotconf_testkit::latency::rounds(500));
 const APP: &str = "bench";
 const CLUSTER: &str = "default";
 
@@ -69,11 +71,11 @@ async fn publish_to_applied(apollo: ApolloEmulator) {
         .unwrap();
     let mut changes = reloader.store().subscribe();
 
-    let mut raw = Vec::with_capacity(ROUNDS);
-    let mut raw_read = Vec::with_capacity(ROUNDS);
-    let mut applied = Vec::with_capacity(ROUNDS);
+    let mut raw = Vec::with_capacity(*ROUNDS);
+    let mut raw_read = Vec::with_capacity(*ROUNDS);
+    let mut applied = Vec::with_capacity(*ROUNDS);
     let mut last = apollo.notification_id(APP, CLUSTER, "raw");
-    for i in 0..ROUNDS {
+    for i in 0..*ROUNDS {
         // Raw: a long poll parked on the current id, returning after the release.
         let poll = tokio::spawn({
             let (http, base) = (http.clone(), base.clone());
@@ -109,8 +111,14 @@ async fn publish_to_applied(apollo: ApolloEmulator) {
         changes.changed().await.unwrap();
         applied.push(start.elapsed());
     }
-    assert_eq!(reloader.store().load()["value"], format!("h{}", ROUNDS - 1));
-    println!("\npublish -> applied ({ROUNDS} releases each, one key, loopback emulator)");
+    assert_eq!(
+        reloader.store().load()["value"],
+        format!("h{}", *ROUNDS - 1)
+    );
+    println!(
+        "\npublish -> applied ({} releases each, one key, loopback emulator)",
+        *ROUNDS
+    );
     let poll_only = report("raw long-poll return (baseline)", raw, None);
     let with_read = report("raw long poll + /configs read (baseline)", raw_read, None);
     report(

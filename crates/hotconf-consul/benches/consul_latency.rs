@@ -15,7 +15,9 @@ use hotconf_testkit::consul::ConsulEmulator;
 use hotconf_testkit::latency::report;
 use serde_json::Value;
 
-const ROUNDS: usize = 500;
+/// Rounds per measurement: `HOTCONF_BENCH_ROUNDS`, or 500.
+static ROUNDS: std::sync::LazyLock<usize> =
+    std::sync::LazyLock::new(|| hotconf_testkit::latency::rounds(500));
 const WAIT: Duration = Duration::from_secs(60);
 
 async fn put_to_applied(consul: ConsulEmulator) {
@@ -46,10 +48,10 @@ async fn put_to_applied(consul: ConsulEmulator) {
         .unwrap();
     let mut changes = reloader.store().subscribe();
 
-    let mut raw = Vec::with_capacity(ROUNDS);
-    let mut applied = Vec::with_capacity(ROUNDS);
+    let mut raw = Vec::with_capacity(*ROUNDS);
+    let mut applied = Vec::with_capacity(*ROUNDS);
     let mut index = kv.list("raw/", None).await.unwrap().index;
-    for i in 0..ROUNDS {
+    for i in 0..*ROUNDS {
         // Raw: a blocking query parked on the current index, returning after the put.
         let poll = tokio::spawn({
             let kv = kv.clone();
@@ -73,7 +75,10 @@ async fn put_to_applied(consul: ConsulEmulator) {
         changes.changed().await.unwrap();
         applied.push(start.elapsed());
     }
-    println!("\nput -> applied ({ROUNDS} puts each, one key, loopback emulator)");
+    println!(
+        "\nput -> applied ({} puts each, one key, loopback emulator)",
+        *ROUNDS
+    );
     let base = report("raw blocking-query return (baseline)", raw, None);
     report("hotconf applied (readers see it)", applied, Some(base));
 }

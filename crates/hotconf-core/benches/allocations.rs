@@ -18,17 +18,19 @@ use hotconf_core::{Format, MemoryHandle, MemoryProvider, Reloader, Startup, Stor
 #[path = "services.rs"]
 mod services;
 
-use services::{document, Config, DEFAULTS};
+use services::{document, Config};
 
 /// Budgets per KB of config for one reload (parse, merge, deserialize, validate, swap, notify).
 /// Measured (release, 2026-11-30) and given about 25% headroom; see docs/benchmarks.md.
-const BUDGETS: [(&str, usize, bool, f64, f64); 5] = [
-    // label, bytes, over a TOML defaults layer, allocations per KB, bytes allocated per KB
-    ("1 KB", 1_000, false, 65.0, 6_500.0),
-    ("100 KB", 100_000, false, 53.0, 4_150.0),
-    ("1 MB", 1_000_000, false, 53.0, 4_150.0),
-    ("100 KB, 2 layers", 100_000, true, 200.0, 18_800.0),
-    ("1 MB, 2 layers", 1_000_000, true, 200.0, 18_800.0),
+const BUDGETS: [(&str, usize, usize, f64, f64); 7] = [
+    // label, bytes, layers (`services::stacked`), allocations per KB, bytes allocated per KB
+    ("1 KB", 1_000, 1, 65.0, 6_500.0),
+    ("100 KB", 100_000, 1, 53.0, 4_150.0),
+    ("1 MB", 1_000_000, 1, 53.0, 4_150.0),
+    ("100 KB, 2 layers", 100_000, 2, 53.0, 4_150.0),
+    ("1 MB, 2 layers", 1_000_000, 2, 53.0, 4_150.0),
+    ("100 KB, 5 layers", 100_000, 5, 53.0, 4_150.0),
+    ("1 MB, 5 layers", 1_000_000, 5, 53.0, 4_150.0),
 ];
 
 struct Rig {
@@ -39,20 +41,14 @@ struct Rig {
 }
 
 impl Rig {
-    fn start(first: String, defaults: bool) -> Rig {
+    fn start(first: String, layers: usize) -> Rig {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         let (provider, handle) = MemoryProvider::new("memory:alloc");
         handle.set_document(Format::Json, first.into_bytes());
-        let mut builder = Reloader::<Config>::builder();
-        if defaults {
-            let (defaults, handle) = MemoryProvider::new("memory:defaults");
-            handle.set_document(Format::Toml, DEFAULTS);
-            builder = builder.layer(defaults);
-        }
-        let builder = builder.layer(provider).startup(Startup::FailFast);
+        let builder = services::stacked(layers, provider).startup(Startup::FailFast);
         let reloader = runtime.block_on(builder.start()).unwrap();
         let store = reloader.store();
         Rig {
@@ -75,7 +71,7 @@ impl Rig {
 }
 
 fn reads_allocate_nothing() -> Result<(), String> {
-    let rig = Rig::start(document(1_000, 0), false);
+    let rig = Rig::start(document(1_000, 0), 1);
     let mut cached = rig.store.cached();
     let read = |cached: &mut hotconf_core::CachedReader<Config>| {
         measure(|| {
@@ -104,10 +100,10 @@ fn reads_allocate_nothing() -> Result<(), String> {
 }
 
 fn reload_budget(
-    (label, bytes, defaults, per_kb, bytes_per_kb): (&str, usize, bool, f64, f64),
+    (label, bytes, layers, per_kb, bytes_per_kb): (&str, usize, usize, f64, f64),
 ) -> Result<(), String> {
     const ROUNDS: u32 = 10;
-    let rig = Rig::start(document(bytes, 0), defaults);
+    let rig = Rig::start(document(bytes, 0), layers);
     rig.reload(document(bytes, 1)); // warm: first reload sets up buffers and tasks
     let (mut total, mut floor, mut tree) = Default::default();
     for round in 0..ROUNDS {

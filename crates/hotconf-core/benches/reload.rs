@@ -10,21 +10,24 @@ use std::time::Duration;
 use criterion::Criterion;
 use figment::providers::{Format as _, Json};
 use hotconf_core::provider::Content;
-use hotconf_core::{Format, MemoryProvider, Reloader};
+use hotconf_core::{Format, MemoryProvider};
 
 #[path = "ratio.rs"]
 mod ratio;
 #[path = "services.rs"]
 mod services;
 
-use services::{document, Config, DEFAULTS};
+use services::{document, Config};
 
 fn bench_size(c: &mut Criterion, label: &str, bytes: usize) {
     let docs: Vec<String> = (0..2).map(|v| document(bytes, v)).collect();
     let group_name = format!("reload_{label}");
     let mut group = c.benchmark_group(&group_name);
     if bytes > 50_000 {
-        group.sample_size(20);
+        // Milliseconds per iteration: flat sampling keeps a run to ~20 iterations per function.
+        group
+            .sample_size(20)
+            .sampling_mode(criterion::SamplingMode::Flat);
     }
     group.bench_function("serde_json_from_str", |b| {
         b.iter(|| black_box(serde_json::from_str::<Config>(&docs[0]).unwrap()))
@@ -62,19 +65,20 @@ fn bench_size(c: &mut Criterion, label: &str, bytes: usize) {
     });
 
     let bytes: Vec<Arc<[u8]>> = docs.iter().map(|d| Arc::from(d.as_bytes())).collect();
-    bench_reloader(&mut group, "hotconf_reload", &bytes, false);
-    bench_reloader(&mut group, "hotconf_reload_two_layers", &bytes, true);
+    bench_reloader(&mut group, "hotconf_reload", &bytes, 1);
+    bench_reloader(&mut group, "hotconf_reload_two_layers", &bytes, 2);
+    bench_reloader(&mut group, "hotconf_reload_five_layers", &bytes, 5);
     group.finish();
 }
 
-/// A reloader following one document (the fast path), or the document over a small defaults
-/// layer (the general path: parse, merge, deserialize). Every iteration applies a real change
-/// and waits until readers see it.
+/// A reloader following the document alone, or among small layers that overlap it
+/// ([`services::stacked`]). Every iteration applies a real change and waits until readers see
+/// it.
 fn bench_reloader(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     name: &str,
     docs: &[Arc<[u8]>],
-    defaults: bool,
+    layers: usize,
 ) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -86,18 +90,10 @@ fn bench_reloader(
         format: Format::Json,
         bytes: docs[1].clone(),
     });
-    let mut builder = Reloader::<Config>::builder();
-    if defaults {
-        let (lower, lower_handle) = MemoryProvider::new("memory:defaults");
-        lower_handle.set_document(Format::Toml, DEFAULTS);
-        builder = builder.layer(lower);
-    }
-    let builder = builder
-        .layer(provider)
-        .validate(|c| match c.services.is_empty() {
-            true => Err(hotconf_core::Error::validation("no services")),
-            false => Ok(()),
-        });
+    let builder = services::stacked(layers, provider).validate(|c| match c.services.is_empty() {
+        true => Err(hotconf_core::Error::validation("no services")),
+        false => Ok(()),
+    });
     let reloader = runtime.block_on(builder.start()).unwrap();
     let store = reloader.store();
     let mut changes = store.subscribe();
@@ -134,6 +130,7 @@ fn main() {
                 "serde_json_from_str",
                 "hotconf_reload",
                 "hotconf_reload_two_layers",
+                "hotconf_reload_five_layers",
                 "figment_extract",
                 "config_rs_build",
                 "dynamic_config_load_store",

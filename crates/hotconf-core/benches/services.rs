@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use hotconf_core::provider::Content;
+use hotconf_core::{Format, MemoryProvider, Reloader, ReloaderBuilder};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -58,6 +60,56 @@ pub fn document(bytes: usize, variant: u32) -> String {
 }
 
 /// A small TOML defaults layer that overlaps the document (one service's limits), so that a
-/// reload over it takes the general path: parse, merge, deserialize.
-#[allow(dead_code)] // not every bench that shares this module has a defaults layer
+/// reload over it merges layers.
 pub const DEFAULTS: &str = "[services.service-000000.limits]\ncpu = 1.0\nmemory_mb = 64\n";
+
+/// A builder with the document's provider among `layers` layers, each overlapping it:
+/// - 1: the document alone;
+/// - 2: TOML defaults under it;
+/// - 5: TOML defaults and a YAML file under it; environment-style keys (`.`-separated, typed)
+///   and a key space (`/`-separated, as from etcd or Consul) over it.
+///
+/// No layer overrides `service-000000.port`, the value the two variants of a document differ
+/// in, so every reload is a real change.
+#[allow(dead_code)] // not every bench that shares this module builds a reloader
+pub fn stacked(layers: usize, document: MemoryProvider) -> ReloaderBuilder<Config> {
+    let layer = |name: &str, content: Content| {
+        let (provider, handle) = MemoryProvider::new(format!("memory:{name}"));
+        handle.set(content);
+        provider
+    };
+    let text = |format: Format, text: &str| Content::Document {
+        format,
+        bytes: text.as_bytes().into(),
+    };
+    let keys = |separator: char, entries: &[(&str, &str)]| Content::Keys {
+        separator,
+        entries: entries
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        typed: true,
+    };
+    let mut builder = Reloader::<Config>::builder();
+    if layers >= 2 {
+        builder = builder.layer(layer("defaults", text(Format::Toml, DEFAULTS)));
+    }
+    if layers >= 5 {
+        let yaml = "services:\n  service-000001:\n    tags: [a, b]\n    enabled: true\n";
+        builder = builder.layer(layer("file", text(Format::Yaml, yaml)));
+    }
+    builder = builder.layer(document);
+    if layers >= 5 {
+        let env = [
+            ("services.service-000001.port", "9001"),
+            ("services.service-000001.limits.cpu", "2.5"),
+        ];
+        builder = builder.layer(layer("env", keys('.', &env)));
+        let space = [
+            ("services/service-000002/host", "db.internal"),
+            ("services/service-000002/enabled", "false"),
+        ];
+        builder = builder.layer(layer("keyspace", keys('/', &space)));
+    }
+    builder
+}

@@ -21,7 +21,7 @@ pub(crate) fn from_layers<'de, T: de::Deserialize<'de>>(layers: &[&'de Value]) -
 }
 
 /// The values one key path has in the layers that hold it, reduced to what the merge keeps.
-enum Node<'de> {
+pub(crate) enum Node<'de> {
     /// One value decides: the top one when it is not a map, or the only map.
     One(&'de Value),
     /// Two or more maps, lowest first, whose keys merge.
@@ -30,7 +30,7 @@ enum Node<'de> {
 
 /// Reduces the values at one path (lowest first): a map merges with the maps right below it;
 /// anything else replaces whatever is below.
-fn node(values: Vec<&Value>) -> Option<Node<'_>> {
+pub(crate) fn node(values: Vec<&Value>) -> Option<Node<'_>> {
     let top = *values.last()?;
     if !top.is_object() {
         return Some(Node::One(top));

@@ -67,6 +67,19 @@ impl Tree {
         (*first == b'{').then_some(&**bytes)
     }
 
+    /// A JSON document whose tree is not built yet: a reload can read it as a stream between
+    /// the other layers ([`strict::overlay`](crate::strict::overlay)) instead of building it.
+    pub(crate) fn streamable_json(&self) -> Option<&[u8]> {
+        self.json_map_bytes()
+            .filter(|_| self.value.get().is_none() && self.hash.get().is_none())
+    }
+
+    /// Records the tree's hash, computed while reading the document as a stream (the same
+    /// value [`tree_hash`](Self::tree_hash) would compute from the tree).
+    pub(crate) fn know_tree_hash(&self, hash: u64) {
+        let _ = self.hash.set(hash);
+    }
+
     /// True for a tree known to be an empty map (it changes nothing in a merge).
     pub(crate) fn is_empty_map(&self) -> bool {
         self.value

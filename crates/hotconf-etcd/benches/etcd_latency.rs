@@ -13,7 +13,9 @@ use hotconf_testkit::etcd::EtcdCluster;
 use hotconf_testkit::latency::report;
 use serde_json::Value;
 
-const ROUNDS: usize = 300;
+/// Rounds per measurement: `HOTCONF_BENCH_ROUNDS`, or 300.
+static ROUNDS: std::sync::LazyLock<usize> =
+    std::sync::LazyLock::new(|| hotconf_testkit::latency::rounds(300));
 
 /// This process's CPU time (user + system), from /proc/self/stat.
 fn cpu_time() -> Duration {
@@ -39,8 +41,8 @@ async fn put_to_applied(endpoint: &str) {
         .await
         .unwrap();
     watch.message().await.unwrap(); // created
-    let mut raw = Vec::with_capacity(ROUNDS);
-    for i in 0..ROUNDS {
+    let mut raw = Vec::with_capacity(*ROUNDS);
+    for i in 0..*ROUNDS {
         let start = Instant::now();
         client.put("lat/value", i.to_string(), None).await.unwrap();
         while watch.message().await.unwrap().unwrap().events().is_empty() {}
@@ -56,8 +58,8 @@ async fn put_to_applied(endpoint: &str) {
         .await
         .unwrap();
     let mut changes = reloader.store().subscribe();
-    let mut applied = Vec::with_capacity(ROUNDS);
-    for i in 0..ROUNDS {
+    let mut applied = Vec::with_capacity(*ROUNDS);
+    for i in 0..*ROUNDS {
         changes.borrow_and_update();
         let start = Instant::now();
         client
@@ -67,7 +69,7 @@ async fn put_to_applied(endpoint: &str) {
         changes.changed().await.unwrap();
         applied.push(start.elapsed());
     }
-    println!("\nput -> applied ({ROUNDS} puts, one key, loopback)");
+    println!("\nput -> applied ({} puts, one key, loopback)", *ROUNDS);
     let base = report("raw etcd-client watch event (baseline)", raw, None);
     report("hotconf applied (readers see it)", applied, Some(base));
 }

@@ -22,7 +22,9 @@ struct Config {
     port: u16,
 }
 
-const ROUNDS: usize = 60;
+/// Rounds per measurement: `HOTCONF_BENCH_ROUNDS`, or 60.
+static ROUNDS: std::sync::LazyLock<usize> =
+    std::sync::LazyLock::new(|| hotconf_testkit::latency::rounds(60));
 
 fn doc(i: usize) -> String {
     format!("{{\"name\": \"round-{i}\", \"port\": {}}}", 1000 + i % 1000)
@@ -209,11 +211,12 @@ fn main() {
     save(&path, &doc(0));
 
     println!(
-        "\nwrite + rename -> applied ({ROUNDS} rounds each; JSON config, loopback tmpfs-like disk)"
+        "\nwrite + rename -> applied ({} rounds each; JSON config, loopback tmpfs-like disk)",
+        *ROUNDS
     );
     let raw = report(
         "raw notify event (floor)",
-        raw_notify(dir.path(), &path, ROUNDS),
+        raw_notify(dir.path(), &path, *ROUNDS),
         None,
     );
     report(
@@ -221,12 +224,12 @@ fn main() {
             "hotconf, default debounce ({} ms)",
             DEFAULT_DEBOUNCE.as_millis()
         ),
-        hotconf(&runtime, &path, DEFAULT_DEBOUNCE, ROUNDS),
+        hotconf(&runtime, &path, DEFAULT_DEBOUNCE, *ROUNDS),
         Some(raw),
     );
     report(
         "hotconf, debounce 0",
-        hotconf(&runtime, &path, Duration::ZERO, ROUNDS),
+        hotconf(&runtime, &path, Duration::ZERO, *ROUNDS),
         Some(raw),
     );
     type Run = (&'static str, Option<Duration>, usize, fn(&Path, &str));
@@ -241,7 +244,7 @@ fn main() {
         (
             "hotswap-config 0.2, in-place writes, 20 ms",
             Some(Duration::from_millis(20)),
-            ROUNDS,
+            *ROUNDS,
             write_in_place,
         ),
     ];
@@ -272,7 +275,7 @@ fn main() {
             Duration::from_millis(debounce),
             Duration::from_millis(grace),
         );
-        match dynamic_config(&dir.path().join("app.json"), debounce, grace, ROUNDS) {
+        match dynamic_config(&dir.path().join("app.json"), debounce, grace, *ROUNDS) {
             Some(samples) => {
                 report(name, samples, Some(raw));
             }
@@ -283,7 +286,7 @@ fn main() {
     println!("\nhow long one save's events keep arriving (what the debounce must cover)");
     report(
         "write + rename",
-        event_spread(dir.path(), ROUNDS, |i| save(&path, &doc(i))),
+        event_spread(dir.path(), *ROUNDS, |i| save(&path, &doc(i))),
         None,
     );
     let vim = |i: usize| {
@@ -295,13 +298,13 @@ fn main() {
     };
     report(
         "vim (probe, backup rename, write, delete)",
-        event_spread(dir.path(), ROUNDS, vim),
+        event_spread(dir.path(), *ROUNDS, vim),
         None,
     );
     let cm = tempfile::tempdir().unwrap();
     report(
         "kubelet AtomicWriter swap",
-        event_spread(cm.path(), ROUNDS, |i| kubelet_swap(cm.path(), i)),
+        event_spread(cm.path(), *ROUNDS, |i| kubelet_swap(cm.path(), i)),
         None,
     );
 }

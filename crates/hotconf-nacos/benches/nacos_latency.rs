@@ -15,7 +15,9 @@ use nacos_sdk::api::props::ClientProps;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-const ROUNDS: usize = 60;
+/// Rounds per measurement: `HOTCONF_BENCH_ROUNDS`, or 60.
+static ROUNDS: std::sync::LazyLock<usize> =
+    std::sync::LazyLock::new(|| hotconf_testkit::latency::rounds(60));
 
 struct Publisher {
     http: reqwest::Client,
@@ -69,8 +71,8 @@ async fn raw_sdk(nacos: &RNacos, publisher: &Publisher) -> Vec<Duration> {
         )
         .await
         .unwrap();
-    let mut samples = Vec::with_capacity(ROUNDS);
-    for i in 0..ROUNDS {
+    let mut samples = Vec::with_capacity(*ROUNDS);
+    for i in 0..*ROUNDS {
         let content = format!("value: raw{i}");
         let start = Instant::now();
         publisher.publish("raw.yaml", &content).await;
@@ -85,8 +87,8 @@ async fn raw_long_poll(nacos: &RNacos, publisher: &Publisher) -> Vec<Duration> {
     publisher.publish("poll.yaml", "value: start").await;
     let http = reqwest::Client::new();
     let api = nacos.api();
-    let mut samples = Vec::with_capacity(ROUNDS);
-    for i in 0..ROUNDS {
+    let mut samples = Vec::with_capacity(*ROUNDS);
+    for i in 0..*ROUNDS {
         let current = http
             .get(format!("{api}/v1/cs/configs"))
             .query(&[("dataId", "poll.yaml"), ("group", "DEFAULT_GROUP")])
@@ -130,8 +132,8 @@ async fn hotconf(nacos: &RNacos, publisher: &Publisher, listener: Listener) -> V
         .unwrap();
     let store = reloader.store();
     let mut changes = store.subscribe();
-    let mut samples = Vec::with_capacity(ROUNDS);
-    for i in 0..ROUNDS {
+    let mut samples = Vec::with_capacity(*ROUNDS);
+    for i in 0..*ROUNDS {
         let content = format!("h{i}");
         changes.borrow_and_update();
         let start = Instant::now();
@@ -162,7 +164,10 @@ fn main() {
         let poll = raw_long_poll(&nacos, &publisher).await;
         let hot_poll = hotconf(&nacos, &publisher, Listener::LongPoll).await;
         let hot_sdk = hotconf(&nacos, &publisher, Listener::Sdk).await;
-        println!("\npublish -> applied ({ROUNDS} publishes, one dataId, r-nacos 0.8.8, loopback)");
+        println!(
+            "\npublish -> applied ({} publishes, one dataId, r-nacos 0.8.8, loopback)",
+            *ROUNDS
+        );
         let sdk = report("raw nacos-sdk listener (baseline)", sdk, None);
         report("hotconf, Listener::Sdk", hot_sdk, Some(sdk));
         let poll = report("raw HTTP long-poll listener", poll, Some(sdk));

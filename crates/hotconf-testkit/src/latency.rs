@@ -2,6 +2,16 @@
 
 use std::time::Duration;
 
+/// Rounds per latency measurement: `HOTCONF_BENCH_ROUNDS` when set (`scripts/bench.sh
+/// --short` sets it), else `default`. Never below 10, so a p99 stays meaningful.
+pub fn rounds(default: usize) -> usize {
+    std::env::var("HOTCONF_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse::<usize>().ok())
+        .unwrap_or(default)
+        .max(10)
+}
+
 /// The value at percentile `p` (0.0–1.0) of `samples` (sorted in place).
 pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort();

@@ -1,8 +1,11 @@
 //! Candidate building: the config the sources' latest states make, before any check.
 //!
-//! Three paths, each proven by tests to give the same config:
+//! Four paths, each proven by tests to give the same config:
 //! - one JSON document layer: deserialized straight from its bytes, at the cost of a plain
 //!   `serde_json::from_slice`; its tree is built only if someone asks for it;
+//! - a JSON document layer not parsed yet (the one that changed) among others: read as a
+//!   stream with the other layers' trees merged in where they overlap, hashing it on the way;
+//!   its tree is built only if someone asks for it;
 //! - otherwise the layers' trees are deserialized in place, merging keys on the fly, and the
 //!   merged tree is built only if someone asks for it;
 //! - with restart-required keys, the merged tree is built and patched first.
@@ -21,7 +24,7 @@ use crate::merge;
 use crate::path::{self, PathSegment};
 use crate::revision::Revision;
 use crate::store::{Origin, Snapshot};
-use crate::strict;
+use crate::strict::{self, overlay};
 use crate::tree::Tree;
 
 use super::source::SourceState;
@@ -84,6 +87,41 @@ impl<T: DeserializeOwned> Candidate<T> {
                         layers: views(),
                     }));
                 }
+            }
+        }
+        // The largest JSON document not parsed yet (the one that changed, after startup).
+        let streamed = (0..layers.len())
+            .filter_map(|i| layers[i].1.streamable_json().map(|bytes| (bytes.len(), i)))
+            .max()
+            .map(|(_, i)| i);
+        if let (Some(at), true, true) = (streamed, plain, layers.len() > 1) {
+            let mut others = Vec::with_capacity(layers.len() - 1);
+            for (_, (name, tree)) in layers.iter().enumerate().filter(|(i, _)| *i != at) {
+                others.push(
+                    tree.value()
+                        .map_err(|e| e.with_source_name(*name))?
+                        .as_ref(),
+                );
+            }
+            let (below, above) = others.split_at(at);
+            let document = layers[at].1;
+            let bytes = document.streamable_json().unwrap_or_default();
+            // Any failure (a real error, or an overlap only a tree can merge): the tree path.
+            if let Ok((config, Some(hash))) = overlay::from_layers::<T>(below, bytes, above) {
+                document.know_tree_hash(hash);
+                let merged = Tree::from_layers(layers.iter().map(|(_, t)| Arc::clone(t)).collect());
+                let hash = merged.content_hash()?;
+                if unchanged(hash) {
+                    return Ok(None);
+                }
+                return Ok(Some(Candidate {
+                    config: Some(config),
+                    merged,
+                    hash,
+                    revisions: revisions(),
+                    pending_restart: Vec::new(),
+                    layers: views(),
+                }));
             }
         }
         let mut values = Vec::with_capacity(layers.len());

@@ -30,7 +30,7 @@ enum Delivery {
     Stopped,
 }
 
-/// Every followed provider, and what they delivered since the last [`take`](Sources::pending).
+/// Every followed provider, and what they delivered since the last batch.
 pub(super) struct Sources {
     streams: SelectAll<BoxStream<'static, (usize, Delivery)>>,
     pending: Pending,

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs every benchmark and prints each one's table: reads, reloads, a small change, allocations,
+# each backend's change -> applied latency, the metrics' cost and the sidecar, each against a
+# baseline measured in the same run, with the Rust peers beside hotconf (docs/benchmarks.md
+# explains every row).
+#
+#   scripts/bench.sh           the figures of docs/benchmarks.md (about 20 minutes once built)
+#   scripts/bench.sh --short   fewer rounds, shorter criterion windows: under 5 minutes once
+#                              built, for a quick look (medians move more from run to run)
+#
+# Full outputs are kept in target/bench-logs/. Installs what the benches need, like test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+short=false
+case "${1:-}" in
+    "") ;;
+    --short) short=true ;;
+    *)
+        echo "usage: scripts/bench.sh [--short]" >&2
+        exit 2
+        ;;
+esac
+
+source scripts/prerequisites.sh
+
+criterion=(--noplot --quiet)
+if $short; then
+    export HOTCONF_BENCH_ROUNDS="${HOTCONF_BENCH_ROUNDS:-30}"
+    criterion+=(--warm-up-time 0.3 --measurement-time 0.7 --sample-size 10)
+fi
+logs=target/bench-logs
+mkdir -p "$logs"
+
+say "building every benchmark (release; the first build takes about 15 minutes on 2 cores)"
+cargo bench --workspace --all-features --locked --no-run --quiet 2>&1 | grep -v '^\s*Executable' || true
+
+started=$(date +%s)
+# `bench PACKAGE NAME [criterion]`: runs one benchmark, keeps its output, prints its tables.
+bench() {
+    local package=$1 name=$2 args=()
+    [ "${3:-}" = criterion ] && args=("${criterion[@]}")
+    say "$name ($package)"
+    local t0
+    t0=$(date +%s)
+    if ! cargo bench --quiet --locked --workspace --all-features --bench "$name" -- "${args[@]}" \
+        >"$logs/$name.txt" 2>"$logs/$name.stderr"; then
+        cat "$logs/$name.txt"
+        tail -20 "$logs/$name.stderr" >&2
+        echo "error: the $name benchmark failed (full output in $logs/)" >&2
+        exit 1
+    fi
+    # Criterion's per-function lines are kept in the log; the tables are what the bench prints.
+    grep -vE '^(Benchmarking |Found [0-9]+ outliers|  [0-9]+ \([0-9.]+%\) (low|high) (mild|severe)|\s*(time|change|thrpt): |No change in performance|Change within noise|Performance has (improved|regressed)|WARNING: Unable to complete|^$)' \
+        "$logs/$name.txt" | grep -vE '^[a-z0-9_]+/[a-z0-9_/.-]+\s*$' || true
+    echo "($name: $(( $(date +%s) - t0 )) s)"
+}
+
+bench hotconf-core store_read criterion
+bench hotconf-core reload criterion
+bench hotconf-core change_latency
+bench hotconf-core allocations
+bench hotconf-file file_latency
+bench hotconf-etcd etcd_latency
+bench hotconf-consul consul_latency
+bench hotconf-nacos nacos_latency
+bench hotconf-apollo apollo_latency
+bench hotconf-metrics reload_cost criterion
+bench hotconf-cli sidecar_latency
+
+say "all benchmarks ran in $(( $(date +%s) - started )) s (outputs in $logs/)"
