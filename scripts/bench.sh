@@ -26,8 +26,8 @@ source scripts/prerequisites.sh
 
 criterion=(--noplot --quiet)
 if $short; then
-    export HOTCONF_BENCH_ROUNDS="${HOTCONF_BENCH_ROUNDS:-30}"
-    criterion+=(--warm-up-time 0.3 --measurement-time 0.7 --sample-size 10)
+    export HOTCONF_BENCH_ROUNDS="${HOTCONF_BENCH_ROUNDS:-30}" HOTCONF_BENCH_SHORT=1
+    criterion+=(--warm-up-time 0.2 --measurement-time 0.5 --sample-size 10)
 fi
 logs=target/bench-logs
 mkdir -p "$logs"
@@ -52,7 +52,7 @@ bench() {
     fi
     # Criterion's per-function lines are kept in the log; the tables are what the bench prints.
     grep -vE '^(Benchmarking |Found [0-9]+ outliers|  [0-9]+ \([0-9.]+%\) (low|high) (mild|severe)|\s*(time|change|thrpt): |No change in performance|Change within noise|Performance has (improved|regressed)|WARNING: Unable to complete|^$)' \
-        "$logs/$name.txt" | grep -vE '^[a-z0-9_]+/[a-z0-9_/.-]+\s*$' || true
+        "$logs/$name.txt" | grep -vE '^[a-z0-9_]+/[a-z0-9_/.-]+(\s*$|\s+time: )' || true
     echo "($name: $(( $(date +%s) - t0 )) s)"
 }
 

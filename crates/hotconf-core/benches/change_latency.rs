@@ -38,9 +38,16 @@ fn runtime() -> Runtime {
         .expect("a runtime")
 }
 
+/// How long a round may wait for its change before the bench fails (a lost change).
+const DEADLINE: Duration = Duration::from_secs(10);
+
 /// Spins until `done` says so; the time from `start`.
 fn spin_until(start: Instant, mut done: impl FnMut() -> bool) -> Duration {
     while !done() {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the change was not seen in time"
+        );
         std::hint::spin_loop();
     }
     start.elapsed()
@@ -81,12 +88,14 @@ impl Drop for BusyReaders {
     }
 }
 
-/// `set` then wait: the latency of each round.
+/// `set` then wait: the latency of each round, after a tenth as many warm-up rounds. Round `n`
+/// sets document `n % 2`, counting on from the warm-up, so every round is a real change.
 fn measure(rounds: usize, mut round: impl FnMut(usize) -> Duration) -> Vec<Duration> {
-    for i in 0..rounds / 10 {
-        round(i); // warm-up
+    let warm_up = rounds / 10;
+    for n in 0..warm_up {
+        round(n);
     }
-    (0..rounds).map(&mut round).collect()
+    (warm_up..warm_up + rounds).map(&mut round).collect()
 }
 
 /// The parse alone (each round the mean of 100, as one is near the clock's resolution).
@@ -124,7 +133,10 @@ fn hand_off_floor(docs: &[Arc<[u8]>], rounds: usize, subscriber: bool) -> Vec<Du
         let start = Instant::now();
         sender.send_replace(docs[i % 2].clone());
         if subscriber {
-            runtime.block_on(notified.changed()).expect("the task runs");
+            let seen = runtime
+                .block_on(async { tokio::time::timeout(DEADLINE, notified.changed()).await });
+            seen.expect("seen within the deadline")
+                .expect("the task runs");
             start.elapsed()
         } else {
             spin_until(start, || cell.load().0 != before)
@@ -178,8 +190,9 @@ fn hotconf_subscriber(docs: &[Arc<[u8]>], rounds: usize, busy: bool) -> Vec<Dura
     measure(rounds, |i| {
         let start = Instant::now();
         set(&handle, &docs[i % 2]);
-        runtime
-            .block_on(changes.changed())
+        let seen =
+            runtime.block_on(async { tokio::time::timeout(DEADLINE, changes.changed()).await });
+        seen.expect("seen within the deadline")
             .expect("the reloader runs");
         start.elapsed()
     })

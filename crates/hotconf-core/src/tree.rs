@@ -67,11 +67,11 @@ impl Tree {
         (*first == b'{').then_some(&**bytes)
     }
 
-    /// A JSON document whose tree is not built yet: a reload can read it as a stream between
-    /// the other layers ([`strict::overlay`](crate::strict::overlay)) instead of building it.
+    /// A JSON document whose tree is not built: a reload can read it as a stream between the
+    /// other layers ([`strict::overlay`](crate::strict::overlay)) instead of building it (again
+    /// when another layer changes: a stream costs less than building and keeping the tree).
     pub(crate) fn streamable_json(&self) -> Option<&[u8]> {
-        self.json_map_bytes()
-            .filter(|_| self.value.get().is_none() && self.hash.get().is_none())
+        self.json_map_bytes().filter(|_| self.value.get().is_none())
     }
 
     /// Records the tree's hash, computed while reading the document as a stream (the same

@@ -89,7 +89,11 @@ async fn initial_load(endpoint: &str) {
             .collect();
         client.txn(Txn::new().and_then(ops)).await.unwrap();
     }
-    let runs = 20;
+    let runs = if hotconf_testkit::latency::short() {
+        5
+    } else {
+        20
+    };
     let mut raw = Vec::new();
     for _ in 0..runs {
         let start = Instant::now();
@@ -139,7 +143,11 @@ async fn sustained(endpoint: &str) {
     let cpu_before = cpu_time();
     let started = Instant::now();
     let mut ticker = tokio::time::interval(Duration::from_millis(1));
-    let writes = 10_000;
+    let writes = if hotconf_testkit::latency::short() {
+        2_000
+    } else {
+        10_000
+    };
     for i in 0..writes {
         ticker.tick().await;
         client.put("rate/value", i.to_string(), None).await.unwrap();

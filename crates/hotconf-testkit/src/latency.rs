@@ -12,6 +12,13 @@ pub fn rounds(default: usize) -> usize {
         .max(10)
 }
 
+/// Whether `scripts/bench.sh --short` runs this bench (`HOTCONF_BENCH_SHORT` set): benches then
+/// skip their slowest rows, the ones whose outcome is known (a peer that misses a save, a
+/// notification lost for a minute), and shorten their sustained phases.
+pub fn short() -> bool {
+    std::env::var_os("HOTCONF_BENCH_SHORT").is_some()
+}
+
 /// The value at percentile `p` (0.0–1.0) of `samples` (sorted in place).
 pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort();

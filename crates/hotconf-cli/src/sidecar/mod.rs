@@ -224,6 +224,17 @@ impl Sidecar {
         let mut settling: Option<(u64, Instant, Instant)> = None;
         loop {
             let deadline = settling.map(|(_, first, last)| self.wait.deadline(first, last));
+            // A deadline already passed (always, without `--wait`) is not left to the timer,
+            // which would round it up to its next millisecond.
+            if let (Some(deadline), Some((version, _, _))) = (deadline, settling) {
+                if deadline <= Instant::now() {
+                    settling = None;
+                    if let Some(change) = self.write(version) {
+                        return Ok(change);
+                    }
+                    continue;
+                }
+            }
             tokio::select! {
                 // A settled version is written before the next event is read: without `--wait`
                 // (a zero wait), each applied version is written on its own.
