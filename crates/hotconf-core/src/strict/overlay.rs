@@ -4,6 +4,10 @@
 //! merge's semantics (a map merges with the maps right below it, anything else replaces what is
 //! below). Anything the stream cannot decide alone (a map above a value that is not one) fails,
 //! and the caller takes the tree path, which also names the key and source of real errors.
+//!
+//! The hash read on the way equals the tree's, except for a document that holds a key twice
+//! (the tree keeps the last): the same bytes still hash the same, so at worst an equal config
+//! written another way is applied once more.
 
 use std::borrow::Cow;
 
