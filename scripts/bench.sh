@@ -62,7 +62,9 @@ bench hotconf-core change_latency
 bench hotconf-core allocations
 bench hotconf-file file_latency
 bench hotconf-etcd etcd_latency
+bench hotconf-etcd etcd_scale
 bench hotconf-consul consul_latency
+bench hotconf-consul consul_scale
 bench hotconf-nacos nacos_latency
 bench hotconf-apollo apollo_latency
 bench hotconf-metrics reload_cost criterion

@@ -11,25 +11,12 @@ use hotconf_core::{Provider, Reloader};
 use hotconf_etcd::{EtcdClient, EtcdProvider, EtcdSource};
 use hotconf_testkit::etcd::EtcdCluster;
 use hotconf_testkit::latency::report;
+use hotconf_testkit::scale::cpu_time;
 use serde_json::Value;
 
 /// Rounds per measurement: `HOTCONF_BENCH_ROUNDS`, or 300.
 static ROUNDS: std::sync::LazyLock<usize> =
     std::sync::LazyLock::new(|| hotconf_testkit::latency::rounds(300));
-
-/// This process's CPU time (user + system), from /proc/self/stat.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
-}
 
 async fn put_to_applied(endpoint: &str) {
     let mut client = Client::connect([endpoint], None).await.unwrap();

@@ -27,6 +27,8 @@ pub mod ports;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
 pub mod proxy;
+#[cfg(feature = "scale")]
+pub mod scale;
 mod scripted;
 pub mod suite;
 mod wait;
