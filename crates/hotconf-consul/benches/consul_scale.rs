@@ -15,7 +15,7 @@
 
 use hotconf_consul::{ConsulClient, ConsulProvider, ConsulSource};
 use hotconf_testkit::consul::ConsulEmulator;
-use hotconf_testkit::scale::{self, Row, Writer};
+use hotconf_testkit::scale::{self, Writer};
 
 /// Puts over one kept-alive connection, as a client that writes often does.
 struct Consul {
@@ -59,31 +59,12 @@ fn main() {
             http: reqwest::Client::new(),
             base: format!("http://{address}/v1/kv/"),
         };
-        let writer_cpu = scale::writer_cpu_per_put(&mut writer).await;
-        println!(
-            "\nConsul scale (emulator): {} keys per prefix, puts round-robin at up to 1000/s for {} s (the writer's own {:.0} µs of CPU per put subtracted; the emulator's CPU is included)",
-            scale::KEYS_PER_SOURCE,
-            scale::duration().as_secs(),
-            writer_cpu.as_secs_f64() * 1e6
-        );
-        Row::header();
-        let shared = ConsulClient::new([address.as_str()]);
-        for sources in [10, 100] {
-            let provider = |run: &str, s| {
-                ConsulProvider::new(&shared, ConsulSource::prefix(&scale::prefix(run, s)).typed())
-            };
-            scale::measure(&mut writer, writer_cpu, true, sources, provider)
-                .await
-                .print();
-        }
-        for sources in [10, 100] {
-            let provider = |run: &str, s| {
-                let own = ConsulClient::new([address.as_str()]);
-                ConsulProvider::new(&own, ConsulSource::prefix(&scale::prefix(run, s)).typed())
-            };
-            scale::measure(&mut writer, writer_cpu, false, sources, provider)
-                .await
-                .print();
-        }
+        let client = ConsulClient::new([address.as_str()]);
+        let source = |run: &str, s| ConsulSource::prefix(&scale::prefix(run, s)).typed();
+        let shared = |run: &str, s| ConsulProvider::new(&client, source(run, s));
+        let own = |run: &str, s| {
+            ConsulProvider::new(&ConsulClient::new([address.as_str()]), source(run, s))
+        };
+        scale::table("Consul (emulator)", &mut writer, shared, own).await;
     });
 }

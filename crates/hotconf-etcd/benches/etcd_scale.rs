@@ -12,7 +12,7 @@
 use etcd_client::Client;
 use hotconf_etcd::{EtcdClient, EtcdProvider, EtcdSource};
 use hotconf_testkit::etcd::EtcdCluster;
-use hotconf_testkit::scale::{self, Row, Writer};
+use hotconf_testkit::scale::{self, Writer};
 
 struct Etcd(Client);
 
@@ -38,31 +38,11 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let mut writer = Etcd(Client::connect([endpoint.as_str()], None).await.unwrap());
-        let writer_cpu = scale::writer_cpu_per_put(&mut writer).await;
-        println!(
-            "\netcd scale: {} keys per source, puts round-robin at up to 1000/s for {} s (the writer's own {:.0} µs of CPU per put subtracted)",
-            scale::KEYS_PER_SOURCE,
-            scale::duration().as_secs(),
-            writer_cpu.as_secs_f64() * 1e6
-        );
-        Row::header();
-        let shared = EtcdClient::new([endpoint.as_str()]);
-        for sources in [10, 100] {
-            let provider = |run: &str, s| {
-                EtcdProvider::new(&shared, EtcdSource::prefix(&scale::prefix(run, s)).typed())
-            };
-            scale::measure(&mut writer, writer_cpu, true, sources, provider)
-                .await
-                .print();
-        }
-        for sources in [10, 100] {
-            let provider = |run: &str, s| {
-                let own = EtcdClient::new([endpoint.as_str()]);
-                EtcdProvider::new(&own, EtcdSource::prefix(&scale::prefix(run, s)).typed())
-            };
-            scale::measure(&mut writer, writer_cpu, false, sources, provider)
-                .await
-                .print();
-        }
+        let client = EtcdClient::new([endpoint.as_str()]);
+        let source = |run: &str, s| EtcdSource::prefix(&scale::prefix(run, s)).typed();
+        let shared = |run: &str, s| EtcdProvider::new(&client, source(run, s));
+        let own =
+            |run: &str, s| EtcdProvider::new(&EtcdClient::new([endpoint.as_str()]), source(run, s));
+        scale::table("etcd", &mut writer, shared, own).await;
     });
 }

@@ -87,7 +87,7 @@ pub async fn write(writer: &mut impl Writer, run: &str, sources: usize) -> usize
 }
 
 /// The writer's own CPU per put, with nobody watching: subtracted from each row.
-pub async fn writer_cpu_per_put(writer: &mut impl Writer) -> Duration {
+async fn writer_cpu_per_put(writer: &mut impl Writer) -> Duration {
     seed(writer, "alone", 100).await;
     let before = cpu_time();
     let puts = write(writer, "alone", 100).await;
@@ -118,7 +118,7 @@ async fn converge(store: &Store<Value>, want: &[(usize, Vec<Option<u64>>)]) {
 }
 
 /// One measured shape.
-pub struct Row {
+struct Row {
     shape: &'static str,
     sources: usize,
     start: Duration,
@@ -133,13 +133,13 @@ pub struct Row {
 
 impl Row {
     /// The table's header.
-    pub fn header() {
+    fn header() {
         println!("| shape | sources | keys | start | RSS per source | puts/s | process CPU | CPU per source, writer's own subtracted | all final states applied |");
         println!("|---|---|---|---|---|---|---|---|---|");
     }
 
     /// The row as a line of the table.
-    pub fn print(&self) {
+    fn print(&self) {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         println!(
             "| {} | {} | {} | {:.0} ms | {:.0} KiB | {:.0} | {:.0}% of a core | {:.2} ms/s ({:.3}% of a core) | yes, {:.0} ms after the last put |",
@@ -160,7 +160,7 @@ impl Row {
 /// Follows `sources` sources, either as the layers of one reloader (`shared`) or with a
 /// reloader each, each provider from `provider(i)`; seeds them, writes, checks every final
 /// state, and measures.
-pub async fn measure<P: Provider + 'static>(
+async fn measure<P: Provider + 'static>(
     writer: &mut impl Writer,
     writer_cpu_per_put: Duration,
     shared: bool,
@@ -220,5 +220,33 @@ pub async fn measure<P: Provider + 'static>(
         cpu: total.div_f64(seconds),
         cpu_per_source: cpu.div_f64(seconds * sources as f64),
         converged,
+    }
+}
+
+/// The whole table for one server: the writer's own cost first, then both shapes at 10 and
+/// 100 sources. `shared(run, i)` makes source `i`'s provider on one client kept by the caller,
+/// `own(run, i)` on a client of its own.
+pub async fn table<P: Provider + 'static, Q: Provider + 'static>(
+    server: &str,
+    writer: &mut impl Writer,
+    mut shared: impl FnMut(&str, usize) -> P,
+    mut own: impl FnMut(&str, usize) -> Q,
+) {
+    let writer_cpu = writer_cpu_per_put(writer).await;
+    println!(
+        "\n{server} scale: {KEYS_PER_SOURCE} keys per source, puts round-robin at up to 1000/s for {} s (the writer's own {:.0} µs of CPU per put subtracted)",
+        duration().as_secs(),
+        writer_cpu.as_secs_f64() * 1e6
+    );
+    Row::header();
+    for sources in [10, 100] {
+        measure(writer, writer_cpu, true, sources, &mut shared)
+            .await
+            .print();
+    }
+    for sources in [10, 100] {
+        measure(writer, writer_cpu, false, sources, &mut own)
+            .await
+            .print();
     }
 }
