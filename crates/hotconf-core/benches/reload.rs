@@ -1,11 +1,12 @@
 //! A whole reload (parse, merge, deserialize, validate, swap, notify) of 1 KB, 100 KB and 1 MB
 //! JSON configs, against `serde_json::from_str` of the same document (the floor), figment's
 //! extract, the `config` crate building the same document, and dynamic-config 0.10 loading it
-//! and storing it in its cell. Prints ratios at the end.
+//! and storing it in its cell. Prints ratios at the end; then measures hotconf's reloads at 100 KB
+//! and 1 MB again in alternation with the floor, round by round (see [`interleaved`]).
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use figment::providers::{Format as _, Json};
@@ -72,42 +73,156 @@ fn bench_size(c: &mut Criterion, label: &str, bytes: usize) {
 }
 
 /// A reloader following the document alone, or among small layers that overlap it
-/// ([`services::stacked`]). Every iteration applies a real change and waits until readers see
-/// it.
+/// ([`services::stacked`]), and the handle that changes the document.
+struct Following {
+    runtime: tokio::runtime::Runtime,
+    reloader: hotconf_core::Reloader<Config>,
+    handle: hotconf_core::MemoryHandle,
+    changes: hotconf_core::Subscription<hotconf_core::Snapshot<Config>>,
+    docs: Vec<Arc<[u8]>>,
+    next: usize,
+}
+
+impl Following {
+    fn start(docs: &[Arc<[u8]>], layers: usize) -> Following {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (provider, handle) = MemoryProvider::new("memory:bench");
+        handle.set(Content::Document {
+            format: Format::Json,
+            bytes: docs[1].clone(),
+        });
+        let builder =
+            services::stacked(layers, provider).validate(|c| match c.services.is_empty() {
+                true => Err(hotconf_core::Error::validation("no services")),
+                false => Ok(()),
+            });
+        let reloader = runtime.block_on(builder.start()).unwrap();
+        let changes = reloader.store().subscribe();
+        Following {
+            runtime,
+            reloader,
+            handle,
+            changes,
+            docs: docs.to_vec(),
+            next: 0,
+        }
+    }
+
+    /// Applies a real change (the other variant of the document) and waits until readers see
+    /// it.
+    fn reload(&mut self) {
+        self.handle.set(Content::Document {
+            format: Format::Json,
+            bytes: self.docs[self.next].clone(),
+        });
+        self.next = 1 - self.next;
+        self.runtime.block_on(self.changes.changed()).unwrap();
+    }
+
+    /// The merged document readers see now, as JSON.
+    fn merged_json(&self) -> String {
+        self.reloader.store().load().merged().to_string()
+    }
+}
+
 fn bench_reloader(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     name: &str,
     docs: &[Arc<[u8]>],
     layers: usize,
 ) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (provider, handle) = MemoryProvider::new("memory:bench");
-    handle.set(Content::Document {
-        format: Format::Json,
-        bytes: docs[1].clone(),
-    });
-    let builder = services::stacked(layers, provider).validate(|c| match c.services.is_empty() {
-        true => Err(hotconf_core::Error::validation("no services")),
-        false => Ok(()),
-    });
-    let reloader = runtime.block_on(builder.start()).unwrap();
-    let store = reloader.store();
-    let mut changes = store.subscribe();
-    let mut next = 0;
-    group.bench_function(name, |b| {
-        b.iter(|| {
-            handle.set(Content::Document {
-                format: Format::Json,
-                bytes: docs[next].clone(),
-            });
-            next = 1 - next;
-            runtime.block_on(changes.changed()).unwrap();
-        })
-    });
+    let mut following = Following::start(docs, layers);
+    group.bench_function(name, |b| b.iter(|| following.reload()));
+}
+
+/// Layer counts of the interleaved pass.
+const LAYERS: [usize; 3] = [1, 2, 5];
+
+/// The floor and hotconf's reloads at 1, 2 and 5 layers measured again in alternation, round
+/// by round, so that the machine's drift (its speed changed 2x within an hour on the 2-core
+/// machine these figures come from) falls on the floor and the reloads alike.
+///
+/// The floor is `serde_json::from_str` of the merged document the five-layer reloader serves
+/// (the largest of the three, alternating between its two variants as the reloads do). A round
+/// runs `per_round` iterations of each, in an order rotated every round; the ratio of a round
+/// is its reload time over its floor time. Prints each one's median time and the median and
+/// 10th–90th percentiles of the per-round ratios.
+fn interleaved(label: &str, bytes: usize, per_round: usize) {
+    let docs: Vec<Arc<[u8]>> = (0..2)
+        .map(|v| Arc::from(document(bytes, v).as_bytes()))
+        .collect();
+    let mut reloaders: Vec<Following> = LAYERS
+        .iter()
+        .map(|&layers| Following::start(&docs, layers))
+        .collect();
+    let five = reloaders.last_mut().unwrap();
+    let mut merged = vec![five.merged_json()];
+    five.reload();
+    merged.push(five.merged_json());
+    let mut floor_next = 0;
+    let rounds = rounds();
+    // times[0] is the floor, times[1 + i] the reloader with LAYERS[i] layers; ns per iteration.
+    let mut times = vec![Vec::with_capacity(rounds); 1 + LAYERS.len()];
+    for round in 0..rounds {
+        for turn in 0..times.len() {
+            let which = (turn + round) % times.len();
+            let started = Instant::now();
+            for _ in 0..per_round {
+                match which {
+                    0 => {
+                        black_box(serde_json::from_str::<Config>(&merged[floor_next]).unwrap());
+                        floor_next = 1 - floor_next;
+                    }
+                    i => reloaders[i - 1].reload(),
+                }
+            }
+            times[which].push(started.elapsed().as_nanos() as f64 / per_round as f64);
+        }
+    }
+    println!(
+        "\nreload_{label} interleaved: {rounds} rounds of {per_round} iterations each, \
+         ratio to the floor per round"
+    );
+    let floor = median(&times[0]);
+    println!("  {:<28} {:>10.3} ms", "serde_json_from_str", floor / 1e6);
+    for (i, layers) in LAYERS.iter().enumerate() {
+        let ratios: Vec<f64> = times[1 + i]
+            .iter()
+            .zip(&times[0])
+            .map(|(reload, floor)| reload / floor)
+            .collect();
+        println!(
+            "  {:<28} {:>10.3} ms  median {:.2}x  (p10 {:.2}x, p90 {:.2}x)",
+            format!("hotconf_reload_{layers}_layers"),
+            median(&times[1 + i]) / 1e6,
+            median(&ratios),
+            percentile(&ratios, 0.1),
+            percentile(&ratios, 0.9),
+        );
+    }
+}
+
+/// Rounds of the interleaved pass: `HOTCONF_BENCH_ROUNDS` (at least 10), 100 by default.
+fn rounds() -> usize {
+    std::env::var("HOTCONF_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse::<usize>().ok())
+        .unwrap_or(100)
+        .max(10)
+}
+
+fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn median(values: &[f64]) -> f64 {
+    percentile(values, 0.5)
 }
 
 fn main() {
@@ -137,4 +252,7 @@ fn main() {
             ],
         );
     }
+    // Item 1's figure: 100 KB and 1 MB, measured in alternation with their floor.
+    interleaved("100kb", 100_000, 8);
+    interleaved("1mb", 1_000_000, 2);
 }

@@ -3,7 +3,8 @@
 use serde_json::Value;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-/// Hashes a document's bytes (the fast path's content hash), in a domain apart from trees.
+/// Hashes a document's bytes (a JSON document read without its tree), in a domain apart from
+/// trees.
 pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
     xxh3_64_with_seed(bytes, 0x686f74636f6e66)
 }
@@ -15,8 +16,7 @@ pub(crate) fn hash_list(hashes: &[u64]) -> u64 {
 }
 
 /// Hashes `value` structurally: equal trees give equal hashes, in every process and version.
-/// A map's hash does not depend on the order of its keys, so a document read as a stream (in
-/// its own key order, [`MapHash`]) hashes like its tree.
+/// A map's hash does not depend on the order of its keys ([`MapHash`]).
 pub(crate) fn hash_value(value: &Value) -> u64 {
     match value {
         Value::Null => hash_null(),
@@ -58,48 +58,48 @@ mod domain {
     pub(super) const ENTRY: u64 = 0x3a;
 }
 
-pub(crate) fn hash_null() -> u64 {
+fn hash_null() -> u64 {
     xxh3_64_with_seed(&[], domain::NULL)
 }
 
-pub(crate) fn hash_bool(b: bool) -> u64 {
+fn hash_bool(b: bool) -> u64 {
     xxh3_64_with_seed(&[], if b { domain::TRUE } else { domain::FALSE })
 }
 
-pub(crate) fn hash_i64(i: i64) -> u64 {
+fn hash_i64(i: i64) -> u64 {
     xxh3_64_with_seed(&i.to_le_bytes(), domain::INT)
 }
 
 /// A `u64` that fits an `i64` hashes as one, as a tree's number does.
-pub(crate) fn hash_u64(u: u64) -> u64 {
+fn hash_u64(u: u64) -> u64 {
     match i64::try_from(u) {
         Ok(i) => hash_i64(i),
         Err(_) => xxh3_64_with_seed(&u.to_le_bytes(), domain::UINT),
     }
 }
 
-pub(crate) fn hash_f64(f: f64) -> u64 {
+fn hash_f64(f: f64) -> u64 {
     xxh3_64_with_seed(&f.to_bits().to_le_bytes(), domain::FLOAT)
 }
 
-pub(crate) fn hash_str(s: &str) -> u64 {
+fn hash_str(s: &str) -> u64 {
     xxh3_64_with_seed(s.as_bytes(), domain::STR)
 }
 
 /// The hash of a list, from its items' hashes in order (chained, so it stays two words).
 #[derive(Default)]
-pub(crate) struct SeqHash {
+struct SeqHash {
     chain: u64,
     len: u64,
 }
 
 impl SeqHash {
-    pub(crate) fn push(&mut self, item: u64) {
+    fn push(&mut self, item: u64) {
         self.chain = pair(self.chain, item, domain::SEQ);
         self.len += 1;
     }
 
-    pub(crate) fn finish(&self) -> u64 {
+    fn finish(&self) -> u64 {
         pair(self.chain, self.len, domain::SEQ)
     }
 }
@@ -114,23 +114,19 @@ fn pair(a: u64, b: u64, domain: u64) -> u64 {
 
 /// The hash of a map, from its entries' hashes in any order.
 #[derive(Default)]
-pub(crate) struct MapHash {
+struct MapHash {
     sum: u64,
     len: u64,
 }
 
 impl MapHash {
-    pub(crate) fn push(&mut self, key: u64, value: u64) {
+    fn push(&mut self, key: u64, value: u64) {
         self.sum = self.sum.wrapping_add(pair(key, value, domain::ENTRY));
         self.len += 1;
     }
 
-    pub(crate) fn finish(&self) -> u64 {
+    fn finish(&self) -> u64 {
         pair(self.sum, self.len, domain::MAP)
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
     }
 }
 

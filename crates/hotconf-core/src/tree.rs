@@ -74,12 +74,6 @@ impl Tree {
         self.json_map_bytes().filter(|_| self.value.get().is_none())
     }
 
-    /// Records the tree's hash, computed while reading the document as a stream (the same
-    /// value [`tree_hash`](Self::tree_hash) would compute from the tree).
-    pub(crate) fn know_tree_hash(&self, hash: u64) {
-        let _ = self.hash.set(hash);
-    }
-
     /// True for a tree known to be an empty map (it changes nothing in a merge).
     pub(crate) fn is_empty_map(&self) -> bool {
         self.value
@@ -106,29 +100,28 @@ impl Tree {
         Ok(self.value.get_or_init(|| Arc::new(built)))
     }
 
-    /// A stable content hash: of the document's bytes for a JSON document that is taken
-    /// straight from its bytes (the fast path), of the tree otherwise (so the same content in two
-    /// formats hashes the same). A merge hashes its layers' tree hashes.
+    /// A stable content hash, computed once: of the document's bytes for a JSON document that
+    /// is taken straight from its bytes (the fast and streamed paths, which never build its
+    /// tree), of the tree otherwise (so the same YAML, TOML or keys written another way hash the
+    /// same). A merge hashes its layers' hashes.
+    ///
+    /// Equal content can hash differently (JSON bytes written another way, a key moved to
+    /// another layer): then an equal config is applied once more, which a source change caused
+    /// anyway. Different content never hashes the same (up to 64-bit collisions).
     pub(crate) fn content_hash(&self) -> Result<u64> {
-        match (&self.source, self.json_map_bytes()) {
-            (Source::Json(..), Some(bytes)) => Ok(hash::hash_bytes(bytes)),
-            _ => self.tree_hash(),
-        }
-    }
-
-    fn tree_hash(&self) -> Result<u64> {
         if let Some(hash) = self.hash.get() {
             return Ok(*hash);
         }
-        let computed = match &self.source {
-            Source::Layers(layers) => {
+        let computed = match (&self.source, self.json_map_bytes()) {
+            (Source::Json(..), Some(bytes)) => hash::hash_bytes(bytes),
+            (Source::Layers(layers), _) => {
                 let hashes = layers
                     .iter()
-                    .map(|l| l.tree_hash())
+                    .map(|l| l.content_hash())
                     .collect::<Result<Vec<u64>>>()?;
                 hash::hash_list(&hashes)
             }
-            Source::Value | Source::Json(..) => hash::hash_value(self.value()?),
+            _ => hash::hash_value(self.value()?),
         };
         Ok(*self.hash.get_or_init(|| computed))
     }

@@ -4,8 +4,8 @@
 //! - one JSON document layer: deserialized straight from its bytes, at the cost of a plain
 //!   `serde_json::from_slice`; its tree is built only if someone asks for it;
 //! - a JSON document layer not parsed yet (the one that changed) among others: read as a
-//!   stream with the other layers' trees merged in where they overlap, hashing it on the way;
-//!   its tree is built only if someone asks for it;
+//!   stream with the other layers' trees merged in where they overlap; its tree is built only if
+//!   someone asks for it;
 //! - otherwise the layers' trees are deserialized in place, merging keys on the fly, and the
 //!   merged tree is built only if someone asks for it;
 //! - with restart-required keys, the merged tree is built and patched first.
@@ -107,8 +107,7 @@ impl<T: DeserializeOwned> Candidate<T> {
             let document = layers[at].1;
             let bytes = document.streamable_json().unwrap_or_default();
             // Any failure (a real error, or an overlap only a tree can merge): the tree path.
-            if let Ok((config, Some(hash))) = overlay::from_layers::<T>(below, bytes, above) {
-                document.know_tree_hash(hash);
+            if let Ok(config) = overlay::from_layers::<T>(below, bytes, above) {
                 let merged = Tree::from_layers(layers.iter().map(|(_, t)| Arc::clone(t)).collect());
                 let hash = merged.content_hash()?;
                 if unchanged(hash) {

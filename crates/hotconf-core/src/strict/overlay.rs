@@ -4,10 +4,6 @@
 //! merge's semantics (a map merges with the maps right below it, anything else replaces what is
 //! below). Anything the stream cannot decide alone (a map above a value that is not one) fails,
 //! and the caller takes the tree path, which also names the key and source of real errors.
-//!
-//! The hash read on the way equals the tree's, except for a document that holds a key twice
-//! (the tree keeps the last): the same bytes still hash the same, so at worst an equal config
-//! written another way is applied once more.
 
 use std::borrow::Cow;
 
@@ -15,8 +11,7 @@ use serde::de::value::{BorrowedStrDeserializer, StringDeserializer};
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::{Reading, Strict, Wrap};
-use crate::hash;
+use super::{parse_json, plain, Strict, Wrap};
 use crate::layered::{node, Node};
 
 /// The maps the other layers hold where the stream is: `lower` right below it (the maps it
@@ -29,13 +24,12 @@ pub(crate) struct Overlay<'de> {
 }
 
 /// Deserializes `T` from the merge of `below` (lowest first), the JSON document `bytes`, and
-/// `above`, without building the document's tree. Also returns the document's hash, equal to
-/// its tree's, when it could be computed exactly.
+/// `above`, without building the document's tree.
 pub(crate) fn from_layers<'de, T: DeserializeOwned>(
     below: &[&'de Value],
     bytes: &'de [u8],
     above: &[&'de Value],
-) -> serde_json::Result<(T, Option<u64>)> {
+) -> serde_json::Result<T> {
     let maps = |values: &[&'de Value]| {
         values
             .iter()
@@ -45,28 +39,26 @@ pub(crate) fn from_layers<'de, T: DeserializeOwned>(
     let (Some(lower), Some(upper)) = (maps(below), maps(above)) else {
         return Err(de::Error::custom("a layer is not a map"));
     };
-    let reading = Reading::new(true);
-    let mut json = serde_json::Deserializer::from_slice(bytes);
     let overlay = Overlay { lower, upper };
-    let value = T::deserialize(Strict::new(&mut json, &reading, Some(overlay)))?;
-    json.end()?;
-    Ok((value, reading.hash()))
+    parse_json!(bytes, |json| T::deserialize(Strict::new(
+        json,
+        Some(overlay)
+    )))
 }
 
 /// What the value of the key just read comes from.
 enum Next<'de> {
     /// The stream, merged with these maps if any.
     Stream(Option<Overlay<'de>>),
-    /// A layer above replaces the stream's value (which is still read, for the checks and hash).
+    /// A layer above replaces the stream's value (which is still read, for the checks).
     Replaced(Node<'de>),
     /// The other layers alone: the stream has no such key.
     Layers(Node<'de>),
 }
 
 /// A stream map with the other layers' maps at the same path merged in.
-pub(crate) struct MergingMap<'a, 'de, A> {
+pub(crate) struct MergingMap<'de, A> {
     stream: A,
-    reading: &'a Reading,
     overlay: Overlay<'de>,
     /// Every key the other layers hold here, sorted, and whether the stream had it.
     keys: Vec<&'de str>,
@@ -76,8 +68,8 @@ pub(crate) struct MergingMap<'a, 'de, A> {
     next: Option<Next<'de>>,
 }
 
-impl<'a, 'de, A> MergingMap<'a, 'de, A> {
-    pub(crate) fn new(stream: A, reading: &'a Reading, overlay: Overlay<'de>) -> Self {
+impl<'de, A> MergingMap<'de, A> {
+    pub(crate) fn new(stream: A, overlay: Overlay<'de>) -> Self {
         let mut keys: Vec<&str> = overlay
             .lower
             .iter()
@@ -88,7 +80,6 @@ impl<'a, 'de, A> MergingMap<'a, 'de, A> {
         keys.dedup();
         MergingMap {
             stream,
-            reading,
             seen: vec![false; keys.len()],
             keys,
             overlay,
@@ -124,7 +115,7 @@ impl<'a, 'de, A> MergingMap<'a, 'de, A> {
     }
 }
 
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for MergingMap<'_, 'de, A> {
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for MergingMap<'de, A> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -132,7 +123,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for MergingMap<'_, 'de, A> {
         seed: K,
     ) -> Result<Option<K::Value>, A::Error> {
         if self.rest.is_none() {
-            match self.stream.next_key_seed(Key(self.reading))? {
+            match self.stream.next_key_seed(Key)? {
                 Some(key) => {
                     self.next = Some(self.decide(&key));
                     return match key {
@@ -169,15 +160,11 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for MergingMap<'_, 'de, A> {
         match self.next.take() {
             Some(Next::Stream(overlay)) => self.stream.next_value_seed(Wrap {
                 inner: seed,
-                reading: self.reading,
                 overlay,
             }),
             Some(Next::Replaced(node)) => {
-                self.stream.next_value_seed(Wrap {
-                    inner: std::marker::PhantomData::<IgnoredAny>,
-                    reading: self.reading,
-                    overlay: None,
-                })?;
+                self.stream
+                    .next_value_seed(plain(std::marker::PhantomData::<IgnoredAny>))?;
                 layers(seed, node)
             }
             Some(Next::Layers(node)) => layers(seed, node),
@@ -188,10 +175,10 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for MergingMap<'_, 'de, A> {
     }
 }
 
-/// Reads a stream key as a string (borrowed when it has no escapes), hashing it.
-struct Key<'a>(&'a Reading);
+/// Reads a stream key as a string (borrowed when it has no escapes).
+struct Key;
 
-impl<'de> DeserializeSeed<'de> for Key<'_> {
+impl<'de> DeserializeSeed<'de> for Key {
     type Value = Cow<'de, str>;
 
     fn deserialize<D: de::Deserializer<'de>>(self, key: D) -> Result<Cow<'de, str>, D::Error> {
@@ -199,7 +186,7 @@ impl<'de> DeserializeSeed<'de> for Key<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Key<'_> {
+impl<'de> Visitor<'de> for Key {
     type Value = Cow<'de, str>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -207,17 +194,14 @@ impl<'de> Visitor<'de> for Key<'_> {
     }
 
     fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Cow<'de, str>, E> {
-        self.0.read(hash::hash_str(key));
         Ok(Cow::Borrowed(key))
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Cow<'de, str>, E> {
-        self.0.read(hash::hash_str(key));
         Ok(Cow::Owned(key.to_owned()))
     }
 
     fn visit_string<E: de::Error>(self, key: String) -> Result<Cow<'de, str>, E> {
-        self.0.read(hash::hash_str(&key));
         Ok(Cow::Owned(key))
     }
 }

@@ -5,7 +5,6 @@ use serde_json::{json, Value};
 
 use super::from_slice;
 use super::overlay::from_layers;
-use crate::hash::hash_value;
 use crate::{layered, merge};
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -59,23 +58,19 @@ fn what_it_accepts_is_what_serde_json_gives() {
     assert!(from_slice::<Vec<Mode>>(br#"[{"Slow": {"by": 2, "skip": 1e500}}]"#).is_err());
 }
 
-/// The stream's config and hash against the tree path's: the merge of the parsed layers.
+/// The stream's config against the tree path's: the merge of the parsed layers.
 fn check(below: &[Value], document: &str, above: &[Value]) {
     let tree: Value = serde_json::from_str(document).unwrap();
     fn borrow(values: &[Value]) -> Vec<&Value> {
         values.iter().collect()
     }
-    let (config, hash) =
-        from_layers::<Value>(&borrow(below), document.as_bytes(), &borrow(above)).unwrap();
+    let config = from_layers::<Value>(&borrow(below), document.as_bytes(), &borrow(above)).unwrap();
     let mut all = borrow(below);
     all.push(&tree);
     all.extend(borrow(above));
     assert_eq!(config, merge::merge_all(all.iter().copied()), "{document}");
-    assert_eq!(hash, Some(hash_value(&tree)), "{document}");
     let typed: BTreeMap<String, Value> =
-        from_layers(&borrow(below), document.as_bytes(), &borrow(above))
-            .unwrap()
-            .0;
+        from_layers(&borrow(below), document.as_bytes(), &borrow(above)).unwrap();
     let expected: BTreeMap<String, Value> = layered::from_layers(&all).unwrap();
     assert_eq!(typed, expected);
 }
@@ -104,8 +99,6 @@ fn a_document_between_layers_merges_like_the_trees() {
     // A value above replaces the document's map, which is still read (and checked).
     check(&[], doc, &[json!({"b": 5})]);
     assert!(from_layers::<Value>(&[], br#"{"b": 1e400}"#, &[&json!({"b": 5})]).is_err());
-    // Key order in the document does not change the hash.
-    check(&[], r#"{"z": 1, "a": {"y": 2, "b": 3}}"#, &[]);
 }
 
 #[test]
@@ -116,25 +109,7 @@ fn a_map_above_a_value_of_the_document_is_left_to_the_tree_path() {
 }
 
 #[test]
-fn the_hash_ignores_key_order_and_sees_every_value() {
-    let doc = |text: &str| {
-        from_layers::<IgnoredFields>(&[], text.as_bytes(), &[])
-            .unwrap()
-            .1
-    };
-    #[derive(Deserialize)]
-    struct IgnoredFields {}
-    assert_eq!(
-        doc(r#"{"a": 1, "b": [true]}"#),
-        doc(r#"{"b": [true], "a": 1}"#)
-    );
-    assert_eq!(doc(r#"{"a": 1}"#), Some(hash_value(&json!({"a": 1}))));
-    assert_ne!(doc(r#"{"a": 1}"#), doc(r#"{"a": 2}"#));
-    assert_ne!(doc(r#"{"a": [1, 2]}"#), doc(r#"{"a": [2, 1]}"#));
-}
-
-#[test]
-fn enums_hash_like_their_tree_and_take_a_value_below() {
+fn enums_replace_a_value_below() {
     #[derive(Debug, Deserialize, PartialEq)]
     #[serde(rename_all = "lowercase")]
     enum Level {
@@ -161,10 +136,8 @@ fn enums_hash_like_their_tree_and_take_a_value_below() {
         ),
     ] {
         let defaults = json!({"level": "info"});
-        let (log, hash) = from_layers::<Log>(&[&defaults], doc.as_bytes(), &[]).unwrap();
+        let log = from_layers::<Log>(&[&defaults], doc.as_bytes(), &[]).unwrap();
         assert_eq!(log.level, want, "{doc}");
-        let tree: Value = serde_json::from_str(doc).unwrap();
-        assert_eq!(hash, Some(hash_value(&tree)), "{doc}");
     }
     // A map below a map-form enum would merge into it: the tree path decides.
     let below = json!({"level": {"custom": {"target": "x"}}});
