@@ -56,23 +56,34 @@ impl<'de> Node<'de> {
 }
 
 /// Key-merging map access over two or more maps.
+///
+/// Every entry of every map is listed once and sorted by key (stably, so the values of one key
+/// stay lowest layer first): each key's values are then a run of the list. A lookup of every
+/// key in every map would cost keys × maps; a config followed as a hundred disjoint layers
+/// spent most of a reload there.
 struct MergedMap<'de> {
-    maps: Vec<&'de Map<String, Value>>,
-    keys: std::vec::IntoIter<&'de str>,
+    entries: Vec<(&'de str, &'de Value)>,
+    /// Where the next key's run starts.
+    at: usize,
+    /// Keys not read yet.
+    left: usize,
     value: Option<Node<'de>>,
 }
 
 impl<'de> MergedMap<'de> {
     fn new(maps: Vec<&'de Map<String, Value>>) -> Self {
-        let mut keys: Vec<&str> = maps
-            .iter()
-            .flat_map(|m| m.keys().map(String::as_str))
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
+        let mut entries: Vec<(&str, &Value)> =
+            Vec::with_capacity(maps.iter().map(|m| m.len()).sum());
+        entries.extend(
+            maps.iter()
+                .flat_map(|m| m.iter().map(|(k, v)| (k.as_str(), v))),
+        );
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        let left = entries.chunk_by(|a, b| a.0 == b.0).count();
         MergedMap {
-            maps,
-            keys: keys.into_iter(),
+            entries,
+            at: 0,
+            left,
             value: None,
         }
     }
@@ -85,10 +96,24 @@ impl<'de> MapAccess<'de> for MergedMap<'de> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Error> {
-        let Some(key) = self.keys.next() else {
+        let Some(&(key, first)) = self.entries.get(self.at) else {
             return Ok(None);
         };
-        self.value = node(self.maps.iter().filter_map(|m| m.get(key)).collect());
+        let run = self.entries[self.at..]
+            .iter()
+            .take_while(|(k, _)| *k == key)
+            .count();
+        self.value = match run {
+            1 => Some(Node::One(first)),
+            _ => node(
+                self.entries[self.at..self.at + run]
+                    .iter()
+                    .map(|(_, v)| *v)
+                    .collect(),
+            ),
+        };
+        self.at += run;
+        self.left -= 1;
         seed.deserialize(BorrowedStrDeserializer::new(key))
             .map(Some)
     }
@@ -103,7 +128,7 @@ impl<'de> MapAccess<'de> for MergedMap<'de> {
     }
 
     fn size_hint(&self) -> Option<usize> {
-        Some(self.keys.len())
+        Some(self.left)
     }
 }
 
