@@ -132,13 +132,20 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match cli.command {
+    let code = match cli.command {
         Command::Watch(args) => runtime.block_on(watch(args)),
         Command::Explain(args) => runtime.block_on(explain(args)),
         Command::Render(args) => runtime.block_on(render::render(args)),
         Command::Exec(args) => runtime.block_on(exec::exec(args)),
-    }
+    };
+    // A task still blocked (a write to a stdout nobody reads) must not keep hotconf from
+    // exiting.
+    runtime.shutdown_timeout(SHUTDOWN_DEADLINE);
+    code
 }
+
+/// How long exiting waits for tasks that are still running.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(2);
 
 /// A builder following `sources` in order, with the redaction policy plus `redact`.
 fn builder(sources: &[String], redact: &[String]) -> Result<ReloaderBuilder<Value>, ExitCode> {
@@ -283,7 +290,10 @@ async fn print_events(
             }
             _ => None,
         };
-        if printer.print(&event, config.as_ref()).is_err() {
+        // A stdout nobody reads blocks the write: off the runtime's workers, so that the
+        // reloader and the admin endpoint go on (events missed meanwhile are counted above).
+        let printed = tokio::task::block_in_place(|| printer.print(&event, config.as_ref()));
+        if printed.is_err() {
             return; // stdout closed (a pipe's reader exited)
         }
     }

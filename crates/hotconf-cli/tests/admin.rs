@@ -295,3 +295,73 @@ async fn the_admin_answers_alive_but_not_ready_until_the_first_config() {
     assert_eq!(version["version"], 1);
     watch.stop();
 }
+
+/// `hotconf watch` whose stdout nobody reads (a stalled log collector): the reloader and the
+/// admin endpoint go on following the config, and SIGTERM still ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_stdout_stops_neither_the_reloads_nor_the_exit() {
+    const CHANGES: u64 = 20;
+    let dir = tempfile::tempdir().unwrap();
+    // 20 KB per applied line: a few fill the pipe's 64 KiB.
+    let big = |n: u64| format!(r#"{{"n": {n}, "pad": "{}"}}"#, "x".repeat(20_000));
+    save(&dir.path().join("app.json"), &big(0));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hotconf"))
+        .args(["watch", "--admin", "127.0.0.1:0", "./app.json"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped()) // kept open, never read
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stdout = child.stdout.take().unwrap();
+    let mut watch = Watch {
+        stdout: mpsc::channel().1,
+        stderr: lines(child.stderr.take().unwrap()),
+        child,
+    };
+    let base = format!("http://{}", watch.admin_addr());
+    let http = reqwest::Client::new();
+    let version = || async {
+        let text = http
+            .get(format!("{base}/config/version"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        serde_json::from_str::<Value>(&text).unwrap()["version"].as_u64()
+    };
+    // Nothing but the admin endpoint shows progress while stdout is stalled: polled, with a
+    // deadline per change (version 1 is the first config, read after the admin line).
+    for n in 0..=CHANGES {
+        if n > 0 {
+            save(&dir.path().join("app.json"), &big(n));
+        }
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        while version().await != Some(n + 1) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "change {n} not applied in time: {:?}",
+                version().await
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(watch.child.id().to_string())
+        .status();
+    // Polled: the process is the one thing the test cannot await without giving it away.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(status) = watch.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "hotconf did not exit after SIGTERM with its stdout stalled"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(status.code(), Some(0));
+}

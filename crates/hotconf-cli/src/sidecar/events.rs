@@ -4,13 +4,30 @@
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
 
 use hotconf::Event;
 use serde_json::Value;
 
+/// Lines waiting for the writer thread; past this many, new ones are dropped and counted.
+const QUEUED: usize = 1024;
+
+/// How long closing the log waits for the queued lines to be written.
+const CLOSE_DEADLINE: Duration = Duration::from_secs(2);
+
 /// Where events go, one JSON object per line, flushed per line.
+///
+/// A thread of its own writes them: stderr can be a pipe nobody reads any more (a stalled log
+/// collector), and a blocked write must not stop the outputs from following the config. While
+/// the writer is blocked, lines queue up to [`QUEUED`]; later ones are dropped, and once it
+/// writes again an `events_dropped` event says how many.
 pub(crate) struct EventLog {
-    out: Box<dyn Write + Send>,
+    lines: Option<mpsc::SyncSender<String>>,
+    dropped: Arc<AtomicU64>,
+    /// Told when the writer thread has written everything and ended.
+    done: mpsc::Receiver<()>,
 }
 
 impl std::fmt::Debug for EventLog {
@@ -26,34 +43,82 @@ impl EventLog {
             Some(path) => Box::new(OpenOptions::new().create(true).append(true).open(path)?),
             None => Box::new(io::stderr()),
         };
-        Ok(EventLog { out })
+        Ok(EventLog::to(out))
+    }
+
+    fn to(mut out: Box<dyn Write + Send>) -> EventLog {
+        let (lines, queued) = mpsc::sync_channel::<String>(QUEUED);
+        let (finished, done) = mpsc::channel();
+        let dropped = Arc::new(AtomicU64::new(0));
+        let counted = dropped.clone();
+        std::thread::Builder::new()
+            .name("hotconf-events".into())
+            .spawn(move || {
+                for line in queued {
+                    let count = counted.swap(0, Ordering::Relaxed);
+                    if count > 0 {
+                        let fields = serde_json::json!({ "count": count });
+                        write_line(&mut out, &named("events_dropped", fields));
+                    }
+                    write_line(&mut out, &line);
+                }
+                let _ = finished.send(());
+            })
+            .map_err(|e| eprintln!("hotconf: no thread for the event log: {e}"))
+            .ok();
+        EventLog {
+            lines: Some(lines),
+            dropped,
+            done,
+        }
     }
 
     /// A reloader event, as `hotconf watch` prints it but without the config: no values in
     /// the sidecar's log.
     pub(crate) fn event(&mut self, event: &Event) {
-        self.line(&serde_json::to_string(event).unwrap_or_default());
+        self.line(serde_json::to_string(event).unwrap_or_default());
     }
 
     /// A sidecar event: `{"event": name, ...fields}`, `event` first as in `hotconf watch`.
     pub(crate) fn emit(&mut self, name: &str, fields: Value) {
-        let name = Value::from(name);
-        match fields {
-            Value::Object(fields) if !fields.is_empty() => {
-                let fields = Value::Object(fields).to_string();
-                self.line(&format!("{{\"event\":{name},{}", &fields[1..]));
-            }
-            _ => self.line(&format!("{{\"event\":{name}}}")),
-        }
+        self.line(named(name, fields));
     }
 
-    fn line(&mut self, line: &str) {
-        // A log that cannot be written must not stop the sidecar: the outputs still matter.
-        let _ = writeln!(self.out, "{line}").and_then(|()| self.out.flush());
+    fn line(&mut self, line: String) {
+        let Some(lines) = &self.lines else { return };
+        if let Err(mpsc::TrySendError::Full(_)) = lines.try_send(line) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
+/// The queued lines are written before the process exits, unless the writer stays blocked
+/// past [`CLOSE_DEADLINE`].
+impl Drop for EventLog {
+    fn drop(&mut self) {
+        self.lines = None;
+        let _ = self.done.recv_timeout(CLOSE_DEADLINE);
+    }
+}
+
+/// `{"event": name, ...fields}`, `event` first.
+fn named(name: &str, fields: Value) -> String {
+    let name = Value::from(name);
+    match fields {
+        Value::Object(fields) if !fields.is_empty() => {
+            let fields = Value::Object(fields).to_string();
+            format!("{{\"event\":{name},{}", &fields[1..])
+        }
+        _ => format!("{{\"event\":{name}}}"),
+    }
+}
+
+/// A log that cannot be written must not stop the sidecar: the outputs still matter.
+fn write_line(out: &mut Box<dyn Write + Send>, line: &str) {
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
 /// Milliseconds with microsecond precision, for `duration_ms` fields.
-pub(crate) fn millis(duration: std::time::Duration) -> f64 {
+pub(crate) fn millis(duration: Duration) -> f64 {
     (duration.as_micros() as f64) / 1000.0
 }

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -52,7 +52,25 @@ impl Config {
 pub struct Sidecar {
     child: Option<Child>,
     events: mpsc::Receiver<Value>,
+    /// Stderr while nobody reads it ([`Sidecar::start_unread`]), and where its events go.
+    unread: Option<(ChildStderr, mpsc::Sender<Value>)>,
     stdout: mpsc::Receiver<String>,
+}
+
+/// Sends each line of `from`, parsed, to `to`, from a thread of its own.
+fn forward<R: std::io::Read + Send + 'static, T: Send + 'static>(
+    from: R,
+    parse: fn(String) -> T,
+    to: mpsc::Sender<T>,
+) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines() {
+            let Ok(line) = line else { return };
+            if to.send(parse(line)).is_err() {
+                return;
+            }
+        }
+    });
 }
 
 fn lines<R: std::io::Read + Send + 'static, T: Send + 'static>(
@@ -60,20 +78,27 @@ fn lines<R: std::io::Read + Send + 'static, T: Send + 'static>(
     parse: fn(String) -> T,
 ) -> mpsc::Receiver<T> {
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(from).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(parse(line)).is_err() {
-                return;
-            }
-        }
-    });
+    forward(from, parse, tx);
     rx
+}
+
+/// An event line as JSON; lines that are not JSON (hotconf's own `hotconf: …` messages) arrive
+/// as strings.
+fn event(line: String) -> Value {
+    serde_json::from_str(&line).unwrap_or(Value::String(line))
 }
 
 impl Sidecar {
     /// `hotconf SUBCOMMAND ARGS…` in `dir`.
     pub fn start(subcommand: &str, args: &[&str], dir: &Path) -> Sidecar {
+        let mut sidecar = Sidecar::start_unread(subcommand, args, dir);
+        sidecar.read_events();
+        sidecar
+    }
+
+    /// The same, with its stderr a pipe nobody reads until [`read_events`](Self::read_events):
+    /// a stalled log collector.
+    pub fn start_unread(subcommand: &str, args: &[&str], dir: &Path) -> Sidecar {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hotconf"))
             .arg(subcommand)
             .args(args)
@@ -83,15 +108,20 @@ impl Sidecar {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        // Lines that are not JSON (hotconf's own `hotconf: …` messages) arrive as strings.
-        let events = lines(child.stderr.take().unwrap(), |line| {
-            serde_json::from_str(&line).unwrap_or(Value::String(line))
-        });
+        let (to, events) = mpsc::channel();
         let stdout = lines(child.stdout.take().unwrap(), |line| line);
         Sidecar {
+            unread: Some((child.stderr.take().unwrap(), to)),
             child: Some(child),
             events,
             stdout,
+        }
+    }
+
+    /// Starts reading the events on stderr.
+    pub fn read_events(&mut self) {
+        if let Some((stderr, to)) = self.unread.take() {
+            forward(stderr, event, to);
         }
     }
 

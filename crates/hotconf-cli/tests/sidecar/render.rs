@@ -410,3 +410,46 @@ fn events_go_to_the_events_file_when_asked() {
     );
     assert_eq!(events[2]["action"], "signal");
 }
+
+/// A log collector that stops reading (stderr a full pipe) does not stop the outputs from
+/// following the config: the events that do not fit are dropped and counted, and the count is
+/// told once the log moves again.
+#[test]
+fn a_stalled_event_log_does_not_stop_the_outputs() {
+    // Three events per change (applied, rendered, command): far more than the pipe's 64 KiB
+    // and the sidecar's queue of 1 024 lines hold.
+    const CHANGES: u64 = 800;
+    let config = Config::start();
+    config.put(&json!({"n": 0}));
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "app.tpl", "{{ config.n }}\n");
+    let uri = config.uri();
+    let mut sidecar = Sidecar::start_unread(
+        "render",
+        &[&uri, "--template", "app.tpl:n.txt", "--exec", "cat n.txt"],
+        dir.path(),
+    );
+    // The command's output (stdout, read) shows each change rendered while nobody reads the
+    // events.
+    for n in 0..=CHANGES {
+        if n > 0 {
+            config.put(&json!({"n": n}));
+        }
+        assert_eq!(sidecar.line(), n.to_string());
+    }
+    sidecar.read_events();
+    let (dropped, _) = sidecar.until("events_dropped");
+    assert!(dropped["count"].as_u64().unwrap() > 0, "{dropped}");
+    // The log is whole again after it: the next change's events arrive in order.
+    config.put(&json!({"n": CHANGES + 1}));
+    loop {
+        let applied = sidecar.until("applied").0;
+        if applied["version"] == CHANGES + 2 {
+            break;
+        }
+    }
+    sidecar.after_change("rendered");
+    let command = sidecar.after_change("command");
+    assert_eq!(command["version"], CHANGES + 2, "{command}");
+    assert_eq!(sidecar.line(), (CHANGES + 1).to_string());
+}
