@@ -115,10 +115,10 @@ impl Tree {
         let computed = match (&self.source, self.json_map_bytes()) {
             (Source::Json(..), Some(bytes)) => hash::hash_bytes(bytes),
             (Source::Layers(layers), _) => {
-                let mut hashes = Vec::with_capacity(layers.len());
-                for layer in layers {
-                    hashes.push(layer.content_hash()?);
-                }
+                let hashes = layers
+                    .iter()
+                    .map(|l| l.content_hash())
+                    .collect::<Result<Vec<u64>>>()?;
                 hash::hash_list(&hashes)
             }
             _ => hash::hash_value(self.value()?),

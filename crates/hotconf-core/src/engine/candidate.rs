@@ -48,25 +48,24 @@ impl<T: DeserializeOwned> Candidate<T> {
         restart_required: &[Vec<PathSegment>],
         current: Option<&Snapshot<T>>,
     ) -> Result<Option<Candidate<T>>> {
-        let mut layers: Vec<(&str, &Arc<Tree>)> = Vec::with_capacity(sources.len());
-        layers.extend(
-            sources
-                .iter()
-                .filter_map(|s| s.latest().map(|t| (s.name(), t)))
-                .filter(|(_, t)| !t.is_empty_map()),
-        );
+        let layers: Vec<(&str, &Arc<Tree>)> = sources
+            .iter()
+            .filter_map(|s| s.latest().map(|t| (s.name(), t)))
+            .filter(|(_, t)| !t.is_empty_map())
+            .collect();
         // A config read from disk is replaced by the sources' first one even when equal, so
         // that the origin says the sources are followed again.
         let unchanged = |hash: u64| {
             current.is_some_and(|c| c.content_hash() == hash && *c.origin() != Origin::Disk)
         };
         let revisions = || -> Arc<[(String, Revision)]> {
-            let mut revisions = Vec::with_capacity(sources.len());
-            revisions.extend(sources.iter().filter_map(|s| {
-                s.latest_revision()
-                    .map(|r| (s.name().to_owned(), r.clone()))
-            }));
-            revisions.into()
+            sources
+                .iter()
+                .filter_map(|s| {
+                    s.latest_revision()
+                        .map(|r| (s.name().to_owned(), r.clone()))
+                })
+                .collect()
         };
         let views = || -> Arc<[LayerView]> { sources.iter().map(SourceState::view).collect() };
         let plain = restart_required.is_empty();

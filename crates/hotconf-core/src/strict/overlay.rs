@@ -39,11 +39,8 @@ pub(crate) fn from_layers<'de, T: DeserializeOwned>(
     let (Some(lower), Some(upper)) = (maps(below), maps(above)) else {
         return Err(de::Error::custom("a layer is not a map"));
     };
-    let overlay = Overlay { lower, upper };
-    parse_json!(bytes, |json| T::deserialize(Strict::new(
-        json,
-        Some(overlay)
-    )))
+    let overlay = Some(Overlay { lower, upper });
+    parse_json!(bytes, |json| T::deserialize(Strict::new(json, overlay)))
 }
 
 /// What the value of the key just read comes from.
