@@ -9,10 +9,14 @@ use hotconf_core::{Error, ErrorKind, Limits, Result, Secret};
 use once_cell::sync::OnceCell;
 use reqwest::{redirect, Response, StatusCode, Url};
 
+mod servers;
+
 use crate::config::ClientConfig;
 use crate::error::{bad_answer, from_status, from_transport};
 use crate::poller::Poller;
-use crate::wire::{encode, sign, ApolloConfig, Notification, ServiceDto};
+use crate::wire::{encode, sign, ApolloConfig, Notification};
+
+use self::servers::Servers;
 
 /// How much of an error answer's body is kept (for its message); the rest is not read.
 const ERROR_BODY: usize = 4 << 10;
@@ -70,26 +74,8 @@ struct Inner {
     poller: Poller,
 }
 
-/// The config services requests go to, and which one is current.
-#[derive(Debug, Default)]
-struct Servers {
-    /// Base URLs (`http://host:port`, no trailing `/`); empty until discovered (meta mode).
-    bases: Vec<String>,
-    current: usize,
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// `http://host:port` for `host:port`; a URL is kept (without its trailing `/`).
-fn base_url(endpoint: &str) -> String {
-    let trimmed = endpoint.trim_end_matches('/');
-    if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
-        trimmed.to_owned()
-    } else {
-        format!("http://{trimmed}")
-    }
 }
 
 impl ApolloClient {
@@ -327,98 +313,6 @@ impl ApolloClient {
             }),
             StatusCode::NOT_MODIFIED => Ok(None),
             other => Err(self.status_error("polling", what, other, &body)),
-        }
-    }
-
-    /// The config services a meta server lists (`GET /services/config`), as base URLs; the
-    /// endpoints themselves when the client is not in meta mode.
-    ///
-    /// # Errors
-    /// A transient error when no meta server answers with a non-empty list.
-    pub async fn config_services(&self) -> Result<Vec<String>> {
-        if !self.config.meta {
-            self.config.check()?;
-            return Ok(self.config.endpoints.iter().map(|e| base_url(e)).collect());
-        }
-        let http = self.http()?;
-        let mut last = None;
-        for meta in &self.config.endpoints {
-            let url = format!("{}/services/config", base_url(meta));
-            let what = "services/config";
-            let answer = async {
-                let response = http
-                    .get(url)
-                    .timeout(self.config.request_timeout)
-                    .send()
-                    .await
-                    .map_err(|e| from_transport("listing", what, e))?;
-                let status = response.status();
-                let body = self
-                    .body(response, status, SMALL_BODY, "listing", what)
-                    .await?;
-                if status != StatusCode::OK {
-                    return Err(self.status_error("listing", what, status, &body));
-                }
-                let list: Vec<ServiceDto> = serde_json::from_slice(&body).map_err(|e| {
-                    bad_answer("listing", what, "is not a service list").with_cause(e)
-                })?;
-                let bases: Vec<String> = list
-                    .iter()
-                    .filter(|s| !s.homepage_url.is_empty())
-                    .map(|s| base_url(&s.homepage_url))
-                    .collect();
-                if bases.is_empty() {
-                    return Err(bad_answer("listing", what, "lists no config service"));
-                }
-                Ok(bases)
-            }
-            .await;
-            match answer {
-                Ok(bases) => return Ok(bases),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| {
-            Error::new(
-                ErrorKind::Config,
-                "apollo: give at least one meta server address",
-            )
-        }))
-    }
-
-    /// The current config service, discovered first in meta mode.
-    async fn base(&self) -> Result<(String, usize)> {
-        {
-            let servers = lock(&self.inner.servers);
-            if !servers.bases.is_empty() {
-                let i = servers.current % servers.bases.len();
-                return Ok((servers.bases[i].clone(), servers.bases.len()));
-            }
-        }
-        let bases = self.config_services().await?;
-        let mut servers = lock(&self.inner.servers);
-        if servers.bases.is_empty() {
-            if self.config.meta {
-                tracing::info!(services = ?bases, "apollo: the meta server lists these config services");
-            }
-            servers.bases = bases;
-            servers.current = 0;
-        }
-        let i = servers.current % servers.bases.len();
-        Ok((servers.bases[i].clone(), servers.bases.len()))
-    }
-
-    /// `base` could not be reached: the next request goes to the next config service; after a
-    /// whole round in meta mode, the meta server is asked again.
-    fn failed(&self, base: &str) {
-        let mut servers = lock(&self.inner.servers);
-        let len = servers.bases.len();
-        if len == 0 || servers.bases[servers.current % len] != base {
-            return;
-        }
-        servers.current = (servers.current + 1) % len;
-        if servers.current == 0 && self.config.meta {
-            servers.bases.clear();
         }
     }
 
