@@ -96,6 +96,11 @@ impl Drop for Watch {
     }
 }
 
+/// The body of a GET of `url`.
+async fn text(http: &reqwest::Client, url: &str) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 fn save(path: &Path, text: &str) {
     let tmp = path.with_extension("swp");
     std::fs::write(&tmp, text).unwrap();
@@ -158,14 +163,7 @@ async fn prometheus_scrapes_the_admin_endpoint_and_sees_the_change() {
     assert_eq!(up.first().map(|s| s.1), Some(1.0), "{up:?}");
 
     let http = reqwest::Client::new();
-    let exposition = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let exposition = text(&http, &format!("{base}/metrics")).await;
     promtool_check_metrics(&exposition).expect("promtool accepts the exposition");
     assert!(!exposition.contains(SECRET));
     assert!(
@@ -321,15 +319,8 @@ async fn a_stalled_stdout_stops_neither_the_reloads_nor_the_exit() {
     let base = format!("http://{}", watch.admin_addr());
     let http = reqwest::Client::new();
     let version = || async {
-        let text = http
-            .get(format!("{base}/config/version"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        serde_json::from_str::<Value>(&text).unwrap()["version"].as_u64()
+        let answer = text(&http, &format!("{base}/config/version")).await;
+        serde_json::from_str::<Value>(&answer).unwrap()["version"].as_u64()
     };
     // Nothing but the admin endpoint shows progress while stdout is stalled: polled, with a
     // deadline per change (version 1 is the first config, read after the admin line).
