@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hotconf_core::provider::{redact_secret, BoundedBody};
-use hotconf_core::{Error, ErrorKind, Limits, Result, Secret};
+use hotconf_core::{Error, ErrorKind, Limits, LongPollPace, Result, Secret};
 use once_cell::sync::OnceCell;
 use reqwest::{redirect, Response, StatusCode, Url};
 
@@ -170,6 +170,15 @@ impl ApolloClient {
     /// notification was lost (default 5 minutes).
     pub fn check_interval(self, interval: Duration) -> Self {
         self.edit(|c| c.check_interval = interval)
+    }
+
+    /// The pace of the long poll when the server answers at once (a proxy that does not hold
+    /// requests, a misbehaving server): `burst` polls back to back, then one per `refill`.
+    /// A poll the server held earns its turn back, so changes are never delayed by it.
+    /// Default [`LongPollPace::DEFAULT`] (burst 2, one more per second; Apollo's Java client
+    /// allows 2 a second).
+    pub fn poll_pace(self, pace: LongPollPace) -> Self {
+        self.edit(|c| c.poll_pace = pace)
     }
 
     /// What one read may bring: `max_bytes` per value (and per document), `max_keys` and

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use hotconf_core::provider::SourceUri;
-use hotconf_core::{Error, ErrorKind, Format, Limits, Result, Secret};
+use hotconf_core::{Error, ErrorKind, Format, Limits, LongPollPace, Result, Secret};
 
 /// The URI schemes this backend serves: `apollo://`.
 pub const SCHEMES: &[&str] = &["apollo"];
@@ -37,6 +37,8 @@ pub(crate) struct ClientConfig {
     pub(crate) request_timeout: Duration,
     pub(crate) poll_timeout: Duration,
     pub(crate) check_interval: Duration,
+    /// The pace of the long poll when the server answers at once.
+    pub(crate) poll_pace: LongPollPace,
     pub(crate) limits: Limits,
 }
 
@@ -54,6 +56,7 @@ impl ClientConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             poll_timeout: DEFAULT_POLL_TIMEOUT,
             check_interval: DEFAULT_CHECK_INTERVAL,
+            poll_pace: LongPollPace::DEFAULT,
             limits: Limits::default(),
         }
     }
@@ -140,8 +143,8 @@ impl From<&str> for ApolloSource {
     }
 }
 
-/// Parses `apollo://HOST:PORT[,HOST:PORT…]/APP_ID/NAMESPACE?cluster=C&secret=S&label=L&ip=IP&dc=D&meta=true&format=F&typed=true&check=5m&poll_timeout=90s`
-/// into client settings and a source.
+/// Parses `apollo://HOST:PORT[,HOST:PORT…]/APP_ID/NAMESPACE?cluster=C&secret=S&label=L&ip=IP&dc=D&meta=true&format=F&typed=true&check=5m&poll_timeout=90s&burst=2&refill=1s`
+/// into client settings and a source (`burst` and `refill`: the long poll's [`LongPollPace`]).
 pub(crate) fn from_uri(uri: &SourceUri) -> Result<(ClientConfig, ApolloSource)> {
     uri.expect_scheme(SCHEMES)?;
     let mut client = ClientConfig::new(uri.endpoints_with_port(DEFAULT_PORT)?);
@@ -169,6 +172,12 @@ pub(crate) fn from_uri(uri: &SourceUri) -> Result<(ClientConfig, ApolloSource)> 
     }
     if let Some(timeout) = query.positive_duration("poll_timeout")? {
         client.poll_timeout = timeout;
+    }
+    if let Some(burst) = query.parse::<u32>("burst")? {
+        client.poll_pace.burst = burst.max(1);
+    }
+    if let Some(refill) = query.positive_duration("refill")? {
+        client.poll_pace.refill = refill;
     }
     let mut source = ApolloSource::namespace(namespace);
     if let Some(format) = query.format()? {
@@ -255,6 +264,7 @@ mod tests {
         );
         assert_eq!(c.data_center.as_deref(), Some("dc1"));
         assert_eq!(c.check_interval, Duration::from_secs(30));
+        assert_eq!(c.poll_pace, LongPollPace::DEFAULT);
         assert!(!c.meta);
         assert_eq!(s.namespace, "application");
         let printed = name(&c, &s);
@@ -268,6 +278,15 @@ mod tests {
         assert!(c.meta);
         assert_eq!(c.cluster, "default");
         assert_eq!(s.kind, Kind::Document(Format::Yaml));
+        let (c, _) = parse("apollo://h/app/application?burst=5&refill=250ms").unwrap();
+        assert_eq!(
+            c.poll_pace,
+            LongPollPace {
+                burst: 5,
+                refill: Duration::from_millis(250)
+            }
+        );
+        assert!(parse("apollo://h/app/application?refill=0s").is_err());
         let (_, s) = parse("apollo://h/app/notes.txt?format=json").unwrap();
         assert_eq!(s.kind, Kind::Document(Format::Json));
         for bad in [

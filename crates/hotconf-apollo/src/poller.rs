@@ -2,12 +2,16 @@
 //! notification id of every namespace its providers follow, as Apollo's own clients do. A
 //! namespace whose id changes (in either direction: a restored server may hand out lower ids)
 //! wakes its followers, which read it; a failed poll wakes them too, so that they report the
-//! failure themselves (and keep their last good state).
+//! failure themselves (and keep their last good state). Polls are paced ([`Pacer`]): a server
+//! that answers at once with nothing new (a 304, or ids that are not higher) gets about one
+//! poll a second, never a busy loop; a poll the server held is never delayed, and a poll that
+//! brought a new release gives its turn back, so changes are never paced.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use hotconf_core::provider::Backoff;
+use hotconf_core::Pacer;
 use tokio::sync::{watch, Notify};
 
 use crate::client::ApolloClient;
@@ -129,7 +133,9 @@ impl Poller {
 async fn run(client: ApolloClient) {
     let poller = client.poller();
     let mut failures: u32 = 0;
+    let mut pacer = Pacer::new(client.config().poll_pace);
     loop {
+        pacer.ready().await;
         let sent: Vec<Notification> = {
             let mut state = poller.lock();
             if state.namespaces.is_empty() {
@@ -144,7 +150,11 @@ async fn run(client: ApolloClient) {
         };
         let answer = tokio::select! {
             answer = client.poll(&sent) => answer,
-            () = poller.restart.notified() => continue,
+            () = poller.restart.notified() => {
+                // Abandoned by us, not answered: its turn is given back.
+                pacer.refund();
+                continue;
+            }
         };
         match answer {
             Ok(answer) => {
@@ -160,6 +170,11 @@ async fn run(client: ApolloClient) {
                     else {
                         continue;
                     };
+                    if notification.notification_id > watched.id {
+                        // A new release: changes are never paced (an id that only flips, as
+                        // between two servers out of step, is).
+                        pacer.refund();
+                    }
                     if watched.id != notification.notification_id {
                         watched.id = notification.notification_id;
                         watched.messages = notification.messages;

@@ -25,26 +25,12 @@ pub enum Consistency {
     Consistent,
 }
 
-/// The request rate limit of the watch loop: a token bucket that allows `burst` requests at
-/// once, refilled with one token every `refill`. Idle blocking queries never use it up; it only
-/// bounds the requests while values churn (or while a server answers at once, e.g. index 0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Requests allowed back to back.
-    pub burst: u32,
-    /// Time to earn one more request.
-    pub refill: Duration,
-}
-
-impl Default for RateLimit {
-    /// Burst 2, one more request per second.
-    fn default() -> Self {
-        RateLimit {
-            burst: 2,
-            refill: Duration::from_secs(1),
-        }
-    }
-}
+/// The request rate limit of the watch loop: the core's [`LongPollPace`](hotconf_core::LongPollPace),
+/// a token bucket that allows `burst` requests at once, refilled with one token every `refill`
+/// (default burst 2, one more per second). Idle blocking queries never use it up (a query the
+/// server held earns its token back); it only bounds the requests while values churn, or while
+/// a server answers at once (index 0, a proxy that does not hold requests).
+pub use hotconf_core::LongPollPace as RateLimit;
 
 /// How long a blocking query may wait by default: 5 minutes, Consul's own default.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);

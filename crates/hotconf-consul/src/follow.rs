@@ -1,6 +1,7 @@
 //! The watch loop of docs/protocols.md#consul-the-client-loop: block on the last index (a 404's
 //! included); when the index goes backwards, reset to 0 and read at once; never block on an
-//! index below 1; take a token from a bucket before every request. The core follow helper does
+//! index below 1; take a turn from the core's [`Pacer`] (a token bucket) before every request,
+//! so a server that answers at once is polled about once a second. The core follow helper does
 //! the rest: changes detected by content (a return is no proof of a change), revisions that
 //! never go back, jittered backoff after an error (see [`Follower::retry`]).
 
@@ -8,9 +9,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use hotconf_core::provider::{Backoff, Content, Follow, Layer, Retry};
-use hotconf_core::{Error, ErrorKind, Result, Revision};
+use hotconf_core::{Error, ErrorKind, Pacer, Result, Revision};
 
-use crate::bucket::TokenBucket;
 use crate::client::{Block, ConsulClient};
 use crate::config::{ConsulSource, Mode};
 
@@ -20,18 +20,19 @@ pub(crate) struct Follower {
     name: String,
     /// The index to block on; 0 reads at once.
     index: u64,
-    bucket: TokenBucket,
+    /// Paces the requests (the source's rate limit).
+    pacer: Pacer,
 }
 
 impl Follower {
     pub(crate) fn new(kv: ConsulClient, source: Arc<ConsulSource>, name: String) -> Self {
-        let bucket = TokenBucket::new(source.rate_limit);
+        let pacer = Pacer::new(source.rate_limit);
         Follower {
             kv,
             source,
             name,
             index: 0,
-            bucket,
+            pacer,
         }
     }
 }
@@ -41,7 +42,7 @@ impl Follow for Follower {
     /// One blocking query (or more, after an index reset): the state as of the index returned.
     async fn read(&mut self) -> Result<Layer> {
         loop {
-            self.bucket.take().await;
+            self.pacer.ready().await;
             let block = Some(Block {
                 index: self.index,
                 wait: self.source.wait,

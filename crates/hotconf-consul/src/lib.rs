@@ -22,7 +22,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod bucket;
 mod client;
 mod config;
 mod error;

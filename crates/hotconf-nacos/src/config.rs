@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hotconf_core::provider::SourceUri;
-use hotconf_core::{Error, ErrorKind, Format, Limits, Result, Secret};
+use hotconf_core::{Error, ErrorKind, Format, Limits, LongPollPace, Result, Secret};
 
 /// The URI schemes this backend serves: `nacos://`.
 pub const SCHEMES: &[&str] = &["nacos"];
@@ -76,6 +76,11 @@ pub struct NacosSource {
     /// creation, deletion and pushes lost across a reconnect). With the long poll, each poll is
     /// a check held up to 30 s, and this caps the pause after polls that fail. Default 5 s.
     pub check_interval: Duration,
+    /// The pace of the long poll when the server answers at once (a proxy that does not hold
+    /// the listener, a misbehaving server): `burst` polls back to back, then one per `refill`.
+    /// A poll the server held earns its turn back, so a change is never delayed by it.
+    /// Default [`LongPollPace::DEFAULT`] (burst 2, one more per second).
+    pub poll_pace: LongPollPace,
     /// Where the SDK of [`Listener::Sdk`] keeps its cache, used as it is. Default: `sdk` in a
     /// fresh private directory in the temp dir (`hotconf-nacos-XXXXXX`, mode 0700), removed
     /// when the watch ends (the private directory is left, empty); never `~/nacos`.
@@ -92,6 +97,7 @@ impl NacosSource {
             format: None,
             listener: Listener::default(),
             check_interval: Duration::from_secs(5),
+            poll_pace: LongPollPace::DEFAULT,
             cache_dir: None,
         }
     }
@@ -122,6 +128,12 @@ impl NacosSource {
     /// Sets the check interval (see [`check_interval`](field@NacosSource::check_interval)).
     pub fn check_interval(mut self, interval: Duration) -> Self {
         self.check_interval = interval;
+        self
+    }
+
+    /// Sets the long poll's pace (see [`poll_pace`](field@NacosSource::poll_pace)).
+    pub fn poll_pace(mut self, pace: LongPollPace) -> Self {
+        self.poll_pace = pace;
         self
     }
 
@@ -158,8 +170,8 @@ impl NacosSource {
     }
 }
 
-/// Parses `nacos://[user:password@]host[:port]/<dataId>?group=&namespace=&format=&check=5s&listener=long-poll|sdk&grpc_port=`
-/// into client settings and a source.
+/// Parses `nacos://[user:password@]host[:port]/<dataId>?group=&namespace=&format=&check=5s&listener=long-poll|sdk&grpc_port=&burst=2&refill=1s`
+/// into client settings and a source (`burst` and `refill`: the long poll's [`LongPollPace`]).
 pub(crate) fn from_uri(uri: &SourceUri) -> Result<(ClientConfig, NacosSource)> {
     uri.expect_scheme(SCHEMES)?;
     let mut client = ClientConfig::new(vec![uri.one_endpoint(DEFAULT_PORT)?]);
@@ -184,6 +196,12 @@ pub(crate) fn from_uri(uri: &SourceUri) -> Result<(ClientConfig, NacosSource)> {
         source = source.listener(Listener::Sdk);
     }
     client.grpc_port = query.parse("grpc_port")?;
+    if let Some(burst) = query.parse::<u32>("burst")? {
+        source.poll_pace.burst = burst.max(1);
+    }
+    if let Some(refill) = query.positive_duration("refill")? {
+        source.poll_pace.refill = refill;
+    }
     query.finish()?;
     client.user = uri.username.clone();
     client.password = uri.password.clone();
@@ -230,6 +248,16 @@ mod tests {
         assert_eq!(s.check_interval, Duration::from_millis(250));
         assert_eq!(s.resolved_format(None, "n").unwrap(), Format::Yaml);
         assert_eq!(s.listener, Listener::LongPoll);
+        assert_eq!(s.poll_pace, LongPollPace::DEFAULT);
+        let paced = parse("nacos://h/a.yaml?burst=3&refill=2s").unwrap().1;
+        assert_eq!(
+            paced.poll_pace,
+            LongPollPace {
+                burst: 3,
+                refill: Duration::from_secs(2)
+            }
+        );
+        assert!(parse("nacos://h/a.yaml?refill=0s").is_err());
         assert_eq!(
             name(&c, &s),
             "nacos://nacos@127.0.0.1:8848/app.yaml?group=G"

@@ -1,22 +1,20 @@
 //! The watch of a Nacos config: between reads, wait on the listener (the HTTP long poll, or
 //! nacos-sdk's push used only as a hint) and on the periodic check; the core follow helper
-//! yields only changes (by content: the md5 the console shows is the revision).
+//! yields only changes (by content: the md5 the console shows is the revision). Long polls are
+//! paced ([`Pacer`], the source's `poll_pace`): a server that answers the listener at once with
+//! nothing new gets about one poll a second, never a busy loop; a poll the server held is never
+//! delayed, and one whose change a read confirms (a new md5) gives its turn back.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use hotconf_core::provider::{follow, Backoff, Follow, Layer, WatchStream};
-use hotconf_core::{Provider, Result};
+use hotconf_core::{Pacer, Provider, Result};
 use tokio::sync::Notify;
 
 use crate::config::Listener;
 use crate::listener::keep_listening;
 use crate::provider::NacosProvider;
-
-/// A long poll that ends without a change sooner than this did not hold (the server holds at
-/// least 10 s): it counts as a misfire.
-const QUICK: Duration = Duration::from_secs(1);
 
 /// The stream of a Nacos config's states: the current one first, then every change.
 pub(crate) fn watch(provider: NacosProvider) -> WatchStream {
@@ -25,11 +23,13 @@ pub(crate) fn watch(provider: NacosProvider) -> WatchStream {
         Listener::LongPoll => None,
         Listener::Sdk => Some(SdkHint::default()),
     };
+    let pacer = Pacer::new(provider.source.poll_pace);
     let watch = Watch {
         provider,
         sdk,
         md5: None,
         misfires: 0,
+        pacer,
     };
     follow(name, watch)
 }
@@ -55,9 +55,11 @@ struct Watch {
     sdk: Option<SdkHint>,
     /// The md5 of the state last read (empty: the config does not exist).
     md5: Option<String>,
-    /// Wake-ups in a row that brought no change (failed polls, polls that did not hold, hints a
-    /// read found nothing behind).
+    /// Wake-ups in a row that brought no change (failed polls, hints a read found nothing
+    /// behind).
     misfires: u32,
+    /// Paces the long polls.
+    pacer: Pacer,
 }
 
 #[async_trait]
@@ -77,6 +79,9 @@ impl Follow for Watch {
         } else {
             self.misfires = 0;
             self.md5 = Some(md5);
+            // A genuine change: the poll that announced it gives its turn back (changes are
+            // never paced; only polls that bring nothing are).
+            self.pacer.refund();
         }
         Ok(layer)
     }
@@ -97,18 +102,19 @@ impl Follow for Watch {
         let md5 = self.md5.clone().unwrap_or_default();
         loop {
             if self.misfires > 0 {
-                // Polls that fail, return at once without a change, or report changes a read
-                // does not find: never a busy loop (at most one poll per check interval).
+                // Polls that fail, or report changes a read does not find: back off (up to the
+                // check interval).
                 let delay = Backoff::TRANSPORT
                     .delay(self.misfires - 1)
                     .min(config.check_interval);
                 tokio::time::sleep(delay).await;
             }
-            let started = tokio::time::Instant::now();
+            // Polls that come back at once without a change (a proxy that does not hold
+            // them): paced, about one a second after a burst; a held poll never waits here.
+            self.pacer.ready().await;
             match self.provider.client.api.long_poll(config, &md5).await {
                 Ok(true) => return,
-                Ok(false) if started.elapsed() >= QUICK => self.misfires = 0,
-                Ok(false) => self.misfires = self.misfires.saturating_add(1),
+                Ok(false) => self.misfires = 0,
                 Err(error) => {
                     // A cut connection or a refused listener: read (which tells which).
                     tracing::debug!(source = %self.provider.name, %error, "nacos long poll failed");

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use hotconf_core::{ErrorKind, Event, Provider, Reloader, Startup};
 use hotconf_nacos::{Listener, NacosClient, NacosProvider, NacosSource};
-use hotconf_testkit::nacos::RNacos;
+use hotconf_testkit::nacos::{ListenerFront, RNacos};
 use hotconf_testkit::{wait_for_event, wait_until, Fixture, TcpProxy};
 use serde::Deserialize;
 use serde_json::Value;
@@ -24,6 +24,9 @@ struct NacosFixture {
     nacos: RNacos,
     http_proxy: TcpProxy,
     grpc_proxy: TcpProxy,
+    /// In front of the HTTP proxy once `answer_at_once` was called: providers made after that
+    /// talk to it.
+    front: tokio::sync::OnceCell<ListenerFront>,
 }
 
 impl NacosFixture {
@@ -40,6 +43,7 @@ impl NacosFixture {
             nacos,
             http_proxy,
             grpc_proxy,
+            front: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -59,7 +63,11 @@ impl NacosFixture {
             Listener::LongPoll => Duration::from_secs(120),
             _ => Duration::from_millis(200),
         };
-        let client = NacosClient::new([self.http_proxy.endpoint()]).grpc_port(grpc);
+        let http = match self.front.get() {
+            Some(front) => front.endpoint(),
+            None => self.http_proxy.endpoint(),
+        };
+        let client = NacosClient::new([http]).grpc_port(grpc);
         let source = NacosSource::new(data_id)
             .listener(self.listener)
             .check_interval(check);
@@ -94,6 +102,18 @@ impl Fixture for NacosFixture {
     async fn restore(&self) {
         self.http_proxy.restore();
         self.grpc_proxy.restore();
+    }
+    /// A [`ListenerFront`] before r-nacos (the long poll only: nacos-sdk's push has none).
+    async fn answer_at_once(&self, on: bool) -> Option<tokio::sync::watch::Receiver<u64>> {
+        if self.listener != Listener::LongPoll {
+            return None;
+        }
+        let front = self
+            .front
+            .get_or_init(|| async { ListenerFront::start(&self.http_proxy.endpoint()).await })
+            .await;
+        front.set_answer_at_once(on);
+        Some(front.long_polls())
     }
 }
 

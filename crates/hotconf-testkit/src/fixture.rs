@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use hotconf_core::{Format, MemoryHandle, MemoryProvider, Provider};
 use serde_json::Value;
+use tokio::sync::watch;
 
 /// A source under test. Providers are read-only, so the fixture is how the suite changes the
 /// source: it renders the suite's documents in the source's native form (a file, a key, a
@@ -34,6 +35,17 @@ pub trait Fixture: Send + Sync {
     /// not exist, a path that is not a regular file), or `None` when the backend has no such
     /// failure (every error of the source heals by itself).
     async fn refused(&self) -> Option<Box<dyn Provider>> {
+        None
+    }
+
+    /// Makes the source's server answer every long poll at once with "nothing changed" (`on`:
+    /// a 304 right away, a blocking query that returns the same index, an empty listener
+    /// answer), as a proxy that does not hold requests would, or hold them again (`!on`).
+    /// Providers made after the call talk to that server. Returns the number of long polls the
+    /// server received so far, as a channel that follows it; `None` when the fixture cannot
+    /// (a source without a long poll, a real server nothing can stand in front of).
+    async fn answer_at_once(&self, on: bool) -> Option<watch::Receiver<u64>> {
+        let _ = on;
         None
     }
 }

@@ -307,6 +307,62 @@ pub async fn permanent_error_ends_the_stream<F: Fixture>(fixture: &F) {
     panic!("the stream ended without a permanent error (last item: {last:?})");
 }
 
+/// How long [`no_busy_loop`] counts long polls.
+pub const BUSY_WINDOW: std::time::Duration = std::time::Duration::from_secs(3);
+/// The most long polls [`no_busy_loop`] accepts within [`BUSY_WINDOW`]: a paced loop sends a
+/// handful (its burst, then about one a second); a busy loop sends hundreds a second.
+pub const BUSY_MAX_POLLS: u64 = 10;
+
+/// A server that answers every long poll at once (a proxy that does not hold requests, a
+/// misbehaving server) does not turn the provider's long poll into a busy loop: within
+/// [`BUSY_WINDOW`] it sends at most [`BUSY_MAX_POLLS`] polls (the count fails the test as soon
+/// as it passes the bound), and at least one (it still follows); once the server holds polls
+/// again, a change is applied. A count, not a timing. Skipped (and said so) for fixtures
+/// whose server cannot answer at once.
+pub async fn no_busy_loop<F: Fixture>(fixture: &F) {
+    fixture.write(&doc("v1")).await;
+    let Some(mut polls) = fixture.answer_at_once(true).await else {
+        skipped(
+            "no_busy_loop",
+            "the fixture's server cannot answer long polls at once (or there is no long poll)",
+        );
+        return;
+    };
+    let (reloader, _) = start(fixture.provider().await).await;
+    let store = reloader.store();
+    assert_eq!(name(&store), "v1");
+    let before = *polls.borrow_and_update();
+    let started = tokio::time::Instant::now();
+    let deadline = started + BUSY_WINDOW;
+    let count = loop {
+        let count = *polls.borrow_and_update() - before;
+        assert!(
+            count <= BUSY_MAX_POLLS,
+            "{count} long polls in {:?} against a server that answers at once: a busy loop",
+            started.elapsed()
+        );
+        match tokio::time::timeout_at(deadline, polls.changed()).await {
+            Err(_) => break *polls.borrow() - before,
+            Ok(Err(_)) => panic!("the server's count of long polls went away"),
+            Ok(Ok(())) => {}
+        }
+    };
+    assert!(
+        count <= BUSY_MAX_POLLS,
+        "{count} long polls in {BUSY_WINDOW:?} against a server that answers at once"
+    );
+    assert!(
+        count >= 1,
+        "no long poll in {BUSY_WINDOW:?}: the provider stopped following"
+    );
+    say(&format!(
+        "no_busy_loop: {count} long polls in {BUSY_WINDOW:?} against a server that answers at once"
+    ));
+    fixture.answer_at_once(false).await;
+    fixture.write(&doc("v2")).await;
+    wait_until(&store, |c| c.app.name == "v2").await;
+}
+
 /// Runs every behaviour, each on a fresh fixture from `make`.
 pub async fn run_all<F: Fixture, M>(make: M)
 where
@@ -331,6 +387,7 @@ where
     revision_never_goes_backwards(&make().await).await;
     errors_named_and_not_repeated(&make().await).await;
     permanent_error_ends_the_stream(&make().await).await;
+    no_busy_loop(&make().await).await;
 }
 
 /// One `#[tokio::test]` per behaviour of the suite, so a failure names the behaviour; each
@@ -358,7 +415,7 @@ macro_rules! behaviour_tests {
         $crate::behaviour_tests!(@each $make;
             initial_load, update_seen, delete_falls_back, burst_coalesced, invalid_rejected,
             reconnect_resume, revision_never_goes_backwards, errors_named_and_not_repeated,
-            permanent_error_ends_the_stream);
+            permanent_error_ends_the_stream, no_busy_loop);
     };
 }
 
@@ -372,8 +429,13 @@ const QUIET: std::time::Duration = std::time::Duration::from_secs(1);
 /// Says loudly that a behaviour was not checked, and why: on the process's stderr, past the
 /// test harness's capture, so it shows in every run, not only in failed ones.
 fn skipped(behaviour: &str, why: &str) {
+    say(&format!("SKIPPED {behaviour}: {why}"));
+}
+
+/// Writes a line on the process's stderr, past the test harness's capture.
+fn say(line: &str) {
     use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "SKIPPED {behaviour}: {why}");
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Checks that a stream's error names `source`; returns it as printed.

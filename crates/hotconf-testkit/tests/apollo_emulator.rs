@@ -450,3 +450,34 @@ async fn bad_polls_are_400() {
     );
     assert_eq!(get(&apollo, "/elsewhere").await.status, 404);
 }
+
+#[tokio::test]
+async fn answering_at_once_gives_304_without_holding_and_counts_polls() {
+    let apollo = ApolloEmulator::start().await;
+    apollo.set_hold(Duration::from_secs(30));
+    apollo.publish("app", "default", "a", [("k", "1")]);
+    let id = apollo.notification_id("app", "default", "a");
+    let polls = apollo.long_polls();
+    let path = poll_path("app", "default", &[("a", id)]);
+    let url = apollo.url();
+    let held = {
+        let path = path.clone();
+        tokio::spawn(async move { reqwest::get(format!("{url}{path}")).await.unwrap().status() })
+    };
+    apollo.wait_for(|c| c.held == 1).await;
+    apollo.set_answer_at_once(true);
+    assert_eq!(held.await.unwrap().as_u16(), 304, "a held poll answers now");
+    assert_eq!(get(&apollo, &path).await.status, 304);
+    // Something to report still answers 200.
+    let answer = get(&apollo, &poll_path("app", "default", &[("a", -1)])).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(*polls.borrow(), 3);
+    assert_eq!(apollo.counters().timeouts, 0, "none was held to its end");
+    apollo.set_answer_at_once(false);
+    let url = apollo.url();
+    let held =
+        tokio::spawn(async move { reqwest::get(format!("{url}{path}")).await.unwrap().status() });
+    apollo.wait_for(|c| c.held == 1).await;
+    apollo.publish("app", "default", "a", [("k", "2")]);
+    assert_eq!(held.await.unwrap().as_u16(), 200);
+}

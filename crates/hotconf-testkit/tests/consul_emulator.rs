@@ -525,3 +525,23 @@ async fn faults_reap_restore_index_zero_errors_and_spurious_wakeups() {
     consul.set_slow(Some(Duration::from_millis(20)));
     assert_eq!(get(&consul, "app/a").await.status, 200);
 }
+
+#[tokio::test]
+async fn answering_at_once_returns_blocking_queries_with_the_same_index_and_counts_them() {
+    let consul = ConsulEmulator::start().await;
+    let index = consul.put("app/a", "1");
+    let polls = consul.long_polls();
+    let parked = park(&consul, &format!("app/a?index={index}&wait=5m")).await;
+    consul.set_answer_at_once(true);
+    assert_eq!(parked.await.unwrap(), index, "a parked query answers now");
+    let answer = get(&consul, &format!("app/a?index={index}&wait=5m")).await;
+    assert_eq!((answer.status, answer.index()), (200, Some(index)));
+    assert_eq!(consul.counters().parked, 0);
+    get(&consul, "app/a").await; // not blocking: not counted
+    assert_eq!(*polls.borrow(), 2, "blocking queries only");
+    consul.set_answer_at_once(false);
+    let parked = park(&consul, &format!("app/a?index={index}&wait=5m")).await;
+    let next = consul.put("app/a", "2");
+    assert_eq!(parked.await.unwrap(), next);
+    assert_eq!(*polls.borrow(), 3);
+}

@@ -129,6 +129,11 @@ impl Fixture for ApolloFixture {
     async fn restore(&self) {
         self.proxy.restore();
     }
+
+    async fn answer_at_once(&self, on: bool) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.emulator.set_answer_at_once(on);
+        Some(self.emulator.long_polls())
+    }
 }
 
 /// The config the Apollo-specific tests read.

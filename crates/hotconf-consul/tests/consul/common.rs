@@ -169,6 +169,13 @@ impl Fixture for ConsulFixture {
     async fn restore(&self) {
         self.proxy.restore();
     }
+
+    /// The emulator's switch (a real agent always holds blocking queries).
+    async fn answer_at_once(&self, on: bool) -> Option<tokio::sync::watch::Receiver<u64>> {
+        let emulator = self.target.emulator.as_ref()?;
+        emulator.set_answer_at_once(on);
+        Some(emulator.long_polls())
+    }
 }
 
 /// The config the backend tests read.

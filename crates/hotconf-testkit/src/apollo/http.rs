@@ -289,6 +289,7 @@ impl Drop for Held<'_> {
 
 async fn poll(shared: &Shared, app: &str, query: &BTreeMap<String, String>) -> Answer {
     shared.count(|c| c.polls += 1);
+    shared.long_polls.send_modify(|n| *n += 1);
     let cluster = query
         .get("cluster")
         .filter(|c| !c.is_empty())
@@ -347,6 +348,9 @@ async fn poll(shared: &Shared, app: &str, query: &BTreeMap<String, String>) -> A
         };
         if !changed.is_empty() {
             return json_answer(&Value::Array(changed));
+        }
+        if shared.modes().at_once {
+            return not_modified();
         }
         held.get_or_insert_with(|| Held::new(shared));
         tokio::select! {

@@ -85,6 +85,8 @@ pub(crate) struct Modes {
     pub(crate) fault: Option<Fault>,
     pub(crate) slow: Option<Duration>,
     pub(crate) hold: Option<Duration>,
+    /// Long polls with nothing to report are answered 304 at once instead of held.
+    pub(crate) at_once: bool,
     pub(crate) down: bool,
     /// appId → its access-key secret.
     pub(crate) secrets: BTreeMap<String, String>,
@@ -98,6 +100,8 @@ pub(crate) struct Shared {
     /// Bumped on every release message and fault switch: held polls re-check.
     pub(crate) wake: watch::Sender<u64>,
     pub(crate) counters: watch::Sender<Counters>,
+    /// Long polls received (as `Counters::polls`), for [`ApolloEmulator::long_polls`].
+    pub(crate) long_polls: watch::Sender<u64>,
     pub(crate) polls: Mutex<Vec<Poll>>,
     pub(crate) log: Mutex<Vec<String>>,
     /// Bumped on a restart (and when the emulator is dropped): open connections close.
@@ -156,6 +160,7 @@ impl ApolloEmulator {
             modes: Mutex::new(Modes::default()),
             wake: watch::Sender::new(0),
             counters: watch::Sender::new(Counters::default()),
+            long_polls: watch::Sender::new(0),
             polls: Mutex::new(Vec::new()),
             log: Mutex::new(Vec::new()),
             generation: watch::Sender::new(0),
@@ -341,6 +346,14 @@ impl ApolloEmulator {
         self.shared.modes().hold = Some(hold);
     }
 
+    /// Answers long polls with nothing to report at once, with a 304, instead of holding them
+    /// (`true`: as a proxy that does not hold requests would; held polls answer now), or holds
+    /// them again (`false`). Polls with something to report answer at once either way.
+    pub fn set_answer_at_once(&self, on: bool) {
+        self.shared.modes().at_once = on;
+        self.shared.wake();
+    }
+
     /// Takes the server down (`true`: every open connection closes, new ones are closed at
     /// once) or brings it back, with its state.
     pub fn set_down(&self, down: bool) {
@@ -382,6 +395,11 @@ impl ApolloEmulator {
                 self.counters()
             ),
         }
+    }
+
+    /// The number of long polls received so far, as a channel that follows it.
+    pub fn long_polls(&self) -> watch::Receiver<u64> {
+        self.shared.long_polls.subscribe()
     }
 
     /// Every long poll received so far, in order.

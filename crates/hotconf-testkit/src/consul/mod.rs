@@ -84,6 +84,8 @@ pub(crate) struct Modes {
     pub(crate) fault: Option<Fault>,
     pub(crate) index_zero: bool,
     pub(crate) spurious: bool,
+    /// Blocking queries answer at once, with the index they were given when nothing changed.
+    pub(crate) at_once: bool,
     pub(crate) legacy_bump: bool,
     pub(crate) slow: Option<Duration>,
     pub(crate) acl: Option<Acl>,
@@ -97,6 +99,9 @@ pub(crate) struct Shared {
     /// Bumped on a restore: parked reads answer at once (the state store's AbandonCh).
     pub(crate) abandon: watch::Sender<u64>,
     pub(crate) counters: watch::Sender<Counters>,
+    /// Blocking queries received (reads with an index above 0), for
+    /// [`ConsulEmulator::long_polls`].
+    pub(crate) long_polls: watch::Sender<u64>,
     pub(crate) log: Mutex<Vec<String>>,
     /// Set when the emulator is dropped: open connections close.
     pub(crate) closed: watch::Sender<bool>,
@@ -151,6 +156,7 @@ impl ConsulEmulator {
             wake: watch::Sender::new(0),
             abandon: watch::Sender::new(0),
             counters: watch::Sender::new(Counters::default()),
+            long_polls: watch::Sender::new(0),
             log: Mutex::new(Vec::new()),
             closed: watch::Sender::new(false),
         });
@@ -259,6 +265,14 @@ impl ConsulEmulator {
         self.shared.modes().spurious = on;
     }
 
+    /// Answers blocking queries at once, with the current data and the index they were given
+    /// when nothing changed (`true`: as a proxy that does not hold requests would; parked reads
+    /// answer now), or parks them again (`false`).
+    pub fn set_answer_at_once(&self, on: bool) {
+        self.shared.modes().at_once = on;
+        self.shared.wake();
+    }
+
     /// Wakes every parked read (with spurious wake-ups on, they answer unchanged).
     pub fn wake_all(&self) {
         self.shared.wake();
@@ -308,6 +322,12 @@ impl ConsulEmulator {
                 self.counters()
             ),
         }
+    }
+
+    /// The number of blocking queries (reads with an index above 0) received so far, as a
+    /// channel that follows it.
+    pub fn long_polls(&self) -> watch::Receiver<u64> {
+        self.shared.long_polls.subscribe()
     }
 
     /// Every request line so far (`GET /v1/kv/app/?recurse&index=12`), token values removed.

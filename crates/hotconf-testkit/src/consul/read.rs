@@ -59,6 +59,9 @@ pub(crate) async fn get(
             Err(_) => return plain(StatusCode::BAD_REQUEST, "Invalid index"),
         },
     };
+    if index > 0 {
+        shared.long_polls.send_modify(|n| *n += 1);
+    }
     let stale = has("stale") || has("max_stale");
     if stale && has("consistent") {
         return plain(
@@ -92,7 +95,7 @@ pub(crate) async fn get(
             Ok(found) => found,
             Err(reply) => return reply,
         };
-        if index == 0 || found.index > index {
+        if index == 0 || found.index > index || shared.modes().at_once {
             break found;
         }
         let _parked = Parked::new(shared);
