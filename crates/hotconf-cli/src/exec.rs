@@ -8,6 +8,7 @@ use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
 use crate::sidecar::child::Child;
+use crate::sidecar::child_env;
 use crate::sidecar::command::{exit_code, parse_signal, status_fields};
 use crate::sidecar::events::{millis, EventLog};
 use crate::sidecar::signals::Signals;
@@ -21,9 +22,10 @@ pub(crate) struct ExecArgs {
     /// again) or `signal:SIGHUP` (any signal).
     #[arg(long, value_name = "ACTION", default_value = "restart", value_parser = parse_on_change)]
     on_change: OnChange,
-    /// Put the config in the program's environment under this prefix: `db.host` is
-    /// `{PREFIX}DB__HOST`, list items go by index.
-    #[arg(long, value_name = "PREFIX")]
+    /// Put the config in the program's environment under this prefix (not empty): `db.host`
+    /// is `{PREFIX}DB__HOST`, list items go by index. Names such as PATH, LD_* or BASH_ENV are
+    /// never set from the config (an `env_denied` event names them).
+    #[arg(long, value_name = "PREFIX", value_parser = child_env::parse_prefix)]
     env_prefix: Option<String>,
     /// How long the program has to exit after SIGTERM (or a forwarded signal) before SIGKILL.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::parse_duration)]
@@ -91,26 +93,47 @@ fn end_fields(action: &str, child: &Child, status: &std::io::Result<ExitStatus>)
     fields
 }
 
+/// The child's environment from `env`, rendered for `version`, without the names the config
+/// may not set; an `env_denied` event names those (never their values).
+fn child_env(env: &[(String, String)], version: u64, log: &mut EventLog) -> Vec<(String, String)> {
+    let (allowed, denied) = child_env::allowed(env);
+    if !denied.is_empty() {
+        log.emit("env_denied", json!({"version": version, "names": denied}));
+    }
+    allowed
+}
+
 /// Logs how the program ended and gives its status as an exit code.
 fn ended(child: &Child, status: std::io::Result<ExitStatus>, log: &mut EventLog) -> ExitCode {
     log.emit("command", end_fields("exit", child, &status));
     ExitCode::from(status.map_or(1, exit_code))
 }
 
-/// A signal to hotconf: SIGHUP is passed on (a reload request for the program, not an end);
-/// SIGINT and SIGTERM stop the program, and hotconf ends with its status.
+/// A signal to hotconf: SIGINT and SIGTERM stop the program, and hotconf ends with its status.
+/// The others are passed on and hotconf keeps running: SIGHUP (a reload request) to the
+/// program alone, SIGUSR1, SIGUSR2, SIGWINCH and SIGQUIT to its process group.
 async fn forward(
     signal: Signal,
     child: &mut Child,
     grace: Duration,
     log: &mut EventLog,
 ) -> Option<ExitCode> {
-    if signal == Signal::SIGHUP {
-        let _ = child.signal(signal);
+    if pass_on(signal, child) {
         return None;
     }
     let status = child.stop(signal, grace).await;
     Some(ended(child, status, log))
+}
+
+/// Passes a signal other than SIGINT and SIGTERM on to the program (see [`forward`]); false
+/// for those two.
+fn pass_on(signal: Signal, child: &Child) -> bool {
+    let _ = match signal {
+        Signal::SIGINT | Signal::SIGTERM => return false,
+        Signal::SIGHUP => child.signal(signal),
+        _ => child.signal_group(signal),
+    };
+    true
 }
 
 pub(crate) async fn exec(args: ExecArgs) -> ExitCode {
@@ -128,11 +151,20 @@ pub(crate) async fn exec(args: ExecArgs) -> ExitCode {
     sidecar.follow(builder);
     // Nothing starts before the first valid config is written.
     let deadline = args.timeout.unwrap_or(Duration::MAX);
-    let first = tokio::select! {
-        change = tokio::time::timeout(deadline, sidecar.next_change()) => {
-            change.unwrap_or_else(|_| Err(format!("no valid config within {deadline:?}")))
+    let first = {
+        let first = tokio::time::timeout(deadline, sidecar.next_change());
+        tokio::pin!(first);
+        loop {
+            tokio::select! {
+                change = &mut first => {
+                    break change.unwrap_or_else(|_| Err(format!("no valid config within {deadline:?}")));
+                }
+                // No program yet: only a stop signal means anything.
+                signal = signals.recv() => if matches!(signal, Signal::SIGINT | Signal::SIGTERM) {
+                    return ExitCode::SUCCESS;
+                },
+            }
         }
-        _ = signals.recv() => return ExitCode::SUCCESS,
     };
     let first = match first {
         Ok(change) if change.complete => change,
@@ -147,7 +179,7 @@ pub(crate) async fn exec(args: ExecArgs) -> ExitCode {
     };
     // Without env or templates, every applied change is one the program must see.
     let follows_everything = args.env_prefix.is_none() && args.sidecar.templates.is_empty();
-    let mut env = first.rendered.env.clone();
+    let mut env = child_env(&first.rendered.env, first.version, sidecar.log());
     let mut child = match start(&args, &env, first.version, sidecar.log()) {
         Ok(child) => child,
         Err(code) => return code,
@@ -163,17 +195,28 @@ pub(crate) async fn exec(args: ExecArgs) -> ExitCode {
                         return ExitCode::from(1);
                     }
                 };
-                if !(follows_everything || change.rendered.env != env || !change.changed.is_empty()) {
+                let new_env = child_env(&change.rendered.env, change.version, sidecar.log());
+                if !(follows_everything || new_env != env || !change.changed.is_empty()) {
                     continue;
                 }
-                // A stop signal during the splay is not kept waiting.
-                tokio::select! {
-                    () = sidecar.splay() => {}
-                    signal = signals.recv(), if args.sidecar.splay.is_some() => {
-                        if let Some(code) = forward(signal, &mut child, args.kill_timeout, sidecar.log()).await {
-                            return code;
+                // A stop signal during the splay is not kept waiting; the others pass.
+                let stop = {
+                    let splay = sidecar.splay();
+                    tokio::pin!(splay);
+                    loop {
+                        tokio::select! {
+                            () = &mut splay => break None,
+                            signal = signals.recv(), if args.sidecar.splay.is_some() => {
+                                if !pass_on(signal, &child) {
+                                    break Some(signal);
+                                }
+                            }
                         }
                     }
+                };
+                if let Some(signal) = stop {
+                    let status = child.stop(signal, args.kill_timeout).await;
+                    return ended(&child, status, sidecar.log());
                 }
                 match args.on_change {
                     OnChange::Restart => {
@@ -181,7 +224,7 @@ pub(crate) async fn exec(args: ExecArgs) -> ExitCode {
                         let mut fields = end_fields("restart", &child, &status);
                         fields["version"] = json!(change.version);
                         sidecar.log().emit("command", fields);
-                        env = change.rendered.env.clone();
+                        env = new_env;
                         child = match start(&args, &env, change.version, sidecar.log()) {
                             Ok(child) => child,
                             Err(code) => return code,

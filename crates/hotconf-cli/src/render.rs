@@ -29,12 +29,14 @@ pub(crate) struct RenderArgs {
     /// Instead of a command, send this signal (SIGHUP, SIGUSR1, …) to --pid or --pidfile.
     #[arg(long, value_name = "SIGNAL", value_parser = command::parse_signal)]
     signal: Option<nix::sys::signal::Signal>,
-    /// The process --signal goes to.
+    /// The process --signal goes to: a process id above 1.
     #[arg(
         long,
         value_name = "PID",
         conflicts_with = "pidfile",
-        requires = "signal"
+        requires = "signal",
+        allow_negative_numbers = true,
+        value_parser = command::parse_pid
     )]
     pid: Option<i32>,
     /// A file holding the process id --signal goes to, read at every signal.

@@ -34,8 +34,7 @@ pub(crate) fn validator(
             None => Ok(()),
             Some(error) => {
                 let key = dotted(error.instance_path().as_str());
-                let message = without_value(&error.to_string(), error.instance());
-                let mut rejection = Error::validation(format!("schema: {message}"));
+                let mut rejection = Error::validation(rejection(&error));
                 if !key.is_empty() {
                     rejection = rejection.with_key(key);
                 }
@@ -45,19 +44,16 @@ pub(crate) fn validator(
     )
 }
 
-/// The schema's message without the value it was checked on (guarantee G12): the value's JSON
-/// text becomes `the value (a string)`.
-fn without_value(message: &str, instance: &Value) -> String {
-    let text = instance.to_string();
-    let kind = match instance {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a map",
-    };
-    message.replace(&text, &format!("the value ({kind})"))
+/// A violation as an operator reads it, never quoting the value it was checked on (guarantee
+/// G12): jsonschema's masked message (`the value` where the value would be; what it does name
+/// comes from the schema, or is a key), the failed keyword and where it sits in the schema.
+fn rejection(error: &jsonschema::ValidationError<'_>) -> String {
+    format!(
+        "schema: {} (keyword `{}` at #{})",
+        error.masked_with("the value"),
+        error.kind().keyword(),
+        error.schema_path().as_str(),
+    )
 }
 
 /// `/db/servers/0/host` → `db.servers[0].host`.
@@ -124,7 +120,7 @@ mod tests {
         ] {
             let err = validate(&config).unwrap_err().to_string();
             assert!(!err.contains(secret), "{err}");
-            assert!(err.contains("the value ("), "{err}");
+            assert!(err.contains("the value"), "{err}");
         }
     }
 }

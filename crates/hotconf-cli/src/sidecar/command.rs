@@ -118,14 +118,25 @@ fn send(signal: Signal, target: &Target) -> (bool, Value) {
     }
 }
 
-/// A pidfile: a regular file of at most 64 bytes holding a positive process id.
+/// `--pid N`: a single process other than init. `kill(2)` reads 0 as hotconf's own process
+/// group, -1 as every process hotconf may signal and -N as process group N, and pid 1 is the
+/// container's or the system's init: none of them is the one program `--signal` is meant for.
+pub(crate) fn parse_pid(text: &str) -> Result<i32, String> {
+    match text.trim().parse::<i32>() {
+        Ok(pid) if pid > 1 => Ok(pid),
+        Ok(pid) => Err(format!(
+            "{pid} is not a single program's process id: --pid must be above 1 (0 is hotconf's \
+             own process group, -1 every process it may signal, 1 init)"
+        )),
+        Err(_) => Err(format!("expected a process id, got {text:?}")),
+    }
+}
+
+/// A pidfile: a regular file of at most 64 bytes holding a process id that [`parse_pid`] takes.
 fn read_pidfile(path: &Path) -> Result<i32, String> {
     let fail = |what: &str| format!("pidfile {}: {what}", path.display());
     let text = crate::small_file::read(path, 64).map_err(|what| fail(&what))?;
-    match text.trim().parse::<i32>() {
-        Ok(pid) if pid > 0 => Ok(pid),
-        _ => Err(fail("does not hold a process id")),
-    }
+    parse_pid(&text).map_err(|_| fail("does not hold a process id above 1"))
 }
 
 /// `exit_code` (or `signal`) of a finished process, under `action`.
@@ -171,8 +182,10 @@ mod tests {
         let path = dir.path().join("pid");
         std::fs::write(&path, "123\n").unwrap();
         assert_eq!(read_pidfile(&path), Ok(123));
-        std::fs::write(&path, "0").unwrap();
-        assert!(read_pidfile(&path).is_err());
+        for refused in ["0", "1", "-1", "-123", "x"] {
+            std::fs::write(&path, refused).unwrap();
+            assert!(read_pidfile(&path).is_err(), "{refused}");
+        }
         std::fs::write(&path, "9".repeat(100)).unwrap();
         assert!(read_pidfile(&path).is_err());
         assert!(read_pidfile(dir.path()).is_err());

@@ -15,13 +15,17 @@ use tokio::task::JoinHandle;
 
 pub(crate) mod atomic;
 pub(crate) mod child;
+pub(crate) mod child_env;
 pub(crate) mod command;
 pub(crate) mod events;
+pub(crate) mod exposure;
 pub(crate) mod format;
+pub(crate) mod launch;
 pub(crate) mod renderer;
 pub(crate) mod signals;
 
 use events::EventLog;
+use exposure::Exposure;
 use renderer::{Rendered, Renderer};
 
 /// Renders not yet written are kept for at most this many versions.
@@ -37,8 +41,9 @@ pub(crate) struct SidecarArgs {
     /// template sees `config`, `version` and `revisions`; a missing key is an error.
     #[arg(long = "template", value_name = "TPL:OUT", value_parser = parse_template)]
     pub(crate) templates: Vec<(PathBuf, PathBuf)>,
-    /// The outputs' permission bits, in octal (0600 for files holding secrets).
-    #[arg(long, value_name = "MODE", default_value = "0644", value_parser = parse_mode)]
+    /// The outputs' permission bits, in octal. The default, 0600, lets only hotconf's user
+    /// read them: they hold config values, secrets included.
+    #[arg(long, value_name = "MODE", default_value = "0600", value_parser = parse_mode)]
     pub(crate) mode: u32,
     /// Reject every merged config that does not satisfy this JSON Schema.
     #[arg(long, value_name = "FILE")]
@@ -132,6 +137,7 @@ pub(crate) struct Sidecar {
     renderer: Arc<Renderer>,
     pending: Pending,
     mode: u32,
+    exposure: Exposure,
     wait: Wait,
     splay: Option<Duration>,
     events: broadcast::Receiver<Event>,
@@ -176,11 +182,13 @@ impl Sidecar {
             eprintln!("hotconf: cannot open the events file: {e}");
             ExitCode::from(2)
         })?;
+        let exposure = Exposure::new(renderer.outputs().len());
         let sidecar = Sidecar {
             log,
             renderer,
             pending,
             mode: args.mode,
+            exposure,
             wait: args.wait.unwrap_or(Wait::NONE),
             splay: args.splay,
             events: builder.events(),
@@ -317,6 +325,8 @@ impl Sidecar {
                 "duration_us": started.elapsed().as_micros() as u64,
             }),
         );
+        self.exposure
+            .check(&self.renderer, &rendered, self.mode, &mut self.log);
         Some(Change {
             version: rendered.version,
             changed,

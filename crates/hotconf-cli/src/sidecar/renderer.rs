@@ -2,6 +2,7 @@
 //! the merged config in a file format, and the child's environment.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use hotconf::{Error, ErrorKind, Result, Snapshot};
@@ -38,6 +39,8 @@ pub(crate) struct Rendered {
     pub(crate) files: Vec<Vec<u8>>,
     /// The child's environment (`hotconf exec --env-prefix`), empty without a prefix.
     pub(crate) env: Vec<(String, String)>,
+    /// The snapshot rendered, for [`Renderer::shows_covered_value`].
+    snapshot: Arc<Snapshot<Value>>,
 }
 
 /// Renders the outputs of a config version.
@@ -89,10 +92,8 @@ impl Renderer {
         for (template, path) in templates {
             let name = template.display().to_string();
             let source = read_template(template)?;
-            env.add_template_owned(name.clone(), source).map_err(|e| {
-                let error = template_error(&env, &e);
-                Error::new(ErrorKind::Config, error.message())
-            })?;
+            env.add_template_owned(name.clone(), source)
+                .map_err(|e| Error::new(ErrorKind::Config, syntax_error(&name, &e)))?;
             outputs.push(Output {
                 path: path.clone(),
                 kind: Kind::Template(name),
@@ -117,35 +118,13 @@ impl Renderer {
     }
 
     /// Renders every output and the environment of `snapshot`. An error rejects the version.
-    pub(crate) fn render(&self, snapshot: &Snapshot<Value>) -> Result<Rendered> {
+    pub(crate) fn render(&self, snapshot: &Arc<Snapshot<Value>>) -> Result<Rendered> {
         let config = snapshot.merged();
-        let revisions: Vec<(String, String)> = snapshot
-            .revisions()
+        let files = self
+            .outputs
             .iter()
-            .map(|(source, revision)| (source.clone(), revision.to_string()))
-            .collect();
-        let context = minijinja::context! {
-            config => minijinja::Value::from(minijinja::value::Serde(config)),
-            version => snapshot.version(),
-            revisions => revisions,
-        };
-        let mut files = Vec::with_capacity(self.outputs.len());
-        for output in &self.outputs {
-            files.push(match &output.kind {
-                Kind::Template(name) => self
-                    .templates
-                    .get_template(name)
-                    .and_then(|t| t.render(&context))
-                    .map_err(|e| {
-                        let error = template_error(&self.templates, &e);
-                        Error::validation(without_values(error.message(), config))
-                    })?
-                    .into_bytes(),
-                Kind::Config(format) => format::write(*format, config).map_err(|e| {
-                    Error::validation(format!("{}: {}", output.path.display(), e.message()))
-                })?,
-            });
-        }
+            .map(|output| self.render_output(output, snapshot, config))
+            .collect::<Result<Vec<_>>>()?;
         let env = match &self.env_prefix {
             Some(prefix) => format::environment(prefix, config)?,
             None => Vec::new(),
@@ -154,7 +133,57 @@ impl Renderer {
             version: snapshot.version(),
             files,
             env,
+            snapshot: snapshot.clone(),
         })
+    }
+
+    /// Whether output `index` of `rendered` shows a value the redaction policy covers: rendered
+    /// again from the redacted config, it comes out different (or not at all).
+    pub(crate) fn shows_covered_value(&self, index: usize, rendered: &Rendered) -> bool {
+        let (Some(output), Some(bytes)) = (self.outputs.get(index), rendered.files.get(index))
+        else {
+            return false;
+        };
+        let snapshot = &rendered.snapshot;
+        let redacted = snapshot.redacted();
+        if redacted == *snapshot.merged() {
+            return false;
+        }
+        match self.render_output(output, snapshot, &redacted) {
+            Ok(shown) => shown != *bytes,
+            Err(_) => true,
+        }
+    }
+
+    /// The bytes of `output` for `config` (the snapshot's merged config, or a stand-in for it).
+    fn render_output(
+        &self,
+        output: &Output,
+        snapshot: &Snapshot<Value>,
+        config: &Value,
+    ) -> Result<Vec<u8>> {
+        match &output.kind {
+            Kind::Template(name) => {
+                let revisions: Vec<(String, String)> = snapshot
+                    .revisions()
+                    .iter()
+                    .map(|(source, revision)| (source.clone(), revision.to_string()))
+                    .collect();
+                let context = minijinja::context! {
+                    config => minijinja::Value::from(minijinja::value::Serde(config)),
+                    version => snapshot.version(),
+                    revisions => revisions,
+                };
+                self.templates
+                    .get_template(name)
+                    .and_then(|t| t.render(&context))
+                    .map(String::into_bytes)
+                    .map_err(|e| Error::validation(render_error(&self.templates, &e)))
+            }
+            Kind::Config(format) => format::write(*format, config).map_err(|e| {
+                Error::validation(format!("{}: {}", output.path.display(), e.message()))
+            }),
+        }
     }
 }
 
@@ -176,10 +205,9 @@ fn read_template(path: &Path) -> Result<String> {
     })
 }
 
-/// A template error as a rejection: the template, the line, what went wrong and the template
-/// text at fault (never a config value: minijinja's messages name types, not values).
-fn template_error(env: &Environment<'static>, error: &minijinja::Error) -> Error {
-    let name = error.name().unwrap_or("(unknown)");
+/// A template that does not compile, at start: its path, line, the kind of error and
+/// minijinja's detail, which describes the template text (no config exists yet).
+fn syntax_error(name: &str, error: &minijinja::Error) -> String {
     let mut message = format!("template {name}");
     if let Some(line) = error.line() {
         message.push_str(&format!(" line {line}"));
@@ -188,41 +216,46 @@ fn template_error(env: &Environment<'static>, error: &minijinja::Error) -> Error
     if let Some(detail) = error.detail() {
         message.push_str(&format!(": {detail}"));
     }
-    let source = env.get_template(name).ok().map(|t| t.source().to_owned());
-    if let (Some(range), Some(source)) = (error.range(), source) {
-        match source.get(range) {
-            Some(text) if !error.detail().is_some_and(|d| d.contains(text.trim())) => {
-                let text: String = text.trim().chars().take(80).collect();
-                message.push_str(&format!(" (`{text}`)"));
-            }
-            _ => {}
-        }
-    }
-    Error::validation(message)
+    message
 }
 
-/// `message` with every string value of `config` (of 3 characters or more) that it contains
-/// replaced by `***`: minijinja names a value in a few messages (`include config.x` names the
-/// template it looked for), and a rejection must not carry one (G12).
-fn without_values(message: &str, config: &Value) -> String {
-    let mut values = Vec::new();
-    let mut stack = vec![config];
-    while let Some(value) = stack.pop() {
-        match value {
-            Value::String(s) if s.chars().count() >= 3 && message.contains(s.as_str()) => {
-                values.push(s.as_str())
-            }
-            Value::Array(items) => stack.extend(items),
-            Value::Object(map) => stack.extend(map.values()),
-            _ => {}
-        }
+/// A render error as a rejection, built from what minijinja records about it and never from
+/// its message, which can quote a config value (`{% include config.x %}` names the template it
+/// looked for, escaped), G12. Each error of the chain
+/// (an error in an included template is the cause of the `include`'s) gives: the template, if
+/// it is one of the `--template` files (otherwise `an included template`: a name can come from
+/// a value), the line, the kind's fixed description and the template text at fault.
+fn render_error(env: &Environment<'static>, error: &minijinja::Error) -> String {
+    let mut parts = Vec::new();
+    let mut next = Some(error);
+    while let Some(error) = next {
+        parts.push(describe(env, error));
+        next = std::error::Error::source(error)
+            .and_then(|cause| cause.downcast_ref::<minijinja::Error>());
     }
-    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    values
-        .into_iter()
-        .fold(message.to_owned(), |message, value| {
-            message.replace(value, "***")
-        })
+    parts.join(": ")
+}
+
+/// One error of a chain: `template app.tpl line 3: undefined value (`config.db.host`)`.
+fn describe(env: &Environment<'static>, error: &minijinja::Error) -> String {
+    // Only the `--template` files are in the environment (it has no loader).
+    let template = error.name().and_then(|name| env.get_template(name).ok());
+    let mut message = match &template {
+        Some(template) => format!("template {}", template.name()),
+        None => "an included template".to_owned(),
+    };
+    if let Some(line) = error.line() {
+        message.push_str(&format!(" line {line}"));
+    }
+    message.push_str(&format!(": {}", error.kind()));
+    let at_fault = template.zip(error.range()).and_then(|(template, range)| {
+        let text = template.source().get(range)?.trim();
+        (!text.is_empty()).then(|| text.chars().take(80).collect::<String>())
+    });
+    if let Some(text) = at_fault {
+        message.push_str(&format!(" (`{text}`)"));
+    }
+    message
 }
 
 fn filter_error(what: String) -> minijinja::Error {
@@ -283,7 +316,7 @@ mod tests {
         Renderer::new(&[(path, dir.join("app.conf"))], None, Some("APP_".into()))
     }
 
-    async fn snapshot(config: Value) -> std::sync::Arc<Snapshot<Value>> {
+    async fn snapshot(config: Value) -> Arc<Snapshot<Value>> {
         let (provider, handle) = MemoryProvider::new("memory:app");
         handle.set_tree(config);
         let reloader = Reloader::<Value>::builder()
@@ -307,7 +340,7 @@ mod tests {
             j={{ config.db | tojson }}\nb={{ config.db.host | b64encode }}\n<{{ \"&\" }}>\n";
         let rendered = renderer(dir.path(), template)
             .unwrap()
-            .render(&*snapshot(json!({"db": {"host": "h<1>", "port": 5432}})).await)
+            .render(&snapshot(json!({"db": {"host": "h<1>", "port": 5432}})).await)
             .unwrap();
         assert_eq!(
             text(&rendered),
@@ -347,6 +380,37 @@ mod tests {
             );
             assert!(!error.contains("hunter2"), "{error}");
         }
+    }
+
+    #[tokio::test]
+    async fn an_error_in_an_included_template_names_both_templates() {
+        let dir = tempfile::tempdir().unwrap();
+        let (outer, inner) = (dir.path().join("outer.tpl"), dir.path().join("inner.tpl"));
+        std::fs::write(
+            &outer,
+            format!("a\n{{% include {:?} %}}\n", inner.display()),
+        )
+        .unwrap();
+        std::fs::write(&inner, "{% if config.x %}{{ config.db.port }}{% endif %}").unwrap();
+        let renderer = Renderer::new(
+            &[
+                (outer.clone(), dir.path().join("outer.conf")),
+                (inner.clone(), dir.path().join("inner.conf")),
+            ],
+            None,
+            None,
+        )
+        .unwrap();
+        let snapshot = snapshot(json!({"x": "on", "db": {"password": "hunter2-secret"}})).await;
+        let error = renderer.render(&snapshot).unwrap_err().to_string();
+        let (outer, inner) = (outer.display(), inner.display());
+        assert!(
+            error.contains(&format!(
+                "template {outer} line 2: could not render include (`include \"{inner}\"`): \
+                 template {inner} line 1: undefined value (`config.db.port`)"
+            )),
+            "{error}"
+        );
     }
 
     #[test]

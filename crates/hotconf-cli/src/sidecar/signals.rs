@@ -2,52 +2,61 @@
 //! between two waits is kept, not lost.
 
 use std::io;
+use std::task::Poll;
 
 use nix::sys::signal::Signal as Sig;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-/// SIGINT, SIGTERM and (for `exec`) SIGHUP, as they arrive.
+/// The signals `hotconf exec` passes on to its child and keeps running: SIGHUP, then those a
+/// program commonly acts on (SIGUSR1, SIGUSR2: reopen logs, dump state; SIGWINCH: a terminal's
+/// new size; SIGQUIT: a thread dump). Without a handler, each of them but SIGWINCH would end
+/// hotconf and leave the child without its supervisor.
+pub(crate) const PASSED_ON: [Sig; 5] = [
+    Sig::SIGHUP,
+    Sig::SIGUSR1,
+    Sig::SIGUSR2,
+    Sig::SIGWINCH,
+    Sig::SIGQUIT,
+];
+
+/// SIGINT, SIGTERM and (for `exec`) [`PASSED_ON`], as they arrive.
 #[derive(Debug)]
 pub(crate) struct Signals {
-    interrupt: Signal,
-    terminate: Signal,
-    hangup: Option<Signal>,
+    /// Each signal listened to, the stop signals first: they win when several are pending.
+    streams: Vec<(Sig, Signal)>,
 }
 
 impl Signals {
     /// SIGINT and SIGTERM.
     pub(crate) fn stop() -> io::Result<Signals> {
-        Ok(Signals {
-            interrupt: signal(SignalKind::interrupt())?,
-            terminate: signal(SignalKind::terminate())?,
-            hangup: None,
-        })
+        Signals::listen(&[Sig::SIGINT, Sig::SIGTERM])
     }
 
-    /// SIGINT, SIGTERM and SIGHUP, all to be forwarded to a child.
+    /// SIGINT, SIGTERM and [`PASSED_ON`], all to be forwarded to a child.
     pub(crate) fn forwarded() -> io::Result<Signals> {
         let mut signals = Signals::stop()?;
-        signals.hangup = Some(signal(SignalKind::hangup())?);
+        signals.streams.extend(Signals::listen(&PASSED_ON)?.streams);
         Ok(signals)
+    }
+
+    fn listen(which: &[Sig]) -> io::Result<Signals> {
+        let streams = which
+            .iter()
+            .map(|&sig| Ok((sig, signal(SignalKind::from_raw(sig as i32))?)))
+            .collect::<io::Result<_>>()?;
+        Ok(Signals { streams })
     }
 
     /// The next signal.
     pub(crate) async fn recv(&mut self) -> Sig {
-        let Signals {
-            interrupt,
-            terminate,
-            hangup,
-        } = self;
-        let hangup = async {
-            match hangup {
-                Some(hangup) => hangup.recv().await,
-                None => std::future::pending().await,
+        std::future::poll_fn(|cx| {
+            for (sig, stream) in &mut self.streams {
+                if stream.poll_recv(cx).is_ready() {
+                    return Poll::Ready(*sig);
+                }
             }
-        };
-        tokio::select! {
-            _ = interrupt.recv() => Sig::SIGINT,
-            _ = terminate.recv() => Sig::SIGTERM,
-            _ = hangup => Sig::SIGHUP,
-        }
+            Poll::Pending
+        })
+        .await
     }
 }

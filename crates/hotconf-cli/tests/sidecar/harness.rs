@@ -99,9 +99,20 @@ impl Sidecar {
     /// The same, with its stderr a pipe nobody reads until [`read_events`](Self::read_events):
     /// a stalled log collector.
     pub fn start_unread(subcommand: &str, args: &[&str], dir: &Path) -> Sidecar {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hotconf"))
-            .arg(subcommand)
-            .args(args)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hotconf"));
+        command.arg(subcommand).args(args);
+        Sidecar::spawn(&mut command, dir)
+    }
+
+    /// `command` (hotconf under a wrapper such as `unshare`) in `dir`, events read.
+    pub fn start_command(mut command: Command, dir: &Path) -> Sidecar {
+        let mut sidecar = Sidecar::spawn(&mut command, dir);
+        sidecar.read_events();
+        sidecar
+    }
+
+    fn spawn(command: &mut Command, dir: &Path) -> Sidecar {
+        let mut child = command
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

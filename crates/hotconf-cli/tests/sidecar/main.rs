@@ -2,8 +2,14 @@
 //! the tests read the files, the events and what the commands and children print.
 
 mod exec;
+mod exec_env;
+mod exec_reaping;
+mod exec_signals;
 mod harness;
+mod processes;
+mod refusals;
 mod render;
+mod secrecy;
 
 use std::collections::BTreeSet;
 
