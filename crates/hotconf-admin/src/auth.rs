@@ -54,6 +54,38 @@ pub(crate) fn authorize(token: Option<&Token>, headers: &HeaderMap) -> Result<()
     }
 }
 
+/// Allows a read, when reads are guarded, for a request carrying one of `tokens` (the read
+/// token or the write token).
+pub(crate) fn authorize_read(
+    tokens: &[Option<&Token>],
+    headers: &HeaderMap,
+) -> Result<(), AdminError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| bearer(value.as_bytes()));
+    match presented {
+        // Every token is compared, so the time taken does not tell which one matched.
+        Some(presented) => {
+            let matched = tokens
+                .iter()
+                .flatten()
+                .fold(false, |any, token| token.matches(presented) | any);
+            if matched {
+                Ok(())
+            } else {
+                Err(AdminError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "the bearer token is wrong",
+                ))
+            }
+        }
+        None => Err(AdminError::new(
+            StatusCode::UNAUTHORIZED,
+            "reads are guarded: this route needs an `Authorization: Bearer <token>` header",
+        )),
+    }
+}
+
 /// The credentials of an `Authorization: Bearer <credentials>` header (scheme case-insensitive).
 pub(crate) fn bearer(value: &[u8]) -> Option<&[u8]> {
     let (scheme, rest) = value.split_at_checked(7)?;

@@ -23,9 +23,14 @@
 //! | `POST /config/rollback/{version}` | [`View::rollback`] (bearer token) |
 //! | `POST /config/unpin` | [`View::unpin`] (bearer token) |
 //!
+//! A request whose `Host` names neither an IP address, `localhost`, nor a host listed with
+//! [`Admin::allowed_hosts`] answers `421` (DNS rebinding). With [`Admin::read_token`], every
+//! route but `/`, `/healthz` and `/readyz` needs the read or the write token.
+//!
 //! Every error answers a 4xx or 5xx status with a JSON body `{"error":"…"}`.
 #![forbid(unsafe_code)]
 
+mod access;
 mod auth;
 mod page;
 mod reloader;
@@ -64,6 +69,12 @@ pub const PROMETHEUS_TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; chars
 /// The default largest request body, in bytes ([`Admin::body_limit`]).
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 
+/// The longest key `GET /config/explain` takes, in bytes; a longer one answers `400`.
+pub const MAX_EXPLAIN_KEY_BYTES: usize = 4096;
+
+/// The most segments (`a.b[0]` has three) a key `GET /config/explain` takes; more answer `400`.
+pub const MAX_EXPLAIN_KEY_SEGMENTS: usize = 256;
+
 /// The default deadline of one request ([`Admin::request_timeout`]).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -82,6 +93,8 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Admin {
     view: Arc<dyn View>,
     token: Option<Token>,
+    read_token: Option<Token>,
+    allowed_hosts: Vec<String>,
     registry: Option<Arc<Registry>>,
     body_limit: usize,
     request_timeout: Duration,
@@ -91,6 +104,8 @@ impl fmt::Debug for Admin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Admin")
             .field("token", &self.token)
+            .field("read_token", &self.read_token)
+            .field("allowed_hosts", &self.allowed_hosts)
             .field("registry", &self.registry.is_some())
             .field("body_limit", &self.body_limit)
             .field("request_timeout", &self.request_timeout)
@@ -104,6 +119,8 @@ impl Admin {
         Self {
             view,
             token: None,
+            read_token: None,
+            allowed_hosts: Vec::new(),
             registry: None,
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
@@ -118,6 +135,37 @@ impl Admin {
         let secret = secret.as_ref().trim();
         self.token = (!secret.is_empty()).then(|| Token::new(secret));
         self
+    }
+
+    /// Guards reads too: every route but `/`, `/healthz` and `/readyz` then needs
+    /// `Authorization: Bearer <secret>` (this secret or the write [`token`](Self::token)). For an
+    /// admin API reachable beyond the host. Whitespace is trimmed; an empty secret guards nothing.
+    pub fn read_token(mut self, secret: impl AsRef<str>) -> Self {
+        let secret = secret.as_ref().trim();
+        self.read_token = (!secret.is_empty()).then(|| Token::new(secret));
+        self
+    }
+
+    /// Also serves requests naming these hosts (`admin.internal`, `app.example:9900`; the port
+    /// is ignored; `*` serves any host, for a proxy that rewrites `Host`). IP addresses,
+    /// `localhost` and `*.localhost` are always served; any other `Host` answers `421`, so a
+    /// page that rebinds its own name to this address cannot read the API.
+    pub fn allowed_hosts<I, S>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.allowed_hosts.extend(
+            hosts
+                .into_iter()
+                .map(|h| access::normalize_host(h.as_ref())),
+        );
+        self
+    }
+
+    /// Whether reads need a token ([`read_token`](Self::read_token)).
+    pub fn reads_guarded(&self) -> bool {
+        self.read_token.is_some()
     }
 
     /// Serves this registry at `/metrics` in the OpenMetrics text format.
@@ -147,7 +195,12 @@ impl Admin {
 
     /// The router, with every route, the body limit and the request deadline.
     pub fn router(self) -> Router {
-        let page = page::Page::new(self.writes_enabled());
+        let page = page::Page::new(self.writes_enabled(), self.reads_guarded());
+        let access = access::Access {
+            hosts: self.allowed_hosts.into(),
+            read_token: self.read_token,
+            write_token: self.token.clone(),
+        };
         let limits = Limits {
             body: self.body_limit,
             timeout: self.request_timeout,
@@ -174,11 +227,21 @@ impl Admin {
             .method_not_allowed_fallback(method_not_allowed)
             .with_state(shared)
             .layer(DefaultBodyLimit::max(limits.body))
+            .layer(middleware::from_fn_with_state(access, access::check))
             .layer(middleware::from_fn_with_state(limits, guard))
     }
 
     /// Binds `addr` (port 0 picks a free port); [`Server::local_addr`] tells which.
+    /// Binding an address beyond loopback with unguarded reads logs a warning: the config
+    /// (redacted) is then readable by anyone who reaches the port.
     pub async fn bind(self, addr: std::net::SocketAddr) -> std::io::Result<Server> {
+        if !addr.ip().is_loopback() && !self.reads_guarded() {
+            tracing::warn!(
+                %addr,
+                "the admin API is readable by anyone who can reach this address: guard reads \
+                 with a read token (Admin::read_token) or bind a loopback address"
+            );
+        }
         Server::bind(self.router(), addr).await
     }
 
@@ -290,8 +353,13 @@ async fn metrics(State(shared): AppState, headers: HeaderMap) -> Result<Response
     Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
 }
 
-async fn config(State(shared): AppState) -> Json<Value> {
-    Json(shared.view.config())
+/// Redacting a large config is CPU work in proportion to its size: it runs on the blocking
+/// pool, not on a runtime worker that probes and the reloader share.
+async fn config(State(shared): AppState) -> Result<Json<Value>, AdminError> {
+    tokio::task::spawn_blocking(move || shared.view.config())
+        .await
+        .map(Json)
+        .map_err(|_| AdminError::internal("the config could not be shown"))
 }
 
 async fn version(State(shared): AppState) -> Json<Value> {
@@ -353,6 +421,13 @@ async fn explain(
         .key
         .filter(|key| !key.is_empty())
         .ok_or_else(|| AdminError::bad_request("missing query parameter `key`"))?;
+    if key.len() > MAX_EXPLAIN_KEY_BYTES || key.split(['.', '[']).count() > MAX_EXPLAIN_KEY_SEGMENTS
+    {
+        return Err(AdminError::bad_request(format!(
+            "the key is too long: at most {MAX_EXPLAIN_KEY_BYTES} bytes and \
+             {MAX_EXPLAIN_KEY_SEGMENTS} segments"
+        )));
+    }
     shared.view.explain(&key).await.map(Json)
 }
 

@@ -5,9 +5,11 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-/// The page as written; `__HOTCONF_WRITES__` becomes `true` or `false`.
+/// The page as written; `__HOTCONF_WRITES__` and `__HOTCONF_READS_GUARDED__` become `true` or
+/// `false`.
 const TEMPLATE: &str = include_str!("page.html");
 const WRITES_PLACEHOLDER: &str = "__HOTCONF_WRITES__";
+const READS_PLACEHOLDER: &str = "__HOTCONF_READS_GUARDED__";
 
 /// The page with the write switch filled in, and its Content-Security-Policy.
 pub(crate) struct Page {
@@ -16,8 +18,11 @@ pub(crate) struct Page {
 }
 
 impl Page {
-    pub(crate) fn new(writes: bool) -> Self {
-        let html = TEMPLATE.replace(WRITES_PLACEHOLDER, if writes { "true" } else { "false" });
+    pub(crate) fn new(writes: bool, reads_guarded: bool) -> Self {
+        let flag = |on: bool| if on { "true" } else { "false" };
+        let html = TEMPLATE
+            .replace(WRITES_PLACEHOLDER, flag(writes))
+            .replace(READS_PLACEHOLDER, flag(reads_guarded));
         // Inline code runs only if its hash is listed: no other script or style can run, even
         // one that a value managed to inject into the DOM.
         let script = hashes(&html, "<script>", "</script>");
@@ -80,16 +85,17 @@ mod tests {
 
     #[test]
     fn the_policy_lists_the_inline_blocks() {
-        let page = Page::new(true);
+        let page = Page::new(true, false);
         let csp = page.csp.to_str().unwrap();
         assert_eq!(csp.matches("'sha256-").count(), 2, "{csp}");
         assert!(!csp.contains("unsafe-inline"), "{csp}");
         let html = std::str::from_utf8(&page.html).unwrap();
         assert!(html.contains("data-writes=\"true\""));
         assert!(!html.contains(WRITES_PLACEHOLDER));
-        assert!(std::str::from_utf8(&Page::new(false).html)
+        assert!(std::str::from_utf8(&Page::new(false, true).html)
             .unwrap()
-            .contains("data-writes=\"false\""));
+            .contains("data-writes=\"false\" data-reads-guarded=\"true\""));
+        assert!(!html.contains(READS_PLACEHOLDER));
     }
 
     #[test]

@@ -149,19 +149,20 @@ fn diff_body<T>(
         if policy.is_redacted(key) || before.redaction().is_redacted(key) {
             return json!({"key": key, "redacted": true});
         }
-        // Both policies apply to values under the key (a map holding a password).
-        let shown = |value: Option<&Value>| {
-            let value = value.unwrap_or(&Value::Null);
-            before
-                .redaction()
-                .redact_at(key, &policy.redact_at(key, value))
+        // Both policies apply (they differ only across a rebuilt reloader); the value is
+        // looked at where it sits, so a `value` beside a secret `name` stays hidden.
+        let shown = |snapshot: &Snapshot<T>| {
+            let value = policy
+                .redact_within(snapshot.merged(), key)
+                .unwrap_or(Value::Null);
+            before.redaction().redact_at(key, &value)
         };
         let mut entry = json!({"key": key});
         if with_before {
-            entry["before"] = shown(before.lookup(key));
+            entry["before"] = shown(before);
         }
         if with_after {
-            entry["after"] = shown(after.lookup(key));
+            entry["after"] = shown(after);
         }
         entry
     };

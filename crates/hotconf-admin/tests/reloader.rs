@@ -184,3 +184,48 @@ async fn every_route_answers_and_no_secret_or_rejected_value_leaks() {
     let (status, _) = call(&router, Method::GET, "/config/version").await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn every_spelling_of_a_secret_is_redacted_in_every_answer() {
+    use hotconf_testkit::leaks;
+    let (source, handle) = MemoryProvider::new("memory:app");
+    set(&handle, json!({"compass": "south"}));
+    let builder = Reloader::<Value>::builder().named_layer("app", source);
+    let mut events = builder.events();
+    let reloader = builder.start().await.unwrap();
+    let router = Admin::reloader(&reloader).token(TOKEN).router();
+    set(&handle, leaks::config());
+    wait(&mut events, |e| {
+        matches!(e, Event::Applied { version: 2, .. })
+    })
+    .await;
+
+    let (_, config) = call(&router, Method::GET, "/config").await;
+    leaks::assert_no_leak("/config", &config.to_string());
+    assert_eq!(config["config"]["compass"], "north");
+    assert_eq!(config["config"]["env"][1]["value"], "info");
+    let (_, diff) = call(&router, Method::GET, "/config/diff?from=1&to=2").await;
+    leaks::assert_no_leak("/config/diff", &diff.to_string());
+    assert!(diff.to_string().contains("\"north\""), "{diff}");
+    for key in leaks::SECRET_KEYS {
+        let (status, explained) =
+            call(&router, Method::GET, &format!("/config/explain?key={key}")).await;
+        assert_eq!(status, StatusCode::OK, "{key}");
+        assert_eq!(explained["found"], true, "{key}");
+        assert_eq!(explained["redacted"], true, "{key}: {explained}");
+        leaks::assert_no_leak(
+            &format!("/config/explain?key={key}"),
+            &explained.to_string(),
+        );
+    }
+    for key in ["env", "args", "sentry"] {
+        let (_, explained) =
+            call(&router, Method::GET, &format!("/config/explain?key={key}")).await;
+        leaks::assert_no_leak(
+            &format!("/config/explain?key={key}"),
+            &explained.to_string(),
+        );
+    }
+    let (_, explained) = call(&router, Method::GET, "/config/explain?key=compass").await;
+    assert_eq!(explained["value"], "north");
+}

@@ -85,11 +85,16 @@ async fn get(router: &Router, uri: &str) -> Answer {
 }
 
 async fn post(router: &Router, uri: &str, token: Option<&str>) -> Answer {
-    let mut request = Request::post(uri);
-    if let Some(token) = token {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    call(router, request.body(Body::empty()).unwrap()).await
+    call(router, with_token(Request::post(uri), token)).await
+}
+
+/// `request` with `Authorization: Bearer token`, if any, and no body.
+fn with_token(request: axum::http::request::Builder, token: Option<&str>) -> Request<Body> {
+    let request = match token {
+        Some(token) => request.header(header::AUTHORIZATION, format!("Bearer {token}")),
+        None => request,
+    };
+    request.body(Body::empty()).unwrap()
 }
 
 #[tokio::test]
@@ -461,4 +466,110 @@ async fn a_bound_server_serves_and_shuts_down() {
 
     running.shutdown().await.unwrap();
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+async fn get_as(router: &Router, uri: &str, host: &str, token: Option<&str>) -> Answer {
+    call(
+        router,
+        with_token(Request::get(uri).header(header::HOST, host), token),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_rebound_host_name_is_refused() {
+    // A page on rebind.attacker.example that rebinds its name to 127.0.0.1 sends its own
+    // name as the Host: it must not read the config (DNS rebinding).
+    let view = fake();
+    let router = Admin::new(view.clone())
+        .allowed_hosts(["Admin.Internal"])
+        .router();
+    for host in [
+        "rebind.attacker.example",
+        "rebind.attacker.example:9900",
+        "localhost.attacker.example",
+        "127.0.0.1.nip.example",
+    ] {
+        for uri in ["/config", "/config/history", "/config/explain?key=db", "/"] {
+            let message = get_as(&router, uri, host, None)
+                .await
+                .error(StatusCode::MISDIRECTED_REQUEST);
+            assert!(message.contains("DNS rebinding"), "{message}");
+        }
+    }
+    for host in [
+        "127.0.0.1:9900",
+        "[::1]:9900",
+        "10.0.0.7:9900",
+        "localhost:9900",
+        "admin.internal:9900",
+    ] {
+        let answer = get_as(&router, "/config", host, None).await;
+        assert_eq!(answer.status, StatusCode::OK, "{host}: {}", answer.text());
+    }
+    let any = Admin::new(view).allowed_hosts(["*"]).router();
+    let answer = get_as(&any, "/config", "proxy.example", None).await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_read_token_guards_every_read_but_the_probes_and_the_page() {
+    let view = fake();
+    let router = Admin::new(view.clone())
+        .token(TOKEN)
+        .read_token("read-only-token")
+        .router();
+    for uri in [
+        "/config",
+        "/config/version",
+        "/config/history",
+        "/config/diff?from=1&to=1",
+        "/config/explain?key=db",
+        "/metrics",
+    ] {
+        get_as(&router, uri, "127.0.0.1", None)
+            .await
+            .error(StatusCode::UNAUTHORIZED);
+        get_as(&router, uri, "127.0.0.1", Some("wrong"))
+            .await
+            .error(StatusCode::UNAUTHORIZED);
+        for token in ["read-only-token", TOKEN] {
+            let answer = get_as(&router, uri, "127.0.0.1", Some(token)).await;
+            assert_ne!(answer.status, StatusCode::UNAUTHORIZED, "{uri}");
+        }
+    }
+    for uri in ["/healthz", "/readyz", "/"] {
+        let answer = get_as(&router, uri, "127.0.0.1", None).await;
+        assert_eq!(answer.status, StatusCode::OK, "{uri}");
+    }
+    // The read token does not write.
+    post(&router, "/config/unpin", Some("read-only-token"))
+        .await
+        .error(StatusCode::UNAUTHORIZED);
+    let page = get(&router, "/").await.text();
+    assert!(page.contains("data-reads-guarded=\"true\""));
+    assert!(!format!("{:?}", Admin::new(view).read_token("read-only-token")).contains("read-only"));
+}
+
+#[tokio::test]
+async fn an_explain_key_is_capped() {
+    let router = read_only(&fake());
+    // 32 000 segments in a 64 KB URL once took 35 s of CPU under a `**` glob.
+    let long = vec!["a"; 32_000].join(".");
+    let message = get(&router, &format!("/config/explain?key={long}"))
+        .await
+        .error(StatusCode::BAD_REQUEST);
+    assert!(message.contains("too long"), "{message}");
+    let many = vec!["a"; hotconf_admin::MAX_EXPLAIN_KEY_SEGMENTS + 1].join(".");
+    assert!(many.len() < hotconf_admin::MAX_EXPLAIN_KEY_BYTES);
+    get(&router, &format!("/config/explain?key={many}"))
+        .await
+        .error(StatusCode::BAD_REQUEST);
+    let most = vec!["a"; hotconf_admin::MAX_EXPLAIN_KEY_SEGMENTS].join(".");
+    assert_eq!(
+        get(&router, &format!("/config/explain?key={most}"))
+            .await
+            .status,
+        StatusCode::OK
+    );
 }

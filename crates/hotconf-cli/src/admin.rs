@@ -1,7 +1,8 @@
-//! `--admin ADDR [--admin-token-file F]`: the admin API, page and metrics of `hotconf watch`.
+//! `--admin ADDR [--admin-token-file F] [--admin-read-token-file F] [--admin-allow-host H]…`:
+//! the admin API, page and metrics of `hotconf watch`.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use axum::extract::Request;
 use axum::http::StatusCode;
@@ -17,6 +18,27 @@ use tower::ServiceExt;
 /// The longest token file read: a bearer token is a line, not a document.
 const MAX_TOKEN_BYTES: u64 = 4096;
 
+/// The admin options of `hotconf watch`.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct AdminArgs {
+    /// Serve the admin API, page and Prometheus metrics on this address (127.0.0.1:9900; port
+    /// 0 picks a free port, printed on stderr). Until the first config is applied, /healthz
+    /// answers 200 and everything else 503.
+    #[arg(long = "admin", value_name = "ADDR")]
+    pub(crate) addr: Option<SocketAddr>,
+    /// Enable rollback and unpin on the admin API for requests bearing the token in this file.
+    #[arg(long = "admin-token-file", value_name = "FILE", requires = "addr")]
+    pub(crate) token_file: Option<PathBuf>,
+    /// Guard reads too: every admin route but /, /healthz and /readyz needs the token in this
+    /// file (or the write token) as `Authorization: Bearer`.
+    #[arg(long = "admin-read-token-file", value_name = "FILE", requires = "addr")]
+    pub(crate) read_token_file: Option<PathBuf>,
+    /// Also serve requests whose Host header names HOST (repeatable; `*` for any). IP
+    /// addresses and localhost are always served; other names answer 421 (DNS rebinding).
+    #[arg(long = "admin-allow-host", value_name = "HOST", requires = "addr")]
+    pub(crate) allow_hosts: Vec<String>,
+}
+
 /// The admin server of `hotconf watch`: it listens from the start (an address in use is a
 /// usage error at once), answers `/healthz` and a `503` "waiting for the first valid config"
 /// until the reloader has started, then serves the whole admin router.
@@ -24,16 +46,22 @@ pub(crate) struct AdminServer {
     server: RunningServer,
     router: watch::Sender<Option<Router>>,
     token: Option<String>,
+    read_token: Option<String>,
+    allow_hosts: Vec<String>,
 }
 
 impl AdminServer {
     /// Binds `addr`, reads the token file and starts serving; `None` without `--admin`.
-    pub(crate) async fn start(
-        addr: Option<SocketAddr>,
-        token_file: Option<&Path>,
-    ) -> Result<Option<AdminServer>> {
-        let Some(addr) = addr else { return Ok(None) };
-        let token = token_file.map(read_token).transpose()?;
+    pub(crate) async fn start(args: &AdminArgs) -> Result<Option<AdminServer>> {
+        let Some(addr) = args.addr else {
+            return Ok(None);
+        };
+        let token = args.token_file.as_deref().map(read_token).transpose()?;
+        let read_token = args
+            .read_token_file
+            .as_deref()
+            .map(read_token)
+            .transpose()?;
         let listener = TcpListener::bind(addr).await.map_err(|e| {
             Error::new(
                 ErrorKind::Config,
@@ -41,6 +69,8 @@ impl AdminServer {
             )
             .with_cause(e)
         })?;
+        // Before the first config the placeholder router answers only /healthz and 503s: the
+        // host and token rules apply once the admin router serves.
         let (router, current) = watch::channel(None::<Router>);
         let app = Router::new().fallback(move |request: Request| {
             let current = current.borrow().clone();
@@ -58,14 +88,28 @@ impl AdminServer {
         } else {
             "read-only"
         };
+        let reads = if read_token.is_some() {
+            "reads need a token"
+        } else {
+            "reads open"
+        };
         eprintln!(
-            "hotconf: admin on http://{}/ ({writes})",
+            "hotconf: admin on http://{}/ ({writes}, {reads})",
             server.local_addr()
         );
+        if !addr.ip().is_loopback() && read_token.is_none() {
+            eprintln!(
+                "hotconf: warning: the admin API on {addr} is readable by anyone who can reach \
+                 this port (the config, redacted, its history and sources); guard reads with \
+                 --admin-read-token-file or bind a loopback address"
+            );
+        }
         Ok(Some(AdminServer {
             server: server.spawn(),
             router,
             token,
+            read_token,
+            allow_hosts: args.allow_hosts.clone(),
         }))
     }
 
@@ -75,6 +119,10 @@ impl AdminServer {
         if let Some(token) = &self.token {
             admin = admin.token(token);
         }
+        if let Some(token) = &self.read_token {
+            admin = admin.read_token(token);
+        }
+        admin = admin.allowed_hosts(&self.allow_hosts);
         let _ = self.router.send(Some(admin.router()));
     }
 

@@ -54,9 +54,13 @@ enum Command {
     Render(render::RenderArgs),
     /// Sidecar: run CMD with the config in its environment (--env-prefix) and files
     /// (--template), started only once a first valid config is in; restart or signal it on
-    /// every change; forward SIGINT and SIGTERM; exit with its status.
+    /// every change; forward INT, TERM, HUP, USR1, USR2, WINCH and QUIT; reap orphans as
+    /// PID 1; exit with its status.
     #[command(after_help = SIDECAR_CODES)]
     Exec(exec::ExecArgs),
+    /// Internal: how `hotconf exec` starts its program (sidecar/launch.rs).
+    #[command(name = sidecar::launch::SUBCOMMAND, hide = true)]
+    Launch(sidecar::launch::LaunchArgs),
 }
 
 const SIDECAR_CODES: &str = "\
@@ -101,18 +105,13 @@ struct WatchArgs {
     #[arg(long, value_enum)]
     output: Option<Output>,
     /// Also redact the keys matching this glob (`db.dsn`, `**.cert_*`); repeatable. Keys
-    /// containing password, passwd, secret, token, credential, private_key, api_key or
-    /// access_key are always redacted: their values print as ***.
+    /// holding a secret word (password, secret, token, pass, pwd, auth, dsn, …) and values
+    /// carrying a credential (a URL's user:password, Password=…, Bearer …) are always
+    /// redacted: they print as ***. The rules: docs/concepts.md (G12).
     #[arg(long, value_name = "GLOB")]
     redact: Vec<String>,
-    /// Serve the admin API, page and Prometheus metrics on this address (127.0.0.1:9900; port
-    /// 0 picks a free port, printed on stderr). Until the first config is applied, /healthz
-    /// answers 200 and everything else 503.
-    #[arg(long, value_name = "ADDR")]
-    admin: Option<std::net::SocketAddr>,
-    /// Enable rollback and unpin on the admin API for requests bearing the token in this file.
-    #[arg(long, value_name = "FILE", requires = "admin")]
-    admin_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    admin: admin::AdminArgs,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -137,6 +136,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => runtime.block_on(explain(args)),
         Command::Render(args) => runtime.block_on(render::render(args)),
         Command::Exec(args) => runtime.block_on(exec::exec(args)),
+        Command::Launch(args) => runtime.block_on(sidecar::launch::launch(args)),
     };
     // A task still blocked (a write to a stdout nobody reads) must not keep hotconf from
     // exiting.
@@ -220,8 +220,7 @@ async fn watch(args: WatchArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
-    let admin = match admin::AdminServer::start(args.admin, args.admin_token_file.as_deref()).await
-    {
+    let admin = match admin::AdminServer::start(&args.admin).await {
         Ok(admin) => admin,
         Err(error) => return usage_error(&error),
     };

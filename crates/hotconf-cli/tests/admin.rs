@@ -356,3 +356,61 @@ async fn a_stalled_stdout_stops_neither_the_reloads_nor_the_exit() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+/// `--admin-allow-host` and `--admin-read-token-file`: a rebound host name answers 421, a
+/// listed one is served, and reads need a token while the probes do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_refuses_rebound_hosts_and_guards_reads_with_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    save(&dir.path().join("app.json"), &config(5432));
+    std::fs::write(dir.path().join("read-token"), "cli-read-token\n").unwrap();
+    let watch = Watch::start(
+        dir.path(),
+        &[
+            "--admin",
+            "127.0.0.1:0",
+            "--admin-read-token-file",
+            "read-token",
+            "--admin-allow-host",
+            "admin.internal",
+            "./app.json",
+        ],
+    );
+    let addr = watch.admin_addr();
+    watch.applied(1);
+    let http = reqwest::Client::new();
+    let get = |host: &str, token: Option<&str>| {
+        let mut request = http
+            .get(format!("http://{addr}/config"))
+            .header("host", host);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let port = addr.port();
+    let rebound = get(
+        &format!("rebind.attacker.example:{port}"),
+        Some("cli-read-token"),
+    );
+    assert_eq!(rebound.await.unwrap().status(), 421);
+    assert_eq!(get(&addr.to_string(), None).await.unwrap().status(), 401);
+    for host in [addr.to_string(), format!("admin.internal:{port}")] {
+        let answer = get(&host, Some("cli-read-token")).await.unwrap();
+        assert_eq!(answer.status(), 200, "{host}");
+        let body = answer.text().await.unwrap();
+        assert!(
+            body.contains("db.internal") && !body.contains(SECRET),
+            "{body}"
+        );
+    }
+    let probe = http
+        .get(format!("http://{addr}/healthz"))
+        .header("host", "lb.example");
+    assert_eq!(probe.send().await.unwrap().status(), 200);
+    let stderr = watch.stop();
+    assert!(
+        stderr.iter().all(|l| !l.contains("cli-read-token")),
+        "{stderr:?}"
+    );
+}

@@ -221,6 +221,12 @@ fn once_schema_and_exit_codes() {
         stderr.contains("db.port") && stderr.contains("no config could be loaded"),
         "{stderr}"
     );
+    // What failed and how, from the schema; never the value (G12).
+    assert!(
+        stderr.contains("greater than the maximum of 65535 (keyword `maximum`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("70000"), "{stderr}");
 
     for bad in [
         &["--once", "ftp://x/y"][..],
@@ -655,4 +661,52 @@ fn credentials_in_source_uris_never_reach_stdout_or_stderr() {
             "{source}:\n{stdout}\n{stderr}"
         );
     }
+}
+
+/// Every spelling of a secret that once leaked (issue 24) stays out of `hotconf watch`'s
+/// lines, its pretty diff, and the sidecar's events (G12).
+#[test]
+fn no_spelling_of_a_secret_reaches_watch_output_or_sidecar_events() {
+    use hotconf_testkit::leaks;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.json"), leaks::config().to_string()).unwrap();
+    std::fs::write(dir.path().join("t.j2"), "{{ config.compass }}").unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_hotconf"))
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {output:?}");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        stdout + &stderr
+    };
+    let json = run(&["watch", "--once", "app.json"]);
+    leaks::assert_no_leak("hotconf watch", &json);
+    let line: Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    assert_eq!(line["config"]["compass"], "north");
+    assert_eq!(line["config"]["env"][1]["value"], "info");
+    let pretty = run(&["watch", "--once", "--output", "pretty", "app.json"]);
+    leaks::assert_no_leak("hotconf watch --output pretty", &pretty);
+    assert!(pretty.contains("north"), "{pretty}");
+
+    let rendered = run(&[
+        "render",
+        "--once",
+        "--template",
+        "t.j2:out.txt",
+        "--out",
+        "merged.json",
+        "--events",
+        "events.jsonl",
+        "app.json",
+    ]);
+    leaks::assert_no_leak("hotconf render", &rendered);
+    let events = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap();
+    assert!(events.contains("applied"), "{events}");
+    leaks::assert_no_leak("the sidecar's events", &events);
+    // The outputs are the service's own copy: they hold the values.
+    let merged = std::fs::read_to_string(dir.path().join("merged.json")).unwrap();
+    assert!(merged.contains(leaks::MARKER));
 }

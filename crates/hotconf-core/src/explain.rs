@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::path;
-use crate::redaction::Redaction;
+use crate::redaction::{Redaction, REDACTED};
 use crate::tree::Tree;
 
 /// One layer a snapshot was built from: its name, its source and its state's tree (`None`: an
@@ -71,19 +71,19 @@ pub(crate) fn explain(
     pending_restart: &[String],
 ) -> Explanation {
     let at = path::parse(key);
-    let redacted = redaction.covers(&at);
-    let show = |value: &Value| (!redacted).then(|| redaction.redact_path(&at, value));
     let found = path::lookup(merged, &at);
+    let shown = |root: &Value| visible(redaction, root, &at);
+    let value = shown(merged);
+    let redacted = redaction.covers(&at) || (found.is_some() && value.is_none());
     let layer_values: Vec<LayerValue> = layers
         .iter()
         .map(|l| {
             let tree = l.tree.as_ref().and_then(|t| t.value().ok());
-            let held = tree.and_then(|v| path::lookup(v, &at));
             LayerValue {
                 layer: l.layer.to_string(),
                 source: l.source.to_string(),
-                holds: held.is_some(),
-                value: held.and_then(&show),
+                holds: tree.is_some_and(|v| path::lookup(v, &at).is_some()),
+                value: tree.and_then(|v| shown(v)),
             }
         })
         .collect();
@@ -101,11 +101,19 @@ pub(crate) fn explain(
         key: path::render(&at),
         found: found.is_some(),
         layer,
-        value: found.and_then(show),
+        value,
         redacted,
         overridden,
         layers: layer_values,
         fell_back_from: None,
         note,
     }
+}
+
+/// The value at `at` in `root` as it may be shown: `None` when absent or redacted whole.
+fn visible(redaction: &Redaction, root: &Value, at: &[path::PathSegment]) -> Option<Value> {
+    let raw = path::lookup(root, at)?;
+    let shown = redaction.show(root, at)?;
+    let hidden = shown.as_str() == Some(REDACTED) && raw.as_str() != Some(REDACTED);
+    (!hidden).then_some(shown)
 }

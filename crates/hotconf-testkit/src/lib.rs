@@ -19,6 +19,7 @@ pub mod etcd;
 mod fixture;
 pub mod hostile;
 pub mod latency;
+pub mod leaks;
 #[cfg(feature = "nacos")]
 pub mod nacos;
 #[cfg(feature = "pki")]

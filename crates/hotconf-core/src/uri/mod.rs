@@ -152,7 +152,13 @@ impl fmt::Display for SourceUri {
         f.write_str(&self.path)?;
         let mut sep = '?';
         for (k, v) in &self.params {
-            write!(f, "{sep}{k}={v}")?;
+            // A parameter no backend takes as a credential may still be one (`api_token`,
+            // `Passwd`): its value is not printed either.
+            if crate::redaction::secret_name(k) {
+                write!(f, "{sep}{k}=***")?;
+            } else {
+                write!(f, "{sep}{k}={v}")?;
+            }
             sep = '&';
         }
         for k in self.secret_params.keys() {

@@ -40,8 +40,11 @@ impl FromStr for SourceUri {
                 decode(k).map_err(|e| bad(&e))?,
                 decode(v).map_err(|e| bad(&e))?,
             );
-            if SECRET_PARAMS.contains(&k.as_str()) {
-                uri.secret_params.insert(k, Secret::new(v));
+            // `?Token=` and `?TOKEN=` are the credential `token` too: a credential must never
+            // fall through to the printed parameters because of its case.
+            let lower = k.to_ascii_lowercase();
+            if SECRET_PARAMS.contains(&lower.as_str()) {
+                uri.secret_params.insert(lower, Secret::new(v));
             } else {
                 uri.params.insert(k, v);
             }

@@ -230,7 +230,13 @@ impl<'a> Query<'a> {
             None => Ok(()),
             Some(name) => {
                 let known: Vec<&str> = self.asked.iter().map(String::as_str).collect();
-                Err(self.uri.error(format_args!(
+                // The value of a parameter nobody asked for is never printed: a misspelt
+                // credential (`?Secret=`, `?tokne=`) must not reach a log through this error.
+                let mut shown = self.uri.clone();
+                if let Some(value) = shown.params.remove(name) {
+                    shown.secret_params.insert(name.clone(), Secret::new(value));
+                }
+                Err(shown.error(format_args!(
                     "unknown parameter `{name}` (a {}: source takes {})",
                     self.uri.scheme,
                     if known.is_empty() {

@@ -200,3 +200,41 @@ fn shared_parameters() {
     assert!(parse("kv://h/x?tls=true").query().tls().unwrap().is_some());
     assert!(parse("kv://h/x").query().tls().unwrap().is_none());
 }
+
+#[test]
+fn credentials_in_any_case_and_unknown_values_never_print() {
+    // `?Secret=` once fell through to the printed parameters and its value reached the
+    // "unknown parameter" error.
+    for (uri, asked) in [
+        ("apollo://127.0.0.1:8080/app?Secret=s3cr3t-a", "secret"),
+        ("consul://127.0.0.1:8500/app?Token=s3cr3t-b", "token"),
+        ("consul://127.0.0.1:8500/app?TOKEN=s3cr3t-c", "token"),
+    ] {
+        let u = parse(uri);
+        let mut query = u.query();
+        assert!(
+            query
+                .secret(asked)
+                .is_some_and(|s| s.expose().starts_with("s3cr3t-")),
+            "{uri}: the credential is found whatever its case"
+        );
+        assert!(query.finish().is_ok(), "{uri}");
+        assert!(!u.to_string().contains("s3cr3t"), "{u}");
+    }
+    for uri in [
+        "consul://127.0.0.1:8500/app?tokne=s3cr3t-d",
+        "consul://127.0.0.1:8500/app?api_token=s3cr3t-e",
+        "consul://127.0.0.1:8500/app?colour=s3cr3t-f",
+    ] {
+        let u = parse(uri);
+        let error = u.query().finish().unwrap_err();
+        for shown in [error.to_string(), format!("{error:?}")] {
+            assert!(shown.contains("unknown parameter"), "{shown}");
+            assert!(!shown.contains("s3cr3t"), "{shown}");
+        }
+    }
+    assert_eq!(
+        parse("consul://h/app?api_token=x&mode=key").to_string(),
+        "consul://h/app?api_token=***&mode=key"
+    );
+}
