@@ -4,10 +4,10 @@
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hotconf_core::provider::{redact_secret, BoundedBody};
 use hotconf_core::{Error, ErrorKind, Limits, LongPollPace, Result, Secret};
+use hotconf_http::{read_body, read_error_page, BodyError, HttpOptions};
 use once_cell::sync::OnceCell;
-use reqwest::{redirect, Response, StatusCode, Url};
+use reqwest::{Response, StatusCode, Url};
 
 mod servers;
 
@@ -18,8 +18,6 @@ use crate::wire::{encode, sign, ApolloConfig, Notification};
 
 use self::servers::Servers;
 
-/// How much of an error answer's body is kept (for its message); the rest is not read.
-const ERROR_BODY: usize = 4 << 10;
 /// The largest long-poll or meta-server answer read.
 const SMALL_BODY: usize = 1 << 20;
 /// Room for the JSON around the configurations of a read.
@@ -205,22 +203,9 @@ impl ApolloClient {
             .http
             .get_or_try_init(|| {
                 self.config.check()?;
-                reqwest::Client::builder()
-                    .use_rustls_tls()
-                    .connect_timeout(Duration::from_secs(5))
-                    .pool_idle_timeout(Duration::from_secs(90))
-                    // A long poll is held for a minute: TCP keepalive notices a peer that vanished
-                    // without a reset in about 30 s, not at the poll timeout.
-                    .tcp_keepalive(Duration::from_secs(15))
-                    .tcp_keepalive_interval(Duration::from_secs(5))
-                    .tcp_keepalive_retries(3)
-                    // Never follow: the signature would go to another origin.
-                    .redirect(redirect::Policy::none())
-                    .build()
-                    .map_err(|e| {
-                        Error::new(ErrorKind::Config, "apollo: cannot build the HTTP client")
-                            .with_cause(e)
-                    })
+                // Never follow a redirect: the signature would go to another origin. A long
+                // poll is held for a minute: TCP keepalive notices a vanished peer.
+                hotconf_http::client("apollo", &HttpOptions::default())
             })
             .map_err(|e| e.with_transient(false))
     }
@@ -385,39 +370,20 @@ impl ApolloClient {
     /// few KiB with the secret removed.
     async fn body(
         &self,
-        mut response: Response,
+        response: Response,
         status: StatusCode,
         limit: usize,
         doing: &str,
         what: &str,
     ) -> Result<Vec<u8>> {
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
-            let mut body = BoundedBody::new(limit, response.content_length())
-                .map_err(|e| bad_answer(doing, what, e.message()))?;
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(|e| from_transport(doing, what, e))?
-            {
-                body.push(&chunk)
-                    .map_err(|e| bad_answer(doing, what, e.message()))?;
-            }
-            return Ok(body.into_bytes());
+            return read_body(response, limit).await.map_err(|e| match e {
+                BodyError::TooLarge(e) => bad_answer(doing, what, e.message()),
+                BodyError::Transport(e) => from_transport(doing, what, e),
+            });
         }
-        let mut body = Vec::new();
-        while body.len() < ERROR_BODY {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    let room = ERROR_BODY - body.len();
-                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                }
-                Ok(None) | Err(_) => break,
-            }
-        }
-        Ok(match &self.config.secret {
-            Some(secret) => redact_secret(&body, secret.expose()),
-            None => body,
-        })
+        let secret = self.config.secret.as_ref().map(|s| s.expose().as_str());
+        Ok(read_error_page(response, secret.as_slice()).await)
     }
 
     fn status_error(&self, doing: &str, what: &str, status: StatusCode, body: &[u8]) -> Error {
@@ -428,44 +394,17 @@ impl ApolloClient {
 /// Refuses a release with more keys, or more bytes in all, than `limits` allow, or a value
 /// above `max_bytes` (naming its key).
 fn check_limits(read: &ApolloConfig, namespace: &str, limits: &Limits) -> Result<()> {
-    if read.configurations.len() > limits.max_keys {
-        return Err(bad_answer(
-            "reading",
-            namespace,
-            format_args!(
-                "holds {} keys, above the limit of {} keys",
-                read.configurations.len(),
-                limits.max_keys
-            ),
-        ));
-    }
-    let mut total: usize = 0;
-    for (key, value) in &read.configurations {
-        if value.len() > limits.max_bytes {
-            return Err(bad_answer(
-                "reading",
-                namespace,
-                format_args!(
-                    "holds a value of {} bytes at `{key}`, above the limit of {} bytes",
-                    value.len(),
-                    limits.max_bytes
-                ),
-            )
-            .with_key(key.clone()));
-        }
-        total = total.saturating_add(key.len()).saturating_add(value.len());
-    }
-    if total > limits.max_total_bytes {
-        return Err(bad_answer(
-            "reading",
-            namespace,
-            format_args!(
-                "holds {total} bytes of keys and values, above the limit of {} bytes",
-                limits.max_total_bytes
-            ),
-        ));
-    }
-    Ok(())
+    let entries = read.configurations.iter();
+    limits
+        .check_entries(entries.map(|(key, value)| (key.as_str(), value.len())))
+        .map_err(|breach| {
+            let key = breach.key.clone();
+            let error = bad_answer("reading", namespace, breach);
+            match key {
+                Some(key) => error.with_key(key),
+                None => error,
+            }
+        })
 }
 
 fn now_ms() -> i64 {

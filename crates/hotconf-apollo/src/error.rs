@@ -6,27 +6,13 @@
 //! restart. A reloader that starts with [`Startup::FailFast`](hotconf_core::Startup) still
 //! fails at once on it, with [`ErrorKind::PermissionDenied`].
 
-use hotconf_core::provider::HttpStatus;
 use hotconf_core::{Error, ErrorKind};
+use hotconf_http::{error_text, redirect_refused, status_error, transport_error};
 use reqwest::StatusCode;
 
-/// Wraps a transport error (connect, timeout, a dropped connection). reqwest's text is left
-/// out of the message, and its URL removed, although neither holds the secret (a header).
+/// Wraps a transport error (connect, TLS, timeout, a dropped connection).
 pub(crate) fn from_transport(doing: &str, what: &str, error: reqwest::Error) -> Error {
-    let why = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else {
-        "failed"
-    };
-    Error::new(
-        ErrorKind::Unavailable,
-        format!("apollo: {doing} `{what}` {why}"),
-    )
-    .with_key(what.to_owned())
-    .with_transient(true)
-    .with_cause(error.without_url())
+    transport_error("apollo", doing, what, error)
 }
 
 /// The error of an unexpected status; `body` is an error page's first bytes, with the secret
@@ -38,8 +24,6 @@ pub(crate) fn from_status(
     status: StatusCode,
     body: &[u8],
 ) -> Error {
-    let text = String::from_utf8_lossy(body);
-    let text: String = text.trim().chars().take(200).collect();
     let (kind, hint) = match status.as_u16() {
         401 => (
             ErrorKind::PermissionDenied,
@@ -49,17 +33,17 @@ pub(crate) fn from_status(
         _ => (ErrorKind::Unavailable, String::new()),
     };
     let status_text = if status.is_redirection() {
-        format!("{status}, a redirect, which is not followed (the signature would go with it): give the config service's own address")
+        redirect_refused(status, "the signature", "config service")
     } else {
         status.to_string()
     };
-    Error::new(
+    let text = error_text(body);
+    status_error(
         kind,
         format!("apollo: {doing} `{what}` got {status_text}: {text}{hint}"),
+        status,
     )
     .with_key(what.to_owned())
-    .with_transient(true)
-    .with_cause(HttpStatus(status.as_u16()))
 }
 
 /// The error of an answer that does not decode or passes a limit. Transient: the next read

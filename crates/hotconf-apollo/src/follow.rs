@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hotconf_core::provider::{Backoff, Content, Follow, Layer, Retry};
+use hotconf_core::provider::{Content, Follow, Layer};
 use hotconf_core::{Error, ErrorKind, Result, Revision};
 
 use crate::client::{ApolloClient, ConfigRead};
@@ -140,15 +140,5 @@ impl Follow for Follower {
             }
             None => tokio::time::sleep(interval).await,
         }
-    }
-
-    /// After a transport failure: [`Backoff::TRANSPORT`], so the source is back soon after the
-    /// server. After an error answer (401, 5xx): [`Backoff::ANSWERED`].
-    fn retry(&self, error: &Error) -> Retry {
-        Retry::After(if error.is_answer() {
-            Backoff::ANSWERED
-        } else {
-            Backoff::TRANSPORT
-        })
     }
 }

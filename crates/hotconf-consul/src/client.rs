@@ -5,9 +5,9 @@ use std::sync::Arc;
 use once_cell::sync::OnceCell;
 use std::time::Duration;
 
-use hotconf_core::provider::{redact_secret, BoundedBody};
 use hotconf_core::{Error, ErrorKind, Limits, Result, Secret};
-use reqwest::{redirect, Certificate, Identity, Method, RequestBuilder, Response, StatusCode};
+use hotconf_http::{read_body, read_error_page, BodyError, HttpOptions};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
 
 use crate::config::{ClientConfig, Consistency, TlsFiles};
 use crate::error::{from_redirect, from_status, from_transport, too_large};
@@ -22,8 +22,6 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(300);
 pub(crate) const MAX_WAIT: Duration = Duration::from_secs(600);
 /// Added to `wait + wait/16` (the server's jitter) for a blocking request's timeout.
 const SLACK: Duration = Duration::from_secs(5);
-/// How much of an error answer's body is kept (for its message); the rest is not read.
-const ERROR_BODY: usize = 4 << 10;
 /// Room for the JSON around a value (key, indexes, flags, session) in a read that is not raw.
 const ENTRY_OVERHEAD: usize = 64 << 10;
 
@@ -272,7 +270,7 @@ impl ConsulClient {
         let response = request
             .send()
             .await
-            .map_err(|e| from_transport(doing, key, e.without_url()))?;
+            .map_err(|e| from_transport(doing, key, e))?;
         let status = response.status();
         if status.is_redirection() {
             return Err(from_redirect(doing, key, status));
@@ -285,11 +283,8 @@ impl ConsulClient {
             read_bounded(response, limit, key, doing).await?
         } else {
             // An error page may echo the request (a careless proxy): never the token.
-            let body = read_prefix(response, ERROR_BODY).await;
-            match &self.config.token {
-                Some(token) => redact_secret(&body, token.expose()),
-                None => body,
-            }
+            let token = self.config.token.as_ref().map(|t| t.expose().as_str());
+            read_error_page(response, token.as_slice()).await
         };
         Ok((status, index, body))
     }
@@ -302,86 +297,24 @@ fn list_body_limit(limits: &Limits) -> usize {
     limits.max_total_bytes.saturating_mul(2)
 }
 
-/// Reads `response`'s body chunk by chunk, refusing it (and dropping the connection) as soon
-/// as it passes `limit`, or at once when its `Content-Length` does.
-async fn read_bounded(
-    mut response: Response,
-    limit: usize,
-    key: &str,
-    doing: &str,
-) -> Result<Vec<u8>> {
-    let mut body = BoundedBody::new(limit, response.content_length())
-        .map_err(|e| too_large(doing, key, &e))?;
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| from_transport(doing, key, e.without_url()))?
-    {
-        body.push(&chunk).map_err(|e| too_large(doing, key, &e))?;
-    }
-    Ok(body.into_bytes())
-}
-
-/// The first `max` bytes of `response`'s body (what could be read of them), the rest unread.
-async fn read_prefix(mut response: Response, max: usize) -> Vec<u8> {
-    let mut body = Vec::new();
-    while body.len() < max {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = max - body.len();
-                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            }
-            Ok(None) | Err(_) => break,
-        }
-    }
-    body
+/// `response`'s body whole under `limit` bytes, refused as soon as it passes them.
+async fn read_bounded(response: Response, limit: usize, key: &str, doing: &str) -> Result<Vec<u8>> {
+    read_body(response, limit).await.map_err(|e| match e {
+        BodyError::TooLarge(e) => too_large(doing, key, &e),
+        BodyError::Transport(e) => from_transport(doing, key, e),
+    })
 }
 
 /// Refuses a read with more keys, or more bytes in all, than `limits` allow, or a value above
 /// `max_bytes` (naming its key).
 fn check_limits(entries: &[KvEntry], requested: &str, limits: &Limits) -> Result<()> {
-    let refuse = |key: &str, what: String| {
-        Error::new(ErrorKind::Parse, format!("consul: {what}"))
-            .with_key(key.to_owned())
-            .with_transient(true)
-    };
-    if entries.len() > limits.max_keys {
-        return Err(refuse(
-            requested,
-            format!(
-                "`{requested}` holds {} keys, above the limit of {} keys",
-                entries.len(),
-                limits.max_keys
-            ),
-        ));
-    }
-    let mut total: usize = 0;
-    for entry in entries {
-        if entry.value.len() > limits.max_bytes {
-            return Err(refuse(
-                &entry.key,
-                format!(
-                    "the value of `{}` is {} bytes, above the limit of {} bytes",
-                    entry.key,
-                    entry.value.len(),
-                    limits.max_bytes
-                ),
-            ));
-        }
-        total = total
-            .saturating_add(entry.key.len())
-            .saturating_add(entry.value.len());
-        if total > limits.max_total_bytes {
-            return Err(refuse(
-                requested,
-                format!(
-                    "`{requested}` holds at least {total} bytes of keys and values, above the limit of {} bytes",
-                    limits.max_total_bytes
-                ),
-            ));
-        }
-    }
-    Ok(())
+    limits
+        .check_entries(entries.iter().map(|e| (e.key.as_str(), e.value.len())))
+        .map_err(|breach| {
+            Error::new(ErrorKind::Parse, format!("consul: `{requested}` {breach}"))
+                .with_key(breach.key.unwrap_or_else(|| requested.to_owned()))
+                .with_transient(true)
+        })
 }
 
 /// The HTTP client and base URL for `config`.
@@ -395,56 +328,16 @@ fn build(config: &ClientConfig) -> Result<Http> {
             ),
         ));
     };
-    let mut builder = reqwest::Client::builder()
-        .use_rustls_tls()
-        .connect_timeout(Duration::from_secs(5))
-        .pool_idle_timeout(Duration::from_secs(90))
-        // A blocking query may be held for minutes: TCP keepalive (15 s idle, then 3 probes
-        // 5 s apart) notices a peer that vanished without a reset in about 30 s, not at
-        // the request timeout.
-        .tcp_keepalive(Duration::from_secs(15))
-        .tcp_keepalive_interval(Duration::from_secs(5))
-        .tcp_keepalive_retries(3)
-        // Never follow: the token header would go to another origin (see the type's docs).
-        .redirect(redirect::Policy::none());
-    let scheme = match &config.tls {
-        Some(tls) => {
-            builder = with_tls(builder, tls)?;
-            "https"
-        }
-        None => "http",
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
     };
-    let client = builder.build().map_err(|e| {
-        Error::new(ErrorKind::Config, "consul: cannot build the HTTP client").with_cause(e)
-    })?;
+    // Never follow a redirect: the token header would go to another origin (see the type's
+    // docs). A blocking query may be held for minutes: TCP keepalive notices a vanished peer.
+    let client = hotconf_http::client("consul", &HttpOptions::default().tls(config.tls.clone()))?;
     Ok(Http {
         client,
         base: format!("{scheme}://{endpoint}/v1/kv/"),
     })
-}
-
-fn with_tls(mut builder: reqwest::ClientBuilder, tls: &TlsFiles) -> Result<reqwest::ClientBuilder> {
-    let read = |path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| {
-            Error::new(ErrorKind::Config, format!("cannot read {}", path.display())).with_cause(e)
-        })
-    };
-    let bad = |what: &str, e: reqwest::Error| {
-        Error::new(ErrorKind::Config, format!("consul: bad TLS {what}")).with_cause(e)
-    };
-    if let Some(ca) = &tls.ca {
-        let certificates = Certificate::from_pem_bundle(&read(ca)?).map_err(|e| bad("CA", e))?;
-        builder = builder.tls_built_in_root_certs(false);
-        for certificate in certificates {
-            builder = builder.add_root_certificate(certificate);
-        }
-    }
-    if let Some((cert, key)) = &tls.identity {
-        let mut pem = read(cert)?;
-        pem.push(b'\n');
-        pem.extend(read(key)?);
-        builder =
-            builder.identity(Identity::from_pem(&pem).map_err(|e| bad("client certificate", e))?);
-    }
-    Ok(builder)
 }

@@ -6,38 +6,17 @@
 //! reloader that starts with [`Startup::FailFast`](hotconf_core::Startup) still fails at once on
 //! it, with [`ErrorKind::PermissionDenied`].
 
-use hotconf_core::provider::HttpStatus;
 use hotconf_core::{Error, ErrorKind};
+use hotconf_http::{error_text, redirect_refused, status_error, transport_error};
 use reqwest::StatusCode;
 
 /// Wraps a transport error (connect, TLS, timeout, a dropped connection).
-pub(crate) fn from_transport(doing: &str, key: &str, error: reqwest::Error) -> Error {
-    let why = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else {
-        "failed"
-    };
-    // reqwest's text holds the URL, which holds keys but never the token (a header).
-    Error::new(
-        ErrorKind::Unavailable,
-        format!("consul: {doing} `{key}` {why}"),
-    )
-    .with_key(key.to_owned())
-    .with_transient(true)
-    .with_cause(error)
+pub(crate) fn from_transport(doing: &str, what: &str, error: reqwest::Error) -> Error {
+    transport_error("consul", doing, what, error)
 }
 
 /// The error of a status other than 200/404 on a read (or other than 200 on a write).
 pub(crate) fn from_status(doing: &str, key: &str, status: StatusCode, body: &[u8]) -> Error {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    let text = if text.len() > 200 {
-        format!("{}…", &text[..text.floor_char_boundary_compat(200)])
-    } else {
-        text.to_owned()
-    };
     let (kind, hint) = match status.as_u16() {
         403 => (
             ErrorKind::PermissionDenied,
@@ -47,43 +26,26 @@ pub(crate) fn from_status(doing: &str, key: &str, status: StatusCode, body: &[u8
         400 | 413 => (ErrorKind::Config, ""),
         _ => (ErrorKind::Unavailable, ""),
     };
-    Error::new(
+    let text = error_text(body);
+    status_error(
         kind,
         format!("consul: {doing} `{key}` got {status}: {text}{hint}"),
+        status,
     )
     .with_key(key.to_owned())
-    .with_transient(true)
-    .with_cause(HttpStatus(status.as_u16()))
-}
-
-/// `str::floor_char_boundary` for our MSRV.
-trait FloorCharBoundary {
-    fn floor_char_boundary_compat(&self, index: usize) -> usize;
-}
-
-impl FloorCharBoundary for str {
-    fn floor_char_boundary_compat(&self, index: usize) -> usize {
-        (0..=index.min(self.len()))
-            .rev()
-            .find(|&i| self.is_char_boundary(i))
-            .unwrap_or(0)
-    }
 }
 
 /// The error of a 3xx answer: redirects are never followed, as the `X-Consul-Token` header
 /// would go to whatever origin the `Location` names (over plain HTTP too). The `Location` is
 /// not repeated (its query may hold anything).
 pub(crate) fn from_redirect(doing: &str, key: &str, status: StatusCode) -> Error {
-    Error::new(
+    let why = redirect_refused(status, "the ACL token", "agent");
+    status_error(
         ErrorKind::Unavailable,
-        format!(
-            "consul: {doing} `{key}` got {status}, a redirect, which is not followed (the ACL \
-             token would go with it): give the agent's own address"
-        ),
+        format!("consul: {doing} `{key}` got {why}"),
+        status,
     )
     .with_key(key.to_owned())
-    .with_transient(true)
-    .with_cause(HttpStatus(status.as_u16()))
 }
 
 /// The error of a body refused by [`hotconf_core::provider::BoundedBody`] (its message says how large).

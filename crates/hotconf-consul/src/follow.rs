@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hotconf_core::provider::{Backoff, Content, Follow, Layer, Retry};
+use hotconf_core::provider::{Content, Follow, Layer};
 use hotconf_core::{Error, ErrorKind, Pacer, Result, Revision};
 
 use crate::client::{Block, ConsulClient};
@@ -111,17 +111,5 @@ impl Follow for Follower {
                 }
             };
         }
-    }
-
-    /// After a transport failure (a restart, a cut connection): [`Backoff::TRANSPORT`], so the
-    /// source is back soon after the server. After an error answer (403, 429, 5xx): the server
-    /// is up but refusing, overloaded or without a leader, and many clients may be retrying:
-    /// [`Backoff::ANSWERED`].
-    fn retry(&self, error: &Error) -> Retry {
-        Retry::After(if error.is_answer() {
-            Backoff::ANSWERED
-        } else {
-            Backoff::TRANSPORT
-        })
     }
 }

@@ -39,12 +39,17 @@ pub trait Follow: Send + 'static {
 
     /// What to wait for after the transient `error` before reading again.
     ///
-    /// The default: [`Backoff::TRANSPORT`] when the source could not be reached
-    /// ([`ErrorKind::Unavailable`]), [`Backoff::ANSWERED`] when it answered with an error.
+    /// The default: [`Backoff::ANSWERED`] when the server answered with an error (the error's
+    /// cause is an [`HttpStatus`](crate::provider::HttpStatus): it is up but refusing,
+    /// overloaded or without a leader, and many clients may be retrying), or when the source
+    /// was reached but its state was wrong; [`Backoff::TRANSPORT`] when it could not be reached
+    /// ([`ErrorKind::Unavailable`] without a status: a restart, a cut connection), so the
+    /// source is back soon after the server.
     fn retry(&self, error: &Error) -> Retry {
-        match error.kind() {
-            ErrorKind::Unavailable => Retry::After(Backoff::TRANSPORT),
-            _ => Retry::After(Backoff::ANSWERED),
+        if error.kind() == ErrorKind::Unavailable && !error.is_answer() {
+            Retry::After(Backoff::TRANSPORT)
+        } else {
+            Retry::After(Backoff::ANSWERED)
         }
     }
 }

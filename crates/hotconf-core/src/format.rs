@@ -102,6 +102,83 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Checks a key space's entries, each a key and its value's length in bytes: at most
+    /// `max_keys` of them, no value above `max_bytes`, keys and values at most
+    /// `max_total_bytes` in all. A backend words the error around the breach.
+    ///
+    /// ```
+    /// use hotconf_core::Limits;
+    /// let limits = Limits { max_keys: 2, max_bytes: 4, ..Limits::default() };
+    /// assert!(limits.check_entries([("a", 4), ("b", 1)].into_iter()).is_ok());
+    /// let breach = limits.check_entries([("a", 5)].into_iter()).unwrap_err();
+    /// assert_eq!(breach.key.as_deref(), Some("a"));
+    /// assert!(limits.check_entries([("a", 1); 3].into_iter()).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// The first limit passed.
+    pub fn check_entries<'a>(
+        &self,
+        entries: impl ExactSizeIterator<Item = (&'a str, usize)>,
+    ) -> std::result::Result<(), LimitBreach> {
+        let breach = |key: Option<&str>, message: String| LimitBreach {
+            key: key.map(str::to_owned),
+            message,
+        };
+        if entries.len() > self.max_keys {
+            return Err(breach(
+                None,
+                format!(
+                    "holds {} keys, above the limit of {} keys",
+                    entries.len(),
+                    self.max_keys
+                ),
+            ));
+        }
+        let mut total: usize = 0;
+        for (key, bytes) in entries {
+            if bytes > self.max_bytes {
+                return Err(breach(
+                    Some(key),
+                    format!(
+                        "holds a value of {bytes} bytes at `{key}`, above the limit of {} bytes",
+                        self.max_bytes
+                    ),
+                ));
+            }
+            total = total.saturating_add(key.len()).saturating_add(bytes);
+            if total > self.max_total_bytes {
+                return Err(breach(
+                    None,
+                    format!(
+                        "holds at least {total} bytes of keys and values, above the limit of {} \
+                         bytes",
+                        self.max_total_bytes
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A key space past one of its [`Limits`] ([`Limits::check_entries`]): `holds … above the limit
+/// of …`, and the key whose value is too large.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LimitBreach {
+    /// The key at fault, for a value above `max_bytes`.
+    pub key: Option<String>,
+    message: String,
+}
+
+impl fmt::Display for LimitBreach {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// Parses document bytes into a tree whose root is a map.
 ///
 /// # Errors

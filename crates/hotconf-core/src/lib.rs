@@ -51,7 +51,7 @@ pub use error::{BoxError, Error, ErrorKind, Result};
 pub use event::Event;
 pub use explain::{Explanation, LayerValue};
 pub use figment_provider::FigmentProvider;
-pub use format::{Format, Limits};
+pub use format::{Format, LimitBreach, Limits};
 pub use memory::{MemoryHandle, MemoryProvider};
 pub use pace::{LongPollPace, Pacer};
 pub use provider::Provider;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use hotconf_core::provider::TlsFiles;
 use hotconf_core::{Limits, Secret};
 
 use crate::config::ClientConfig;
@@ -69,6 +70,12 @@ impl NacosClient {
     /// it). Default [`Limits::default()`].
     pub fn limits(self, limits: Limits) -> Self {
         self.edit(|c| c.limits = limits)
+    }
+
+    /// Speaks HTTPS to the open API, trusting `tls.ca` (only it, when set) and presenting
+    /// `tls.identity` (mutual TLS). The URI's `?tls`, `?ca=FILE`, `?cert=FILE&key=FILE` set it.
+    pub fn tls(self, tls: TlsFiles) -> Self {
+        self.edit(|c| c.tls = Some(tls))
     }
 
     /// The server addresses this client was given.

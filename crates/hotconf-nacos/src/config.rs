@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hotconf_core::provider::SourceUri;
+use hotconf_core::provider::{SourceUri, TlsFiles};
 use hotconf_core::{Error, ErrorKind, Format, Limits, LongPollPace, Result, Secret};
 
 /// The URI schemes this backend serves: `nacos://`.
@@ -43,6 +43,8 @@ pub(crate) struct ClientConfig {
     pub(crate) grpc_port: Option<u16>,
     /// What one answer may bring.
     pub(crate) limits: Limits,
+    /// HTTPS to the open API, with these files (`None`: plain HTTP).
+    pub(crate) tls: Option<TlsFiles>,
 }
 
 impl ClientConfig {
@@ -53,6 +55,7 @@ impl ClientConfig {
             password: None,
             grpc_port: None,
             limits: Limits::default(),
+            tls: None,
         }
     }
 }
@@ -196,6 +199,7 @@ pub(crate) fn from_uri(uri: &SourceUri) -> Result<(ClientConfig, NacosSource)> {
         source = source.listener(Listener::Sdk);
     }
     client.grpc_port = query.parse("grpc_port")?;
+    client.tls = query.tls()?;
     if let Some(burst) = query.parse::<u32>("burst")? {
         source.poll_pace.burst = burst.max(1);
     }

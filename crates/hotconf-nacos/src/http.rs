@@ -9,12 +9,13 @@
 
 use std::time::{Duration, Instant};
 
-use hotconf_core::provider::BoundedBody;
+use hotconf_core::provider::HttpStatus;
 use hotconf_core::{Error, ErrorKind, Format, Result};
+use hotconf_http::{read_body, read_error_page, redirect_refused, status_error, BodyError};
 use md5::{Digest, Md5};
 use once_cell::sync::OnceCell;
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
-use reqwest::{redirect, Response, StatusCode};
+use reqwest::{Response, StatusCode};
 use tokio::sync::Mutex;
 
 use crate::config::{ClientConfig, NacosSource};
@@ -44,8 +45,6 @@ impl Remote {
 const HOLD: Duration = Duration::from_secs(30);
 /// The largest answer to a login or a long poll (a token; the changed configs' keys).
 const SMALL_BODY: usize = 64 << 10;
-/// How much of an error answer's body is kept (for its message); the rest is not read.
-const ERROR_BODY: usize = 4 << 10;
 
 pub(crate) struct OpenApi {
     pub(crate) config: ClientConfig,
@@ -110,19 +109,20 @@ impl OpenApi {
             )
             .with_transient(false));
         };
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            // Never follow: the login form or the access token would go with it.
-            .redirect(redirect::Policy::none())
-            .build()
-            .map_err(|e| {
-                Error::new(ErrorKind::Config, "cannot build the HTTP client")
-                    .with_transient(false)
-                    .with_cause(e)
-            })?;
+        // Never follow a redirect: the login form or the access token would go with it.
+        // Plain requests end within 5 s; the long poll sets its own deadline.
+        let options = hotconf_http::HttpOptions::default()
+            .tls(self.config.tls.clone())
+            .request_timeout(Duration::from_secs(5));
+        let client = hotconf_http::client("nacos", &options)?;
+        let scheme = if self.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         Ok(Http {
             client,
-            base: format!("http://{endpoint}/nacos"),
+            base: format!("{scheme}://{endpoint}/nacos"),
         })
     }
 
@@ -158,12 +158,12 @@ impl OpenApi {
             }
             404 => Ok(Remote::Missing),
             // Transient: an operator can grant the permission without restarting anything.
-            401 | 403 => Err(Error::new(
+            401 | 403 => Err(status_error(
                 ErrorKind::PermissionDenied,
                 "nacos refused the read (HTTP 403): no permission on this namespace or config",
-            )
-            .with_transient(true)),
-            status => Err(refused(status)),
+                response.status(),
+            )),
+            _ => Err(refused(response.status())),
         }
     }
 
@@ -193,7 +193,7 @@ impl OpenApi {
                 .trim_ascii()
                 .is_empty()),
             // 204 "listener empty": the namespace is not readable with these credentials.
-            status => Err(refused(status)),
+            _ => Err(refused(response.status())),
         }
     }
 
@@ -238,9 +238,9 @@ impl OpenApi {
         let response = refuse_redirect(response, "logging in")?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
-            let body = read_prefix(response, ERROR_BODY).await;
             // An error page may echo the form (a careless proxy): never the password.
-            let body = redact(&String::from_utf8_lossy(&body), password.expose());
+            let body = read_error_page(response, &[password.expose()]).await;
+            let body = String::from_utf8_lossy(&body);
             return Err(login_refused(user, status, &body, session.logged_in_once));
         }
         let body = read_bounded(response, SMALL_BODY, "the login's answer").await?;
@@ -284,13 +284,15 @@ fn login_refused(user: &str, status: u16, body: &str, logged_in_once: bool) -> E
                 "nacos login as `{user}` failed: wrong user name or password (HTTP {status}: {said})"
             ),
         )
-        .with_transient(false);
+        .with_transient(false)
+        .with_cause(HttpStatus(status));
     }
     Error::new(
         ErrorKind::Unavailable,
         format!("nacos login as `{user}` refused for now (HTTP {status}: {said})"),
     )
     .with_transient(true)
+    .with_cause(HttpStatus(status))
 }
 
 /// Passes `response` on unless it is a redirect: then a transient error naming the status (not
@@ -304,75 +306,33 @@ fn refuse_redirect(response: Response, doing: &str) -> Result<Response> {
 }
 
 fn redirected(doing: &str, status: StatusCode) -> Error {
-    Error::new(
+    let why = redirect_refused(status, "the credentials", "server");
+    status_error(
         ErrorKind::Unavailable,
-        format!(
-            "nacos answered {doing} with {status}, a redirect, which is not followed (the \
-             credentials would go with it): give the server's own address"
-        ),
+        format!("nacos answered {doing} with {why}"),
+        status,
     )
-    .with_transient(true)
 }
 
-/// Reads `response`'s body chunk by chunk, refusing it (and dropping the connection) as soon
-/// as it passes `limit` bytes, or at once when its `Content-Length` does. Transient: the next
-/// answer may be within the limit again.
-async fn read_bounded(mut response: Response, limit: usize, what: &str) -> Result<Vec<u8>> {
-    let too_large = |e: Error| {
-        Error::new(ErrorKind::Parse, format!("nacos: {what} {}", e.message())).with_transient(true)
-    };
-    let mut body = BoundedBody::new(limit, response.content_length()).map_err(too_large)?;
-    while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
-        body.push(&chunk).map_err(too_large)?;
-    }
-    Ok(body.into_bytes())
-}
-
-/// The first `max` bytes of `response`'s body (what could be read of them), the rest unread.
-async fn read_prefix(mut response: Response, max: usize) -> Vec<u8> {
-    let mut body = Vec::new();
-    while body.len() < max {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = max - body.len();
-                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            }
-            Ok(None) | Err(_) => break,
+/// `response`'s body whole under `limit` bytes, refused as soon as it passes them. Transient:
+/// the next answer may be within the limit again.
+async fn read_bounded(response: Response, limit: usize, what: &str) -> Result<Vec<u8>> {
+    read_body(response, limit).await.map_err(|e| match e {
+        BodyError::TooLarge(e) => {
+            Error::new(ErrorKind::Parse, format!("nacos: {what} {}", e.message()))
+                .with_transient(true)
         }
-    }
-    body
+        BodyError::Transport(e) => unreachable(e),
+    })
 }
 
-/// `text` with `secret` replaced by `***`, as it is and as a form encodes it.
-fn redact(text: &str, secret: &str) -> String {
-    if secret.is_empty() {
-        return text.to_owned();
-    }
-    text.replace(secret, "***")
-        .replace(&form_encoded(secret), "***")
-}
-
-/// `value` as `application/x-www-form-urlencoded` encodes it.
-fn form_encoded(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        match byte {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                out.push(char::from(byte));
-            }
-            b' ' => out.push('+'),
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out
-}
-
-fn refused(status: u16) -> Error {
-    Error::new(
+/// An error status from the server: it answered, so the retry backs off as for an answer.
+fn refused(status: StatusCode) -> Error {
+    status_error(
         ErrorKind::Unavailable,
-        format!("nacos answered HTTP {status}"),
+        format!("nacos answered HTTP {}", status.as_u16()),
+        status,
     )
-    .with_transient(true)
 }
 
 /// The config's type as the server states it: Nacos's `Config-Type` header, or a JSON media type.
@@ -397,16 +357,6 @@ fn unreachable(error: reqwest::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_password_is_redacted_raw_and_form_encoded() {
-        assert_eq!(
-            redact("password=p%40ss+w&x=p@ss w", "p@ss w"),
-            "password=***&x=***"
-        );
-        assert_eq!(redact("abc", ""), "abc");
-        assert_eq!(form_encoded("a-b_c.d*e~f/é"), "a-b_c.d*e%7Ef%2F%C3%A9");
-    }
 
     #[test]
     fn only_a_first_refused_login_means_wrong_credentials() {

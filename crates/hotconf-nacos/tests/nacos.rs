@@ -332,3 +332,54 @@ async fn a_server_that_claims_changes_it_does_not_have_gets_no_busy_loop() {
     let count = requests.load(Ordering::SeqCst);
     assert!(count <= 20, "{count} requests in 3 s");
 }
+
+/// `?ca=FILE`: the open API over HTTPS (a TLS front before r-nacos), trusting only that CA; a
+/// client without the CA refuses the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_to_the_open_api_with_a_ca() {
+    let nacos = RNacos::start();
+    nacos.publish("app.yaml", "name: over-tls\n");
+    let pki = hotconf_testkit::pki::TestPki::new();
+    let front = hotconf_testkit::pki::TlsFront::start(&nacos.server(), pki.server_config()).await;
+    let uri = format!(
+        "nacos://{}/app.yaml?ca={}",
+        front.endpoint(),
+        pki.ca.display()
+    );
+    let provider = NacosProvider::from_uri(&uri.parse().unwrap()).unwrap();
+    let (reloader, _) = follow(vec![provider]).await;
+    let store = reloader.store();
+    assert_eq!(store.load().name, "over-tls");
+    nacos.publish("app.yaml", "name: changed-over-tls\n");
+    wait_until(&store, |c| c.name == "changed-over-tls").await;
+    // Without the CA (the system roots), the front's certificate is refused.
+    let untrusted = format!("nacos://{}/app.yaml?tls", front.endpoint());
+    let error = NacosProvider::from_uri(&untrusted.parse().unwrap())
+        .unwrap()
+        .load()
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
+}
+
+/// A 5xx is a server's answer: tagged with its status, so it backs off as an answer, not as an
+/// unreachable server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_error_is_an_answer() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf).await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy")
+                .await;
+        }
+    });
+    let provider =
+        NacosProvider::from_uri(&format!("nacos://{addr}/app.yaml").parse().unwrap()).unwrap();
+    let error = provider.load().await.unwrap_err();
+    assert!(error.is_answer(), "{error}");
+    assert!(error.to_string().contains("503"), "{error}");
+}

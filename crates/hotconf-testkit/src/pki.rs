@@ -73,6 +73,77 @@ impl TestPki {
     }
 }
 
+impl TestPki {
+    /// A TLS server configuration presenting the server certificate (no client certificate
+    /// asked for).
+    ///
+    /// # Panics
+    /// When rustls refuses the certificate (it does not refuse these).
+    pub fn server_config(&self) -> std::sync::Arc<tokio_rustls::rustls::ServerConfig> {
+        use tokio_rustls::rustls;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(self.server.cert_der.clone())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.server.key_der.clone())),
+            )
+            .expect("the server certificate");
+        std::sync::Arc::new(config)
+    }
+}
+
+/// A TLS front for a plain server: connections to a free loopback port are decrypted and passed
+/// on to `target` (`host:port`); dropping it stops it. Call inside a tokio runtime.
+pub struct TlsFront {
+    addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TlsFront {
+    /// Serves `config` on a free loopback port in front of `target`.
+    pub async fn start(
+        target: &str,
+        config: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
+    ) -> TlsFront {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", crate::ports::free_port()))
+            .await
+            .expect("a free loopback port");
+        let addr = listener.local_addr().expect("a bound address");
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let target = target.to_owned();
+        let task = tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let (acceptor, target) = (acceptor.clone(), target.clone());
+                tokio::spawn(async move {
+                    let Ok(mut inbound) = acceptor.accept(inbound).await else {
+                        return;
+                    };
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                });
+            }
+        });
+        TlsFront { addr, task }
+    }
+
+    /// The front's `host:port`.
+    pub fn endpoint(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 impl Default for TestPki {
     fn default() -> Self {
         TestPki::new()

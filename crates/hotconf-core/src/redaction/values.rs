@@ -71,8 +71,10 @@ fn jwt(value: &str) -> bool {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=')
     };
-    let parts: Vec<&str> = value.splitn(4, '.').collect();
-    value.starts_with("eyJ") && parts.len() == 3 && parts.iter().all(|p| base64url(p))
+    value.starts_with("eyJ") && {
+        let parts: Vec<&str> = value.splitn(4, '.').collect();
+        parts.len() == 3 && parts.iter().all(|p| base64url(p))
+    }
 }
 
 /// Whether a list item is a command-line flag whose next item is its secret value
