@@ -1,5 +1,5 @@
-//! The smallest inputs the properties found failing, as plain tests that name the bug. Each
-//! fails until its bug is fixed in `hotconf-core`; the property that found it stays too.
+//! The smallest inputs the properties once found failing, as plain tests that name the bug, so
+//! that each bug stays fixed; the property that found it stays too.
 
 use hotconf::Format;
 use serde_json::{json, Value};

@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 /// What the admin router needs from a running reloader, type-erased.
 ///
 /// hotconf's reloader implements it; tests implement it with a fake. Every value it returns is
-/// sent as is, so an implementation returns only redacted values (DESIGN.md G12).
+/// sent as is, so an implementation returns only redacted values (guarantee G12 in
+/// `docs/concepts.md`).
 pub trait View: Send + Sync + 'static {
     /// The applied version, its origin, pin state and sources: the body of `GET /config/version`.
     fn version(&self) -> Value;
