@@ -710,3 +710,32 @@ fn no_spelling_of_a_secret_reaches_watch_output_or_sidecar_events() {
     let merged = std::fs::read_to_string(dir.path().join("merged.json")).unwrap();
     assert!(merged.contains(leaks::MARKER));
 }
+
+/// `hotconf watch https://…?ca=FILE`: a document on a TLS server whose CA only that file names,
+/// followed through a change; the basic-auth password never printed.
+#[test]
+fn watch_follows_an_https_url_with_its_own_ca() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let pki = hotconf_testkit::pki::TestPki::new();
+    let server = runtime.block_on(hotconf_testkit::http::ConfigServer::start_tls(
+        pki.server_config(),
+    ));
+    server.put("/app.json", r#"{"port": 1}"#, Some("application/json"));
+    let url = server
+        .url("/app.json")
+        .replacen("https://", "https://app:hunter2-url@", 1);
+    let source = format!("{url}?interval=100ms&ca={}", pki.ca.display());
+    let dir = tempfile::tempdir().unwrap();
+    let watch = Watch::start(&[source.as_str()], dir.path());
+    let first = watch.next_applied();
+    assert_eq!(first["config"]["port"], 1);
+    server.put("/app.json", r#"{"port": 2}"#, Some("application/json"));
+    let second = watch.next_applied();
+    assert_eq!(second["config"]["port"], 2);
+    assert!(!format!("{first}{second}").contains("hunter2"), "{second}");
+    assert_eq!(watch.stop(), 0);
+    assert_eq!(
+        server.last_authorization().as_deref(),
+        Some("Basic YXBwOmh1bnRlcjItdXJs")
+    );
+}

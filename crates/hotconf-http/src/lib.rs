@@ -1,5 +1,6 @@
 //! hotconf's one HTTP layer: what every reqwest backend (Consul, Nacos, Apollo, and each one to
-//! come) shares, so that they cannot drift apart.
+//! come) shares, so that they cannot drift apart; and [`HttpProvider`], a document at an
+//! `http://` or `https://` URL as a layer, the smallest backend written on it.
 //!
 //! - [`client`]: a reqwest client with hotconf's options: rustls, connect deadline, TCP keepalive
 //!   (a long poll held for minutes notices a vanished peer in about 30 s), no proxy from the
@@ -22,9 +23,11 @@
 
 mod body;
 mod options;
+mod source;
 
 pub use body::{error_text, read_body, read_error_page, BodyError, ERROR_PAGE_BYTES};
 pub use options::{client, HttpOptions};
+pub use source::{HttpProvider, SCHEMES};
 
 use hotconf_core::provider::HttpStatus;
 use hotconf_core::{Error, ErrorKind};

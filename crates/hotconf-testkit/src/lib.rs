@@ -18,6 +18,8 @@ pub mod consul;
 pub mod etcd;
 mod fixture;
 pub mod hostile;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod latency;
 pub mod leaks;
 #[cfg(feature = "nacos")]

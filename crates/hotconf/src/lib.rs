@@ -28,6 +28,10 @@ pub use hotconf_apollo::{self as apollo, ApolloClient, ApolloProvider, ApolloSou
 #[cfg_attr(docsrs, doc(cfg(feature = "nacos")))]
 pub use hotconf_nacos::{self as nacos, NacosClient, NacosProvider, NacosSource};
 
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use hotconf_http::{self as http, HttpProvider};
+
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub use hotconf_metrics as metrics;
@@ -59,6 +63,10 @@ pub mod docs {
     #[cfg_attr(docsrs, doc(cfg(feature = "apollo")))]
     #[doc = include_str!("../../../docs/backends/apollo.md")]
     pub mod apollo {}
+    #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+    #[doc = include_str!("../../../docs/backends/http.md")]
+    pub mod http {}
     #[doc = include_str!("../../../docs/protocols.md")]
     pub mod protocols {}
     #[doc = include_str!("../../../docs/benchmarks.md")]

@@ -21,6 +21,8 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("consul", "consul"),
     ("nacos", "nacos"),
     ("apollo", "apollo"),
+    ("http", "http"),
+    ("https", "http"),
 ];
 
 fn custom() -> &'static RwLock<HashMap<String, Arc<ProviderFactory>>> {
@@ -30,7 +32,8 @@ fn custom() -> &'static RwLock<HashMap<String, Arc<ProviderFactory>>> {
 
 /// The provider for a source URI: a bare path or `file:` (feature `file`), `env:PREFIX`
 /// (feature `env`), `etcd://` (feature `etcd`), `consul://` (feature `consul`), `nacos://`
-/// (feature `nacos`), `apollo://` (feature `apollo`), or a scheme the application added with [`register_scheme`].
+/// (feature `nacos`), `apollo://` (feature `apollo`), `http://` and `https://` (feature `http`),
+/// or a scheme the application added with [`register_scheme`].
 ///
 /// The URI syntax is [`SourceUri`]'s; each backend's `from_uri` documents its parameters, and
 /// an unknown parameter is an error. Errors show the URI with its credentials redacted.
@@ -134,7 +137,7 @@ pub fn provider_from_source(uri: &SourceUri) -> Result<Box<dyn Provider>> {
 /// # Errors
 /// [`ErrorKind::Config`] when `scheme` is not a scheme name (letters, digits and `+`, starting
 /// with a letter, at least two characters) or is a built-in scheme (`file`, `env`, `etcd`,
-/// `consul`, `nacos`, `apollo`), whether or not its backend is enabled: a built-in scheme always means
+/// `consul`, `nacos`, `apollo`, `http`, `https`), whether or not its backend is enabled: a built-in scheme always means
 /// its backend.
 pub fn register_scheme<F>(scheme: &str, factory: F) -> Result<()>
 where
@@ -175,6 +178,8 @@ fn enabled_built_ins() -> impl Iterator<Item = &'static str> {
     schemes.extend(hotconf_nacos::SCHEMES);
     #[cfg(feature = "apollo")]
     schemes.extend(hotconf_apollo::SCHEMES);
+    #[cfg(feature = "http")]
+    schemes.extend(hotconf_http::SCHEMES);
     schemes.into_iter()
 }
 
@@ -215,6 +220,12 @@ fn built_in(uri: &SourceUri) -> Option<Result<Box<dyn Provider>>> {
             hotconf_apollo::ApolloProvider::from_uri(uri).map(|p| Box::new(p) as Box<dyn Provider>),
         );
     }
+    #[cfg(feature = "http")]
+    if hotconf_http::SCHEMES.contains(&scheme) {
+        return Some(
+            hotconf_http::HttpProvider::from_uri(uri).map(|p| Box::new(p) as Box<dyn Provider>),
+        );
+    }
     let _ = scheme;
     None
 }
@@ -248,7 +259,8 @@ mod tests {
             feature = "etcd",
             feature = "consul",
             feature = "nacos",
-            feature = "apollo"
+            feature = "apollo",
+            feature = "http"
         ))]
         assert_eq!(enabled.len(), BUILT_IN.len());
     }

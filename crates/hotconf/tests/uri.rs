@@ -45,6 +45,11 @@ fn every_enabled_built_in_scheme_dispatches() {
         "apollo://h/app/application?secret=s3cr3t&label=canary",
         "apollo://h:8080/app/application?cluster=default&label=canary",
     ));
+    #[cfg(feature = "http")]
+    cases.push((
+        "https://app:s3cr3t@h/app.yaml?token=s3cr3t&profile=blue",
+        "https://app:***@h/app.yaml?profile=blue&token=***",
+    ));
     for (uri, name) in cases {
         let provider = hotconf::provider_from_uri(uri).unwrap_or_else(|e| panic!("{uri}: {e}"));
         assert_eq!(provider.metadata().name, name, "{uri}");

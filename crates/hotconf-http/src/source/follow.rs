@@ -1,0 +1,173 @@
+//! The conditional GET loop of an [`HttpProvider`](super::HttpProvider).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use hotconf_core::provider::{Content, Follow, Layer};
+use hotconf_core::{Error, ErrorKind, Format, Result, Revision};
+use reqwest::header::{
+    HeaderMap, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+};
+use reqwest::StatusCode;
+
+use super::HttpSource;
+use crate::{
+    read_body, read_error_page, redirect_refused, status_error, transport_error, BodyError,
+};
+
+/// Asks for the document, sending what the last answer said about it.
+pub(super) struct Poller {
+    source: Arc<HttpSource>,
+    client: Option<reqwest::Client>,
+    /// The last document read and the validators it came with.
+    last: Option<(Layer, HeaderMap)>,
+}
+
+impl Poller {
+    pub(super) fn new(source: Arc<HttpSource>) -> Self {
+        Poller {
+            source,
+            client: None,
+            last: None,
+        }
+    }
+
+    fn client(&mut self) -> Result<reqwest::Client> {
+        if self.client.is_none() {
+            self.client = Some(crate::client("http", &self.source.options)?);
+        }
+        Ok(self.client.clone().expect("built above"))
+    }
+}
+
+#[async_trait]
+impl Follow for Poller {
+    async fn read(&mut self) -> Result<Layer> {
+        let source = self.source.clone();
+        let what = source.url.path();
+        let mut request = self
+            .client()?
+            .get(source.url.clone())
+            .timeout(source.interval.max(REQUEST));
+        if let Some((user, password)) = &source.user {
+            request = request.basic_auth(user, password.as_ref().map(|p| p.expose()));
+        }
+        if let Some(token) = &source.token {
+            request = request.bearer_auth(token.expose());
+        }
+        if let Some((_, validators)) = &self.last {
+            for (name, header) in [(ETAG, IF_NONE_MATCH), (LAST_MODIFIED, IF_MODIFIED_SINCE)] {
+                if let Some(value) = validators.get(name) {
+                    request = request.header(header, value);
+                }
+            }
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error("http", "reading", what, e))?;
+        let status = response.status();
+        match status {
+            StatusCode::NOT_MODIFIED if self.last.is_some() => {
+                return Ok(self.last.as_ref().expect("checked").0.clone())
+            }
+            StatusCode::NOT_FOUND => {
+                self.last = None;
+                return Ok(Layer::empty(Revision::Tag("absent".into())));
+            }
+            s if s.is_success() => {}
+            s => {
+                let secrets: Vec<&str> = source.secrets().collect();
+                let page = read_error_page(response, &secrets).await;
+                return Err(refused(s, what, &page));
+            }
+        }
+        let headers = response.headers().clone();
+        let format = source
+            .format
+            .or_else(|| content_type(&headers))
+            .or_else(|| Format::from_path(what))
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Parse,
+                    "http: the answer names no format (Content-Type) and the path has no \
+                     extension: give ?format=",
+                )
+                .with_transient(true)
+            })?;
+        let body = read_body(response, source.limits.max_bytes)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge(e) => Error::new(
+                    ErrorKind::Parse,
+                    format!("http: the answer to reading `{what}` {}", e.message()),
+                )
+                .with_transient(true),
+                BodyError::Transport(e) => transport_error("http", "reading", what, e),
+            })?;
+        let revision = [ETAG, LAST_MODIFIED]
+            .iter()
+            .find_map(|h| headers.get(h).and_then(|v| v.to_str().ok()))
+            .map_or_else(
+                || Revision::of_content(&body),
+                |v| Revision::Tag(v.to_owned()),
+            );
+        let layer = Layer::new(
+            Content::Document {
+                format,
+                bytes: body.into(),
+            },
+            revision,
+        );
+        self.last = Some((layer.clone(), headers));
+        Ok(layer)
+    }
+
+    async fn changed(&mut self) {
+        tokio::time::sleep(self.source.interval).await;
+    }
+}
+
+/// The deadline of one request, whatever the interval.
+const REQUEST: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl HttpSource {
+    /// What an error page must not show.
+    fn secrets(&self) -> impl Iterator<Item = &str> {
+        let password = self.user.as_ref().and_then(|(_, p)| p.as_ref());
+        password
+            .into_iter()
+            .chain(self.token.as_ref())
+            .map(|s| s.expose().as_str())
+    }
+}
+
+/// A status other than 2xx, 304 and 404.
+fn refused(status: StatusCode, what: &str, page: &[u8]) -> Error {
+    let kind = match status.as_u16() {
+        401 | 403 => ErrorKind::PermissionDenied,
+        400 => ErrorKind::Config,
+        _ => ErrorKind::Unavailable,
+    };
+    let said = if status.is_redirection() {
+        redirect_refused(status, "the credentials", "server")
+    } else {
+        format!("{status}: {}", crate::error_text(page))
+    };
+    status_error(kind, format!("http: reading `{what}` got {said}"), status)
+        .with_key(what.to_owned())
+}
+
+/// The format a `Content-Type` names, if it names one.
+fn content_type(headers: &HeaderMap) -> Option<Format> {
+    let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    let media = value.split(';').next()?.trim().to_ascii_lowercase();
+    let subtype = media.rsplit(['/', '+']).next()?;
+    match subtype {
+        "json" => Some(Format::Json),
+        "yaml" | "x-yaml" => Some(Format::Yaml),
+        "toml" | "x-toml" => Some(Format::Toml),
+        "x-java-properties" | "x-properties" => Some(Format::Properties),
+        _ => None,
+    }
+}
