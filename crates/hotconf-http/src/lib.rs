@@ -62,6 +62,21 @@ pub fn transport_error(backend: &str, doing: &str, what: &str, error: reqwest::E
     .with_cause(error.without_url())
 }
 
+/// The format an answer's `Content-Type` names (`…/json`, `…+json`, `…/yaml`, `…/x-yaml`,
+/// `…/toml`, `…/x-java-properties`), if it names one.
+pub fn format_of(headers: &reqwest::header::HeaderMap) -> Option<hotconf_core::Format> {
+    use hotconf_core::Format;
+    let value = headers.get(reqwest::header::CONTENT_TYPE)?.to_str().ok()?;
+    let media = value.split(';').next()?.trim().to_ascii_lowercase();
+    match media.rsplit(['/', '+']).next()? {
+        "json" => Some(Format::Json),
+        "yaml" | "x-yaml" => Some(Format::Yaml),
+        "toml" | "x-toml" => Some(Format::Toml),
+        "x-java-properties" | "x-properties" => Some(Format::Properties),
+        _ => None,
+    }
+}
+
 /// The words that say why a redirect is refused, for a backend's error message: `"{status}, a
 /// redirect, which is not followed ({what} would go with it): give the server's own address"`.
 pub fn redirect_refused(status: StatusCode, what: &str, server: &str) -> String {

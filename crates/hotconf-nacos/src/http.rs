@@ -14,7 +14,7 @@ use hotconf_core::{Error, ErrorKind, Format, Result};
 use hotconf_http::{read_body, read_error_page, redirect_refused, status_error, BodyError};
 use md5::{Digest, Md5};
 use once_cell::sync::OnceCell;
-use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::header::HeaderMap;
 use reqwest::{Response, StatusCode};
 use tokio::sync::Mutex;
 
@@ -335,16 +335,13 @@ fn refused(status: StatusCode) -> Error {
     )
 }
 
-/// The config's type as the server states it: Nacos's `Config-Type` header, or a JSON media type.
+/// The config's type as the server states it: Nacos's `Config-Type` header, or its media type.
 fn server_format(headers: &HeaderMap) -> Option<Format> {
-    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    header("config-type")
+    headers
+        .get("config-type")
+        .and_then(|v| v.to_str().ok())
         .and_then(|t| t.parse().ok())
-        .or_else(|| {
-            header(CONTENT_TYPE.as_str())
-                .filter(|t| t.starts_with("application/json"))
-                .map(|_| Format::Json)
-        })
+        .or_else(|| hotconf_http::format_of(headers))
 }
 
 fn unreachable(error: reqwest::Error) -> Error {

@@ -15,8 +15,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Launches tried before a test gives up on r-nacos.
-const ATTEMPTS: usize = 5;
+/// Launches tried before a test gives up on r-nacos. Its start-up race comes in bursts on a
+/// loaded machine (two cores busy compiling): each failed launch waits a little longer before
+/// the next, so a burst passes.
+const ATTEMPTS: usize = 10;
 /// How long each start-up step (health, login, probe) may take.
 const STEP: Duration = Duration::from_secs(15);
 
@@ -93,6 +95,8 @@ impl RNacos {
                 Err(why) => {
                     self.stop();
                     failures.push(why);
+                    // Nothing to wait on: the race is in r-nacos's own start-up.
+                    std::thread::sleep(Duration::from_millis(100 * (attempt as u64 + 1)));
                 }
             }
         }

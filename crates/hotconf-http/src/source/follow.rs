@@ -5,9 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use hotconf_core::provider::{Content, Follow, Layer};
 use hotconf_core::{Error, ErrorKind, Format, Result, Revision};
-use reqwest::header::{
-    HeaderMap, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
-};
+use reqwest::header::{HeaderMap, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use reqwest::StatusCode;
 
 use super::HttpSource;
@@ -85,7 +83,7 @@ impl Follow for Poller {
         let headers = response.headers().clone();
         let format = source
             .format
-            .or_else(|| content_type(&headers))
+            .or_else(|| crate::format_of(&headers))
             .or_else(|| Format::from_path(what))
             .ok_or_else(|| {
                 Error::new(
@@ -156,18 +154,4 @@ fn refused(status: StatusCode, what: &str, page: &[u8]) -> Error {
     };
     status_error(kind, format!("http: reading `{what}` got {said}"), status)
         .with_key(what.to_owned())
-}
-
-/// The format a `Content-Type` names, if it names one.
-fn content_type(headers: &HeaderMap) -> Option<Format> {
-    let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
-    let media = value.split(';').next()?.trim().to_ascii_lowercase();
-    let subtype = media.rsplit(['/', '+']).next()?;
-    match subtype {
-        "json" => Some(Format::Json),
-        "yaml" | "x-yaml" => Some(Format::Yaml),
-        "toml" | "x-toml" => Some(Format::Toml),
-        "x-java-properties" | "x-properties" => Some(Format::Properties),
-        _ => None,
-    }
 }
