@@ -43,10 +43,7 @@ impl Follow for Poller {
     async fn read(&mut self) -> Result<Layer> {
         let source = self.source.clone();
         let what = source.url.path();
-        let mut request = self
-            .client()?
-            .get(source.url.clone())
-            .timeout(source.interval.max(REQUEST));
+        let mut request = self.client()?.get(source.url.clone()).timeout(REQUEST);
         if let Some((user, password)) = &source.user {
             request = request.basic_auth(user, password.as_ref().map(|p| p.expose()));
         }
@@ -126,7 +123,7 @@ impl Follow for Poller {
     }
 }
 
-/// The deadline of one request, whatever the interval.
+/// The deadline of one request (headers and body), whatever the interval.
 const REQUEST: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl HttpSource {
