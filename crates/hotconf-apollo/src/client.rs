@@ -378,7 +378,7 @@ impl ApolloClient {
     ) -> Result<Vec<u8>> {
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
             return read_body(response, limit).await.map_err(|e| match e {
-                BodyError::TooLarge(e) => bad_answer(doing, what, e.message()),
+                BodyError::TooLarge(e) => hotconf_http::too_large("apollo", doing, what, &e),
                 BodyError::Transport(e) => from_transport(doing, what, e),
             });
         }

@@ -53,6 +53,9 @@ fn parse_on_change(text: &str) -> Result<OnChange, String> {
 }
 
 /// Starts the program and logs a `command` event; the exit code to return if it cannot start.
+/// The program itself is executed by hotconf's `__launch` step: a program that is missing or
+/// not executable starts and exits 127 or 126 (a `command` exit event); an error here is
+/// hotconf failing to start that step.
 fn start(
     args: &ExecArgs,
     env: &[(String, String)],
@@ -72,7 +75,10 @@ fn start(
                 "command",
                 json!({"action": "start", "version": version, "error": error.to_string()}),
             );
-            eprintln!("hotconf: cannot start {}: {error}", args.command[0]);
+            eprintln!(
+                "hotconf: cannot start {} (hotconf's own launch step failed): {error}",
+                args.command[0]
+            );
             Err(ExitCode::from(match error.kind() {
                 std::io::ErrorKind::NotFound => 127,
                 std::io::ErrorKind::PermissionDenied => 126,

@@ -48,13 +48,7 @@ pub(crate) fn from_redirect(doing: &str, key: &str, status: StatusCode) -> Error
     .with_key(key.to_owned())
 }
 
-/// The error of a body refused by [`hotconf_core::provider::BoundedBody`] (its message says how large).
-/// Transient: the next read may be within the limits again.
+/// The error of a body refused by its limit (its message says how large).
 pub(crate) fn too_large(doing: &str, key: &str, error: &Error) -> Error {
-    Error::new(
-        ErrorKind::Parse,
-        format!("consul: the answer to {doing} `{key}` {}", error.message()),
-    )
-    .with_key(key.to_owned())
-    .with_transient(true)
+    hotconf_http::too_large("consul", doing, key, error)
 }

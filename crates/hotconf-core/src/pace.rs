@@ -110,7 +110,9 @@ impl Pacer {
         if self.tokens >= 0.0 {
             Duration::ZERO
         } else {
-            self.pace.refill.mul_f64(-self.tokens)
+            // A refill of years (`?refill=` is a user's) must not overflow into a panic.
+            Duration::try_from_secs_f64(self.pace.refill.as_secs_f64() * -self.tokens)
+                .unwrap_or(self.pace.refill)
         }
     }
 
@@ -210,5 +212,16 @@ mod tests {
             assert_eq!(off.reserve(), Duration::ZERO);
         }
         assert_eq!(off.pace(), LongPollPace::OFF);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refill_of_centuries_does_not_panic() {
+        let pace = LongPollPace {
+            burst: 1,
+            refill: Duration::from_secs(u64::MAX),
+        };
+        let mut pacer = Pacer::new(pace);
+        assert_eq!(pacer.reserve(), Duration::ZERO);
+        assert!(pacer.reserve() > Duration::from_secs(1 << 40));
     }
 }

@@ -36,13 +36,17 @@ pub async fn read_body(mut response: Response, limit: usize) -> Result<Vec<u8>, 
 
 /// The first [`ERROR_PAGE_BYTES`] of an error page (what could be read of them, the rest
 /// unread), with each of `secrets` blanked as it is and as a form encodes it: a careless proxy
-/// may echo the request, its token header or its login form.
+/// may echo the request, its token header or its login form. A secret that starts within the
+/// kept bytes is read whole before it is blanked, so a cut never leaves its first bytes.
 pub async fn read_error_page(mut response: Response, secrets: &[&str]) -> Vec<u8> {
+    let longest = secrets.iter().map(|s| s.len()).max().unwrap_or(0);
+    // A form-encoded byte takes up to three.
+    let max = ERROR_PAGE_BYTES + 3 * longest;
     let mut body = Vec::new();
-    while body.len() < ERROR_PAGE_BYTES {
+    while body.len() < max {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                let room = ERROR_PAGE_BYTES - body.len();
+                let room = max - body.len();
                 body.extend_from_slice(&chunk[..chunk.len().min(room)]);
             }
             Ok(None) | Err(_) => break,
@@ -52,6 +56,7 @@ pub async fn read_error_page(mut response: Response, secrets: &[&str]) -> Vec<u8
         body = redact_secret(&body, secret);
         body = redact_secret(&body, &form_encoded(secret));
     }
+    body.truncate(ERROR_PAGE_BYTES);
     body
 }
 

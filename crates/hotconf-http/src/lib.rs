@@ -77,6 +77,20 @@ pub fn format_of(headers: &reqwest::header::HeaderMap) -> Option<hotconf_core::F
     }
 }
 
+/// A body refused by its limit ([`BodyError::TooLarge`], whose message says how large) while
+/// `backend` was `doing` `what`: transient, as the next answer may be within the limit again.
+pub fn too_large(backend: &str, doing: &str, what: &str, error: &Error) -> Error {
+    Error::new(
+        ErrorKind::Parse,
+        format!(
+            "{backend}: the answer to {doing} `{what}` {}",
+            error.message()
+        ),
+    )
+    .with_key(what.to_owned())
+    .with_transient(true)
+}
+
 /// The words that say why a redirect is refused, for a backend's error message: `"{status}, a
 /// redirect, which is not followed ({what} would go with it): give the server's own address"`.
 pub fn redirect_refused(status: StatusCode, what: &str, server: &str) -> String {

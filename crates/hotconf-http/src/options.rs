@@ -49,9 +49,10 @@ impl HttpOptions {
     }
 }
 
-/// A client for `backend` (named in its errors and its user agent) with `options`. Redirects
-/// are never followed and no proxy is taken from the environment (`HTTPS_PROXY` would see
-/// every token).
+/// A client for `backend` (named in its errors) with `options`. Redirects are never followed.
+/// No proxy is taken from the environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`): a config
+/// client goes straight to the server it names, and a proxy on plain HTTP would see every
+/// token and password; a server behind a proxy is named by the proxy's address.
 ///
 /// # Errors
 /// A permanent [`ErrorKind::Config`] error for a TLS file that cannot be read or parsed, or a

@@ -26,7 +26,7 @@ impl HttpFixture {
 
     fn uri(&self, query: &str) -> String {
         format!(
-            "http://{}/app.json?interval=50ms{query}",
+            "http://{}/app.json?interval=100ms{query}",
             self.proxy.endpoint()
         )
     }
@@ -44,9 +44,8 @@ impl Fixture for HttpFixture {
 
     /// A CA file that does not exist.
     async fn refused(&self) -> Option<Box<dyn Provider>> {
-        Some(Box::new(provider(
-            &self.uri("&ca=/nonexistent/hotconf-suite-ca.pem"),
-        )))
+        let uri = self.uri("&ca=/nonexistent/hotconf-suite-ca.pem");
+        Some(Box::new(provider(&uri.replacen("http://", "https://", 1))))
     }
 
     async fn write(&self, config: &Value) {
@@ -206,4 +205,43 @@ async fn https_with_a_ca_file() {
     let error = provider(&url).load().await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
     assert!(!error.is_answer(), "{error}");
+}
+
+#[tokio::test]
+async fn nothing_secret_reaches_debug_or_an_error_page() {
+    let server = ConfigServer::start().await;
+    // A server's own secret parameters go with the request but never into Debug or the name.
+    let uri = format!(
+        "http://app:hunter2@{}/echo.json?password=s3cr3t-pw&api_key=s3cr3t-key&profile=blue",
+        server.endpoint()
+    );
+    let source = provider(&uri);
+    let shown = format!("{source:?} {}", source.name());
+    assert!(
+        !shown.contains("s3cr3t") && !shown.contains("hunter2"),
+        "{shown}"
+    );
+    assert!(shown.contains("profile=blue"), "{shown}");
+    // An error page that echoes the request's headers and URL shows none of them.
+    server.echo_errors(true);
+    let error = source.load().await.unwrap_err();
+    let text = format!("{error} {error:?}");
+    for secret in ["s3cr3t", "hunter2", "YXBwOmh1bnRlcjI="] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert!(error.is_answer(), "{error}");
+}
+
+#[test]
+fn contradictory_or_hammering_uris_are_refused() {
+    for uri in [
+        "http://h/app.json?ca=/tmp/ca.pem",
+        "http://h/app.json?tls",
+        "https://u:p@h/app.json?token=t",
+        "https://h/app.json?interval=10ms",
+        "https://h/app.json?interval=0s",
+    ] {
+        let error = HttpProvider::from_uri(&uri.parse().unwrap()).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config, "{uri}: {error}");
+    }
 }

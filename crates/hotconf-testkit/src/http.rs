@@ -27,6 +27,7 @@ struct State {
     next_tag: u64,
     authorization: Option<String>,
     not_modified: u64,
+    echo_errors: bool,
 }
 
 /// A running server; dropping it stops it.
@@ -142,6 +143,15 @@ impl ConfigServer {
         self.requests.subscribe()
     }
 
+    /// Answers every request with a `500` whose page echoes the request's URL and headers, as a
+    /// careless proxy's error page does (`on`), or serves documents again (`!on`).
+    pub fn echo_errors(&self, on: bool) {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .echo_errors = on;
+    }
+
     /// How many requests were answered `304 Not Modified`.
     pub fn not_modified(&self) -> u64 {
         self.state
@@ -167,6 +177,19 @@ fn answer(state: &Mutex<State>, request: &Request<Incoming>) -> Response<Full<By
     let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(value) = request.headers().get("authorization") {
         state.authorization = value.to_str().ok().map(str::to_owned);
+    }
+    if state.echo_errors {
+        let mut page = format!("error for {}\n", request.uri());
+        for (name, value) in request.headers() {
+            page.push_str(&format!(
+                "{name}: {}\n",
+                String::from_utf8_lossy(value.as_bytes())
+            ));
+        }
+        return Response::builder()
+            .status(StatusCode::INTERNAL_SERVER_ERROR)
+            .body(Full::new(Bytes::from(page)))
+            .expect("a response");
     }
     let Some(document) = state.documents.get(request.uri().path()).cloned() else {
         return status(StatusCode::NOT_FOUND, "no such document");

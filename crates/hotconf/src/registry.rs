@@ -36,7 +36,8 @@ fn custom() -> &'static RwLock<HashMap<String, Arc<ProviderFactory>>> {
 /// or a scheme the application added with [`register_scheme`].
 ///
 /// The URI syntax is [`SourceUri`]'s; each backend's `from_uri` documents its parameters, and
-/// an unknown parameter is an error. Errors show the URI with its credentials redacted.
+/// an unknown parameter is an error (but for `http(s)://`, which sends the parameters it does
+/// not know to the server). Errors show the URI with its credentials redacted.
 ///
 /// ```
 /// let dir = std::env::temp_dir().join(format!("hotconf-doc-{}", std::process::id()));

@@ -47,8 +47,8 @@ fn every_enabled_built_in_scheme_dispatches() {
     ));
     #[cfg(feature = "http")]
     cases.push((
-        "https://app:s3cr3t@h/app.yaml?token=s3cr3t&profile=blue",
-        "https://app:***@h/app.yaml?profile=blue&token=***",
+        "https://app:s3cr3t@h/app.yaml?profile=blue&api_token=s3cr3t",
+        "https://app:***@h/app.yaml?api_token=***&profile=blue",
     ));
     for (uri, name) in cases {
         let provider = hotconf::provider_from_uri(uri).unwrap_or_else(|e| panic!("{uri}: {e}"));

@@ -42,7 +42,7 @@ impl Child {
         }
         // Listening before the start: an exit cannot come before hotconf listens for it.
         let child_exits = listen(SignalKind::child())?;
-        let process = std::process::Command::new(std::env::current_exe()?)
+        let process = std::process::Command::new(own_executable()?)
             .args(super::launch::arguments(command))
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::inherit())
@@ -131,6 +131,18 @@ impl Child {
                 self.wait().await
             }
         }
+    }
+}
+
+/// hotconf's own binary, to start `__launch` with: `/proc/self/exe` where it exists, which still
+/// runs the binary hotconf was started from after an upgrade replaced or deleted the file (where
+/// `current_exe()` names a path that no longer holds it).
+fn own_executable() -> io::Result<std::path::PathBuf> {
+    let proc = std::path::PathBuf::from("/proc/self/exe");
+    if proc.exists() {
+        Ok(proc)
+    } else {
+        std::env::current_exe()
     }
 }
 

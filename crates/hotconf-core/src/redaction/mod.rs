@@ -131,6 +131,12 @@ impl Redaction {
         self
     }
 
+    /// Whether `name` (a key, a parameter's or a variable's name: `DB_PASSWORD`, `api_token`)
+    /// holds one of this policy's secret words.
+    pub fn is_secret_name(&self, name: &str) -> bool {
+        self.names.matches(name)
+    }
+
     /// Whether the value at `key` (`db.servers[0].password`) is redacted by its key path
     /// alone (see [`redact_within`](Self::redact_within) for the rules that look at values).
     pub fn is_redacted(&self, key: &str) -> bool {

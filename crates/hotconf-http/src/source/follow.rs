@@ -10,7 +10,8 @@ use reqwest::StatusCode;
 
 use super::HttpSource;
 use crate::{
-    read_body, read_error_page, redirect_refused, status_error, transport_error, BodyError,
+    read_body, read_error_page, redirect_refused, status_error, too_large, transport_error,
+    BodyError,
 };
 
 /// Asks for the document, sending what the last answer said about it.
@@ -72,7 +73,8 @@ impl Follow for Poller {
             }
             s if s.is_success() => {}
             s => {
-                let secrets: Vec<&str> = source.secrets().collect();
+                let secrets: Vec<&str> =
+                    source.hidden.iter().map(|s| s.expose().as_str()).collect();
                 let page = read_error_page(response, &secrets).await;
                 return Err(refused(s, what, &page));
             }
@@ -93,11 +95,7 @@ impl Follow for Poller {
         let body = read_body(response, source.limits.max_bytes)
             .await
             .map_err(|e| match e {
-                BodyError::TooLarge(e) => Error::new(
-                    ErrorKind::Parse,
-                    format!("http: the answer to reading `{what}` {}", e.message()),
-                )
-                .with_transient(true),
+                BodyError::TooLarge(e) => too_large("http", "reading", what, &e),
                 BodyError::Transport(e) => transport_error("http", "reading", what, e),
             })?;
         let revision = [ETAG, LAST_MODIFIED]
@@ -126,17 +124,6 @@ impl Follow for Poller {
 /// The deadline of one request (headers and body), whatever the interval.
 const REQUEST: std::time::Duration = std::time::Duration::from_secs(30);
 
-impl HttpSource {
-    /// What an error page must not show.
-    fn secrets(&self) -> impl Iterator<Item = &str> {
-        let password = self.user.as_ref().and_then(|(_, p)| p.as_ref());
-        password
-            .into_iter()
-            .chain(self.token.as_ref())
-            .map(|s| s.expose().as_str())
-    }
-}
-
 /// A status other than 2xx, 304 and 404.
 fn refused(status: StatusCode, what: &str, page: &[u8]) -> Error {
     let kind = match status.as_u16() {
@@ -144,7 +131,9 @@ fn refused(status: StatusCode, what: &str, page: &[u8]) -> Error {
         400 => ErrorKind::Config,
         _ => ErrorKind::Unavailable,
     };
-    let said = if status.is_redirection() {
+    let said = if status == StatusCode::NOT_MODIFIED {
+        format!("{status} to a request that had no document to keep")
+    } else if status.is_redirection() {
         redirect_refused(status, "the credentials", "server")
     } else {
         format!("{status}: {}", crate::error_text(page))

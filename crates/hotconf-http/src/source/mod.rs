@@ -2,13 +2,17 @@
 
 mod follow;
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use hotconf_core::provider::{follow, Capabilities, Layer, Metadata, SourceUri, WatchStream};
-use hotconf_core::{Format, Limits, Provider, Result, Secret};
+use hotconf_core::{Format, Limits, Provider, Redaction, Result, Secret};
 use reqwest::Url;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 
 use crate::HttpOptions;
 use follow::Poller;
@@ -39,8 +43,9 @@ pub struct HttpProvider {
     source: Arc<HttpSource>,
 }
 
-/// What an [`HttpProvider`] asks for, and how.
-#[derive(Debug, Clone)]
+/// What an [`HttpProvider`] asks for, and how. Its `Debug` shows the name only: the URL may
+/// carry the server's own secret parameters.
+#[derive(Clone)]
 struct HttpSource {
     name: String,
     url: Url,
@@ -48,9 +53,25 @@ struct HttpSource {
     interval: Duration,
     user: Option<(String, Option<Secret>)>,
     token: Option<Secret>,
+    /// What an error page must not show: the password, the token, the basic-auth header's
+    /// base64, the values of secret parameters sent to the server.
+    hidden: Vec<Secret>,
     options: HttpOptions,
     limits: Limits,
 }
+
+impl fmt::Debug for HttpSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpSource")
+            .field("name", &self.name)
+            .field("interval", &self.interval)
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The shortest interval: a source asked more often than this would be a load on its server.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
 impl HttpProvider {
     /// A provider from `http(s)://[user:password@]host[:port]/path?interval=30s&format=yaml&token=…&ca=FILE&cert=FILE&key=FILE`;
@@ -68,28 +89,55 @@ impl HttpProvider {
             .map_err(|()| uri.error("not a URL with a path"))?
             .pop_if_empty()
             .extend(uri.path.split('/'));
-        let servers: Vec<(&String, &str)> = (uri.params.iter().map(|(k, v)| (k, v.as_str())))
-            .chain(
-                uri.secret_params
-                    .iter()
-                    .map(|(k, v)| (k, v.expose().as_str())),
-            )
-            .filter(|(k, _)| !OWN.contains(&k.as_str()))
-            .collect();
-        if !servers.is_empty() {
-            url.query_pairs_mut().extend_pairs(servers);
+        let mut hidden = Vec::new();
+        let mut passed = Vec::new();
+        for (name, value) in &uri.params {
+            if !OWN.contains(&name.as_str()) {
+                if Redaction::default().is_secret_name(name) {
+                    hidden.push(Secret::new(value.clone()));
+                }
+                passed.push((name.as_str(), value.as_str()));
+            }
+        }
+        for (name, value) in &uri.secret_params {
+            if !OWN.contains(&name.as_str()) {
+                hidden.push(value.clone());
+                passed.push((name.as_str(), value.expose().as_str()));
+            }
+        }
+        if !passed.is_empty() {
+            url.query_pairs_mut().extend_pairs(passed);
         }
         let mut query = uri.query();
         let tls = query.tls()?;
+        if tls.is_some() && uri.scheme == "http" {
+            return Err(uri.error("tls, ca, cert and key need an https:// URL"));
+        }
+        let token = query.secret("token");
+        if token.is_some() && uri.username.is_some() {
+            return Err(uri.error("give user:password@ (basic) or ?token= (bearer), not both"));
+        }
+        let interval = query
+            .positive_duration("interval")?
+            .unwrap_or(Duration::from_secs(30));
+        if interval < MIN_INTERVAL {
+            return Err(uri.error(format_args!("interval: at least {MIN_INTERVAL:?}")));
+        }
+        let user = uri.username.clone().map(|u| (u, uri.password.clone()));
+        if let Some((name, password)) = &user {
+            let pair = format!("{name}:{}", password.as_ref().map_or("", |p| p.expose()));
+            hidden.push(Secret::new(BASE64.encode(pair)));
+            hidden.extend(password.clone());
+        }
+        hidden.extend(token.clone());
         let source = HttpSource {
             name: uri.to_string(),
             url,
             format: query.format()?,
-            interval: query
-                .positive_duration("interval")?
-                .unwrap_or(Duration::from_secs(30)),
-            user: uri.username.clone().map(|u| (u, uri.password.clone())),
-            token: query.secret("token"),
+            interval,
+            user,
+            token,
+            hidden,
             options: HttpOptions::default().tls(tls),
             limits: Limits::default(),
         };
