@@ -229,3 +229,53 @@ async fn every_spelling_of_a_secret_is_redacted_in_every_answer() {
     let (_, explained) = call(&router, Method::GET, "/config/explain?key=compass").await;
     assert_eq!(explained["value"], "north");
 }
+
+/// The admin API's bodies are a contract: each route's answer over a real reloader, compared
+/// byte for byte with `tests/golden/admin.json` (times replaced; `HOTCONF_BLESS=1` rewrites it).
+#[tokio::test]
+async fn every_answer_is_unchanged_byte_for_byte() {
+    use hotconf_testkit::golden::{assert_golden, without_times};
+    let (defaults, lower) = MemoryProvider::new("memory:defaults");
+    let (overrides, upper) = MemoryProvider::new("memory:overrides");
+    set(
+        &lower,
+        json!({"db": {"host": "localhost", "port": 5432, "password": "hunter2"}, "name": "app"}),
+    );
+    set(&upper, json!({}));
+    let builder = Reloader::<Value>::builder()
+        .named_layer("defaults", defaults)
+        .named_layer("overrides", overrides);
+    let mut events = builder.events();
+    let reloader = builder.start().await.unwrap();
+    let router = Admin::reloader(&reloader).token(TOKEN).router();
+    set(&upper, json!({"db": {"host": "db.internal"}}));
+    wait(&mut events, |e| {
+        matches!(e, Event::Applied { version: 2, .. })
+    })
+    .await;
+    upper.set_document(Format::Json, "{\"db\": ");
+    wait(&mut events, |e| matches!(e, Event::Rejected { .. })).await;
+
+    let mut text = String::new();
+    for route in [
+        "/config/version",
+        "/config",
+        "/config/history",
+        "/config/diff?from=1&to=2",
+        "/config/explain?key=db.host",
+        "/config/explain?key=db.password",
+        "/readyz",
+        "/healthz",
+    ] {
+        let request = Request::get(route).body(Body::empty()).unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body = without_times(std::str::from_utf8(&body).unwrap());
+        text.push_str(&format!("GET {route} -> {status}\n{body}\n\n"));
+    }
+    assert_golden(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/admin.txt"),
+        &text,
+    );
+}

@@ -739,3 +739,46 @@ fn watch_follows_an_https_url_with_its_own_ca() {
         Some("Basic YXBwOmh1bnRlcjItdXJs")
     );
 }
+
+/// `hotconf watch`'s JSON lines are a contract: an applied version, a rejection and the next
+/// version, byte for byte as in `tests/golden/watch.jsonl` (`HOTCONF_BLESS=1` rewrites it).
+#[test]
+fn watch_json_lines_are_unchanged_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app.json");
+    save(
+        &app,
+        r#"{"db": {"host": "h", "port": 5432, "password": "hunter2"}, "name": "app"}"#,
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hotconf"))
+        .args(["watch", "--output", "json", "app.json"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let next = || lines.recv_timeout(TIMEOUT).expect("a line in time");
+    let mut text = next() + "\n";
+    save(&app, r#"{"db": {"port": "#);
+    text += &(next() + "\n");
+    save(
+        &app,
+        r#"{"db": {"host": "h2", "port": 5433, "password": "hunter2"}}"#,
+    );
+    text += &(next() + "\n");
+    let _ = child.kill();
+    let _ = child.wait();
+    hotconf_testkit::golden::assert_golden(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/watch.jsonl"),
+        &text,
+    );
+}

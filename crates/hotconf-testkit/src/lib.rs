@@ -17,6 +17,7 @@ pub mod consul;
 #[cfg(feature = "etcd")]
 pub mod etcd;
 mod fixture;
+pub mod golden;
 pub mod hostile;
 #[cfg(feature = "http")]
 pub mod http;
