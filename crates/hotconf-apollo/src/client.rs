@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hotconf_core::{Error, ErrorKind, Limits, LongPollPace, Result, Secret};
-use hotconf_http::{read_body, read_error_page, BodyError, HttpOptions};
+use hotconf_http::{read_answer, read_error_page, HttpOptions};
 use once_cell::sync::OnceCell;
 use reqwest::{Response, StatusCode, Url};
 
@@ -377,10 +377,7 @@ impl ApolloClient {
         what: &str,
     ) -> Result<Vec<u8>> {
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
-            return read_body(response, limit).await.map_err(|e| match e {
-                BodyError::TooLarge(e) => hotconf_http::too_large("apollo", doing, what, &e),
-                BodyError::Transport(e) => from_transport(doing, what, e),
-            });
+            return read_answer(response, limit, "apollo", doing, what).await;
         }
         let secret = self.config.secret.as_ref().map(|s| s.expose().as_str());
         Ok(read_error_page(response, secret.as_slice()).await)

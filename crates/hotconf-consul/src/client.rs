@@ -6,11 +6,11 @@ use once_cell::sync::OnceCell;
 use std::time::Duration;
 
 use hotconf_core::{Error, ErrorKind, Limits, Result, Secret};
-use hotconf_http::{read_body, read_error_page, BodyError, HttpOptions};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use hotconf_http::{read_answer, read_error_page, HttpOptions};
+use reqwest::{Method, RequestBuilder, StatusCode};
 
 use crate::config::{ClientConfig, Consistency, TlsFiles};
-use crate::error::{from_redirect, from_status, from_transport, too_large};
+use crate::error::{from_redirect, from_status, from_transport};
 use crate::wire::{decode_entries, encode_key, encode_param, parse_index, KvEntry};
 
 /// The timeout of requests that do not block.
@@ -280,7 +280,7 @@ impl ConsulClient {
             .get("X-Consul-Index")
             .map(|v| v.as_bytes().to_vec());
         let body = if status.is_success() {
-            read_bounded(response, limit, key, doing).await?
+            read_answer(response, limit, "consul", doing, key).await?
         } else {
             // An error page may echo the request (a careless proxy): never the token.
             let token = self.config.token.as_ref().map(|t| t.expose().as_str());
@@ -295,14 +295,6 @@ impl ConsulClient {
 /// and byte counts are checked exactly once the body is decoded.
 fn list_body_limit(limits: &Limits) -> usize {
     limits.max_total_bytes.saturating_mul(2)
-}
-
-/// `response`'s body whole under `limit` bytes, refused as soon as it passes them.
-async fn read_bounded(response: Response, limit: usize, key: &str, doing: &str) -> Result<Vec<u8>> {
-    read_body(response, limit).await.map_err(|e| match e {
-        BodyError::TooLarge(e) => too_large(doing, key, &e),
-        BodyError::Transport(e) => from_transport(doing, key, e),
-    })
 }
 
 /// Refuses a read with more keys, or more bytes in all, than `limits` allow, or a value above

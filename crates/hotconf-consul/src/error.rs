@@ -47,8 +47,3 @@ pub(crate) fn from_redirect(doing: &str, key: &str, status: StatusCode) -> Error
     )
     .with_key(key.to_owned())
 }
-
-/// The error of a body refused by its limit (its message says how large).
-pub(crate) fn too_large(doing: &str, key: &str, error: &Error) -> Error {
-    hotconf_http::too_large("consul", doing, key, error)
-}

@@ -34,6 +34,25 @@ pub async fn read_body(mut response: Response, limit: usize) -> Result<Vec<u8>, 
     Ok(body.into_bytes())
 }
 
+/// [`read_body`] with its failures worded for `backend` while `doing` `what`: a body past its
+/// limit is a transient parse error saying how large, a cut connection a
+/// [`transport_error`](crate::transport_error).
+///
+/// # Errors
+/// Those two.
+pub async fn read_answer(
+    response: Response,
+    limit: usize,
+    backend: &str,
+    doing: &str,
+    what: &str,
+) -> hotconf_core::Result<Vec<u8>> {
+    read_body(response, limit).await.map_err(|e| match e {
+        BodyError::TooLarge(e) => crate::too_large(backend, doing, what, &e),
+        BodyError::Transport(e) => crate::transport_error(backend, doing, what, e),
+    })
+}
+
 /// The first [`ERROR_PAGE_BYTES`] of an error page (what could be read of them, the rest
 /// unread), with each of `secrets` blanked as it is and as a form encodes it: a careless proxy
 /// may echo the request, its token header or its login form. A secret that starts within the

@@ -25,7 +25,7 @@ mod body;
 mod options;
 mod source;
 
-pub use body::{error_text, read_body, read_error_page, BodyError, ERROR_PAGE_BYTES};
+pub use body::{error_text, read_answer, read_body, read_error_page, BodyError, ERROR_PAGE_BYTES};
 pub use options::{client, HttpOptions};
 pub use source::{HttpProvider, SCHEMES};
 
@@ -79,7 +79,7 @@ pub fn format_of(headers: &reqwest::header::HeaderMap) -> Option<hotconf_core::F
 
 /// A body refused by its limit ([`BodyError::TooLarge`], whose message says how large) while
 /// `backend` was `doing` `what`: transient, as the next answer may be within the limit again.
-pub fn too_large(backend: &str, doing: &str, what: &str, error: &Error) -> Error {
+pub(crate) fn too_large(backend: &str, doing: &str, what: &str, error: &Error) -> Error {
     Error::new(
         ErrorKind::Parse,
         format!(

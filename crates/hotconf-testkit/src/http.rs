@@ -89,8 +89,10 @@ impl ConfigServer {
                 tokio::spawn(async move {
                     let Some(io) = io.await else { return };
                     let service = hyper::service::service_fn(move |request| {
-                        counter.send_modify(|n| *n += 1);
+                        // Counted once answered: a waiter on the count sees the answer's
+                        // effects (`not_modified`) too.
                         let answer = answer(&shared, &request);
+                        counter.send_modify(|n| *n += 1);
                         async move { Ok::<_, std::convert::Infallible>(answer) }
                     });
                     let io = hyper_util::rt::TokioIo::new(io);

@@ -33,12 +33,16 @@ impl Exposure {
         mode: u32,
         log: &mut EventLog,
     ) {
-        if mode & BEYOND_OWNER == 0 {
+        if mode & BEYOND_OWNER == 0 || self.warned.iter().all(|warned| *warned) {
             return;
         }
+        // Redacted once for every output, and only while one may still be warned about.
+        let Some(redacted) = Renderer::redacted(rendered) else {
+            return;
+        };
         for (index, output) in renderer.outputs().iter().enumerate() {
             if self.warned.get(index) != Some(&false)
-                || !renderer.shows_covered_value(index, rendered)
+                || !renderer.shows_covered_value(index, rendered, &redacted)
             {
                 continue;
             }

@@ -137,19 +137,27 @@ impl Renderer {
         })
     }
 
+    /// The merged config of `rendered` with every value the redaction policy covers replaced,
+    /// or `None` when the policy covers nothing in it.
+    pub(crate) fn redacted(rendered: &Rendered) -> Option<Value> {
+        let redacted = rendered.snapshot.redacted();
+        (redacted != *rendered.snapshot.merged()).then_some(redacted)
+    }
+
     /// Whether output `index` of `rendered` shows a value the redaction policy covers: rendered
-    /// again from the redacted config, it comes out different (or not at all).
-    pub(crate) fn shows_covered_value(&self, index: usize, rendered: &Rendered) -> bool {
+    /// again from `redacted` (see [`Renderer::redacted`]), it comes out different (or not at
+    /// all).
+    pub(crate) fn shows_covered_value(
+        &self,
+        index: usize,
+        rendered: &Rendered,
+        redacted: &Value,
+    ) -> bool {
         let (Some(output), Some(bytes)) = (self.outputs.get(index), rendered.files.get(index))
         else {
             return false;
         };
-        let snapshot = &rendered.snapshot;
-        let redacted = snapshot.redacted();
-        if redacted == *snapshot.merged() {
-            return false;
-        }
-        match self.render_output(output, snapshot, &redacted) {
+        match self.render_output(output, &rendered.snapshot, redacted) {
             Ok(shown) => shown != *bytes,
             Err(_) => true,
         }

@@ -269,7 +269,8 @@ impl Redaction {
 /// Whether `name` (a key, a parameter's or a variable's name) holds a secret word of the
 /// default policy.
 pub(crate) fn secret_name(name: &str) -> bool {
-    NameRules::defaults().matches(name)
+    static DEFAULTS: std::sync::OnceLock<NameRules> = std::sync::OnceLock::new();
+    DEFAULTS.get_or_init(NameRules::defaults).matches(name)
 }
 
 #[cfg(test)]

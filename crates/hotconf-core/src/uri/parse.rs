@@ -173,8 +173,8 @@ fn looks_secret(name: &str) -> bool {
     let name = percent_decode_str(name)
         .decode_utf8_lossy()
         .to_ascii_lowercase();
+    // Wider than the redaction policy's words (any `key`): this text could not even be parsed.
     SECRET_PARAMS.contains(&name.as_str())
-        || ["token", "password", "passwd", "secret", "credential", "key"]
-            .iter()
-            .any(|word| name.contains(word))
+        || crate::redaction::secret_name(&name)
+        || name.contains("key")
 }

@@ -215,6 +215,18 @@ impl<'a> Query<'a> {
         Ok((on || ca.is_some() || identity.is_some()).then_some(TlsFiles { ca, identity }))
     }
 
+    /// The parameters (credentials included) that were never asked for, percent-decoded, for a
+    /// source that passes them on to its server instead of refusing them ([`finish`](Self::finish)).
+    pub fn rest(self) -> Vec<(&'a str, &'a str)> {
+        let uri = self.uri;
+        let plain = uri.params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let secret = (uri.secret_params.iter()).map(|(k, v)| (k.as_str(), v.expose().as_str()));
+        plain
+            .chain(secret)
+            .filter(|(name, _)| !self.asked.contains(*name))
+            .collect()
+    }
+
     /// Refuses the parameters (credentials included) that were never asked for.
     ///
     /// # Errors

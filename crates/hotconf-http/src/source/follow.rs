@@ -9,10 +9,7 @@ use reqwest::header::{HeaderMap, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MO
 use reqwest::StatusCode;
 
 use super::HttpSource;
-use crate::{
-    read_body, read_error_page, redirect_refused, status_error, too_large, transport_error,
-    BodyError,
-};
+use crate::{read_answer, read_error_page, redirect_refused, status_error, transport_error};
 
 /// Asks for the document, sending what the last answer said about it.
 pub(super) struct Poller {
@@ -92,12 +89,7 @@ impl Follow for Poller {
                 )
                 .with_transient(true)
             })?;
-        let body = read_body(response, source.limits.max_bytes)
-            .await
-            .map_err(|e| match e {
-                BodyError::TooLarge(e) => too_large("http", "reading", what, &e),
-                BodyError::Transport(e) => transport_error("http", "reading", what, e),
-            })?;
+        let body = read_answer(response, source.limits.max_bytes, "http", "reading", what).await?;
         let revision = [ETAG, LAST_MODIFIED]
             .iter()
             .find_map(|h| headers.get(h).and_then(|v| v.to_str().ok()))

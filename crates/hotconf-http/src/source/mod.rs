@@ -20,9 +20,6 @@ use follow::Poller;
 /// The schemes of [`HttpProvider::from_uri`].
 pub const SCHEMES: &[&str] = &["http", "https"];
 
-/// The parameters hotconf reads; every other one is the server's own and goes with the request.
-const OWN: &[&str] = &["interval", "format", "token", "tls", "ca", "cert", "key"];
-
 /// A config document served over HTTP (a Spring Cloud Config server, an object-store URL, any
 /// static endpoint), as a layer. Every `interval` (default 30 s) it asks again with
 /// `If-None-Match` / `If-Modified-Since`, so an unchanged document costs a `304`; the `ETag` (or
@@ -89,25 +86,6 @@ impl HttpProvider {
             .map_err(|()| uri.error("not a URL with a path"))?
             .pop_if_empty()
             .extend(uri.path.split('/'));
-        let mut hidden = Vec::new();
-        let mut passed = Vec::new();
-        for (name, value) in &uri.params {
-            if !OWN.contains(&name.as_str()) {
-                if Redaction::default().is_secret_name(name) {
-                    hidden.push(Secret::new(value.clone()));
-                }
-                passed.push((name.as_str(), value.as_str()));
-            }
-        }
-        for (name, value) in &uri.secret_params {
-            if !OWN.contains(&name.as_str()) {
-                hidden.push(value.clone());
-                passed.push((name.as_str(), value.expose().as_str()));
-            }
-        }
-        if !passed.is_empty() {
-            url.query_pairs_mut().extend_pairs(passed);
-        }
         let mut query = uri.query();
         let tls = query.tls()?;
         if tls.is_some() && uri.scheme == "http" {
@@ -123,6 +101,20 @@ impl HttpProvider {
         if interval < MIN_INTERVAL {
             return Err(uri.error(format_args!("interval: at least {MIN_INTERVAL:?}")));
         }
+        let format = query.format()?;
+        // Every parameter not read above is the server's own: sent with the request, and its
+        // value blanked on error pages when its name is a secret's.
+        let policy = Redaction::default();
+        let mut hidden: Vec<Secret> = Vec::new();
+        let passed = query.rest();
+        for (name, value) in &passed {
+            if policy.is_secret_name(name) {
+                hidden.push(Secret::new(value.to_string()));
+            }
+        }
+        if !passed.is_empty() {
+            url.query_pairs_mut().extend_pairs(passed);
+        }
         let user = uri.username.clone().map(|u| (u, uri.password.clone()));
         if let Some((name, password)) = &user {
             let pair = format!("{name}:{}", password.as_ref().map_or("", |p| p.expose()));
@@ -133,7 +125,7 @@ impl HttpProvider {
         let source = HttpSource {
             name: uri.to_string(),
             url,
-            format: query.format()?,
+            format,
             interval,
             user,
             token,
