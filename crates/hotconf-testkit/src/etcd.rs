@@ -423,7 +423,7 @@ impl EtcdProxy {
 
     /// Like [`start`](Self::start), delaying every forwarded chunk by `delay`.
     pub async fn with_delay(target: &str, delay: Duration) -> EtcdProxy {
-        let listener = TcpListener::bind(("127.0.0.1", free_port()))
+        let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .expect("a free loopback port");
         let addr = listener.local_addr().expect("a bound address");

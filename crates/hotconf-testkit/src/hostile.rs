@@ -88,7 +88,7 @@ impl HostileServer {
     /// Listens on a free loopback port; `target` (`host:port`) is where [`Mode::Forward`]
     /// forwards. Call inside a tokio runtime.
     pub async fn start(target: Option<&str>, mode: Mode) -> HostileServer {
-        let listener = TcpListener::bind(("127.0.0.1", crate::ports::free_port()))
+        let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .expect("a free loopback port");
         let addr = listener.local_addr().expect("a bound address");

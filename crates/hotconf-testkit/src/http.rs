@@ -75,7 +75,7 @@ impl ConfigServer {
         F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = Option<Io>> + Send + 'static,
     {
-        let listener = TcpListener::bind(("127.0.0.1", crate::ports::free_port()))
+        let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .expect("a free loopback port");
         let addr = listener.local_addr().expect("a bound address");

@@ -109,7 +109,7 @@ impl TlsFront {
         target: &str,
         config: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
     ) -> TlsFront {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", crate::ports::free_port()))
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
             .await
             .expect("a free loopback port");
         let addr = listener.local_addr().expect("a bound address");

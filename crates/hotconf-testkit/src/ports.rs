@@ -1,6 +1,8 @@
-//! Free loopback ports for servers the tests start. A port is found by binding port 0 and
-//! releasing it; the server binds it a moment later. Within one process no port is handed out
-//! twice, so two servers started by parallel tests never race for the same port.
+//! Free loopback ports for servers the tests start as other processes (etcd, r-nacos,
+//! Prometheus), which must be told their port. A port is found by binding port 0 and releasing
+//! it; the server binds it a moment later. Within one process no port is handed out twice.
+//! Another process may still take it meanwhile (any outgoing connection's source port comes
+//! from the same range), so a server in this process binds port 0 itself instead.
 
 use std::collections::HashSet;
 use std::net::TcpListener;

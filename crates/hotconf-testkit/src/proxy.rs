@@ -19,7 +19,7 @@ pub struct TcpProxy {
 impl TcpProxy {
     /// Proxies a free loopback port to `target` (`host:port`). Call inside a tokio runtime.
     pub async fn start(target: &str) -> TcpProxy {
-        let listener = TcpListener::bind(("127.0.0.1", crate::ports::free_port()))
+        let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .expect("a free loopback port");
         let addr = listener.local_addr().expect("a bound address");

@@ -146,10 +146,11 @@ fn pairs<K: Into<String>, V: Into<String>>(
 impl ApolloEmulator {
     /// Serves plain HTTP on a free loopback port. Call inside a tokio runtime.
     pub async fn start() -> ApolloEmulator {
-        ApolloEmulator::start_on(crate::ports::free_port()).await
+        ApolloEmulator::start_on(0).await
     }
 
-    /// Serves plain HTTP on `127.0.0.1:port` (e.g. the port of one that was dropped).
+    /// Serves plain HTTP on `127.0.0.1:port` (e.g. the port of one that was dropped; 0: any free
+    /// port).
     pub async fn start_on(port: u16) -> ApolloEmulator {
         let listener = TcpListener::bind(("127.0.0.1", port))
             .await

@@ -146,7 +146,7 @@ impl ConsulEmulator {
     }
 
     async fn serve(tls: Option<tokio_rustls::TlsAcceptor>) -> ConsulEmulator {
-        let listener = TcpListener::bind(("127.0.0.1", crate::ports::free_port()))
+        let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .expect("a free loopback port");
         let addr = listener.local_addr().expect("a bound address");

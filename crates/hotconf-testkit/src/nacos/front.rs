@@ -50,7 +50,7 @@ impl ListenerFront {
     /// forwarding everything until [`set_answer_at_once`](Self::set_answer_at_once). Call
     /// inside a tokio runtime.
     pub async fn start(target: &str) -> ListenerFront {
-        let listener = TcpListener::bind(("127.0.0.1", crate::ports::free_port()))
+        let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .expect("a free loopback port");
         let addr = listener.local_addr().expect("a bound address");
