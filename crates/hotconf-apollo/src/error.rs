@@ -7,7 +7,7 @@
 //! fails at once on it, with [`ErrorKind::PermissionDenied`].
 
 use hotconf_core::{Error, ErrorKind};
-use hotconf_http::{error_text, redirect_refused, status_error, transport_error};
+use hotconf_http::{transport_error, Asked};
 use reqwest::StatusCode;
 
 /// Wraps a transport error (connect, TLS, timeout, a dropped connection).
@@ -16,7 +16,7 @@ pub(crate) fn from_transport(doing: &str, what: &str, error: reqwest::Error) -> 
 }
 
 /// The error of an unexpected status; `body` is an error page's first bytes, with the secret
-/// already removed.
+/// already removed. A redirect is never followed: the signature would go with it.
 pub(crate) fn from_status(
     doing: &str,
     what: &str,
@@ -24,26 +24,18 @@ pub(crate) fn from_status(
     status: StatusCode,
     body: &[u8],
 ) -> Error {
-    let (kind, hint) = match status.as_u16() {
-        401 => (
-            ErrorKind::PermissionDenied,
-            format!(" (app `{app}` has an access key: check the client's secret and its clock)"),
-        ),
-        400 => (ErrorKind::Config, String::new()),
-        _ => (ErrorKind::Unavailable, String::new()),
+    let hint = match status.as_u16() {
+        401 => format!(" (app `{app}` has an access key: check the client's secret and its clock)"),
+        _ => String::new(),
     };
-    let status_text = if status.is_redirection() {
-        redirect_refused(status, "the signature", "config service")
-    } else {
-        status.to_string()
+    let asked = Asked {
+        backend: "apollo",
+        doing,
+        what,
+        carries: "the signature",
+        server: "config service",
     };
-    let text = error_text(body);
-    status_error(
-        kind,
-        format!("apollo: {doing} `{what}` got {status_text}: {text}{hint}"),
-        status,
-    )
-    .with_key(what.to_owned())
+    asked.refused(status, body, &hint)
 }
 
 /// The error of an answer that does not decode or passes a limit. Transient: the next read

@@ -1,12 +1,9 @@
-//! `ApolloProvider`: an Apollo namespace as a layer.
+//! `ApolloProvider`: an Apollo namespace as a layer, on the provider scaffold.
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use hotconf_core::provider::{
-    follow, Capabilities, Follow, Layer, Metadata, SourceUri, WatchStream,
-};
-use hotconf_core::{Provider, Result};
+use hotconf_core::provider::{Capabilities, Follow, FollowedProvider, FollowedSource, SourceUri};
+use hotconf_core::Result;
 
 use crate::client::ApolloClient;
 use crate::config::{self, ApolloSource};
@@ -19,6 +16,14 @@ use crate::follow::Follower;
 /// through, and its creation is seen.
 ///
 /// Its revisions are the release keys (tags, not ordered).
+///
+/// Made with `ApolloProvider::new(&client, source)` (the HTTP client and the long poll are
+/// shared by the client's clones), or from `ApolloProvider::from_uri` and
+/// `apollo://HOST:PORT[,HOST:PORT…]/APP_ID/NAMESPACE?cluster=C&secret=S&label=L&ip=IP&dc=D&meta=true&format=F&typed=true&check=5m&poll_timeout=90s`
+/// (port [`DEFAULT_PORT`](crate::DEFAULT_PORT) when omitted; with `meta=true` the hosts are
+/// meta servers). Providers made from URIs with the same servers and settings (all but the
+/// namespace, `format` and `typed`) share one client, and so one long poll, while any of them
+/// is alive. Its name is the URI without the secret.
 ///
 /// ```no_run
 /// # async fn demo() -> hotconf_core::Result<()> {
@@ -33,73 +38,28 @@ use crate::follow::Follower;
 ///     .await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
-pub struct ApolloProvider {
-    client: ApolloClient,
-    source: Arc<ApolloSource>,
-    name: String,
-}
+pub type ApolloProvider = FollowedProvider<ApolloSource>;
 
-impl ApolloProvider {
-    /// A provider following `source` through `client` (a clone of it: the HTTP client and the
-    /// long poll are shared). Never fails; see [`ApolloClient`] for when errors surface.
-    pub fn new(client: &ApolloClient, source: impl Into<ApolloSource>) -> Self {
-        let source = source.into();
-        ApolloProvider {
-            name: config::name(client.config(), &source),
-            client: client.clone(),
-            source: Arc::new(source),
-        }
+impl FollowedSource for ApolloSource {
+    type Client = ApolloClient;
+    const CAPABILITIES: Capabilities = Capabilities::WATCH;
+
+    fn name(&self, client: &ApolloClient) -> String {
+        config::name(client.config(), self)
     }
 
-    /// A provider from
-    /// `apollo://HOST:PORT[,HOST:PORT…]/APP_ID/NAMESPACE?cluster=C&secret=S&label=L&ip=IP&dc=D&meta=true&format=F&typed=true&check=5m&poll_timeout=90s`
-    /// (port [`DEFAULT_PORT`](crate::DEFAULT_PORT) when omitted; with `meta=true` the hosts are
-    /// meta servers). Providers made from URIs with the same servers and settings (all but
-    /// the namespace, `format` and `typed`) share one client, and so one long poll, while any
-    /// of them is alive.
-    ///
-    /// # Errors
-    /// [`hotconf_core::ErrorKind::Config`] for another scheme, no host, a path that is not
-    /// `APP_ID/NAMESPACE`, a bad option or an unknown parameter (the secret never repeated).
-    pub fn from_uri(uri: &SourceUri) -> Result<Self> {
+    fn from_uri(uri: &SourceUri) -> Result<(ApolloClient, ApolloSource)> {
         let (client, source) = config::from_uri(uri)?;
-        Ok(ApolloProvider::new(&ApolloClient::shared(client), source))
+        Ok((ApolloClient::shared(client), source))
     }
 
-    /// The source's printable name: an `apollo://` URI without the secret.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The client this provider reads through.
-    pub fn client(&self) -> &ApolloClient {
-        &self.client
-    }
-
-    /// What this provider follows.
-    pub fn source(&self) -> &ApolloSource {
-        &self.source
-    }
-}
-
-#[async_trait]
-impl Provider for ApolloProvider {
-    fn metadata(&self) -> Metadata {
-        Metadata::new(self.name.clone(), Capabilities::WATCH)
-    }
-
-    async fn load(&self) -> Result<Layer> {
-        Follower::new(self.client.clone(), self.source.clone(), false)
-            .read()
-            .await
-            .map_err(|e| e.or_source_name(&self.name))
-    }
-
-    async fn watch(&self) -> Result<WatchStream> {
-        Ok(follow(
-            self.name.clone(),
-            Follower::new(self.client.clone(), self.source.clone(), true),
-        ))
+    fn follower(
+        self: &Arc<Self>,
+        client: &ApolloClient,
+        _: &str,
+        watching: bool,
+    ) -> Result<Box<dyn Follow>> {
+        let follower = Follower::new(client.clone(), self.clone(), watching);
+        Ok(Box::new(follower))
     }
 }

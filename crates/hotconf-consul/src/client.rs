@@ -10,7 +10,7 @@ use hotconf_http::{read_answer, read_error_page, HttpOptions};
 use reqwest::{Method, RequestBuilder, StatusCode};
 
 use crate::config::{ClientConfig, Consistency, TlsFiles};
-use crate::error::{from_redirect, from_status, from_transport};
+use crate::error::{from_status, from_transport};
 use crate::wire::{decode_entries, encode_key, encode_param, parse_index, KvEntry};
 
 /// The timeout of requests that do not block.
@@ -273,7 +273,7 @@ impl ConsulClient {
             .map_err(|e| from_transport(doing, key, e))?;
         let status = response.status();
         if status.is_redirection() {
-            return Err(from_redirect(doing, key, status));
+            return Err(from_status(doing, key, status, &[]));
         }
         let index = response
             .headers()

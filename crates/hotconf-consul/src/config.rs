@@ -72,12 +72,8 @@ impl ClientConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConsulSource {
-    /// The prefix (normalized to end with `/`) or the key.
-    pub path: String,
-    /// Prefix or key mode.
-    pub mode: Mode,
-    /// In prefix mode, type values as JSON scalars (`5432` a number) instead of strings.
-    pub typed: bool,
+    /// The prefix or the key, and how to read it.
+    pub space: KeySpace,
     /// How long one blocking query may wait; clamped to 10 minutes, as Consul clamps it.
     /// Default [`DEFAULT_WAIT`] (5 minutes).
     pub wait: Duration,
@@ -99,7 +95,7 @@ impl ConsulSource {
 
     /// Types prefix values as JSON scalars.
     pub fn typed(mut self) -> Self {
-        self.typed = true;
+        self.space.typed = true;
         self
     }
 
@@ -119,9 +115,7 @@ impl ConsulSource {
 impl From<KeySpace> for ConsulSource {
     fn from(space: KeySpace) -> Self {
         ConsulSource {
-            path: space.path,
-            mode: space.mode,
-            typed: space.typed,
+            space,
             wait: DEFAULT_WAIT,
             rate_limit: RateLimit::default(),
         }
@@ -158,7 +152,7 @@ pub(crate) fn from_uri(uri: &SourceUri) -> Result<(ClientConfig, ConsulSource)> 
 
 /// The source's printable name: a `consul://` URI without the token.
 pub(crate) fn name(client: &ClientConfig, source: &ConsulSource) -> String {
-    let mode = KeySpace::mode_param(&source.mode);
+    let mode = KeySpace::mode_param(&source.space.mode);
     let dc = client
         .datacenter
         .as_ref()
@@ -166,7 +160,7 @@ pub(crate) fn name(client: &ClientConfig, source: &ConsulSource) -> String {
     format!(
         "consul://{}/{}?mode={mode}{dc}",
         client.endpoints.join(","),
-        source.path
+        source.space.path
     )
 }
 
@@ -183,7 +177,10 @@ mod tests {
         let (c, s) =
             parse("consul://127.0.0.1:8500/app?token=s3cr3t&dc=dc2&consistency=stale&wait=30s")
                 .unwrap();
-        assert_eq!((s.mode.clone(), s.path.as_str()), (Mode::Prefix, "app/"));
+        assert_eq!(
+            (s.space.mode.clone(), s.space.path.as_str()),
+            (Mode::Prefix, "app/")
+        );
         assert_eq!(c.token.as_ref().unwrap().expose(), "s3cr3t");
         assert_eq!(
             (c.datacenter.as_deref(), c.consistency),
@@ -207,13 +204,14 @@ mod tests {
         assert!(parse("consul://h/app/?burst=lots").is_err());
         assert!(parse("consul://h/app/?refill=0s").is_err());
         assert_eq!(
-            parse("consul://h/app/config.yaml").unwrap().1.mode,
+            parse("consul://h/app/config.yaml").unwrap().1.space.mode,
             Mode::Key(Format::Yaml)
         );
         assert_eq!(
             parse("consul://h:1/app/config?mode=key&format=json")
                 .unwrap()
                 .1
+                .space
                 .mode,
             Mode::Key(Format::Json)
         );

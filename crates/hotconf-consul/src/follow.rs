@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hotconf_core::provider::{Content, Follow, Layer};
-use hotconf_core::{Error, ErrorKind, Pacer, Result, Revision};
+use hotconf_core::provider::{Follow, Layer};
+use hotconf_core::{Pacer, Result, Revision};
 
 use crate::client::{Block, ConsulClient};
 use crate::config::{ConsulSource, Mode};
@@ -47,10 +47,10 @@ impl Follow for Follower {
                 index: self.index,
                 wait: self.source.wait,
             });
-            let path = self.source.path.as_str();
-            let read = match self.source.mode {
-                Mode::Prefix => self.kv.list(path, block).await?,
-                Mode::Key(_) => self.kv.get(path, block).await?,
+            let space = &self.source.space;
+            let read = match space.mode {
+                Mode::Prefix => self.kv.list(&space.path, block).await?,
+                Mode::Key(_) => self.kv.get(&space.path, block).await?,
             };
             let index = read.index.max(1);
             if index < self.index {
@@ -59,57 +59,11 @@ impl Follow for Follower {
                 continue;
             }
             self.index = index;
-            let mut entries = read
-                .entries
-                .into_iter()
-                .filter(|entry| match self.source.mode {
-                    // Consul's prefix match is a raw string match: keep only our own keys.
-                    Mode::Prefix => entry.key.starts_with(path),
-                    Mode::Key(_) => entry.key == path,
-                });
             // The Consul index; the follow helper keeps revisions from going back after a
-            // restore (and saturates at u64::MAX, which the reloader accepts).
-            let revision = Revision::Ordered(index);
-            return match &self.source.mode {
-                Mode::Key(format) => Ok(match entries.next() {
-                    Some(entry) => Layer::new(
-                        Content::Document {
-                            format: *format,
-                            bytes: entry.value.into(),
-                        },
-                        revision,
-                    ),
-                    None => Layer::empty(revision),
-                }),
-                Mode::Prefix => {
-                    let mut pairs = Vec::new();
-                    for entry in entries {
-                        let relative = entry.key[path.len()..].to_owned();
-                        let value = String::from_utf8(entry.value).map_err(|_| {
-                            Error::new(
-                                ErrorKind::Parse,
-                                format!(
-                                    "the value of Consul key `{}` is not valid UTF-8",
-                                    entry.key
-                                ),
-                            )
-                            .with_key(relative.replace('/', "."))
-                            .with_transient(true)
-                        })?;
-                        pairs.push((relative, value));
-                    }
-                    // Consul lists keys sorted; sorted here too, so equal states compare equal.
-                    pairs.sort_unstable();
-                    Ok(Layer::new(
-                        Content::Keys {
-                            separator: '/',
-                            entries: pairs,
-                            typed: self.source.typed,
-                        },
-                        revision,
-                    ))
-                }
-            };
+            // restore (and saturates at u64::MAX, which the reloader accepts). Consul's prefix
+            // match is a raw string match: the key space keeps only our own keys.
+            let entries = read.entries.into_iter().map(|e| (e.key, e.value));
+            return space.layer(entries, Revision::Ordered(index));
         }
     }
 }

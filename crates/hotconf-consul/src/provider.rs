@@ -1,12 +1,9 @@
-//! `ConsulProvider`: a Consul KV prefix or key as a layer.
+//! `ConsulProvider`: a Consul KV prefix or key as a layer, on the provider scaffold.
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use hotconf_core::provider::{
-    follow, Capabilities, Follow, Layer, Metadata, SourceUri, WatchStream,
-};
-use hotconf_core::{Provider, Result};
+use hotconf_core::provider::{Capabilities, Follow, FollowedProvider, FollowedSource, SourceUri};
+use hotconf_core::Result;
 
 use crate::client::ConsulClient;
 use crate::config::{self, ConsulSource};
@@ -20,6 +17,13 @@ use crate::follow::Follower;
 /// Its revisions are the Consul index. After an index reset they go on from the last revision
 /// yielded instead (revisions never go backwards, guarantee G3).
 ///
+/// Made with `ConsulProvider::new(&client, source)`, or with its own client from
+/// `ConsulProvider::from_uri` and
+/// `consul://host[:port]/path?mode=prefix|key&format=json&typed=true&token=…&dc=…&consistency=stale|consistent&wait=30s&tls=true&ca=…&cert=…&key=…`
+/// (port [`DEFAULT_PORT`](crate::DEFAULT_PORT) when omitted; without `mode`, a path ending with
+/// `/` is a prefix and one with a known extension a key, see
+/// [`hotconf_core::provider::Query::key_space`]). Its name is the URI without the token.
+///
 /// ```no_run
 /// # async fn demo() -> hotconf_core::Result<()> {
 /// use hotconf_consul::{ConsulClient, ConsulProvider, ConsulSource};
@@ -30,75 +34,28 @@ use crate::follow::Follower;
 /// let reloader = hotconf_core::Reloader::<App>::builder().layer(provider).start().await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
-pub struct ConsulProvider {
-    client: ConsulClient,
-    source: Arc<ConsulSource>,
-    name: String,
-}
+pub type ConsulProvider = FollowedProvider<ConsulSource>;
 
-impl ConsulProvider {
-    /// A provider following `source` through `client` (a clone of it: the HTTP client is
-    /// shared). Never fails; see [`ConsulClient`] for when errors surface.
-    pub fn new(client: &ConsulClient, source: impl Into<ConsulSource>) -> Self {
-        let source = source.into();
-        ConsulProvider {
-            name: config::name(client.config(), &source),
-            client: client.clone(),
-            source: Arc::new(source),
-        }
+impl FollowedSource for ConsulSource {
+    type Client = ConsulClient;
+    const CAPABILITIES: Capabilities = Capabilities::WATCH_ORDERED;
+
+    fn name(&self, client: &ConsulClient) -> String {
+        config::name(client.config(), self)
     }
 
-    /// A provider, with its own client, from `consul://host[:port]/path?mode=prefix|key&format=json&typed=true&token=…&dc=…&consistency=stale|consistent&wait=30s&tls=true&ca=…&cert=…&key=…`
-    /// (port [`DEFAULT_PORT`](crate::DEFAULT_PORT) when omitted). Without `mode`, a path ending
-    /// with `/` is a prefix and one with a known extension a key (see
-    /// [`hotconf_core::provider::Query::key_space`]).
-    ///
-    /// # Errors
-    /// [`hotconf_core::ErrorKind::Config`] for another scheme, no host or several, an empty
-    /// path, a bad option or an unknown parameter.
-    pub fn from_uri(uri: &SourceUri) -> Result<Self> {
+    fn from_uri(uri: &SourceUri) -> Result<(ConsulClient, ConsulSource)> {
         let (client, source) = config::from_uri(uri)?;
-        Ok(ConsulProvider::new(
-            &ConsulClient::from_config(client),
-            source,
-        ))
+        Ok((ConsulClient::from_config(client), source))
     }
 
-    /// The source's printable name: a `consul://` URI without the token.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The client this provider reads through.
-    pub fn client(&self) -> &ConsulClient {
-        &self.client
-    }
-
-    /// What this provider follows.
-    pub fn source(&self) -> &ConsulSource {
-        &self.source
-    }
-
-    fn follower(&self) -> Follower {
-        Follower::new(self.client.clone(), self.source.clone(), self.name.clone())
-    }
-}
-
-#[async_trait]
-impl Provider for ConsulProvider {
-    fn metadata(&self) -> Metadata {
-        Metadata::new(self.name.clone(), Capabilities::WATCH_ORDERED)
-    }
-
-    async fn load(&self) -> Result<Layer> {
-        self.follower()
-            .read()
-            .await
-            .map_err(|e| e.or_source_name(&self.name))
-    }
-
-    async fn watch(&self) -> Result<WatchStream> {
-        Ok(follow(self.name.clone(), self.follower()))
+    fn follower(
+        self: &Arc<Self>,
+        client: &ConsulClient,
+        name: &str,
+        _: bool,
+    ) -> Result<Box<dyn Follow>> {
+        let follower = Follower::new(client.clone(), self.clone(), name.to_owned());
+        Ok(Box::new(follower))
     }
 }

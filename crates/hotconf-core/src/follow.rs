@@ -54,6 +54,21 @@ pub trait Follow: Send + 'static {
     }
 }
 
+#[async_trait]
+impl<F: Follow + ?Sized> Follow for Box<F> {
+    async fn read(&mut self) -> Result<Layer> {
+        (**self).read().await
+    }
+
+    async fn changed(&mut self) {
+        (**self).changed().await;
+    }
+
+    fn retry(&self, error: &Error) -> Retry {
+        (**self).retry(error)
+    }
+}
+
 /// What the [`follow`] helper waits for after a transient error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

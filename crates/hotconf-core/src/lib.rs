@@ -15,6 +15,7 @@ mod event;
 mod explain;
 mod figment_provider;
 mod follow;
+mod followed;
 mod format;
 mod hash;
 mod inbox;

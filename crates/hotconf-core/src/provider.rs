@@ -1,7 +1,8 @@
 //! What a provider author needs: the [`Provider`] trait (a read-only view of one source), the
 //! content model ([`Layer`], [`Content`], [`Document`]), the follow helper that turns "read" and
 //! "wait for a change" into a watch stream that keeps the contract ([`follow`], [`Follow`],
-//! [`Retry`], [`Backoff`]), bounded reads ([`BoundedBody`]), and the URI helpers a backend's
+//! [`Retry`], [`Backoff`]), the provider scaffold a network backend is written on
+//! ([`FollowedSource`], [`FollowedProvider`]), bounded reads ([`BoundedBody`]), and the URI helpers a backend's
 //! `from_uri` uses ([`SourceUri`], [`Query`], [`KeySpace`], [`Mode`], [`TlsFiles`]).
 //!
 //! An application needs none of it: it builds a [`Reloader`](crate::Reloader) from providers
@@ -19,6 +20,7 @@ pub use crate::backoff::{parse_duration, Backoff};
 pub use crate::bounded::BoundedBody;
 pub use crate::error::HttpStatus;
 pub use crate::follow::{follow, Follow, Retry};
+pub use crate::followed::{FollowedProvider, FollowedSource};
 pub use crate::layer::{Content, Document, Layer};
 pub use crate::secret::redact_secret;
 pub use crate::target::{KeySpace, Mode, TlsFiles};

@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
+use crate::error::{Error, ErrorKind, Result};
 use crate::format::Format;
+use crate::layer::{Content, Layer};
+use crate::revision::Revision;
 
 /// What a key-value provider follows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +61,69 @@ impl KeySpace {
             mode: Mode::Key(format),
             typed: false,
         }
+    }
+
+    /// The layer a store's `entries` (full keys and their values, in any order) make at
+    /// `revision`: in key mode the value of the key itself as a document (no such entry: an
+    /// empty layer); in prefix mode every key under the prefix, relative to it, sorted (so that
+    /// equal states compare equal). Entries outside the key space are ignored: a store's prefix
+    /// match may be a raw string match (Consul's `app` lists `application/…`).
+    ///
+    /// ```
+    /// use hotconf_core::Revision;
+    /// use hotconf_core::provider::{Content, KeySpace};
+    /// let entries = [("app/db/port", b"5432".to_vec()), ("application/x", b"1".to_vec())];
+    /// let layer = KeySpace::prefix("app").layer(entries, Revision::Ordered(7)).unwrap();
+    /// assert!(matches!(layer.content, Content::Keys { ref entries, .. } if entries.len() == 1));
+    /// ```
+    ///
+    /// # Errors
+    /// A transient [`ErrorKind::Parse`] naming the key (dotted, relative) for a value in prefix
+    /// mode that is not UTF-8: the store may yet be corrected, and the provider keeps following.
+    pub fn layer<K: AsRef<str>>(
+        &self,
+        entries: impl IntoIterator<Item = (K, Vec<u8>)>,
+        revision: Revision,
+    ) -> Result<Layer> {
+        let path = self.path.as_str();
+        let mut entries = entries.into_iter();
+        let Mode::Prefix = self.mode else {
+            let value = entries.find(|(key, _)| key.as_ref() == path);
+            return Ok(match (value, &self.mode) {
+                (Some((_, bytes)), Mode::Key(format)) => Layer::new(
+                    Content::Document {
+                        format: *format,
+                        bytes: bytes.into(),
+                    },
+                    revision,
+                ),
+                _ => Layer::empty(revision),
+            });
+        };
+        let mut pairs = Vec::new();
+        for (key, value) in entries {
+            let Some(relative) = key.as_ref().strip_prefix(path) else {
+                continue;
+            };
+            let value = String::from_utf8(value).map_err(|_| {
+                Error::new(
+                    ErrorKind::Parse,
+                    format!("the value of key `{}` is not valid UTF-8", key.as_ref()),
+                )
+                .with_key(relative.replace('/', "."))
+                .with_transient(true)
+            })?;
+            pairs.push((relative.to_owned(), value));
+        }
+        pairs.sort_unstable();
+        Ok(Layer::new(
+            Content::Keys {
+                separator: '/',
+                entries: pairs,
+                typed: self.typed,
+            },
+            revision,
+        ))
     }
 
     /// The `mode=…` (and `format=…`) part of a printable source name: `prefix` or

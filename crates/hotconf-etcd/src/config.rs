@@ -56,12 +56,8 @@ impl ClientConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EtcdSource {
-    /// The prefix (normalized to end with `/`) or the key.
-    pub path: String,
-    /// Prefix or key mode.
-    pub mode: Mode,
-    /// In prefix mode, type values as JSON scalars (`5432` a number) instead of strings.
-    pub typed: bool,
+    /// The prefix or the key, and how to read it.
+    pub space: KeySpace,
     /// How long a watch may stay silent before the provider asks the member for a progress
     /// notification, which it must answer within the client's
     /// [`request_timeout`](crate::EtcdClient::request_timeout) (a member that answers HTTP/2
@@ -83,7 +79,7 @@ impl EtcdSource {
 
     /// Types prefix values as JSON scalars.
     pub fn typed(mut self) -> Self {
-        self.typed = true;
+        self.space.typed = true;
         self
     }
 
@@ -98,9 +94,7 @@ impl EtcdSource {
 impl From<KeySpace> for EtcdSource {
     fn from(space: KeySpace) -> Self {
         EtcdSource {
-            path: space.path,
-            mode: space.mode,
-            typed: space.typed,
+            space,
             watch_check: DEFAULT_WATCH_CHECK,
         }
     }
@@ -135,8 +129,8 @@ pub(crate) fn name(client: &ClientConfig, source: &EtcdSource) -> String {
     format!(
         "etcd://{user}{}/{}?mode={}",
         client.endpoints.join(","),
-        source.path,
-        KeySpace::mode_param(&source.mode)
+        source.space.path,
+        KeySpace::mode_param(&source.space.mode)
     )
 }
 
@@ -152,22 +146,29 @@ mod tests {
     #[test]
     fn uris() {
         let (c, s) = parse("etcd://root:pw@127.0.0.1:2379,127.0.0.1:22379/app/").unwrap();
-        assert_eq!((s.mode.clone(), s.path.as_str()), (Mode::Prefix, "app/"));
+        assert_eq!(
+            (s.space.mode.clone(), s.space.path.as_str()),
+            (Mode::Prefix, "app/")
+        );
         assert_eq!(c.endpoints, ["127.0.0.1:2379", "127.0.0.1:22379"]);
         assert_eq!(
             name(&c, &s),
             "etcd://root@127.0.0.1:2379,127.0.0.1:22379/app/?mode=prefix"
         );
         assert!(!format!("{c:?}").contains("pw"));
-        assert_eq!(parse("etcd://h:1/app?mode=prefix").unwrap().1.path, "app/");
         assert_eq!(
-            parse("etcd://h:1/app/config.yaml").unwrap().1.mode,
+            parse("etcd://h:1/app?mode=prefix").unwrap().1.space.path,
+            "app/"
+        );
+        assert_eq!(
+            parse("etcd://h:1/app/config.yaml").unwrap().1.space.mode,
             Mode::Key(Format::Yaml)
         );
         assert_eq!(
             parse("etcd://h:1/app/config?mode=key&format=json")
                 .unwrap()
                 .1
+                .space
                 .mode,
             Mode::Key(Format::Json)
         );

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use etcd_client::{GetOptions, WatchOptions, WatchResponse, WatchStream as EtcdWatch};
-use hotconf_core::provider::{Backoff, Content, Follow, Layer};
+use hotconf_core::provider::{Backoff, Follow, Layer};
 use hotconf_core::{Error, ErrorKind, Limits, Result, Revision};
 
 use crate::client::EtcdClient;
@@ -28,6 +28,17 @@ const RELIST_BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duratio
 const PUT: i32 = 0;
 const DELETE: i32 = 1;
 
+/// Where a follower is in the list-then-watch cycle.
+enum Phase {
+    /// The state must be listed (at the start, after compaction, a restore, a bad response).
+    List,
+    /// The state is listed; a watch from `next` must be opened (after a list, a cut stream, a
+    /// refreshed token).
+    Open,
+    /// Watching from `next`.
+    Watch(Box<EtcdWatch>),
+}
+
 pub(crate) struct Follower {
     client: EtcdClient,
     source: Arc<EtcdSource>,
@@ -40,8 +51,7 @@ pub(crate) struct Follower {
     revision: i64,
     /// Where the next watch starts.
     next: i64,
-    stream: Option<EtcdWatch>,
-    listed: bool,
+    phase: Phase,
     /// `state` changed since it was last yielded.
     changed: bool,
     /// Consecutive re-lists the server asked for, with no watch progress in between.
@@ -63,7 +73,7 @@ impl Follow for Follower {
                 }
                 Ok(()) => {}
                 Err(error) => {
-                    self.stream = None;
+                    self.close();
                     if error.kind() == ErrorKind::Unavailable {
                         self.client.reset().await;
                     }
@@ -84,8 +94,7 @@ impl Follower {
             bytes: 0,
             revision: 0,
             next: 0,
-            stream: None,
-            listed: false,
+            phase: Phase::List,
             changed: false,
             relists: 0,
             backwards: Backwards::default(),
@@ -93,29 +102,34 @@ impl Follower {
     }
 
     fn key_and_options(&self) -> (Vec<u8>, bool) {
-        (
-            self.source.path.as_bytes().to_vec(),
-            self.source.mode == Mode::Prefix,
-        )
+        let space = &self.source.space;
+        (space.path.as_bytes().to_vec(), space.mode == Mode::Prefix)
     }
 
     /// Goes back to a list because the server said so (compaction, a watch created behind us).
     fn relist(&mut self) {
-        self.listed = false;
-        self.stream = None;
+        self.phase = Phase::List;
         self.relists = self.relists.saturating_add(1);
+    }
+
+    /// Drops the watch stream, if any: the next step opens a new one from `next`.
+    fn close(&mut self) {
+        if let Phase::Watch(_) = self.phase {
+            self.phase = Phase::Open;
+        }
     }
 
     /// One step: list if needed, open the watch if needed, or take one response.
     async fn advance(&mut self) -> Result<()> {
-        if !self.listed {
-            if self.relists > 0 {
-                tokio::time::sleep(RELIST_BACKOFF.delay(self.relists - 1)).await;
+        match self.phase {
+            Phase::List => {
+                if self.relists > 0 {
+                    tokio::time::sleep(RELIST_BACKOFF.delay(self.relists - 1)).await;
+                }
+                return self.list().await;
             }
-            return self.list().await;
-        }
-        if self.stream.is_none() {
-            return self.open().await;
+            Phase::Open => return self.open().await,
+            Phase::Watch(_) => {}
         }
         let response = match self.receive().await {
             Ok(response) => response,
@@ -134,7 +148,7 @@ impl Follower {
             return Ok(());
         }
         if response.canceled() {
-            self.stream = None;
+            self.close();
             let reason = response.cancel_reason().to_owned();
             if is_auth(&reason) {
                 self.client.refresh_token().await?;
@@ -151,7 +165,7 @@ impl Follower {
                     DELETE => self.delete(kv.key()),
                     other => {
                         // A server we do not understand: start over from a fresh list.
-                        self.listed = false;
+                        self.phase = Phase::List;
                         return Err(Error::new(
                             ErrorKind::Other,
                             format!("unknown etcd event type {other}"),
@@ -184,7 +198,7 @@ impl Follower {
     async fn receive(&mut self) -> Result<WatchResponse> {
         let check = self.source.watch_check;
         let timeout = self.client.config().request_timeout;
-        let Some(stream) = self.stream.as_mut() else {
+        let Phase::Watch(stream) = &mut self.phase else {
             return Err(unavailable("no watch stream"));
         };
         if let Ok(message) = tokio::time::timeout(check, stream.message()).await {
@@ -233,7 +247,7 @@ impl Follower {
         let next = after(revision)?;
         if response.more() || response.kvs().len() > limits.max_keys {
             return Err(over_limit(
-                &self.source.path,
+                &self.source.space.path,
                 format!(
                     "holds {} keys, above max_keys = {}",
                     response.count().max(saturating_i64(response.kvs().len())),
@@ -248,7 +262,7 @@ impl Follower {
         }
         if bytes > limits.max_total_bytes {
             return Err(over_limit(
-                &self.source.path,
+                &self.source.space.path,
                 format!(
                     "holds {bytes} bytes of keys and values, above max_total_bytes = {}",
                     limits.max_total_bytes
@@ -281,8 +295,7 @@ impl Follower {
         self.bytes = bytes;
         self.revision = revision;
         self.next = next;
-        self.listed = true;
-        self.stream = None;
+        self.phase = Phase::Open;
         Ok(())
     }
 
@@ -343,7 +356,7 @@ impl Follower {
                     self.relist();
                     return Ok(());
                 }
-                self.stream = Some(stream);
+                self.phase = Phase::Watch(Box::new(stream));
             }
             Ok(Some(_)) => return Err(unavailable("the watch did not start")),
             Ok(None) => return Err(unavailable("the watch stream ended at once")),
@@ -389,15 +402,14 @@ impl Follower {
             return Ok(());
         };
         self.drop_state();
-        Err(over_limit(&self.source.path, why))
+        Err(over_limit(&self.source.space.path, why))
     }
 
     fn drop_state(&mut self) {
         self.state = BTreeMap::new();
         self.bytes = 0;
         self.changed = false;
-        self.listed = false;
-        self.stream = None;
+        self.phase = Phase::List;
     }
 
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
@@ -429,7 +441,7 @@ impl Follower {
     }
 
     fn relative_key(&self, key: &[u8]) -> String {
-        let prefix = self.source.path.as_bytes();
+        let prefix = self.source.space.path.as_bytes();
         let relative = key.strip_prefix(prefix).unwrap_or(key);
         String::from_utf8_lossy(relative).into_owned()
     }
@@ -437,40 +449,12 @@ impl Follower {
     /// The current state as a layer at the etcd revision (the follow helper keeps layer
     /// revisions from going back after a restore).
     fn layer(&self) -> Result<Layer> {
-        let revision = u64::try_from(self.revision).unwrap_or(0);
-        let layer = match &self.source.mode {
-            Mode::Key(format) => match self.state.values().next() {
-                Some(value) => Layer::new(
-                    Content::Document {
-                        format: *format,
-                        bytes: value.clone().into(),
-                    },
-                    Revision::Ordered(revision),
-                ),
-                None => Layer::empty(Revision::Ordered(revision)),
-            },
-            Mode::Prefix => {
-                let mut entries = Vec::with_capacity(self.state.len());
-                for (key, value) in &self.state {
-                    let relative = self.relative_key(key);
-                    let value = String::from_utf8(value.clone()).map_err(|_| {
-                        Error::new(ErrorKind::Parse, "the value is not valid UTF-8")
-                            .with_key(relative.replace('/', "."))
-                            .with_transient(true)
-                    })?;
-                    entries.push((relative, value));
-                }
-                Layer::new(
-                    Content::Keys {
-                        separator: '/',
-                        entries,
-                        typed: self.source.typed,
-                    },
-                    Revision::Ordered(revision),
-                )
-            }
-        };
-        Ok(layer)
+        let revision = Revision::Ordered(u64::try_from(self.revision).unwrap_or(0));
+        let entries = self
+            .state
+            .iter()
+            .map(|(key, value)| (String::from_utf8_lossy(key), value.clone()));
+        self.source.space.layer(entries, revision)
     }
 }
 

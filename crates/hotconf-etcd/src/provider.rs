@@ -1,12 +1,9 @@
-//! `EtcdProvider`: an etcd prefix or key as a layer.
+//! `EtcdProvider`: an etcd prefix or key as a layer, on the provider scaffold.
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use hotconf_core::provider::{
-    follow, Capabilities, Follow, Layer, Metadata, SourceUri, WatchStream,
-};
-use hotconf_core::{Provider, Result};
+use hotconf_core::provider::{Capabilities, Follow, FollowedProvider, FollowedSource, SourceUri};
+use hotconf_core::Result;
 
 use crate::client::EtcdClient;
 use crate::config::{self, EtcdSource};
@@ -15,6 +12,13 @@ use crate::follow::Follower;
 /// An etcd prefix (every key under it, nested on `/`) or a single key holding a document, as a
 /// layer that follows every change without losing one: through reconnects, leader changes,
 /// restarts, compaction and auth token expiry.
+///
+/// Made with `EtcdProvider::new(&client, source)`, or with its own client from
+/// `EtcdProvider::from_uri` and
+/// `etcd://[user:password@]host[:port][,host[:port]]/path?mode=prefix|key&format=yaml&typed=true&tls=true&ca=…&cert=…&key=…&timeout=10s&watch_check=30s`
+/// (port [`DEFAULT_PORT`](crate::DEFAULT_PORT) when omitted; without `mode`, a path ending with
+/// `/` is a prefix and one with a known extension a key, see
+/// [`hotconf_core::provider::Query::key_space`]). Its name is the URI without the password.
 ///
 /// ```no_run
 /// # async fn demo() -> hotconf_core::Result<()> {
@@ -26,72 +30,28 @@ use crate::follow::Follower;
 /// let reloader = hotconf_core::Reloader::<App>::builder().layer(provider).start().await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
-pub struct EtcdProvider {
-    client: EtcdClient,
-    source: Arc<EtcdSource>,
-    name: String,
-}
+pub type EtcdProvider = FollowedProvider<EtcdSource>;
 
-impl EtcdProvider {
-    /// A provider following `source` through `client` (a clone of it: the connection is
-    /// shared). Never fails; see [`EtcdClient`] for when errors surface.
-    pub fn new(client: &EtcdClient, source: impl Into<EtcdSource>) -> Self {
-        let source = source.into();
-        EtcdProvider {
-            name: config::name(client.config(), &source),
-            client: client.clone(),
-            source: Arc::new(source),
-        }
+impl FollowedSource for EtcdSource {
+    type Client = EtcdClient;
+    const CAPABILITIES: Capabilities = Capabilities::WATCH_ORDERED;
+
+    fn name(&self, client: &EtcdClient) -> String {
+        config::name(client.config(), self)
     }
 
-    /// A provider, with its own client, from `etcd://[user:password@]host[:port][,host[:port]]/path?mode=prefix|key&format=yaml&typed=true&tls=true&ca=…&cert=…&key=…&timeout=10s&watch_check=30s`
-    /// (port [`DEFAULT_PORT`](crate::DEFAULT_PORT) when omitted). Without `mode`, a path ending
-    /// with `/` is a prefix and one with a known extension a key (see
-    /// [`hotconf_core::provider::Query::key_space`]).
-    ///
-    /// # Errors
-    /// [`hotconf_core::ErrorKind::Config`] for another scheme, no host, an empty path, a bad
-    /// option or an unknown parameter.
-    pub fn from_uri(uri: &SourceUri) -> Result<Self> {
+    fn from_uri(uri: &SourceUri) -> Result<(EtcdClient, EtcdSource)> {
         let (client, source) = config::from_uri(uri)?;
-        Ok(EtcdProvider::new(&EtcdClient::from_config(client), source))
+        Ok((EtcdClient::from_config(client), source))
     }
 
-    /// The source's printable name: an `etcd://` URI without the password.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The client this provider reads through.
-    pub fn client(&self) -> &EtcdClient {
-        &self.client
-    }
-
-    /// What this provider follows.
-    pub fn source(&self) -> &EtcdSource {
-        &self.source
-    }
-
-    fn follower(&self) -> Follower {
-        Follower::new(self.client.clone(), self.source.clone(), self.name.clone())
-    }
-}
-
-#[async_trait]
-impl Provider for EtcdProvider {
-    fn metadata(&self) -> Metadata {
-        Metadata::new(self.name.clone(), Capabilities::WATCH_ORDERED)
-    }
-
-    async fn load(&self) -> Result<Layer> {
-        self.follower()
-            .read()
-            .await
-            .map_err(|e| e.or_source_name(&self.name))
-    }
-
-    async fn watch(&self) -> Result<WatchStream> {
-        Ok(follow(self.name.clone(), self.follower()))
+    fn follower(
+        self: &Arc<Self>,
+        client: &EtcdClient,
+        name: &str,
+        _: bool,
+    ) -> Result<Box<dyn Follow>> {
+        let follower = Follower::new(client.clone(), self.clone(), name.to_owned());
+        Ok(Box::new(follower))
     }
 }

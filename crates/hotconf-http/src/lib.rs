@@ -10,7 +10,8 @@
 //!   passes it (or at once when its `Content-Length` does).
 //! - [`read_error_page`]: an error page's first bytes, with the request's secrets blanked
 //!   (raw and form-encoded: a careless proxy may echo the request).
-//! - [`status_error`] and [`error_text`]: the one shape of a server's refusal, always tagged
+//! - [`Asked::refused`] (on [`status_error`] and [`error_text`]): the one shape of a server's
+//!   refusal, always tagged
 //!   with [`HttpStatus`] so that [`Follow::retry`](hotconf_core::provider::Follow::retry)
 //!   tells a server that answered from one that could not be reached.
 //!
@@ -23,11 +24,13 @@
 
 mod body;
 mod options;
+mod refusal;
 mod source;
 
 pub use body::{error_text, read_answer, read_body, read_error_page, BodyError, ERROR_PAGE_BYTES};
 pub use options::{client, HttpOptions};
-pub use source::{HttpProvider, SCHEMES};
+pub use refusal::{refusal_kind, Asked};
+pub use source::{HttpClient, HttpProvider, HttpSource, SCHEMES};
 
 use hotconf_core::provider::HttpStatus;
 use hotconf_core::{Error, ErrorKind};

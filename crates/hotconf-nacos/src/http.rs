@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use hotconf_core::provider::HttpStatus;
 use hotconf_core::{Error, ErrorKind, Format, Result};
-use hotconf_http::{read_body, read_error_page, redirect_refused, status_error, BodyError};
+use hotconf_http::{read_body, read_error_page, redirect_refused, status_error, Asked, BodyError};
 use md5::{Digest, Md5};
 use once_cell::sync::OnceCell;
 use reqwest::header::HeaderMap;
@@ -157,13 +157,9 @@ impl OpenApi {
                 Ok(Remote::Content(bytes, format))
             }
             404 => Ok(Remote::Missing),
-            // Transient: an operator can grant the permission without restarting anything.
-            401 | 403 => Err(status_error(
-                ErrorKind::PermissionDenied,
-                "nacos refused the read (HTTP 403): no permission on this namespace or config",
-                response.status(),
-            )),
-            _ => Err(refused(response.status())),
+            // Transient (401 and 403 too): an operator can grant the permission without
+            // restarting anything.
+            _ => Err(self.refused(response, "reading", config).await),
         }
     }
 
@@ -193,7 +189,7 @@ impl OpenApi {
                 .trim_ascii()
                 .is_empty()),
             // 204 "listener empty": the namespace is not readable with these credentials.
-            _ => Err(refused(response.status())),
+            _ => Err(self.refused(response, "listening to", config).await),
         }
     }
 
@@ -257,6 +253,35 @@ impl OpenApi {
         session.token = Some((token.clone(), Instant::now()));
         session.logged_in_once = true;
         Ok(request.header("accessToken", token))
+    }
+
+    /// The server's refusal of `doing` `config`, its error page without the password or the
+    /// access token.
+    async fn refused(&self, response: Response, doing: &str, config: &NacosSource) -> Error {
+        let status = response.status();
+        let token = self
+            .session
+            .lock()
+            .await
+            .token
+            .clone()
+            .map(|(token, _)| token);
+        let password = self.config.password.as_ref().map(|p| p.expose().as_str());
+        let secrets: Vec<&str> = password.into_iter().chain(token.as_deref()).collect();
+        let page = read_error_page(response, &secrets).await;
+        let hint = match status.as_u16() {
+            401 | 403 => " (no permission on this namespace or config)",
+            204 => " (an empty listener: the namespace is not readable with these credentials)",
+            _ => "",
+        };
+        let asked = Asked {
+            backend: "nacos",
+            doing,
+            what: &config.data_id,
+            carries: "the credentials",
+            server: "server",
+        };
+        asked.refused(status, &page, hint)
     }
 
     /// Drops a token old enough to have expired; `false` when there is none to renew.
@@ -324,15 +349,6 @@ async fn read_bounded(response: Response, limit: usize, what: &str) -> Result<Ve
         }
         BodyError::Transport(e) => unreachable(e),
     })
-}
-
-/// An error status from the server: it answered, so the retry backs off as for an answer.
-fn refused(status: StatusCode) -> Error {
-    status_error(
-        ErrorKind::Unavailable,
-        format!("nacos answered HTTP {}", status.as_u16()),
-        status,
-    )
 }
 
 /// The config's type as the server states it: Nacos's `Config-Type` header, or its media type.

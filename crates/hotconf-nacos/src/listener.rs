@@ -17,7 +17,7 @@ use nacos_sdk::api::props::ClientProps;
 use tokio::sync::Notify;
 
 use crate::config::NacosSource;
-use crate::provider::NacosProvider;
+use crate::provider::Target;
 
 struct Hint(Arc<Notify>);
 
@@ -92,7 +92,7 @@ pub(crate) fn cache_dir(config: &NacosSource, name: &str) -> Result<CacheDir> {
 /// Connects nacos-sdk and keeps it listening until the task is aborted, trying again (each
 /// attempt within [`CONNECT_TIMEOUT`]) while it cannot. Once listening, pokes `hint`: a read
 /// then catches whatever changed before the listener was registered.
-pub(crate) async fn keep_listening(provider: NacosProvider, hint: Arc<Notify>) {
+pub(crate) async fn keep_listening(provider: Target, hint: Arc<Notify>) {
     let dir = match cache_dir(&provider.source, &provider.name) {
         Ok(dir) => dir,
         Err(error) => {
@@ -125,7 +125,7 @@ pub(crate) async fn keep_listening(provider: NacosProvider, hint: Arc<Notify>) {
 /// Connects the SDK and registers a listener that pokes `hint` on every push; the SDK caches
 /// config contents in `cache_dir`.
 async fn listen(
-    provider: &NacosProvider,
+    provider: &Target,
     hint: Arc<Notify>,
     cache_dir: &CacheDir,
 ) -> Result<ConfigService> {

@@ -1,10 +1,11 @@
-//! `NacosProvider`: one Nacos config as a layer.
+//! `NacosProvider`: one Nacos config as a layer, on the provider scaffold.
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use hotconf_core::provider::{Capabilities, Content, Layer, Metadata, SourceUri, WatchStream};
-use hotconf_core::{Error, ErrorKind, Provider, Result, Revision};
+use hotconf_core::provider::{
+    Capabilities, Content, Follow, FollowedProvider, FollowedSource, Layer, SourceUri,
+};
+use hotconf_core::{Error, ErrorKind, Result, Revision};
 
 use crate::client::NacosClient;
 use crate::config::{self, Listener, NacosSource};
@@ -20,6 +21,14 @@ use crate::http::Remote;
 /// an empty layer (lower layers show through), and changes made while disconnected are read
 /// as soon as the server answers again.
 ///
+/// Made with `NacosProvider::new(&client, source)` (the HTTP client and the login are shared by
+/// the client's clones), or with its own client from `NacosProvider::from_uri` and
+/// `nacos://[user:password@]host[:port]/<dataId>?group=&namespace=&format=&check=5s&listener=long-poll|sdk&grpc_port=`
+/// (port [`DEFAULT_PORT`](crate::DEFAULT_PORT) when omitted). Its name is the URI without the
+/// password. With [`Listener::Sdk`] and a client with credentials, `load()` and `watch()` fail
+/// with a permanent [`ErrorKind::Config`] error: nacos-sdk 0.8.3's login puts the password in a
+/// URL that it logs at error level when the server cannot be reached (guarantee G10).
+///
 /// ```no_run
 /// # async fn demo() -> hotconf_core::Result<()> {
 /// use hotconf_nacos::{NacosClient, NacosProvider, NacosSource};
@@ -31,79 +40,57 @@ use crate::http::Remote;
 /// let reloader = hotconf_core::Reloader::<App>::builder().layer(shared).layer(app).start().await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
-pub struct NacosProvider {
-    pub(crate) client: NacosClient,
-    pub(crate) source: Arc<NacosSource>,
-    pub(crate) name: String,
-}
+pub type NacosProvider = FollowedProvider<NacosSource>;
 
-impl NacosProvider {
-    /// A provider following `source` through `client` (a clone of it: the HTTP client and the
-    /// login are shared). Never fails; see [`NacosClient`] for when errors surface. With
-    /// [`Listener::Sdk`] and a client with credentials, the first `load()` or `watch()` fails
-    /// with a permanent [`ErrorKind::Config`] error: nacos-sdk 0.8.3's login puts the password
-    /// in a URL that it logs at error level when the server cannot be reached (guarantee G10).
-    pub fn new(client: &NacosClient, source: NacosSource) -> Self {
-        NacosProvider {
-            name: config::name(client.config(), &source),
-            client: client.clone(),
-            source: Arc::new(source),
-        }
+impl FollowedSource for NacosSource {
+    type Client = NacosClient;
+    const CAPABILITIES: Capabilities = Capabilities::WATCH;
+
+    fn name(&self, client: &NacosClient) -> String {
+        config::name(client.config(), self)
     }
 
-    /// A provider, with its own client, from `nacos://[user:password@]host[:port]/<dataId>?group=&namespace=&format=&check=5s&listener=long-poll|sdk&grpc_port=`
-    /// (port [`DEFAULT_PORT`](crate::DEFAULT_PORT) when omitted).
-    ///
-    /// # Errors
-    /// [`ErrorKind::Config`] for another scheme, no server or several, no dataId, a bad option
-    /// or an unknown parameter.
-    pub fn from_uri(uri: &SourceUri) -> Result<Self> {
+    fn from_uri(uri: &SourceUri) -> Result<(NacosClient, NacosSource)> {
         let (client, source) = config::from_uri(uri)?;
-        Ok(NacosProvider::new(
-            &NacosClient::from_config(client),
-            source,
-        ))
+        Ok((NacosClient::from_config(client), source))
     }
 
-    /// The source's printable name: a `nacos://` URI without the password.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The client this provider reads through.
-    pub fn client(&self) -> &NacosClient {
-        &self.client
-    }
-
-    /// What this provider follows.
-    pub fn source(&self) -> &NacosSource {
-        &self.source
-    }
-
-    /// Refuses [`Listener::Sdk`] with credentials (see [`NacosProvider::new`]).
-    fn check(&self) -> Result<()> {
-        if self.source.listener == Listener::Sdk && self.client.config().user.is_some() {
+    /// Refuses [`Listener::Sdk`] with credentials (see [`NacosProvider`]).
+    fn follower(
+        self: &Arc<Self>,
+        client: &NacosClient,
+        name: &str,
+        watching: bool,
+    ) -> Result<Box<dyn Follow>> {
+        if self.listener == Listener::Sdk && client.config().user.is_some() {
             return Err(Error::new(
                 ErrorKind::Config,
                 "Listener::Sdk cannot be used with credentials: nacos-sdk 0.8.3 logs the password \
                  when its login fails; use the default long-poll listener",
             )
-            .with_transient(false)
-            .with_source_name(self.name.clone()));
+            .with_transient(false));
         }
-        Ok(())
+        let target = Target {
+            client: client.clone(),
+            source: self.clone(),
+            name: name.to_owned(),
+        };
+        Ok(Box::new(crate::watch::watch(target, watching)))
     }
+}
 
+/// One Nacos config as read through one client.
+#[derive(Clone)]
+pub(crate) struct Target {
+    pub(crate) client: NacosClient,
+    pub(crate) source: Arc<NacosSource>,
+    pub(crate) name: String,
+}
+
+impl Target {
     /// Reads the config from the server; returns its layer and its Nacos md5.
     pub(crate) async fn read(&self) -> Result<(Layer, String)> {
-        self.check()?;
-        let remote = self
-            .client
-            .api
-            .get(&self.source)
-            .await
-            .map_err(|e| e.with_source_name(self.name.clone()))?;
+        let remote = self.client.api.get(&self.source).await?;
         let md5 = remote.md5();
         // The md5 is the revision: the one the Nacos console shows for this content.
         let revision = Revision::Tag(md5.clone());
@@ -118,21 +105,5 @@ impl NacosProvider {
             Remote::Missing => Layer::empty(revision),
         };
         Ok((layer, md5))
-    }
-}
-
-#[async_trait]
-impl Provider for NacosProvider {
-    fn metadata(&self) -> Metadata {
-        Metadata::new(self.name.clone(), Capabilities::WATCH)
-    }
-
-    async fn load(&self) -> Result<Layer> {
-        Ok(self.read().await?.0)
-    }
-
-    async fn watch(&self) -> Result<WatchStream> {
-        self.check()?;
-        Ok(crate::watch::watch(self.clone()))
     }
 }

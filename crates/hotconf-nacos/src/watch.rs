@@ -8,30 +8,29 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hotconf_core::provider::{follow, Backoff, Follow, Layer, WatchStream};
-use hotconf_core::{Pacer, Provider, Result};
+use hotconf_core::provider::{Backoff, Follow, Layer};
+use hotconf_core::{Pacer, Result};
 use tokio::sync::Notify;
 
 use crate::config::Listener;
 use crate::listener::keep_listening;
-use crate::provider::NacosProvider;
+use crate::provider::Target;
 
-/// The stream of a Nacos config's states: the current one first, then every change.
-pub(crate) fn watch(provider: NacosProvider) -> WatchStream {
-    let name = provider.metadata().name;
-    let sdk = match provider.source.listener {
-        Listener::LongPoll => None,
-        Listener::Sdk => Some(SdkHint::default()),
+/// The follow loop of one Nacos config; with `watching`, it waits on the source's listener
+/// between reads (a single load reads once and starts no listener).
+pub(crate) fn watch(target: Target, watching: bool) -> Watch {
+    let sdk = match target.source.listener {
+        Listener::Sdk if watching => Some(SdkHint::default()),
+        _ => None,
     };
-    let pacer = Pacer::new(provider.source.poll_pace);
-    let watch = Watch {
-        provider,
+    let pacer = Pacer::new(target.source.poll_pace);
+    Watch {
+        target,
         sdk,
         md5: None,
         misfires: 0,
         pacer,
-    };
-    follow(name, watch)
+    }
 }
 
 /// The nacos-sdk listener of [`Listener::Sdk`] and the hint it pokes.
@@ -50,8 +49,8 @@ impl Drop for SdkHint {
     }
 }
 
-struct Watch {
-    provider: NacosProvider,
+pub(crate) struct Watch {
+    target: Target,
     sdk: Option<SdkHint>,
     /// The md5 of the state last read (empty: the config does not exist).
     md5: Option<String>,
@@ -69,10 +68,10 @@ impl Follow for Watch {
         if let Some(sdk) = self.sdk.as_mut().filter(|s| s.task.is_none()) {
             // Connecting runs apart (a gRPC port that never answers must not hold the reads
             // up); once listening it pokes the hint, and that read catches anything missed.
-            let task = keep_listening(self.provider.clone(), sdk.hint.clone());
+            let task = keep_listening(self.target.clone(), sdk.hint.clone());
             sdk.task = Some(tokio::spawn(task));
         }
-        let (layer, md5) = self.provider.read().await?;
+        let (layer, md5) = self.target.read().await?;
         if self.md5.as_ref() == Some(&md5) {
             // Woken for nothing: the next poll waits a little (see `changed`).
             self.misfires = self.misfires.saturating_add(1);
@@ -89,7 +88,7 @@ impl Follow for Watch {
     /// Returns when the listener reports a change (a long poll also ends with one that
     /// failed), or after the check interval with nacos-sdk's push.
     async fn changed(&mut self) {
-        let config = &self.provider.source;
+        let config = &self.target.source;
         if let Some(sdk) = &self.sdk {
             tokio::select! {
                 () = sdk.hint.notified() => {}
@@ -112,12 +111,12 @@ impl Follow for Watch {
             // Polls that come back at once without a change (a proxy that does not hold
             // them): paced, about one a second after a burst; a held poll never waits here.
             self.pacer.ready().await;
-            match self.provider.client.api.long_poll(config, &md5).await {
+            match self.target.client.api.long_poll(config, &md5).await {
                 Ok(true) => return,
                 Ok(false) => self.misfires = 0,
                 Err(error) => {
                     // A cut connection or a refused listener: read (which tells which).
-                    tracing::debug!(source = %self.provider.name, %error, "nacos long poll failed");
+                    tracing::debug!(source = %self.target.name, %error, "nacos long poll failed");
                     self.misfires = self.misfires.saturating_add(1);
                     return;
                 }

@@ -303,10 +303,9 @@ async fn acl_denied_is_a_clear_error_and_the_token_stays_in_a_header() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_from_the_server_is_a_clear_error() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener =
-        tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
     let address = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move {
         let bodies = [

@@ -96,7 +96,7 @@ async fn the_prefix_app_never_matches_application() {
         &ConsulClient::new([target.address.clone()]),
         ConsulSource::prefix(&format!("{root}app")),
     );
-    assert!(provider.source().path.ends_with("app/"));
+    assert!(provider.source().space.path.ends_with("app/"));
     let (reloader, _) = follow(provider).await;
     let store = reloader.store();
     assert_eq!(store.load().marker, "ours");

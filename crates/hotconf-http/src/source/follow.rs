@@ -8,21 +8,23 @@ use hotconf_core::{Error, ErrorKind, Format, Result, Revision};
 use reqwest::header::{HeaderMap, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use reqwest::StatusCode;
 
-use super::HttpSource;
-use crate::{read_answer, read_error_page, redirect_refused, status_error, transport_error};
+use super::{HttpClient, HttpSource};
+use crate::{read_answer, read_error_page, transport_error, Asked};
 
 /// Asks for the document, sending what the last answer said about it.
 pub(super) struct Poller {
     source: Arc<HttpSource>,
+    settings: HttpClient,
     client: Option<reqwest::Client>,
     /// The last document read and the validators it came with.
     last: Option<(Layer, HeaderMap)>,
 }
 
 impl Poller {
-    pub(super) fn new(source: Arc<HttpSource>) -> Self {
+    pub(super) fn new(settings: HttpClient, source: Arc<HttpSource>) -> Self {
         Poller {
             source,
+            settings,
             client: None,
             last: None,
         }
@@ -30,7 +32,7 @@ impl Poller {
 
     fn client(&mut self) -> Result<reqwest::Client> {
         if self.client.is_none() {
-            self.client = Some(crate::client("http", &self.source.options)?);
+            self.client = Some(crate::client("http", &self.settings.options)?);
         }
         Ok(self.client.clone().expect("built above"))
     }
@@ -89,7 +91,14 @@ impl Follow for Poller {
                 )
                 .with_transient(true)
             })?;
-        let body = read_answer(response, source.limits.max_bytes, "http", "reading", what).await?;
+        let body = read_answer(
+            response,
+            self.settings.limits.max_bytes,
+            "http",
+            "reading",
+            what,
+        )
+        .await?;
         let revision = [ETAG, LAST_MODIFIED]
             .iter()
             .find_map(|h| headers.get(h).and_then(|v| v.to_str().ok()))
@@ -118,18 +127,17 @@ const REQUEST: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A status other than 2xx, 304 and 404.
 fn refused(status: StatusCode, what: &str, page: &[u8]) -> Error {
-    let kind = match status.as_u16() {
-        401 | 403 => ErrorKind::PermissionDenied,
-        400 => ErrorKind::Config,
-        _ => ErrorKind::Unavailable,
+    let asked = Asked {
+        backend: "http",
+        doing: "reading",
+        what,
+        carries: "the credentials",
+        server: "server",
     };
-    let said = if status == StatusCode::NOT_MODIFIED {
-        format!("{status} to a request that had no document to keep")
-    } else if status.is_redirection() {
-        redirect_refused(status, "the credentials", "server")
+    let hint = if status == StatusCode::NOT_MODIFIED {
+        " (a 304 to a request that had no document to keep)"
     } else {
-        format!("{status}: {}", crate::error_text(page))
+        ""
     };
-    status_error(kind, format!("http: reading `{what}` got {said}"), status)
-        .with_key(what.to_owned())
+    asked.refused(status, page, hint)
 }

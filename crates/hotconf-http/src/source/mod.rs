@@ -6,9 +6,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use hotconf_core::provider::{follow, Capabilities, Layer, Metadata, SourceUri, WatchStream};
-use hotconf_core::{Format, Limits, Provider, Redaction, Result, Secret};
+use hotconf_core::provider::{Capabilities, Follow, FollowedProvider, FollowedSource, SourceUri};
+use hotconf_core::{Format, Limits, Redaction, Result, Secret};
 use reqwest::Url;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -31,19 +30,42 @@ pub const SCHEMES: &[&str] = &["http", "https"];
 /// ```no_run
 /// # async fn demo() -> hotconf_core::Result<()> {
 /// use hotconf_http::HttpProvider;
-/// let provider = HttpProvider::from_uri(&"https://config.internal/app.yaml?interval=10s".parse()?)?;
+/// let provider = HttpProvider::from_uri(&"https://config.internal/app.yaml?interval=10s".parse()?)?
+///     .map_client(|client| client.limits(hotconf_core::Limits::default()));
 /// let reloader = hotconf_core::Reloader::<serde_json::Value>::builder().layer(provider).start().await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
-pub struct HttpProvider {
-    source: Arc<HttpSource>,
+///
+/// Made from `http(s)://[user:password@]host[:port]/path?interval=30s&format=yaml&token=…&ca=FILE&cert=FILE&key=FILE`
+/// with `HttpProvider::from_uri`; any other parameter is sent to the server as written. Its name
+/// is the URI, credentials redacted.
+pub type HttpProvider = FollowedProvider<HttpSource>;
+
+/// How an [`HttpProvider`] connects: TLS files, and the limits its answers are read under.
+#[derive(Debug, Clone, Default)]
+pub struct HttpClient {
+    options: HttpOptions,
+    limits: Limits,
 }
 
-/// What an [`HttpProvider`] asks for, and how. Its `Debug` shows the name only: the URL may
-/// carry the server's own secret parameters.
-#[derive(Clone)]
-struct HttpSource {
+impl HttpClient {
+    /// Trusts `tls`'s CA (the only root when set) and presents its client certificate.
+    pub fn tls(mut self, tls: Option<hotconf_core::provider::TlsFiles>) -> Self {
+        self.options = self.options.tls(tls);
+        self
+    }
+
+    /// Reads under these limits (the document at most `max_bytes`).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// What an [`HttpProvider`] asks for: the URL, its credentials, its format and interval, made
+/// from a URI by [`HttpProvider::from_uri`]. Its `Debug` shows the name only: the URL may carry
+/// the server's own secret parameters.
+pub struct HttpSource {
     name: String,
     url: Url,
     format: Option<Format>,
@@ -53,8 +75,6 @@ struct HttpSource {
     /// What an error page must not show: the password, the token, the basic-auth header's
     /// base64, the values of secret parameters sent to the server.
     hidden: Vec<Secret>,
-    options: HttpOptions,
-    limits: Limits,
 }
 
 impl fmt::Debug for HttpSource {
@@ -70,14 +90,24 @@ impl fmt::Debug for HttpSource {
 /// The shortest interval: a source asked more often than this would be a load on its server.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
-impl HttpProvider {
-    /// A provider from `http(s)://[user:password@]host[:port]/path?interval=30s&format=yaml&token=…&ca=FILE&cert=FILE&key=FILE`;
-    /// any other parameter is sent to the server as written.
-    ///
-    /// # Errors
-    /// [`hotconf_core::ErrorKind::Config`] for another scheme, not exactly one host, or a bad
-    /// parameter.
-    pub fn from_uri(uri: &SourceUri) -> Result<Self> {
+impl FollowedSource for HttpSource {
+    type Client = HttpClient;
+    const CAPABILITIES: Capabilities = Capabilities::WATCH;
+
+    fn name(&self, _: &HttpClient) -> String {
+        self.name.clone()
+    }
+
+    fn follower(
+        self: &Arc<Self>,
+        client: &HttpClient,
+        _: &str,
+        _: bool,
+    ) -> Result<Box<dyn Follow>> {
+        Ok(Box::new(Poller::new(client.clone(), self.clone())))
+    }
+
+    fn from_uri(uri: &SourceUri) -> Result<(HttpClient, HttpSource)> {
         uri.expect_scheme(SCHEMES)?;
         let host = uri.one_endpoint(if uri.scheme == "https" { 443 } else { 80 })?;
         let mut url = Url::parse(&format!("{}://{host}/", uri.scheme))
@@ -130,44 +160,7 @@ impl HttpProvider {
             user,
             token,
             hidden,
-            options: HttpOptions::default().tls(tls),
-            limits: Limits::default(),
         };
-        Ok(HttpProvider {
-            source: Arc::new(source),
-        })
-    }
-
-    /// Reads under these limits (the document at most `max_bytes`).
-    pub fn limits(mut self, limits: Limits) -> Self {
-        Arc::make_mut(&mut self.source).limits = limits;
-        self
-    }
-
-    /// The source's printable name: its URI, credentials redacted.
-    pub fn name(&self) -> &str {
-        &self.source.name
-    }
-}
-
-#[async_trait]
-impl Provider for HttpProvider {
-    fn metadata(&self) -> Metadata {
-        Metadata::new(self.source.name.clone(), Capabilities::WATCH)
-    }
-
-    async fn load(&self) -> Result<Layer> {
-        use hotconf_core::provider::Follow;
-        Poller::new(self.source.clone())
-            .read()
-            .await
-            .map_err(|e| e.or_source_name(&self.source.name))
-    }
-
-    async fn watch(&self) -> Result<WatchStream> {
-        Ok(follow(
-            self.source.name.clone(),
-            Poller::new(self.source.clone()),
-        ))
+        Ok((HttpClient::default().tls(tls), source))
     }
 }
