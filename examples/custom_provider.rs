@@ -36,7 +36,10 @@ struct PollingProvider {
 #[async_trait]
 impl Provider for PollingProvider {
     fn metadata(&self) -> Metadata {
-        Metadata::new(self.name.clone(), Capabilities::WATCH)
+        Metadata::new(
+            self.name.clone(),
+            Capabilities::WATCH.interruptible().permanent_failures(),
+        )
     }
 
     async fn load(&self) -> Result<Layer> {
@@ -203,7 +206,7 @@ async fn main() {
 #[cfg(test)]
 mod polling_provider {
     use super::RemoteFixture;
-    hotconf_testkit::behaviour_tests!(async { RemoteFixture::new() });
+    hotconf_testkit::behaviour_tests!(async { RemoteFixture::new() }; interruptible, permanent_failures);
 
     #[tokio::test]
     async fn is_reachable_by_uri() {

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hotconf_core::provider::ClientState;
 use hotconf_core::{Error, ErrorKind, Limits, LongPollPace, Result, Secret};
 use hotconf_http::{read_answer, read_error_page, HttpOptions};
 use once_cell::sync::OnceCell;
@@ -61,8 +62,7 @@ pub enum ConfigRead {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ApolloClient {
-    config: Arc<ClientConfig>,
-    inner: Arc<Inner>,
+    state: ClientState<ClientConfig, Inner>,
 }
 
 #[derive(Debug, Default)]
@@ -87,8 +87,7 @@ impl ApolloClient {
 
     pub(crate) fn from_config(config: ClientConfig) -> Self {
         ApolloClient {
-            config: Arc::new(config),
-            inner: Arc::default(),
+            state: ClientState::new(config),
         }
     }
 
@@ -104,17 +103,20 @@ impl ApolloClient {
             .filter(|(known, _)| **known == config)
             .find_map(|(known, inner)| Some((known.clone(), inner.upgrade()?)));
         if let Some((config, inner)) = found {
-            return ApolloClient { config, inner };
+            return ApolloClient {
+                state: ClientState::from_parts(config, inner),
+            };
         }
         let client = ApolloClient::from_config(config);
-        clients.push((client.config.clone(), Arc::downgrade(&client.inner)));
+        let state = &client.state;
+        clients.push((state.config().clone(), Arc::downgrade(state.built())));
         client
     }
 
-    fn edit(mut self, change: impl FnOnce(&mut ClientConfig)) -> Self {
-        change(Arc::make_mut(&mut self.config));
-        self.inner = Arc::default();
-        self
+    fn edit(self, change: impl FnOnce(&mut ClientConfig)) -> Self {
+        ApolloClient {
+            state: self.state.edit(change),
+        }
     }
 
     /// The app id (required).
@@ -187,22 +189,23 @@ impl ApolloClient {
 
     /// The server addresses this client was given.
     pub fn endpoints(&self) -> &[String] {
-        &self.config.endpoints
+        &self.config().endpoints
     }
 
     pub(crate) fn config(&self) -> &ClientConfig {
-        &self.config
+        self.state.config()
     }
 
     pub(crate) fn poller(&self) -> &Poller {
-        &self.inner.poller
+        &self.state.built().poller
     }
 
     fn http(&self) -> Result<&reqwest::Client> {
-        self.inner
+        self.state
+            .built()
             .http
             .get_or_try_init(|| {
-                self.config.check()?;
+                self.config().check()?;
                 // Never follow a redirect: the signature would go to another origin. A long
                 // poll is held for a minute: TCP keepalive notices a vanished peer.
                 hotconf_http::client("apollo", &HttpOptions::default())
@@ -224,7 +227,7 @@ impl ApolloClient {
         release_key: Option<&str>,
         messages: Option<&serde_json::Value>,
     ) -> Result<ConfigRead> {
-        let config = &self.config;
+        let config = self.config();
         let mut query = Vec::new();
         if let Some(key) = release_key.filter(|k| !k.is_empty()) {
             query.push(format!("releaseKey={}", encode(key)));
@@ -279,7 +282,7 @@ impl ApolloClient {
     /// # Errors
     /// As [`read`](Self::read).
     pub async fn poll(&self, notifications: &[Notification]) -> Result<Option<Vec<Notification>>> {
-        let config = &self.config;
+        let config = self.config();
         let sent: Vec<Notification> = notifications
             .iter()
             .map(|n| Notification::new(n.namespace_name.clone(), n.notification_id))
@@ -333,7 +336,7 @@ impl ApolloClient {
                 .with_cause(e)
             })?;
             let mut request = http.get(url.clone()).timeout(timeout);
-            if let Some(secret) = &self.config.secret {
+            if let Some(secret) = &self.config().secret {
                 let timestamp = now_ms();
                 let signed = match url.query() {
                     Some(query) => format!("{}?{query}", url.path()),
@@ -343,7 +346,7 @@ impl ApolloClient {
                 request = request
                     .header(
                         "Authorization",
-                        format!("Apollo {}:{signature}", self.config.app_id),
+                        format!("Apollo {}:{signature}", self.config().app_id),
                     )
                     .header("Timestamp", timestamp.to_string());
             }
@@ -379,12 +382,12 @@ impl ApolloClient {
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
             return read_answer(response, limit, "apollo", doing, what).await;
         }
-        let secret = self.config.secret.as_ref().map(|s| s.expose().as_str());
+        let secret = self.config().secret.as_ref().map(|s| s.expose().as_str());
         Ok(read_error_page(response, secret.as_slice()).await)
     }
 
     fn status_error(&self, doing: &str, what: &str, status: StatusCode, body: &[u8]) -> Error {
-        from_status(doing, what, &self.config.app_id, status, body)
+        from_status(doing, what, &self.config().app_id, status, body)
     }
 }
 

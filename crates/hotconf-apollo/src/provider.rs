@@ -42,7 +42,12 @@ pub type ApolloProvider = FollowedProvider<ApolloSource>;
 
 impl FollowedSource for ApolloSource {
     type Client = ApolloClient;
-    const CAPABILITIES: Capabilities = Capabilities::WATCH;
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::WATCH
+            .interruptible()
+            .permanent_failures()
+            .long_poll()
+    }
 
     fn name(&self, client: &ApolloClient) -> String {
         config::name(client.config(), self)

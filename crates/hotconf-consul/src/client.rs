@@ -1,10 +1,9 @@
 //! `ConsulClient`: a small client for Consul's KV endpoint, faithful to the server's rules.
 
-use std::sync::Arc;
-
 use once_cell::sync::OnceCell;
 use std::time::Duration;
 
+use hotconf_core::provider::ClientState;
 use hotconf_core::{Error, ErrorKind, Limits, Result, Secret};
 use hotconf_http::{read_answer, read_error_page, HttpOptions};
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -68,8 +67,7 @@ pub struct Block {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ConsulClient {
-    config: Arc<ClientConfig>,
-    http: Arc<OnceCell<Http>>,
+    state: ClientState<ClientConfig, OnceCell<Http>>,
 }
 
 /// The HTTP client and the KV endpoint's base URL, built on first use.
@@ -90,15 +88,14 @@ impl ConsulClient {
 
     pub(crate) fn from_config(config: ClientConfig) -> Self {
         ConsulClient {
-            config: Arc::new(config),
-            http: Arc::default(),
+            state: ClientState::new(config),
         }
     }
 
-    fn edit(mut self, change: impl FnOnce(&mut ClientConfig)) -> Self {
-        change(Arc::make_mut(&mut self.config));
-        self.http = Arc::default();
-        self
+    fn edit(self, change: impl FnOnce(&mut ClientConfig)) -> Self {
+        ConsulClient {
+            state: self.state.edit(change),
+        }
     }
 
     /// Sends `token` in the `X-Consul-Token` header (kept in a [`Secret`]).
@@ -130,17 +127,18 @@ impl ConsulClient {
 
     /// The agent addresses this client was given.
     pub fn endpoints(&self) -> &[String] {
-        &self.config.endpoints
+        &self.config().endpoints
     }
 
     pub(crate) fn config(&self) -> &ClientConfig {
-        &self.config
+        self.state.config()
     }
 
     /// The HTTP client, built on first use.
     fn http(&self) -> Result<&Http> {
-        self.http
-            .get_or_try_init(|| build(&self.config).map_err(|e| e.with_transient(false)))
+        self.state
+            .built()
+            .get_or_try_init(|| build(self.config()).map_err(|e| e.with_transient(false)))
     }
 
     /// Reads every entry under `prefix` (`?recurse`).
@@ -166,7 +164,7 @@ impl ConsulClient {
     /// As [`list`](Self::list).
     pub async fn get_raw(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let request = self.request(Method::GET, key, &["raw"], None)?;
-        let limit = self.config.limits.max_bytes;
+        let limit = self.config().limits.max_bytes;
         let (status, _, body) = self.send(request, key, "reading", limit).await?;
         match status {
             StatusCode::OK => Ok(Some(body)),
@@ -177,7 +175,7 @@ impl ConsulClient {
 
     async fn read(&self, key: &str, recurse: bool, block: Option<Block>) -> Result<KvRead> {
         let flags: &[&str] = if recurse { &["recurse"] } else { &[] };
-        let limits = &self.config.limits;
+        let limits = &self.config().limits;
         let limit = if recurse {
             list_body_limit(limits)
         } else {
@@ -236,13 +234,13 @@ impl ConsulClient {
             timeout = wait.saturating_add(wait / 16).saturating_add(SLACK);
         }
         if method == Method::GET {
-            match self.config.consistency {
+            match self.config().consistency {
                 Consistency::Default => {}
                 Consistency::Stale => query.push("stale".into()),
                 Consistency::Consistent => query.push("consistent".into()),
             }
         }
-        if let Some(dc) = &self.config.datacenter {
+        if let Some(dc) = &self.config().datacenter {
             query.push(format!("dc={}", encode_param(dc)));
         }
         let mut url = format!("{}{}", http.base, encode_key(key));
@@ -251,7 +249,7 @@ impl ConsulClient {
             url.push_str(&query.join("&"));
         }
         let mut request = http.client.request(method, url).timeout(timeout);
-        if let Some(token) = &self.config.token {
+        if let Some(token) = &self.config().token {
             request = request.header("X-Consul-Token", token.expose());
         }
         Ok(request)
@@ -283,7 +281,7 @@ impl ConsulClient {
             read_answer(response, limit, "consul", doing, key).await?
         } else {
             // An error page may echo the request (a careless proxy): never the token.
-            let token = self.config.token.as_ref().map(|t| t.expose().as_str());
+            let token = self.config().token.as_ref().map(|t| t.expose().as_str());
             read_error_page(response, token.as_slice()).await
         };
         Ok((status, index, body))

@@ -38,7 +38,12 @@ pub type ConsulProvider = FollowedProvider<ConsulSource>;
 
 impl FollowedSource for ConsulSource {
     type Client = ConsulClient;
-    const CAPABILITIES: Capabilities = Capabilities::WATCH_ORDERED;
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::WATCH_ORDERED
+            .interruptible()
+            .permanent_failures()
+            .long_poll()
+    }
 
     fn name(&self, client: &ConsulClient) -> String {
         config::name(client.config(), self)

@@ -43,7 +43,9 @@ use crate::uri::SourceUri;
 ///
 /// impl FollowedSource for Greeting {
 ///     type Client = Greeter;
-///     const CAPABILITIES: Capabilities = Capabilities::STATIC;
+///     fn capabilities(&self) -> Capabilities {
+///         Capabilities::STATIC
+///     }
 ///     fn name(&self, client: &Greeter) -> String {
 ///         format!("greet://{}?times={}", client.0, self.times)
 ///     }
@@ -66,8 +68,8 @@ use crate::uri::SourceUri;
 pub trait FollowedSource: fmt::Debug + Send + Sync + Sized + 'static {
     /// What providers share: a connection, an HTTP client, a login, a long poll.
     type Client: Clone + fmt::Debug + Send + Sync + 'static;
-    /// What every provider of this backend can do.
-    const CAPABILITIES: Capabilities;
+    /// What a provider of this source can do (the same for every source of most backends).
+    fn capabilities(&self) -> Capabilities;
 
     /// The source's printable name as read through `client`: a URI that holds no credential.
     fn name(&self, client: &Self::Client) -> String;
@@ -180,7 +182,7 @@ impl<S: FollowedSource> fmt::Debug for FollowedProvider<S> {
 #[async_trait]
 impl<S: FollowedSource> Provider for FollowedProvider<S> {
     fn metadata(&self) -> Metadata {
-        Metadata::new(self.name.clone(), S::CAPABILITIES)
+        Metadata::new(self.name.clone(), self.source.capabilities())
     }
 
     async fn load(&self) -> Result<Layer> {

@@ -6,6 +6,7 @@
 mod backoff;
 mod bounded;
 mod changes;
+mod client_state;
 mod disk;
 mod engine;
 #[cfg(feature = "env")]

@@ -162,7 +162,10 @@ fn disconnected(name: &str) -> Error {
 #[async_trait]
 impl Provider for MemoryProvider {
     fn metadata(&self) -> Metadata {
-        Metadata::new(self.name.clone(), Capabilities::WATCH_ORDERED)
+        Metadata::new(
+            self.name.clone(),
+            Capabilities::WATCH_ORDERED.interruptible(),
+        )
     }
 
     async fn load(&self) -> Result<Layer> {

@@ -2,7 +2,7 @@
 //! content model ([`Layer`], [`Content`], [`Document`]), the follow helper that turns "read" and
 //! "wait for a change" into a watch stream that keeps the contract ([`follow`], [`Follow`],
 //! [`Retry`], [`Backoff`]), the provider scaffold a network backend is written on
-//! ([`FollowedSource`], [`FollowedProvider`]), bounded reads ([`BoundedBody`]), and the URI helpers a backend's
+//! ([`FollowedSource`], [`FollowedProvider`], [`ClientState`]), bounded reads ([`BoundedBody`]), and the URI helpers a backend's
 //! `from_uri` uses ([`SourceUri`], [`Query`], [`KeySpace`], [`Mode`], [`TlsFiles`]).
 //!
 //! An application needs none of it: it builds a [`Reloader`](crate::Reloader) from providers
@@ -18,6 +18,7 @@ use crate::error::Result;
 
 pub use crate::backoff::{parse_duration, Backoff};
 pub use crate::bounded::BoundedBody;
+pub use crate::client_state::ClientState;
 pub use crate::error::HttpStatus;
 pub use crate::follow::{follow, Follow, Retry};
 pub use crate::followed::{FollowedProvider, FollowedSource};
@@ -49,7 +50,15 @@ impl Metadata {
     }
 }
 
-/// What a provider can do. The test kit's behaviour suite picks its cases from these.
+/// What a provider can do. The test kit's behaviour suite generates its cases from these: a
+/// behaviour that needs a capability the provider lacks is not generated (and the suite says
+/// which ran).
+///
+/// ```
+/// use hotconf_core::provider::Capabilities;
+/// let etcd = Capabilities::WATCH_ORDERED.interruptible().permanent_failures();
+/// assert!(etcd.interruptible && !etcd.long_poll);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Capabilities {
@@ -58,6 +67,17 @@ pub struct Capabilities {
     pub watch: bool,
     /// Revisions are [`Revision::Ordered`](crate::Revision::Ordered).
     pub ordered_revisions: bool,
+    /// The source can be cut off from the provider and come back (a server that stops, a
+    /// connection that drops): the provider reports errors meanwhile, then resumes without
+    /// losing a change.
+    pub interruptible: bool,
+    /// Some failures never heal by themselves (wrong credentials, a setting the server
+    /// forbids, a path that is not a regular file): the provider ends its stream on them with
+    /// one permanent error.
+    pub permanent_failures: bool,
+    /// The provider waits for changes with a long poll (a request the server holds until
+    /// something changes), paced so that a server answering at once is not hammered.
+    pub long_poll: bool,
 }
 
 impl Capabilities {
@@ -65,17 +85,41 @@ impl Capabilities {
     pub const STATIC: Capabilities = Capabilities {
         watch: false,
         ordered_revisions: false,
+        interruptible: false,
+        permanent_failures: false,
+        long_poll: false,
     };
     /// A watched source whose revisions are tags (hashes, md5s).
     pub const WATCH: Capabilities = Capabilities {
         watch: true,
-        ordered_revisions: false,
+        ..Capabilities::STATIC
     };
     /// A watched source whose revisions are ordered.
     pub const WATCH_ORDERED: Capabilities = Capabilities {
-        watch: true,
         ordered_revisions: true,
+        ..Capabilities::WATCH
     };
+
+    /// These capabilities, and the source can be cut off and come back.
+    #[must_use]
+    pub const fn interruptible(mut self) -> Self {
+        self.interruptible = true;
+        self
+    }
+
+    /// These capabilities, and some failures are permanent.
+    #[must_use]
+    pub const fn permanent_failures(mut self) -> Self {
+        self.permanent_failures = true;
+        self
+    }
+
+    /// These capabilities, and changes are awaited with a long poll.
+    #[must_use]
+    pub const fn long_poll(mut self) -> Self {
+        self.long_poll = true;
+        self
+    }
 }
 
 /// A read-only view of one configuration source.

@@ -1,10 +1,10 @@
 //! `EtcdClient`: one etcd client, connected lazily and again after a failure, shared by any
 //! number of providers.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
+use hotconf_core::provider::ClientState;
 use hotconf_core::{Error, ErrorKind, Limits, Result, Secret};
 use tokio::sync::Mutex;
 
@@ -32,15 +32,14 @@ use crate::error::deadline;
 /// ```
 #[derive(Clone)]
 pub struct EtcdClient {
-    config: Arc<ClientConfig>,
-    client: Arc<Mutex<Option<Client>>>,
+    state: ClientState<ClientConfig, Mutex<Option<Client>>>,
 }
 
 /// The settings only: `etcd_client::Client` has no `Debug` (and holds the auth token).
 impl std::fmt::Debug for EtcdClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EtcdClient")
-            .field("config", &self.config)
+            .field("config", self.config())
             .finish_non_exhaustive()
     }
 }
@@ -55,15 +54,14 @@ impl EtcdClient {
 
     pub(crate) fn from_config(config: ClientConfig) -> Self {
         EtcdClient {
-            config: Arc::new(config),
-            client: Arc::default(),
+            state: ClientState::new(config),
         }
     }
 
-    fn edit(mut self, change: impl FnOnce(&mut ClientConfig)) -> Self {
-        change(Arc::make_mut(&mut self.config));
-        self.client = Arc::default();
-        self
+    fn edit(self, change: impl FnOnce(&mut ClientConfig)) -> Self {
+        EtcdClient {
+            state: self.state.edit(change),
+        }
     }
 
     /// Authenticates as `user` (the password is kept in a [`Secret`]).
@@ -98,37 +96,37 @@ impl EtcdClient {
 
     /// The endpoints this client connects to.
     pub fn endpoints(&self) -> &[String] {
-        &self.config.endpoints
+        &self.config().endpoints
     }
 
     pub(crate) fn config(&self) -> &ClientConfig {
-        &self.config
+        self.state.config()
     }
 
     /// A connected client (a cheap clone of the shared one).
     pub(crate) async fn client(&self) -> Result<Client> {
-        let mut slot = self.client.lock().await;
+        let mut slot = self.state.built().lock().await;
         if let Some(client) = slot.as_ref() {
             return Ok(client.clone());
         }
-        let timeout = self.config.request_timeout;
-        let client = deadline(timeout, "connecting", connect(&self.config)).await??;
+        let timeout = self.config().request_timeout;
+        let client = deadline(timeout, "connecting", connect(self.config())).await??;
         *slot = Some(client.clone());
         Ok(client)
     }
 
     /// Forgets the client after a transport failure: the next use connects again.
     pub(crate) async fn reset(&self) {
-        *self.client.lock().await = None;
+        *self.state.built().lock().await = None;
     }
 
     /// Gets a new auth token (after the server said the old one is invalid).
     pub(crate) async fn refresh_token(&self) -> Result<()> {
-        if self.config.user.is_none() {
+        if self.config().user.is_none() {
             return Ok(());
         }
         let client = self.client().await?;
-        let timeout = self.config.request_timeout;
+        let timeout = self.config().request_timeout;
         let refreshed =
             deadline(timeout, "refreshing the auth token", client.refresh_token()).await;
         match refreshed {

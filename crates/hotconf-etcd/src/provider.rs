@@ -34,7 +34,11 @@ pub type EtcdProvider = FollowedProvider<EtcdSource>;
 
 impl FollowedSource for EtcdSource {
     type Client = EtcdClient;
-    const CAPABILITIES: Capabilities = Capabilities::WATCH_ORDERED;
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::WATCH_ORDERED
+            .interruptible()
+            .permanent_failures()
+    }
 
     fn name(&self, client: &EtcdClient) -> String {
         config::name(client.config(), self)

@@ -143,13 +143,13 @@ impl Fixture for EtcdFixture {
 /// The behaviour suite on a prefix.
 mod prefix_mode {
     use super::EtcdFixture;
-    hotconf_testkit::behaviour_tests!(EtcdFixture::new(false));
+    hotconf_testkit::behaviour_tests!(EtcdFixture::new(false); interruptible, permanent_failures);
 }
 
 /// The behaviour suite on a key holding a document.
 mod key_mode {
     use super::EtcdFixture;
-    hotconf_testkit::behaviour_tests!(EtcdFixture::new(true));
+    hotconf_testkit::behaviour_tests!(EtcdFixture::new(true); interruptible, permanent_failures);
 }
 
 #[derive(Debug, Deserialize)]

@@ -212,7 +212,7 @@ impl FileProvider {
 #[async_trait]
 impl Provider for FileProvider {
     fn metadata(&self) -> Metadata {
-        Metadata::new(self.name.clone(), Capabilities::WATCH)
+        Metadata::new(self.name.clone(), Capabilities::WATCH.permanent_failures())
     }
 
     async fn load(&self) -> Result<Layer> {

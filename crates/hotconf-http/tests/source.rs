@@ -72,7 +72,7 @@ impl Fixture for HttpFixture {
 
 mod behaviour {
     use super::HttpFixture;
-    hotconf_testkit::behaviour_tests!(HttpFixture::new());
+    hotconf_testkit::behaviour_tests!(HttpFixture::new(); interruptible, permanent_failures);
 }
 
 fn document(layer: &hotconf_core::provider::Layer) -> (Format, String) {

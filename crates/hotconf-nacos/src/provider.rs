@@ -44,7 +44,14 @@ pub type NacosProvider = FollowedProvider<NacosSource>;
 
 impl FollowedSource for NacosSource {
     type Client = NacosClient;
-    const CAPABILITIES: Capabilities = Capabilities::WATCH;
+    /// Long polls with the default listener; nacos-sdk's push is no long poll.
+    fn capabilities(&self) -> Capabilities {
+        let capabilities = Capabilities::WATCH.interruptible().permanent_failures();
+        match self.listener {
+            Listener::LongPoll => capabilities.long_poll(),
+            Listener::Sdk => capabilities,
+        }
+    }
 
     fn name(&self, client: &NacosClient) -> String {
         config::name(client.config(), self)

@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use hotconf_core::{ErrorKind, Event, Provider, Reloader, Startup};
 use hotconf_nacos::{Listener, NacosClient, NacosProvider, NacosSource};
-use hotconf_testkit::nacos::{ListenerFront, RNacos};
+use hotconf_testkit::front::LongPollFront;
+use hotconf_testkit::nacos::RNacos;
 use hotconf_testkit::{wait_for_event, wait_until, Fixture, TcpProxy};
 use serde::Deserialize;
 use serde_json::Value;
@@ -26,7 +27,7 @@ struct NacosFixture {
     grpc_proxy: TcpProxy,
     /// In front of the HTTP proxy once `answer_at_once` was called: providers made after that
     /// talk to it.
-    front: tokio::sync::OnceCell<ListenerFront>,
+    front: tokio::sync::OnceCell<LongPollFront>,
 }
 
 impl NacosFixture {
@@ -103,14 +104,16 @@ impl Fixture for NacosFixture {
         self.http_proxy.restore();
         self.grpc_proxy.restore();
     }
-    /// A [`ListenerFront`] before r-nacos (the long poll only: nacos-sdk's push has none).
+    /// A [`LongPollFront`] before r-nacos (the long poll only: nacos-sdk's push has none).
     async fn answer_at_once(&self, on: bool) -> Option<tokio::sync::watch::Receiver<u64>> {
         if self.listener != Listener::LongPoll {
             return None;
         }
         let front = self
             .front
-            .get_or_init(|| async { ListenerFront::start(&self.http_proxy.endpoint()).await })
+            .get_or_init(|| async {
+                LongPollFront::nacos_listener(&self.http_proxy.endpoint()).await
+            })
             .await;
         front.set_answer_at_once(on);
         Some(front.long_polls())
@@ -120,13 +123,13 @@ impl Fixture for NacosFixture {
 /// The behaviour suite with the HTTP long poll.
 mod long_poll {
     use super::NacosFixture;
-    hotconf_testkit::behaviour_tests!(NacosFixture::new());
+    hotconf_testkit::behaviour_tests!(NacosFixture::new(); interruptible, permanent_failures, long_poll);
 }
 
 /// The behaviour suite with nacos-sdk's push as the hint.
 mod sdk_listener {
     use super::{Listener, NacosFixture};
-    hotconf_testkit::behaviour_tests!(NacosFixture::with_listener(Listener::Sdk));
+    hotconf_testkit::behaviour_tests!(NacosFixture::with_listener(Listener::Sdk); interruptible, permanent_failures);
 }
 
 #[derive(Debug, Deserialize)]

@@ -17,6 +17,7 @@ pub mod consul;
 #[cfg(feature = "etcd")]
 pub mod etcd;
 mod fixture;
+pub mod front;
 pub mod golden;
 pub mod hostile;
 #[cfg(feature = "http")]
@@ -46,6 +47,6 @@ pub use wait::{wait_for_event, wait_until, TIMEOUT};
 mod tests {
 
     mod memory_provider {
-        crate::behaviour_tests!(async { crate::MemoryFixture::new() });
+        crate::behaviour_tests!(async { crate::MemoryFixture::new() }; interruptible);
     }
 }

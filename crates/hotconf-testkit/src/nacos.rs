@@ -1,12 +1,8 @@
 //! A real Nacos server for tests: r-nacos (`rnacos` on PATH; install it with `cargo install
 //! rnacos --locked --version 0.8.8`, which scripts/test.sh does), on free loopback ports, with
 //! the console disabled, a temporary data directory and working directory, and handles to stop
-//! and restart it on the same data; and a [`ListenerFront`] that can stand in front of it and
-//! answer the long-poll listener at once.
-
-mod front;
-
-pub use front::ListenerFront;
+//! and restart it on the same data. [`LongPollFront::nacos_listener`](crate::front::LongPollFront::nacos_listener)
+//! can stand in front of it and answer the long-poll listener at once.
 
 use crate::ports::free_port;
 use std::io::{Read, Write};

@@ -34,19 +34,24 @@ impl ApolloClient {
     /// # Errors
     /// A transient error when no meta server answers with a non-empty list.
     pub async fn config_services(&self) -> Result<Vec<String>> {
-        if !self.config.meta {
-            self.config.check()?;
-            return Ok(self.config.endpoints.iter().map(|e| base_url(e)).collect());
+        if !self.config().meta {
+            self.config().check()?;
+            return Ok(self
+                .config()
+                .endpoints
+                .iter()
+                .map(|e| base_url(e))
+                .collect());
         }
         let http = self.http()?;
         let mut last = None;
-        for meta in &self.config.endpoints {
+        for meta in &self.config().endpoints {
             let url = format!("{}/services/config", base_url(meta));
             let what = "services/config";
             let answer = async {
                 let response = http
                     .get(url)
-                    .timeout(self.config.request_timeout)
+                    .timeout(self.config().request_timeout)
                     .send()
                     .await
                     .map_err(|e| from_transport("listing", what, e))?;
@@ -87,16 +92,16 @@ impl ApolloClient {
     /// The current config service, discovered first in meta mode.
     pub(super) async fn base(&self) -> Result<(String, usize)> {
         {
-            let servers = lock(&self.inner.servers);
+            let servers = lock(&self.state.built().servers);
             if !servers.bases.is_empty() {
                 let i = servers.current % servers.bases.len();
                 return Ok((servers.bases[i].clone(), servers.bases.len()));
             }
         }
         let bases = self.config_services().await?;
-        let mut servers = lock(&self.inner.servers);
+        let mut servers = lock(&self.state.built().servers);
         if servers.bases.is_empty() {
-            if self.config.meta {
+            if self.config().meta {
                 tracing::info!(services = ?bases, "apollo: the meta server lists these config services");
             }
             servers.bases = bases;
@@ -109,13 +114,13 @@ impl ApolloClient {
     /// `base` could not be reached: the next request goes to the next config service; after a
     /// whole round in meta mode, the meta server is asked again.
     pub(super) fn failed(&self, base: &str) {
-        let mut servers = lock(&self.inner.servers);
+        let mut servers = lock(&self.state.built().servers);
         let len = servers.bases.len();
         if len == 0 || servers.bases[servers.current % len] != base {
             return;
         }
         servers.current = (servers.current + 1) % len;
-        if servers.current == 0 && self.config.meta {
+        if servers.current == 0 && self.config().meta {
             servers.bases.clear();
         }
     }

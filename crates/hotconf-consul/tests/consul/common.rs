@@ -10,6 +10,7 @@ use hotconf_consul::{ConsulClient, ConsulProvider, ConsulSource};
 use hotconf_core::provider::TlsFiles;
 use hotconf_core::{Event, Format, Provider, Reloader, Startup};
 use hotconf_testkit::consul::{ConsulEmulator, ConsulWriter};
+use hotconf_testkit::front::LongPollFront;
 use hotconf_testkit::{Fixture, TcpProxy};
 use serde::Deserialize;
 use serde_json::Value;
@@ -84,6 +85,9 @@ pub struct ConsulFixture {
     pub writer: ConsulWriter,
     pub prefix: String,
     pub key_mode: bool,
+    /// Before the proxy once `answer_at_once` was called with a real agent: providers made
+    /// after that talk to it.
+    pub front: tokio::sync::OnceCell<LongPollFront>,
 }
 
 impl ConsulFixture {
@@ -97,6 +101,7 @@ impl ConsulFixture {
             writer,
             prefix: unique("suite"),
             key_mode,
+            front: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -113,8 +118,12 @@ impl ConsulFixture {
 #[async_trait]
 impl Fixture for ConsulFixture {
     async fn provider(&self) -> Box<dyn Provider> {
+        let endpoint = match self.front.get() {
+            Some(front) => front.endpoint(),
+            None => self.proxy.endpoint(),
+        };
         Box::new(ConsulProvider::new(
-            &ConsulClient::new([self.proxy.endpoint()]),
+            &ConsulClient::new([endpoint]),
             self.source(),
         ))
     }
@@ -170,11 +179,19 @@ impl Fixture for ConsulFixture {
         self.proxy.restore();
     }
 
-    /// The emulator's switch (a real agent always holds blocking queries).
+    /// The emulator's switch; before a real agent (which always holds blocking queries), a
+    /// front that forwards them as plain reads.
     async fn answer_at_once(&self, on: bool) -> Option<tokio::sync::watch::Receiver<u64>> {
-        let emulator = self.target.emulator.as_ref()?;
-        emulator.set_answer_at_once(on);
-        Some(emulator.long_polls())
+        if let Some(emulator) = &self.target.emulator {
+            emulator.set_answer_at_once(on);
+            return Some(emulator.long_polls());
+        }
+        let front = self
+            .front
+            .get_or_init(|| async { LongPollFront::consul_blocking(&self.proxy.endpoint()).await })
+            .await;
+        front.set_answer_at_once(on);
+        Some(front.long_polls())
     }
 }
 

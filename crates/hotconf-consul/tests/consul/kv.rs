@@ -8,13 +8,13 @@ use hotconf_testkit::wait_until;
 /// The behaviour suite on a prefix.
 mod prefix_mode {
     use super::ConsulFixture;
-    hotconf_testkit::behaviour_tests!(ConsulFixture::new(false));
+    hotconf_testkit::behaviour_tests!(ConsulFixture::new(false); interruptible, permanent_failures, long_poll);
 }
 
 /// The behaviour suite on a key holding a document.
 mod key_mode {
     use super::ConsulFixture;
-    hotconf_testkit::behaviour_tests!(ConsulFixture::new(true));
+    hotconf_testkit::behaviour_tests!(ConsulFixture::new(true); interruptible, permanent_failures, long_poll);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -92,7 +92,9 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
 impl FollowedSource for HttpSource {
     type Client = HttpClient;
-    const CAPABILITIES: Capabilities = Capabilities::WATCH;
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::WATCH.interruptible().permanent_failures()
+    }
 
     fn name(&self, _: &HttpClient) -> String {
         self.name.clone()

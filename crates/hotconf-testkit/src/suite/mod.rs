@@ -1,6 +1,14 @@
-//! The behaviour suite: what every provider must do, as functions a provider's tests call.
+//! The behaviour suite: what every provider must do, as functions a provider's tests call
+//! ([`behaviour_tests!`](crate::behaviour_tests) generates one test per behaviour that applies,
+//! [`run_all`] runs them in one go).
+
+mod run;
+
+pub use run::{check_capabilities, run_all, run_all_with, Serial};
 
 use futures_util::StreamExt;
+#[cfg(doc)]
+use hotconf_core::provider::Capabilities;
 use hotconf_core::provider::{Layer, WatchStream};
 use hotconf_core::{Error, Event, Format, MemoryProvider, Provider, Reloader, Revision, Store};
 use serde::Deserialize;
@@ -159,18 +167,12 @@ pub async fn invalid_rejected<F: Fixture>(fixture: &F) {
 }
 
 /// After the provider loses its source and gets it back, changes made meanwhile are applied (G4).
-/// Skipped (and said so) for fixtures that cannot interrupt.
+/// Run for providers that can be cut off ([`Capabilities::interruptible`]).
 pub async fn reconnect_resume<F: Fixture>(fixture: &F) {
     fixture.write(&doc("before")).await;
     let (reloader, mut events) = start(fixture.provider().await).await;
     let store = reloader.store();
-    if !fixture.interrupt().await {
-        skipped(
-            "reconnect_resume",
-            "the fixture cannot interrupt its source",
-        );
-        return;
-    }
+    interrupt(fixture).await;
     wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
     fixture.write(&doc("during")).await;
     fixture.restore().await;
@@ -210,8 +212,8 @@ pub async fn revision_never_goes_backwards<F: Fixture>(fixture: &F) {
 
 /// While the source is cut off, the provider's stream reports the failure with errors that name
 /// the source, never the same error twice in a row (it retries quietly), and goes on: the
-/// change made meanwhile arrives after the source is back. Skipped (and said so) for fixtures
-/// that cannot interrupt.
+/// change made meanwhile arrives after the source is back. Run for providers that can be cut
+/// off ([`Capabilities::interruptible`]).
 pub async fn errors_named_and_not_repeated<F: Fixture>(fixture: &F) {
     fixture.write(&doc("before")).await;
     let provider = fixture.provider().await;
@@ -221,13 +223,7 @@ pub async fn errors_named_and_not_repeated<F: Fixture>(fixture: &F) {
         .await
         .unwrap_or_else(|e| panic!("watch failed: {e}"));
     let before = next_item(&mut stream).await;
-    if !fixture.interrupt().await {
-        skipped(
-            "errors_named_and_not_repeated",
-            "the fixture cannot interrupt its source",
-        );
-        return;
-    }
+    interrupt(fixture).await;
     let mut last = match next_raw(&mut stream).await {
         Err(error) => checked_error(error, &source),
         Ok(layer) => panic!("a state while cut off: {layer:?}"),
@@ -267,15 +263,14 @@ pub async fn errors_named_and_not_repeated<F: Fixture>(fixture: &F) {
 }
 
 /// A provider that fails for good reports one permanent error naming its source, and its stream
-/// ends (or `watch` itself fails with it). Skipped (and said so) for backends with no such
-/// failure.
+/// ends (or `watch` itself fails with it). Run for providers with permanent failures
+/// ([`Capabilities::permanent_failures`]).
 pub async fn permanent_error_ends_the_stream<F: Fixture>(fixture: &F) {
     let Some(provider) = fixture.refused().await else {
-        skipped(
-            "permanent_error_ends_the_stream",
-            "the backend has no permanent failure (every error of its source heals by itself)",
+        panic!(
+            "the provider has permanent failures (Capabilities::permanent_failures), but the \
+             fixture makes no refused provider"
         );
-        return;
     };
     let source = provider.metadata().name;
     let mut stream = match provider.watch().await {
@@ -317,16 +312,15 @@ pub const BUSY_MAX_POLLS: u64 = 10;
 /// misbehaving server) does not turn the provider's long poll into a busy loop: within
 /// [`BUSY_WINDOW`] it sends at most [`BUSY_MAX_POLLS`] polls (the count fails the test as soon
 /// as it passes the bound), and at least one (it still follows); once the server holds polls
-/// again, a change is applied. A count, not a timing. Skipped (and said so) for fixtures
-/// whose server cannot answer at once.
+/// again, a change is applied. A count, not a timing. Run for providers that long-poll
+/// ([`Capabilities::long_poll`]).
 pub async fn no_busy_loop<F: Fixture>(fixture: &F) {
     fixture.write(&doc("v1")).await;
     let Some(mut polls) = fixture.answer_at_once(true).await else {
-        skipped(
-            "no_busy_loop",
-            "the fixture's server cannot answer long polls at once (or there is no long poll)",
+        panic!(
+            "the provider long-polls (Capabilities::long_poll), but the fixture's server cannot \
+             answer long polls at once"
         );
-        return;
     };
     let (reloader, _) = start(fixture.provider().await).await;
     let store = reloader.store();
@@ -363,77 +357,21 @@ pub async fn no_busy_loop<F: Fixture>(fixture: &F) {
     wait_until(&store, |c| c.app.name == "v2").await;
 }
 
-/// Runs every behaviour, each on a fresh fixture from `make`.
-pub async fn run_all<F: Fixture, M>(make: M)
-where
-    M: Fn() -> F,
-{
-    run_all_with(|| std::future::ready(make())).await;
-}
-
-/// Runs every behaviour, each on a fresh fixture from the async `make` (e.g. one that starts a
-/// server).
-pub async fn run_all_with<F: Fixture, M, Fut>(make: M)
-where
-    M: Fn() -> Fut,
-    Fut: std::future::Future<Output = F>,
-{
-    initial_load(&make().await).await;
-    update_seen(&make().await).await;
-    delete_falls_back(&make().await).await;
-    burst_coalesced(&make().await).await;
-    invalid_rejected(&make().await).await;
-    reconnect_resume(&make().await).await;
-    revision_never_goes_backwards(&make().await).await;
-    errors_named_and_not_repeated(&make().await).await;
-    permanent_error_ends_the_stream(&make().await).await;
-    no_busy_loop(&make().await).await;
-}
-
-/// One `#[tokio::test]` per behaviour of the suite, so a failure names the behaviour; each
-/// awaits the given expression for its fixture (`async { MyFixture::new() }`, or a call of an
-/// `async fn`), and they run one at a time (fixtures may start servers). Put it in a module of
-/// its own:
-///
-/// ```
-/// mod memory {
-///     hotconf_testkit::behaviour_tests!(async { hotconf_testkit::MemoryFixture::new() });
-/// }
-/// ```
-#[macro_export]
-macro_rules! behaviour_tests {
-    (@each $make:expr; $($behaviour:ident),*) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $behaviour() {
-            let _serial = SERIAL.lock().await;
-            let fixture = $make.await;
-            $crate::suite::$behaviour(&fixture).await;
-        }
-    )*};
-    ($make:expr) => {
-        static SERIAL: $crate::suite::Serial = $crate::suite::Serial::const_new(());
-        $crate::behaviour_tests!(@each $make;
-            initial_load, update_seen, delete_falls_back, burst_coalesced, invalid_rejected,
-            reconnect_resume, revision_never_goes_backwards, errors_named_and_not_repeated,
-            permanent_error_ends_the_stream, no_busy_loop);
-    };
-}
-
-/// The lock [`behaviour_tests!`] runs its tests under, one at a time.
-#[doc(hidden)]
-pub type Serial = tokio::sync::Mutex<()>;
-
 /// How long a stream must stay quiet to count as not repeating itself.
 const QUIET: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Says loudly that a behaviour was not checked, and why: on the process's stderr, past the
-/// test harness's capture, so it shows in every run, not only in failed ones.
-fn skipped(behaviour: &str, why: &str) {
-    say(&format!("SKIPPED {behaviour}: {why}"));
+/// Cuts the fixture's source off; a provider that can be cut off needs a fixture that can.
+async fn interrupt<F: Fixture>(fixture: &F) {
+    assert!(
+        fixture.interrupt().await,
+        "the provider can be cut off (Capabilities::interruptible), but the fixture cannot \
+         interrupt its source"
+    );
 }
 
-/// Writes a line on the process's stderr, past the test harness's capture.
-fn say(line: &str) {
+/// Writes a line on the process's stderr, past the test harness's capture (so it shows in
+/// every run, not only in failed ones).
+pub(crate) fn say(line: &str) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stderr(), "{line}");
 }

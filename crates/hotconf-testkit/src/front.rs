@@ -1,15 +1,17 @@
-//! A front for a Nacos server's HTTP API that can answer the long-poll listener at once, as a
-//! proxy that does not hold requests would: `POST /nacos/v1/cs/configs/listener` gets `200`
-//! with an empty body (Nacos's "nothing changed") right away, without reaching the server.
-//! Every other request (reads, logins) is forwarded to the server, one upstream connection per
-//! request (`Connection: close` both ways), and so is the listener while the switch is off. It
-//! counts the listener requests, so tests can show that a client does not busy-loop.
+//! A front for a config server's HTTP API that can answer its long polls at once, as a proxy
+//! that does not hold requests would: [`LongPollFront::nacos_listener`] answers Nacos's
+//! listener (`POST …/v1/cs/configs/listener`) with `200` and an empty body ("nothing changed")
+//! without reaching the server; [`LongPollFront::consul_blocking`] forwards a Consul blocking
+//! query (`GET /v1/kv/…?index=…`) without its `index` and `wait`, so the agent answers at once
+//! with its current state (a real agent included). Every other request, and the long polls
+//! while the switch is off, are forwarded as they are, one upstream connection per request
+//! (`Connection: close` both ways). It counts the long polls, so tests can show that a client
+//! does not busy-loop.
 //!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use hotconf_testkit::nacos::{ListenerFront, RNacos};
-//! let nacos = RNacos::start();
-//! let front = ListenerFront::start(&nacos.server()).await;
+//! use hotconf_testkit::front::LongPollFront;
+//! let front = LongPollFront::consul_blocking("127.0.0.1:8500").await;
 //! front.set_answer_at_once(true);
 //! // … point a client at front.endpoint() and count front.long_polls() …
 //! # }
@@ -27,11 +29,31 @@ use tokio::sync::watch;
 const MAX_HEAD: usize = 64 << 10;
 /// The largest request body the front reads.
 const MAX_BODY: usize = 1 << 20;
-/// The listener's path.
-const LISTENER: &str = "/v1/cs/configs/listener";
+/// Which requests are long polls, and how one is answered at once.
+#[derive(Clone, Copy)]
+enum Rule {
+    /// Nacos's listener, answered by the front itself.
+    NacosListener,
+    /// Consul's blocking queries, forwarded as plain reads.
+    ConsulBlocking,
+}
+
+impl Rule {
+    /// Whether the request to `target` (a request line's path and query) is a long poll.
+    fn is_long_poll(self, target: &str) -> bool {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        match self {
+            Rule::NacosListener => path.ends_with("/v1/cs/configs/listener"),
+            Rule::ConsulBlocking => {
+                path.starts_with("/v1/kv/") && query.split('&').any(|p| p.starts_with("index="))
+            }
+        }
+    }
+}
 
 struct Shared {
     target: String,
+    rule: Rule,
     at_once: AtomicBool,
     polls: watch::Sender<u64>,
     /// Set when the front is dropped: open connections close.
@@ -39,23 +61,33 @@ struct Shared {
 }
 
 /// A running front; dropping it stops it and closes its connections.
-pub struct ListenerFront {
+pub struct LongPollFront {
     addr: SocketAddr,
     shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl ListenerFront {
-    /// Serves a free loopback port in front of `target` (`host:port` of the HTTP API),
-    /// forwarding everything until [`set_answer_at_once`](Self::set_answer_at_once). Call
-    /// inside a tokio runtime.
-    pub async fn start(target: &str) -> ListenerFront {
+impl LongPollFront {
+    /// A front for Nacos's HTTP API at `target` (`host:port`), forwarding everything until
+    /// [`set_answer_at_once`](Self::set_answer_at_once). Call inside a tokio runtime.
+    pub async fn nacos_listener(target: &str) -> LongPollFront {
+        LongPollFront::start(target, Rule::NacosListener).await
+    }
+
+    /// A front for a Consul agent's HTTP API at `target` (`host:port`), forwarding everything
+    /// until [`set_answer_at_once`](Self::set_answer_at_once). Call inside a tokio runtime.
+    pub async fn consul_blocking(target: &str) -> LongPollFront {
+        LongPollFront::start(target, Rule::ConsulBlocking).await
+    }
+
+    async fn start(target: &str, rule: Rule) -> LongPollFront {
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .expect("a free loopback port");
         let addr = listener.local_addr().expect("a bound address");
         let shared = Arc::new(Shared {
             target: target.to_owned(),
+            rule,
             at_once: AtomicBool::new(false),
             polls: watch::Sender::new(0),
             closed: watch::Sender::new(false),
@@ -73,7 +105,7 @@ impl ListenerFront {
                 });
             }
         });
-        ListenerFront { addr, shared, task }
+        LongPollFront { addr, shared, task }
     }
 
     /// The front's `host:port`.
@@ -81,20 +113,20 @@ impl ListenerFront {
         self.addr.to_string()
     }
 
-    /// Answers the listener at once with "nothing changed" (`true`), or forwards it to the
-    /// server again (`false`).
+    /// Answers long polls at once (`true`), or forwards them to the server as they are again
+    /// (`false`).
     pub fn set_answer_at_once(&self, on: bool) {
         self.shared.at_once.store(on, Ordering::SeqCst);
     }
 
-    /// The number of listener requests received so far (answered or forwarded), as a channel
-    /// that follows it.
+    /// The number of long polls received so far (answered or forwarded), as a channel that
+    /// follows it.
     pub fn long_polls(&self) -> watch::Receiver<u64> {
         self.shared.polls.subscribe()
     }
 }
 
-impl Drop for ListenerFront {
+impl Drop for LongPollFront {
     fn drop(&mut self) {
         self.shared.closed.send_replace(true);
         self.task.abort();
@@ -107,27 +139,50 @@ async fn serve(mut client: TcpStream, shared: &Shared) {
     let mut buffer = Vec::new();
     while let Some((head, body)) = read_request(&mut client, &mut buffer).await {
         let request_line = head.lines().next().unwrap_or_default();
-        let listener = request_line.split(' ').nth(1).is_some_and(|target| {
-            target
-                .split('?')
-                .next()
-                .unwrap_or_default()
-                .ends_with(LISTENER)
-        });
-        if listener {
+        let long_poll =
+            (request_line.split(' ').nth(1)).is_some_and(|target| shared.rule.is_long_poll(target));
+        let mut head = head;
+        if long_poll {
             shared.polls.send_modify(|n| *n += 1);
             if shared.at_once.load(Ordering::SeqCst) {
-                let answer =
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: 0\r\n\r\n";
-                if client.write_all(answer.as_bytes()).await.is_err() {
-                    return;
+                match shared.rule {
+                    Rule::NacosListener => {
+                        let answer = "HTTP/1.1 200 OK\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: 0\r\n\r\n";
+                        if client.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    Rule::ConsulBlocking => head = unblocked(&head),
                 }
-                continue;
             }
         }
         forward(&mut client, &shared.target, &head, &body).await;
         return;
     }
+}
+
+/// `head` with its request line's `index` and `wait` parameters removed: a blocking query made
+/// a plain read.
+fn unblocked(head: &str) -> String {
+    let (line, rest) = head.split_once("\r\n").unwrap_or((head, ""));
+    let mut parts = line.splitn(3, ' ');
+    let (method, target, version) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("index=") && !p.starts_with("wait="))
+        .collect();
+    let target = if kept.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    };
+    format!("{method} {target} {version}\r\n{rest}")
 }
 
 /// Sends one request to `target` on a connection of its own and copies the answer back, its
