@@ -28,14 +28,9 @@ pub(crate) fn from_status(
         401 => format!(" (app `{app}` has an access key: check the client's secret and its clock)"),
         _ => String::new(),
     };
-    let asked = Asked {
-        backend: "apollo",
-        doing,
-        what,
-        carries: "the signature",
-        server: "config service",
-    };
-    asked.refused(status, body, &hint)
+    Asked::new("apollo", doing, what)
+        .carrying("the signature", "config service")
+        .refused(status, body, &hint)
 }
 
 /// The error of an answer that does not decode or passes a limit. Transient: the next read

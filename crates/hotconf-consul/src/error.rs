@@ -24,12 +24,7 @@ pub(crate) fn from_status(doing: &str, key: &str, status: StatusCode, body: &[u8
         429 => " (rate limited by the agent)",
         _ => "",
     };
-    let asked = Asked {
-        backend: "consul",
-        doing,
-        what: key,
-        carries: "the ACL token",
-        server: "agent",
-    };
-    asked.refused(status, body, hint)
+    Asked::new("consul", doing, key)
+        .carrying("the ACL token", "agent")
+        .refused(status, body, hint)
 }

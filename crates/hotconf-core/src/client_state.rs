@@ -63,6 +63,12 @@ impl<C, B> ClientState<C, B> {
     }
 }
 
+impl<C: Default, B: Default> Default for ClientState<C, B> {
+    fn default() -> Self {
+        ClientState::new(C::default())
+    }
+}
+
 impl<C, B> Clone for ClientState<C, B> {
     fn clone(&self) -> Self {
         ClientState::from_parts(self.config.clone(), self.built.clone())

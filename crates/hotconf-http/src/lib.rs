@@ -22,11 +22,13 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod auth;
 mod body;
 mod options;
 mod refusal;
 mod source;
 
+pub use auth::Authorization;
 pub use body::{error_text, read_answer, read_body, read_error_page, BodyError, ERROR_PAGE_BYTES};
 pub use options::{client, HttpOptions};
 pub use refusal::{refusal_kind, Asked};

@@ -21,7 +21,28 @@ pub struct Asked<'a> {
     pub server: &'a str,
 }
 
-impl Asked<'_> {
+impl<'a> Asked<'a> {
+    /// `backend` `doing` `what`, whose redirect would carry the credentials to another server.
+    pub fn new(backend: &'a str, doing: &'a str, what: &'a str) -> Self {
+        Asked {
+            backend,
+            doing,
+            what,
+            carries: "the credentials",
+            server: "server",
+        }
+    }
+
+    /// This request, whose redirect would carry `carries` (`the ACL token`) away from the
+    /// `server` (`agent`).
+    pub fn carrying(self, carries: &'a str, server: &'a str) -> Self {
+        Asked {
+            carries,
+            server,
+            ..self
+        }
+    }
+
     /// The refusal of this request with `status`: `{backend}: {doing} `{what}` got {status}:
     /// {page}{hint}`, `page` being the error page's first bytes with the request's secrets
     /// already blanked ([`read_error_page`](crate::read_error_page)); for a redirect, why it is

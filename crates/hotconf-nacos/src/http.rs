@@ -274,14 +274,7 @@ impl OpenApi {
             204 => " (an empty listener: the namespace is not readable with these credentials)",
             _ => "",
         };
-        let asked = Asked {
-            backend: "nacos",
-            doing,
-            what: &config.data_id,
-            carries: "the credentials",
-            server: "server",
-        };
-        asked.refused(status, &page, hint)
+        Asked::new("nacos", doing, &config.data_id).refused(status, &page, hint)
     }
 
     /// Drops a token old enough to have expired; `false` when there is none to renew.

@@ -3,9 +3,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hotconf_core::provider::{Content, Follow, Layer};
+use hotconf_core::provider::{Follow, Layer};
 use hotconf_core::{Error, ErrorKind, Format, Result, Revision};
-use reqwest::header::{HeaderMap, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use reqwest::header::{
+    HeaderMap, AUTHORIZATION, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+};
 use reqwest::StatusCode;
 
 use super::{HttpClient, HttpSource};
@@ -13,29 +15,10 @@ use crate::{read_answer, read_error_page, transport_error, Asked};
 
 /// Asks for the document, sending what the last answer said about it.
 pub(super) struct Poller {
-    source: Arc<HttpSource>,
-    settings: HttpClient,
-    client: Option<reqwest::Client>,
+    pub(super) source: Arc<HttpSource>,
+    pub(super) client: HttpClient,
     /// The last document read and the validators it came with.
-    last: Option<(Layer, HeaderMap)>,
-}
-
-impl Poller {
-    pub(super) fn new(settings: HttpClient, source: Arc<HttpSource>) -> Self {
-        Poller {
-            source,
-            settings,
-            client: None,
-            last: None,
-        }
-    }
-
-    fn client(&mut self) -> Result<reqwest::Client> {
-        if self.client.is_none() {
-            self.client = Some(crate::client("http", &self.settings.options)?);
-        }
-        Ok(self.client.clone().expect("built above"))
-    }
+    pub(super) last: Option<(Layer, HeaderMap)>,
 }
 
 #[async_trait]
@@ -43,12 +26,9 @@ impl Follow for Poller {
     async fn read(&mut self) -> Result<Layer> {
         let source = self.source.clone();
         let what = source.url.path();
-        let mut request = self.client()?.get(source.url.clone()).timeout(REQUEST);
-        if let Some((user, password)) = &source.user {
-            request = request.basic_auth(user, password.as_ref().map(|p| p.expose()));
-        }
-        if let Some(token) = &source.token {
-            request = request.bearer_auth(token.expose());
+        let mut request = self.client.http()?.get(source.url.clone()).timeout(REQUEST);
+        if let Some(authorization) = &source.authorization {
+            request = request.header(AUTHORIZATION, authorization.header().clone());
         }
         if let Some((_, validators)) = &self.last {
             for (name, header) in [(ETAG, IF_NONE_MATCH), (LAST_MODIFIED, IF_MODIFIED_SINCE)] {
@@ -75,7 +55,9 @@ impl Follow for Poller {
                 let secrets: Vec<&str> =
                     source.hidden.iter().map(|s| s.expose().as_str()).collect();
                 let page = read_error_page(response, &secrets).await;
-                return Err(refused(s, what, &page));
+                // A status other than 2xx, 304 and 404, or a 304 to a request that had no
+                // document to keep.
+                return Err(Asked::new("http", "reading", what).refused(s, &page, ""));
             }
         }
         let headers = response.headers().clone();
@@ -93,26 +75,17 @@ impl Follow for Poller {
             })?;
         let body = read_answer(
             response,
-            self.settings.limits.max_bytes,
+            self.client.0.config().1.max_bytes,
             "http",
             "reading",
             what,
         )
         .await?;
-        let revision = [ETAG, LAST_MODIFIED]
-            .iter()
-            .find_map(|h| headers.get(h).and_then(|v| v.to_str().ok()))
-            .map_or_else(
-                || Revision::of_content(&body),
-                |v| Revision::Tag(v.to_owned()),
-            );
-        let layer = Layer::new(
-            Content::Document {
-                format,
-                bytes: body.into(),
-            },
-            revision,
-        );
+        let mut layer = Layer::document(format, body);
+        let validator = [ETAG, LAST_MODIFIED].map(|h| headers.get(h)?.to_str().ok());
+        if let Some(tag) = validator.into_iter().flatten().next() {
+            layer.revision = Revision::Tag(tag.to_owned());
+        }
         self.last = Some((layer.clone(), headers));
         Ok(layer)
     }
@@ -124,20 +97,3 @@ impl Follow for Poller {
 
 /// The deadline of one request (headers and body), whatever the interval.
 const REQUEST: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// A status other than 2xx, 304 and 404.
-fn refused(status: StatusCode, what: &str, page: &[u8]) -> Error {
-    let asked = Asked {
-        backend: "http",
-        doing: "reading",
-        what,
-        carries: "the credentials",
-        server: "server",
-    };
-    let hint = if status == StatusCode::NOT_MODIFIED {
-        " (a 304 to a request that had no document to keep)"
-    } else {
-        ""
-    };
-    asked.refused(status, page, hint)
-}

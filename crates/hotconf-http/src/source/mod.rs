@@ -6,14 +6,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hotconf_core::provider::{Capabilities, Follow, FollowedProvider, FollowedSource, SourceUri};
+use hotconf_core::provider::{
+    Capabilities, ClientState, Follow, FollowedProvider, FollowedSource, SourceUri, TlsFiles,
+};
 use hotconf_core::{Format, Limits, Redaction, Result, Secret};
+use once_cell::sync::OnceCell;
 use reqwest::Url;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
-
-use crate::HttpOptions;
+use crate::{Authorization, HttpOptions};
 use follow::Poller;
 
 /// The schemes of [`HttpProvider::from_uri`].
@@ -41,24 +41,28 @@ pub const SCHEMES: &[&str] = &["http", "https"];
 /// is the URI, credentials redacted.
 pub type HttpProvider = FollowedProvider<HttpSource>;
 
-/// How an [`HttpProvider`] connects: TLS files, and the limits its answers are read under.
+/// How an [`HttpProvider`] connects: TLS files, and the limits its answers are read under. The
+/// HTTP client built from them (its connections) is shared by this client's clones.
 #[derive(Debug, Clone, Default)]
-pub struct HttpClient {
-    options: HttpOptions,
-    limits: Limits,
-}
+pub struct HttpClient(ClientState<(HttpOptions, Limits), OnceCell<reqwest::Client>>);
 
 impl HttpClient {
     /// Trusts `tls`'s CA (the only root when set) and presents its client certificate.
-    pub fn tls(mut self, tls: Option<hotconf_core::provider::TlsFiles>) -> Self {
-        self.options = self.options.tls(tls);
-        self
+    pub fn tls(self, tls: Option<TlsFiles>) -> Self {
+        HttpClient(self.0.edit(|(options, _)| options.tls = tls))
     }
 
     /// Reads under these limits (the document at most `max_bytes`).
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
+    pub fn limits(self, limits: Limits) -> Self {
+        HttpClient(self.0.edit(|(_, l)| *l = limits))
+    }
+
+    fn http(&self) -> Result<reqwest::Client> {
+        let options = &self.0.config().0;
+        self.0
+            .built()
+            .get_or_try_init(|| crate::client("http", options))
+            .cloned()
     }
 }
 
@@ -70,8 +74,7 @@ pub struct HttpSource {
     url: Url,
     format: Option<Format>,
     interval: Duration,
-    user: Option<(String, Option<Secret>)>,
-    token: Option<Secret>,
+    authorization: Option<Authorization>,
     /// What an error page must not show: the password, the token, the basic-auth header's
     /// base64, the values of secret parameters sent to the server.
     hidden: Vec<Secret>,
@@ -79,11 +82,7 @@ pub struct HttpSource {
 
 impl fmt::Debug for HttpSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpSource")
-            .field("name", &self.name)
-            .field("interval", &self.interval)
-            .field("format", &self.format)
-            .finish_non_exhaustive()
+        f.debug_tuple("HttpSource").field(&self.name).finish()
     }
 }
 
@@ -100,13 +99,13 @@ impl FollowedSource for HttpSource {
         self.name.clone()
     }
 
-    fn follower(
-        self: &Arc<Self>,
-        client: &HttpClient,
-        _: &str,
-        _: bool,
-    ) -> Result<Box<dyn Follow>> {
-        Ok(Box::new(Poller::new(client.clone(), self.clone())))
+    fn follower(self: &Arc<Self>, http: &HttpClient, _: &str, _: bool) -> Result<Box<dyn Follow>> {
+        let (client, source) = (http.clone(), self.clone());
+        Ok(Box::new(Poller {
+            client,
+            source,
+            last: None,
+        }))
     }
 
     fn from_uri(uri: &SourceUri) -> Result<(HttpClient, HttpSource)> {
@@ -123,10 +122,6 @@ impl FollowedSource for HttpSource {
         if tls.is_some() && uri.scheme == "http" {
             return Err(uri.error("tls, ca, cert and key need an https:// URL"));
         }
-        let token = query.secret("token");
-        if token.is_some() && uri.username.is_some() {
-            return Err(uri.error("give user:password@ (basic) or ?token= (bearer), not both"));
-        }
         let interval = query
             .positive_duration("interval")?
             .unwrap_or(Duration::from_secs(30));
@@ -134,6 +129,7 @@ impl FollowedSource for HttpSource {
             return Err(uri.error(format_args!("interval: at least {MIN_INTERVAL:?}")));
         }
         let format = query.format()?;
+        let token = query.secret("token");
         // Every parameter not read above is the server's own: sent with the request, and its
         // value blanked on error pages when its name is a secret's.
         let policy = Redaction::default();
@@ -147,20 +143,19 @@ impl FollowedSource for HttpSource {
         if !passed.is_empty() {
             url.query_pairs_mut().extend_pairs(passed);
         }
-        let user = uri.username.clone().map(|u| (u, uri.password.clone()));
-        if let Some((name, password)) = &user {
-            let pair = format!("{name}:{}", password.as_ref().map_or("", |p| p.expose()));
-            hidden.push(Secret::new(BASE64.encode(pair)));
-            hidden.extend(password.clone());
-        }
-        hidden.extend(token.clone());
+        let authorization = match (&uri.username, token) {
+            (Some(_), Some(_)) => return Err(uri.error("give user:password@ or ?token=, not both")),
+            (Some(user), None) => Some(Authorization::basic(user, uri.password.as_ref())?),
+            (None, Some(token)) => Some(Authorization::bearer(&token)?),
+            (None, None) => None,
+        };
+        hidden.extend(authorization.iter().flat_map(|a| a.secrets().to_vec()));
         let source = HttpSource {
             name: uri.to_string(),
             url,
             format,
             interval,
-            user,
-            token,
+            authorization,
             hidden,
         };
         Ok((HttpClient::default().tls(tls), source))
