@@ -261,7 +261,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         earlier: &Snapshot<T>,
         origin: Origin,
     ) -> Result<Arc<Snapshot<T>>> {
-        let config = deserialize::<T>(&self.sources, earlier.merged())?;
+        // `try_merged`, not `merged`: a tree that cannot be built is an error here, never an
+        // empty config restored in its place.
+        let config = deserialize::<T>(&self.sources, earlier.try_merged()?)?;
         let snapshot = Arc::new(Snapshot::from_parts(SnapshotParts {
             config,
             version: self.next_version(),
