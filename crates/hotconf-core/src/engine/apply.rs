@@ -15,7 +15,7 @@ use crate::store::{Origin, Snapshot, SnapshotParts, Store};
 use super::blame::{blame, deserialize};
 use super::candidate::Candidate;
 use super::checks;
-use super::source::{SourceState, State};
+use super::source::{Parsed, SourceState};
 use super::Engine;
 
 impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
@@ -100,11 +100,11 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             Err(error) => return Err(self.reject(error)),
         };
         // Only a post-apply check can undo an apply: keep what to undo it to only then.
-        let undo: Option<Vec<State>> = self
+        let undo: Option<Vec<Option<Parsed>>> = self
             .rules
             .post_apply
             .as_ref()
-            .map(|_| self.sources.iter().map(SourceState::accepted).collect());
+            .map(|_| self.sources.iter().map(SourceState::applied).collect());
         self.accept();
         self.board.rejection(None);
         self.publish(snapshot.clone());
@@ -164,7 +164,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         &mut self,
         snapshot: &Arc<Snapshot<T>>,
         before: Option<Arc<Snapshot<T>>>,
-        undo: Vec<State>,
+        undo: Vec<Option<Parsed>>,
     ) -> Result<()> {
         let Some(check) = &self.rules.post_apply else {
             return Ok(());
@@ -183,7 +183,6 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         self.count(|s| s.rejected += 1);
         self.board.rejection(Some(&error));
         self.emit(|| Event::rejected(&error));
-        let first = before.is_none();
         let restored = match before {
             Some(previous) => {
                 let origin = Origin::Revert {
@@ -198,10 +197,11 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
                 Ok(())
             }
         };
-        // Back to the states of the version reverted to. A first config has none: the states
-        // stay, unaccepted, and the next change rebuilds.
+        // Back to the states of the version reverted to. A source with none applied (the first
+        // config, or one from the last-good file) keeps the state it was built with, and the
+        // next change rebuilds.
         for (source, saved) in self.sources.iter_mut().zip(undo) {
-            source.undo(saved, first);
+            source.undo(saved);
         }
         restored?;
         Err(error)
@@ -261,7 +261,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         earlier: &Snapshot<T>,
         origin: Origin,
     ) -> Result<Arc<Snapshot<T>>> {
-        let config = deserialize::<T>(&self.sources, earlier.merged())?;
+        // `try_merged`, not `merged`: a tree that cannot be built is an error here, never an
+        // empty config restored in its place.
+        let config = deserialize::<T>(&self.sources, earlier.try_merged()?)?;
         let snapshot = Arc::new(Snapshot::from_parts(SnapshotParts {
             config,
             version: self.next_version(),

@@ -2,9 +2,10 @@
 //! batch step that turns what the providers delivered into an applied config.
 //!
 //! Its rooms: `source` (one source's state and its transitions), `content` (a layer's content
-//! as a tree), `candidate` (the config the sources make), `checks` (validation and the
-//! post-apply check), `blame` (naming the key and source at fault), `history` (versions kept
-//! for rollback, and the pin), and `apply` (from candidate to published snapshot, and back).
+//! as a tree), `candidate` (the config the sources make, by three named strategies tried in
+//! order, and the tests proving they agree), `checks` (validation and the post-apply check),
+//! `blame` (naming the key and source at fault), `history` (versions kept for rollback, and
+//! the pin), and `apply` (from candidate to published snapshot, and back).
 
 mod apply;
 mod blame;

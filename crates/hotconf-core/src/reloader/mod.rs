@@ -1,4 +1,4 @@
-//! `Reloader`: follows every layer's provider and keeps a [`Store`] up to date.
+//! `Reloader`: follows every layer's provider and keeps a [`Store`](crate::Store) up to date.
 //!
 //! Its rooms: `builder` (what the user configures, and the start), `startup` (the startup
 //! policy), `sources` (the providers' streams, polled by the reload task) and `task` (the

@@ -98,18 +98,34 @@ impl Sources {
 /// reported as a transient source error, never a silent stop). The backoff grows with each
 /// restart and starts over only once a stream has lived as long as the longest delay, so a
 /// stream that yields once and ends is not restarted in a tight loop.
+///
+/// Where it stands is a [`Phase`], carried from step to step (in the manner of kube-rs's
+/// watcher `State`); the follower holds what every phase shares.
 struct Follower {
     provider: Arc<dyn Provider>,
     metadata: Metadata,
     backoff: Backoff,
+    /// Restarts since a stream last lived as long as the longest delay.
     attempt: u32,
-    /// The open stream and when it was opened.
-    stream: Option<(WatchStream, Instant)>,
-    /// Whether to wait a backoff before the next `watch`.
-    restarting: bool,
-    /// A permanent error was handed over: `Stopped` is next, then the end.
-    stopping: bool,
-    done: bool,
+}
+
+/// Where a follower stands in its provider's life.
+enum Phase {
+    /// Nothing opened yet: `watch` is called at once.
+    Start,
+    /// `watch` failed or panicked, or its stream ended or panicked: `watch` is called again
+    /// after a backoff.
+    Restart,
+    /// A stream is open, since `opened`.
+    Watching {
+        stream: WatchStream,
+        opened: Instant,
+    },
+    /// A permanent error was handed over: `Stopped` is handed over next.
+    Stopping,
+    /// Nothing more comes: `Stopped` was handed over, or a static source's stream ended after
+    /// its state.
+    Done,
 }
 
 impl Follower {
@@ -119,84 +135,106 @@ impl Follower {
             provider,
             backoff,
             attempt: 0,
-            stream: None,
-            restarting: false,
-            stopping: false,
-            done: false,
         }
     }
 
     fn into_stream(self, span: Span) -> impl futures_util::Stream<Item = Delivery> {
-        stream::unfold(self, move |mut follower| {
-            let span = span.clone();
+        stream::unfold((self, Phase::Start), move |(mut follower, mut phase)| {
             async move {
-                let delivery = follower.next().instrument(span).await?;
-                Some((delivery, follower))
+                loop {
+                    if let Phase::Done = phase {
+                        return None;
+                    }
+                    let (delivery, next) = follower.step(phase).await;
+                    phase = next;
+                    if let Some(delivery) = delivery {
+                        return Some((delivery, (follower, phase)));
+                    }
+                }
             }
+            .instrument(span.clone())
         })
     }
 
-    async fn next(&mut self) -> Option<Delivery> {
-        loop {
-            if self.done {
-                return None;
+    /// One step from `phase`: at most one delivery, and the phase after it.
+    async fn step(&mut self, phase: Phase) -> (Option<Delivery>, Phase) {
+        match phase {
+            Phase::Start => self.connect().await,
+            Phase::Restart => {
+                tokio::time::sleep(self.backoff.delay(self.attempt)).await;
+                self.attempt = self.attempt.saturating_add(1);
+                self.connect().await
             }
-            if self.stopping {
-                self.done = true;
-                return Some(Delivery::Stopped);
-            }
-            let Some((stream, started)) = &mut self.stream else {
-                if self.restarting {
-                    tokio::time::sleep(self.backoff.delay(self.attempt)).await;
-                    self.attempt = self.attempt.saturating_add(1);
-                }
-                self.restarting = true;
-                // One span per (re)connection: the watch call, with the attempt number.
-                let connect = tracing::debug_span!("connect", attempt = self.attempt);
-                tracing::debug!(parent: &connect, "following the source");
-                match AssertUnwindSafe(self.provider.watch())
-                    .catch_unwind()
-                    .instrument(connect)
-                    .await
-                {
-                    Err(panic) => return Some(Delivery::Error(self.panicked(&*panic))),
-                    Ok(Err(error)) => return Some(self.error(error)),
-                    Ok(Ok(stream)) => self.stream = Some((stream, Instant::now())),
-                }
-                continue;
-            };
-            let item = AssertUnwindSafe(stream.next()).catch_unwind().await;
-            if !matches!(item, Ok(Some(_))) && started.elapsed() >= self.backoff.max {
-                self.attempt = 0;
-            }
-            match item {
-                Ok(Some(Ok(layer))) => return Some(Delivery::Layer(layer)),
-                Ok(Some(Err(error))) => {
-                    if !error.is_transient() {
-                        self.stream = None;
-                    }
-                    return Some(self.error(error));
-                }
-                Err(panic) => {
-                    self.stream = None;
-                    return Some(Delivery::Error(self.panicked(&*panic)));
-                }
-                Ok(None) if self.metadata.capabilities.watch => {
-                    self.stream = None;
-                    let error =
-                        Error::new(ErrorKind::Unavailable, "watch stream ended; restarting it")
-                            .with_source_name(&self.metadata.name);
-                    return Some(Delivery::Error(error));
-                }
-                Ok(None) => return None, // a static source delivered its state
-            }
+            Phase::Watching { stream, opened } => self.watch(stream, opened).await,
+            Phase::Stopping => (Some(Delivery::Stopped), Phase::Done),
+            Phase::Done => (None, Phase::Done),
         }
     }
 
-    /// A source error, named; a permanent one stops the follower after it is handed over.
-    fn error(&mut self, error: Error) -> Delivery {
-        self.stopping = !error.is_transient();
-        Delivery::Error(error.or_source_name(&self.metadata.name))
+    /// Calls `watch`: an open stream delivers nothing yet.
+    async fn connect(&mut self) -> (Option<Delivery>, Phase) {
+        // One span per (re)connection: the watch call, with the attempt number.
+        let connect = tracing::debug_span!("connect", attempt = self.attempt);
+        tracing::debug!(parent: &connect, "following the source");
+        match AssertUnwindSafe(self.provider.watch())
+            .catch_unwind()
+            .instrument(connect)
+            .await
+        {
+            Err(panic) => (
+                Some(Delivery::Error(self.panicked(&*panic))),
+                Phase::Restart,
+            ),
+            Ok(Err(error)) => self.failed(error, Phase::Restart),
+            Ok(Ok(stream)) => (
+                None,
+                Phase::Watching {
+                    stream,
+                    opened: Instant::now(),
+                },
+            ),
+        }
+    }
+
+    /// Takes the next item of the open `stream`.
+    async fn watch(
+        &mut self,
+        mut stream: WatchStream,
+        opened: Instant,
+    ) -> (Option<Delivery>, Phase) {
+        let item = AssertUnwindSafe(stream.next()).catch_unwind().await;
+        if !matches!(item, Ok(Some(_))) && opened.elapsed() >= self.backoff.max {
+            self.attempt = 0;
+        }
+        match item {
+            Ok(Some(Ok(layer))) => (
+                Some(Delivery::Layer(layer)),
+                Phase::Watching { stream, opened },
+            ),
+            Ok(Some(Err(error))) => self.failed(error, Phase::Watching { stream, opened }),
+            Err(panic) => (
+                Some(Delivery::Error(self.panicked(&*panic))),
+                Phase::Restart,
+            ),
+            Ok(None) if self.metadata.capabilities.watch => {
+                let error = Error::new(ErrorKind::Unavailable, "watch stream ended; restarting it")
+                    .with_source_name(&self.metadata.name);
+                (Some(Delivery::Error(error)), Phase::Restart)
+            }
+            Ok(None) => (None, Phase::Done), // a static source delivered its state
+        }
+    }
+
+    /// A source error, named, and the phase after it: `then` after a transient one, the stop
+    /// after a permanent one.
+    fn failed(&self, error: Error, then: Phase) -> (Option<Delivery>, Phase) {
+        let next = if error.is_transient() {
+            then
+        } else {
+            Phase::Stopping
+        };
+        let error = error.or_source_name(&self.metadata.name);
+        (Some(Delivery::Error(error)), next)
     }
 
     fn panicked(&self, panic: &(dyn std::any::Any + Send)) -> Error {
