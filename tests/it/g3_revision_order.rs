@@ -56,7 +56,9 @@ async fn g3_a_stale_revision_is_never_applied() {
     wait_until(&store, |c| c.name == "r11").await;
     let revisions = store.load().revisions().to_vec();
     assert!(
-        revisions.contains(&("scripted:upper".to_owned(), Revision::Ordered(11))),
+        revisions
+            .iter()
+            .any(|(layer, r)| layer.name() == "scripted:upper" && *r == Revision::Ordered(11)),
         "{revisions:?}"
     );
     let history = reloader.history().await.unwrap();

@@ -19,6 +19,7 @@ mod g6_coalescing;
 mod g7_subscriber_isolation;
 mod g8_rollback;
 mod g9_startup;
+mod layer_identity;
 mod merge_semantics;
 mod restart_required;
 mod status;

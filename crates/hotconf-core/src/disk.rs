@@ -37,7 +37,7 @@ pub(crate) fn write<T>(path: &Path, snapshot: &Snapshot<T>) -> std::io::Result<(
     let revisions: Map<String, Value> = snapshot
         .revisions()
         .iter()
-        .map(|(name, revision)| (name.clone(), Value::String(revision.to_string())))
+        .map(|(layer, revision)| (layer.to_string(), Value::String(revision.to_string())))
         .collect();
     let body = json!({
         "hotconf_snapshot": FORMAT,

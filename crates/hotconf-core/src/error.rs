@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::layer_id::LayerId;
+
 /// A boxed cause: backend client errors are wrapped here, never exposed as public types.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -65,6 +67,7 @@ pub struct Error {
     kind: ErrorKind,
     transient: bool,
     source_name: Option<String>,
+    layer: Option<LayerId>,
     key: Option<String>,
     message: String,
     cause: Option<BoxError>,
@@ -99,6 +102,7 @@ impl Error {
             kind,
             transient: matches!(kind, ErrorKind::Unavailable),
             source_name: None,
+            layer: None,
             key: None,
             message: message.into(),
             cause: None,
@@ -115,6 +119,19 @@ impl Error {
     pub fn with_source_name(mut self, source: impl Into<String>) -> Self {
         self.source_name = Some(source.into());
         self
+    }
+
+    /// Names the layer the error concerns (its printable name becomes the source's name). The
+    /// reloader does this for every error of a layer, so a rejection is blamed by position.
+    pub fn with_layer(mut self, layer: LayerId) -> Self {
+        self.source_name = Some(layer.name().to_owned());
+        self.layer = Some(layer);
+        self
+    }
+
+    /// The layer the error concerns, once a reloader named it.
+    pub fn layer(&self) -> Option<&LayerId> {
+        self.layer.as_ref()
     }
 
     /// Names the key path (`db.port`) the error concerns.

@@ -67,7 +67,7 @@ impl Event {
             revisions: snapshot
                 .revisions()
                 .iter()
-                .map(|(s, r)| (s.clone(), r.to_string()))
+                .map(|(layer, r)| (layer.to_string(), r.to_string()))
                 .collect(),
             reason: snapshot.origin().clone(),
             changed: snapshot.changes().clone(),

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::changes::Changes;
 use crate::error::Result;
 use crate::explain::{self, Explanation, LayerView};
+use crate::layer_id::LayerId;
 use crate::redaction::Redaction;
 use crate::revision::Revision;
 use crate::subscription::{Publisher, Subscription};
@@ -51,7 +52,7 @@ pub enum Origin {
 pub struct Snapshot<T> {
     config: T,
     version: u64,
-    revisions: Arc<[(String, Revision)]>,
+    revisions: Arc<[(LayerId, Revision)]>,
     merged: Arc<Tree>,
     hash: u64,
     origin: Origin,
@@ -77,7 +78,7 @@ pub(crate) struct SnapshotParts<T> {
     /// Its version.
     pub(crate) version: u64,
     /// The revision of every source it was built from, in layer order.
-    pub(crate) revisions: Arc<[(String, Revision)]>,
+    pub(crate) revisions: Arc<[(LayerId, Revision)]>,
     /// The merged tree it was deserialized from.
     pub(crate) merged: Arc<Tree>,
     /// The hash of the merged content.
@@ -141,7 +142,7 @@ impl<T> Snapshot<T> {
     }
 
     /// The revision of every source this config was built from, in layer order.
-    pub fn revisions(&self) -> &[(String, Revision)] {
+    pub fn revisions(&self) -> &[(LayerId, Revision)] {
         &self.revisions
     }
 
@@ -149,19 +150,26 @@ impl<T> Snapshot<T> {
     ///
     /// When the config came from a single JSON document, the tree is parsed on the first call
     /// (reloads skip building it).
+    ///
+    /// # Panics
+    /// Never for a snapshot the reloader applied: its single-document path accepts only
+    /// documents the tree parser accepts (`tests/properties/fast_path.rs` proves the two
+    /// agree), so the tree of a config that deserialized always builds. Were that ever broken,
+    /// this panics with the parser's error rather than hand out an empty config;
+    /// [`try_merged`](Self::try_merged) returns it instead.
     pub fn merged(&self) -> &Value {
-        // An applied snapshot's tree always builds: the fast path accepts only documents the
-        // tree parser accepts (`strict::from_slice`). The last-good file uses `try_merged`.
-        static EMPTY: OnceLock<Value> = OnceLock::new();
-        match self.merged.value() {
+        match self.try_merged() {
             Ok(value) => value,
-            // Unreachable in practice: the same bytes were already deserialized successfully.
-            Err(_) => EMPTY.get_or_init(|| Value::Object(Default::default())),
+            Err(error) => panic!("the applied config's tree does not build: {error}"),
         }
     }
 
-    /// The merged tree, or why it cannot be built (never the case for an applied snapshot).
-    pub(crate) fn try_merged(&self) -> Result<&Value> {
+    /// The merged tree, or why it cannot be built (see [`merged`](Self::merged): never for an
+    /// applied snapshot; a snapshot read from a last-good file may fail here).
+    ///
+    /// # Errors
+    /// The tree parser's error for a single document it refuses.
+    pub fn try_merged(&self) -> Result<&Value> {
         self.merged.value().map(|v| &**v)
     }
 
@@ -326,7 +334,7 @@ impl<T: fmt::Debug + Send + Sync + 'static> fmt::Debug for Store<T> {
 impl<T: Send + Sync + 'static> Store<T> {
     /// A store holding `config` as version 0 (a constant, e.g. for tests).
     pub fn new(config: T) -> Self {
-        let empty: Arc<[(String, Revision)]> = Arc::from(Vec::new());
+        let empty: Arc<[(LayerId, Revision)]> = Arc::from(Vec::new());
         let merged = Tree::from_value(Arc::new(Value::Object(Default::default())));
         let snapshot = Arc::new(Snapshot::from_parts(SnapshotParts {
             config,

@@ -175,7 +175,7 @@ impl Renderer {
                 let revisions: Vec<(String, String)> = snapshot
                     .revisions()
                     .iter()
-                    .map(|(source, revision)| (source.clone(), revision.to_string()))
+                    .map(|(layer, revision)| (layer.to_string(), revision.to_string()))
                     .collect();
                 let context = minijinja::context! {
                     config => minijinja::Value::from(minijinja::value::Serde(config)),

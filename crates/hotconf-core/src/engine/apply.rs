@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 use crate::event::Event;
+use crate::layer_id::LayerId;
 use crate::store::{Origin, Snapshot, SnapshotParts, Store};
 
 use super::blame::{blame, deserialize};
@@ -141,12 +142,8 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         tracing::warn!(%error, "rejected a config; the last good one keeps serving");
         self.count(|s| s.rejected += 1);
         self.board.rejection(Some(&error));
-        // The source at fault, when known, is failing: its latest state is not in use.
-        if let Some(index) = self
-            .sources
-            .iter()
-            .position(|s| Some(s.name()) == error.source_name())
-        {
+        // The layer at fault, when known, is failing: its latest state is not in use.
+        if let Some(index) = error.layer().map(LayerId::position) {
             self.board.failed(index, &error);
         }
         self.emit(|| Event::rejected(&error));

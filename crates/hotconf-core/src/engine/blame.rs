@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format;
+use crate::layer_id::LayerId;
 use crate::merge;
 use crate::path::{self, PathSegment};
 
@@ -94,13 +95,13 @@ pub(super) fn locate(sources: &[SourceState], error: Error) -> Error {
     let Some(key) = error.key().map(path::parse) else {
         return error;
     };
-    let named: Vec<(&str, &Value)> = sources
+    let named: Vec<(&LayerId, &Value)> = sources
         .iter()
-        .filter_map(|s| Some((s.name(), s.latest()?.value().ok()?.as_ref())))
+        .filter_map(|s| Some((s.id(), s.latest()?.value().ok()?.as_ref())))
         .collect();
     let trees: Vec<&Value> = named.iter().map(|(_, v)| *v).collect();
     match merge::provenance(&trees, &key) {
-        Some(index) => error.with_source_name(named[index].0),
+        Some(index) => error.with_layer(named[index].0.clone()),
         None => error,
     }
 }
@@ -112,7 +113,7 @@ pub(super) fn blame(sources: &[SourceState], error: Error) -> Error {
     }
     let mut dirty = sources.iter().filter(|s| s.is_dirty());
     match (dirty.next(), dirty.next()) {
-        (Some(only), None) => error.with_source_name(only.name().to_owned()),
+        (Some(only), None) => error.with_layer(only.id().clone()),
         _ => error,
     }
 }

@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::format::Limits;
 use crate::inbox::Pending;
+use crate::layer_id::LayerId;
 use crate::path::PathSegment;
 use crate::redaction::Redaction;
 use crate::stats::Stats;
@@ -82,10 +83,10 @@ pub(crate) struct Engine<T> {
 }
 
 impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
-    /// An engine for the sources `(layer, source)` (in layer order) that has applied nothing
-    /// yet, keeping `board` up to date.
+    /// An engine for the layers `ids` (in layer order) that has applied nothing yet, keeping
+    /// `board` up to date.
     pub(crate) fn new(
-        names: &[(String, String)],
+        ids: &[LayerId],
         rules: Rules<T>,
         events: broadcast::Sender<Event>,
         stats: Arc<Publisher<Stats>>,
@@ -93,10 +94,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         board: Board,
     ) -> Engine<T> {
         Engine {
-            sources: names
-                .iter()
-                .map(|(label, name)| SourceState::new(label.clone(), name.clone()))
-                .collect(),
+            sources: ids.iter().cloned().map(SourceState::new).collect(),
             history: History::new(rules.history),
             rules,
             store: None,
@@ -180,6 +178,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         let mut first = None;
         for (index, error) in pending.errors.drain(..) {
             let source = &self.sources[index];
+            let error = error.with_layer(source.id().clone());
             let name = source.name();
             tracing::warn!(source = %name, layer = source.label(), %error, "source error; keeping its last good state");
             self.count(|s| s.source_errors += 1);
@@ -219,7 +218,16 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
     /// any other (a saved config the rules now refuse is not used).
     pub(crate) async fn start_from_disk(&mut self, path: &Path) -> Result<Arc<Snapshot<T>>> {
         let saved = disk::read(path, &self.rules.limits)?;
-        let candidate = Candidate::saved(saved.config, saved.revisions)?;
+        // The saved revisions of layers this reloader still has, by their printable names.
+        let revisions = saved
+            .revisions
+            .into_iter()
+            .filter_map(|(name, revision)| {
+                let source = self.sources.iter().find(|s| s.name() == name)?;
+                Some((source.id().clone(), revision))
+            })
+            .collect();
+        let candidate = Candidate::saved(saved.config, revisions)?;
         let name = format!("last-good file {}", path.display());
         let snapshot = self
             .check(candidate, Origin::Disk)

@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::explain::LayerView;
 use crate::format::Limits;
 use crate::layer::Layer;
+use crate::layer_id::LayerId;
 use crate::revision::Revision;
 use crate::tree::Tree;
 
@@ -80,10 +81,8 @@ pub(super) enum Offer {
 
 /// What the engine knows of one source.
 pub(super) struct SourceState {
-    /// The layer's name (metric labels, the status).
-    label: Arc<str>,
-    /// The source's name (errors, events).
-    name: Arc<str>,
+    /// Which layer it is (its name in errors and events, its label in metrics and status).
+    id: LayerId,
     /// The last state offered (`None`: nothing yet).
     last: Option<Offered>,
     /// The newest ordered revision seen.
@@ -97,10 +96,9 @@ pub(super) struct SourceState {
 
 impl SourceState {
     /// A source that has delivered nothing yet.
-    pub(super) fn new(label: String, name: String) -> SourceState {
+    pub(super) fn new(id: LayerId) -> SourceState {
         SourceState {
-            label: label.into(),
-            name: name.into(),
+            id,
             last: None,
             newest: None,
             stage: Stage::Waiting,
@@ -108,21 +106,26 @@ impl SourceState {
         }
     }
 
-    /// The source's name.
+    /// Which layer it is.
+    pub(super) fn id(&self) -> &LayerId {
+        &self.id
+    }
+
+    /// The layer's printable name (unique among the layers).
     pub(super) fn name(&self) -> &str {
-        &self.name
+        self.id.name()
     }
 
     /// The layer's name.
     pub(super) fn label(&self) -> &str {
-        &self.label
+        self.id.label()
     }
 
     /// Its latest state as a snapshot shows it.
     pub(super) fn view(&self) -> LayerView {
         LayerView {
-            layer: self.label.clone(),
-            source: self.name.clone(),
+            layer: self.id.shared_label(),
+            source: self.id.shared_name(),
             tree: self.latest().cloned(),
         }
     }
@@ -209,7 +212,7 @@ impl SourceState {
             }
             Err(error) => {
                 self.last = Some(Offered::Refused(layer));
-                Offer::Rejected(error.with_source_name(&*self.name))
+                Offer::Rejected(error.with_layer(self.id.clone()))
             }
         }
     }
@@ -302,7 +305,7 @@ mod tests {
     }
 
     fn source() -> SourceState {
-        SourceState::new("app".into(), "memory:app".into())
+        SourceState::new(LayerId::for_layers(&[("app".into(), "memory:app".into())])[0].clone())
     }
 
     #[test]

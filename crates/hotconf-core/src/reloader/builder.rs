@@ -15,6 +15,7 @@ use crate::engine::{Engine, Rules};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
 use crate::format::Limits;
+use crate::layer_id::LayerId;
 use crate::path;
 use crate::provider::Provider;
 use crate::redaction::Redaction;
@@ -234,7 +235,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
         });
         let board = Board::new(&names);
         let mut engine = Engine::new(
-            &names,
+            &LayerId::for_layers(&names),
             self.rules,
             self.events.clone(),
             stats,

@@ -56,6 +56,7 @@ use serde_json::Value;
 
 use crate::error::Result;
 use crate::explain::LayerView;
+use crate::layer_id::LayerId;
 use crate::path::PathSegment;
 use crate::revision::Revision;
 use crate::store::{Origin, Snapshot};
@@ -73,7 +74,7 @@ pub(super) struct Candidate<T> {
     /// The hash of the merged content.
     pub(super) hash: u64,
     /// The revision of every source with a good state, in layer order.
-    pub(super) revisions: Arc<[(String, Revision)]>,
+    pub(super) revisions: Arc<[(LayerId, Revision)]>,
     /// Restart-required keys whose source value differs from the running one kept.
     pub(super) pending_restart: Vec<String>,
     /// Every layer's latest state (none for a config read from the last-good file).
@@ -115,7 +116,10 @@ impl<T: DeserializeOwned> Candidate<T> {
     }
 
     /// A candidate from a config read back from the last-good file.
-    pub(super) fn saved(config: Value, revisions: Vec<(String, Revision)>) -> Result<Candidate<T>> {
+    pub(super) fn saved(
+        config: Value,
+        revisions: Vec<(LayerId, Revision)>,
+    ) -> Result<Candidate<T>> {
         let merged = Tree::from_value(Arc::new(config));
         Ok(Candidate {
             config: None,
@@ -128,10 +132,10 @@ impl<T: DeserializeOwned> Candidate<T> {
     }
 }
 
-/// A layer that holds something, with its source's name (errors name it).
+/// A layer that holds something, with its id (errors name it).
 #[derive(Clone, Copy)]
 struct Named<'a> {
-    name: &'a str,
+    id: &'a LayerId,
     tree: &'a Arc<Tree>,
 }
 
@@ -140,7 +144,7 @@ impl<'a> Named<'a> {
     fn value(&self) -> Result<&'a Value> {
         match self.tree.value() {
             Ok(value) => Ok(&**value),
-            Err(error) => Err(error.with_source_name(self.name)),
+            Err(error) => Err(error.with_layer(self.id.clone())),
         }
     }
 }
@@ -165,12 +169,7 @@ impl<'a, T> Inputs<'a, T> {
     ) -> Self {
         let layers = sources
             .iter()
-            .filter_map(|s| {
-                s.latest().map(|tree| Named {
-                    name: s.name(),
-                    tree,
-                })
-            })
+            .filter_map(|s| s.latest().map(|tree| Named { id: s.id(), tree }))
             .filter(|layer| !layer.tree.is_empty_map())
             .collect();
         Inputs {
@@ -228,10 +227,7 @@ impl<'a, T> Inputs<'a, T> {
             revisions: self
                 .sources
                 .iter()
-                .filter_map(|s| {
-                    s.latest_revision()
-                        .map(|r| (s.name().to_owned(), r.clone()))
-                })
+                .filter_map(|s| s.latest_revision().map(|r| (s.id().clone(), r.clone())))
                 .collect(),
             pending_restart,
             layers: self.sources.iter().map(SourceState::view).collect(),

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::{single_document, streamed, tree_merge, Attempt, Candidate, Inputs, Strategy};
 use crate::format::{Format, Limits};
 use crate::layer::{Content, Layer};
+use crate::layer_id::LayerId;
 use crate::path::PathSegment;
 use crate::revision::Revision;
 
@@ -30,7 +31,9 @@ fn sources(layers: &[(Format, &str)]) -> Vec<SourceState> {
         .iter()
         .enumerate()
         .map(|(i, (format, text))| {
-            let mut source = SourceState::new(format!("l{i}"), format!("memory:l{i}"));
+            let mut source = SourceState::new(
+                LayerId::for_layers(&[(format!("l{i}"), format!("memory:l{i}"))])[0].clone(),
+            );
             let layer = Layer::new(
                 Content::Document {
                     format: *format,
