@@ -95,3 +95,27 @@ pub(crate) fn bearer(value: &[u8]) -> Option<&[u8]> {
     let rest = rest.trim_ascii();
     (!rest.is_empty()).then_some(rest)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_compare_is_exact() {
+        let token = Token::new("abc");
+        assert!(token.matches(b"abc"));
+        assert!(!token.matches(b"abd"));
+        assert!(!token.matches(b"ab"));
+        assert!(!token.matches(b"abcd"));
+        assert!(!token.matches(b""));
+    }
+
+    #[test]
+    fn bearer_header_parsing() {
+        assert_eq!(bearer(b"Bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"bearer  abc "), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"Basic abc"), None);
+        assert_eq!(bearer(b"Bearer "), None);
+        assert_eq!(bearer(b"Bear"), None);
+    }
+}

@@ -8,8 +8,12 @@ use axum::Router;
 use futures_util::future::BoxFuture;
 use hotconf_core::{Changes, Error, ErrorKind, Origin, ReloaderHandle, Snapshot};
 use prometheus_client::registry::Registry;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::body::{
+    to_json, ConfigBody, DiffBody, DiffEntry, HistoryBody, HistoryEntry, ReadyDetail, RollbackBody,
+    UnpinBody,
+};
 use crate::{Admin, AdminError, Readiness, View};
 
 /// The admin router of a running reloader, read-only, with its metrics at `/metrics`: merge it
@@ -66,43 +70,49 @@ impl<T: Send + Sync + 'static> ReloaderView<T> {
 
 impl<T: Send + Sync + 'static> View for ReloaderView<T> {
     fn version(&self) -> Value {
-        serde_json::to_value(self.0.status()).unwrap_or(Value::Null)
+        to_json(self.0.status())
     }
 
     fn ready(&self) -> Readiness {
         let status = self.0.status();
-        let mut detail = json!({"version": status.version, "origin": status.origin});
-        if status.origin == Origin::Disk {
-            detail["warning"] =
-                "serving the last-good file: the sources have not given a valid config yet".into();
-        }
+        let warning = (status.origin == Origin::Disk)
+            .then_some("serving the last-good file: the sources have not given a valid config yet");
+        let detail = ReadyDetail {
+            origin: &status.origin,
+            version: status.version,
+            warning,
+        };
         Readiness {
             ready: status.version > 0,
-            detail,
+            detail: to_json(detail),
         }
     }
 
     fn config(&self) -> Value {
         let current = self.0.store().get();
-        json!({"version": current.version(), "config": current.redacted()})
+        to_json(ConfigBody {
+            config: current.redacted(),
+            version: current.version(),
+        })
     }
 
     fn history(&self) -> BoxFuture<'_, Result<Value, AdminError>> {
         Box::pin(async move {
             let history = self.0.history().await.map_err(answer)?;
-            let versions: Vec<Value> = history
+            let versions = history
                 .iter()
-                .map(|s| {
-                    json!({
-                        "version": s.version(),
-                        "applied_at": humantime::format_rfc3339_millis(s.applied_at()).to_string(),
-                        "origin": s.origin(),
-                        "content_hash": format!("{:016x}", s.content_hash()),
-                        "changes": s.changes(),
-                    })
+                .map(|s| HistoryEntry {
+                    applied_at: humantime::format_rfc3339_millis(s.applied_at()).to_string(),
+                    changes: s.changes(),
+                    content_hash: format!("{:016x}", s.content_hash()),
+                    origin: s.origin(),
+                    version: s.version(),
                 })
                 .collect();
-            Ok(json!({"pinned": self.0.status().pinned, "versions": versions}))
+            Ok(to_json(HistoryBody {
+                pinned: self.0.status().pinned,
+                versions,
+            }))
         })
     }
 
@@ -110,44 +120,44 @@ impl<T: Send + Sync + 'static> View for ReloaderView<T> {
         Box::pin(async move {
             let (before, after) = (self.version_of(from).await?, self.version_of(to).await?);
             let changes = before.diff(&after);
-            Ok(diff_body(from, to, &changes, &before, &after))
+            Ok(to_json(diff_body(from, to, &changes, &before, &after)))
         })
     }
 
     fn explain<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Value, AdminError>> {
         Box::pin(async move {
             let explanation = self.0.explain(key).await.map_err(answer)?;
-            Ok(serde_json::to_value(explanation).unwrap_or(Value::Null))
+            Ok(to_json(explanation))
         })
     }
 
     fn rollback(&self, version: u64) -> BoxFuture<'_, Result<Value, AdminError>> {
         Box::pin(async move {
             let snapshot = self.0.rollback(version).await.map_err(answer)?;
-            Ok(json!({"version": snapshot.version(), "pinned": true, "of": version}))
+            Ok(to_json(RollbackBody::new(snapshot.version(), version)))
         })
     }
 
     fn unpin(&self) -> BoxFuture<'_, Result<Value, AdminError>> {
         Box::pin(async move {
             self.0.unpin().await.map_err(answer)?;
-            Ok(json!({"version": self.0.store().version(), "pinned": false}))
+            Ok(to_json(UnpinBody::new(self.0.store().version())))
         })
     }
 }
 
 /// The diff's body: each changed path with its values before and after, unless redacted.
-fn diff_body<T>(
+fn diff_body<'a, T>(
     from: u64,
     to: u64,
-    changes: &Changes,
+    changes: &'a Changes,
     before: &Snapshot<T>,
     after: &Snapshot<T>,
-) -> Value {
+) -> DiffBody<'a> {
     let policy = after.redaction();
-    let entry = |key: &String, with_before: bool, with_after: bool| {
+    let entry = |key: &'a String, with_before: bool, with_after: bool| {
         if policy.is_redacted(key) || before.redaction().is_redacted(key) {
-            return json!({"key": key, "redacted": true});
+            return DiffEntry::redacted(key);
         }
         // Both policies apply (they differ only across a rebuilt reloader); the value is
         // looked at where it sits, so a `value` beside a secret `name` stays hidden.
@@ -157,23 +167,32 @@ fn diff_body<T>(
                 .unwrap_or(Value::Null);
             before.redaction().redact_at(key, &value)
         };
-        let mut entry = json!({"key": key});
-        if with_before {
-            entry["before"] = shown(before);
-        }
-        if with_after {
-            entry["after"] = shown(after);
-        }
-        entry
+        DiffEntry::shown(
+            key,
+            with_before.then(|| shown(before)),
+            with_after.then(|| shown(after)),
+        )
     };
-    json!({
-        "from": from,
-        "to": to,
-        "added": changes.added.iter().map(|k| entry(k, false, true)).collect::<Vec<_>>(),
-        "removed": changes.removed.iter().map(|k| entry(k, true, false)).collect::<Vec<_>>(),
-        "changed": changes.changed.iter().map(|k| entry(k, true, true)).collect::<Vec<_>>(),
-        "omitted": changes.omitted,
-    })
+    DiffBody {
+        added: changes
+            .added
+            .iter()
+            .map(|k| entry(k, false, true))
+            .collect(),
+        changed: changes
+            .changed
+            .iter()
+            .map(|k| entry(k, true, true))
+            .collect(),
+        from,
+        omitted: changes.omitted,
+        removed: changes
+            .removed
+            .iter()
+            .map(|k| entry(k, true, false))
+            .collect(),
+        to,
+    }
 }
 
 /// The answer for a reloader error: 404 for a version not kept, 503 once it has stopped.

@@ -8,11 +8,14 @@ use axum::Json;
 use futures_util::future::BoxFuture;
 use serde_json::{json, Value};
 
+use crate::body::ErrorBody;
+
 /// What the admin router needs from a running reloader, type-erased.
 ///
-/// hotconf's reloader implements it; tests implement it with a fake. Every value it returns is
-/// sent as is, so an implementation returns only redacted values (guarantee G12 in
-/// `docs/concepts.md`).
+/// hotconf's reloader implements it; tests implement it with a fake. It answers in JSON, so the
+/// router needs neither the config type nor hotconf's reloader: the [`body`](crate::body)
+/// module holds the types each answer is built from. Every value it returns is sent as is, so
+/// an implementation returns only redacted values (guarantee G12 in `docs/concepts.md`).
 pub trait View: Send + Sync + 'static {
     /// The applied version, its origin, pin state and sources: the body of `GET /config/version`.
     fn version(&self) -> Value;
@@ -59,6 +62,7 @@ impl Readiness {
         }
     }
 
+    /// The body of `GET /readyz`: `ready` and the detail's fields, keys sorted.
     pub(crate) fn body(&self) -> Value {
         let mut body = serde_json::Map::new();
         body.insert("ready".into(), Value::Bool(self.ready));
@@ -79,7 +83,20 @@ impl Readiness {
     }
 }
 
-/// An error answer: a 4xx or 5xx status and a message, sent as `{"error":"message"}`.
+/// `200` with the body when ready, `503` with it otherwise.
+impl IntoResponse for Readiness {
+    fn into_response(self) -> Response {
+        let status = if self.ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        (status, Json(self.body())).into_response()
+    }
+}
+
+/// An error answer: a 4xx or 5xx status and a message, sent as an [`ErrorBody`]
+/// (`{"error":"message"}`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminError {
     status: StatusCode,
@@ -146,12 +163,59 @@ impl std::error::Error for AdminError {}
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
+        let body = ErrorBody {
+            error: self.message,
+        };
+        let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_status_is_always_an_error() {
+        assert_eq!(AdminError::new(StatusCode::OK, "x").status(), 500);
+        assert_eq!(AdminError::not_found("x").status(), 404);
+    }
+
+    #[test]
+    fn readiness_body_merges_detail() {
+        let body = Readiness {
+            ready: false,
+            detail: json!({"reason": "waiting", "ready": true}),
+        };
+        assert_eq!(body.body(), json!({"ready": false, "reason": "waiting"}));
+        let body = Readiness {
+            ready: true,
+            detail: json!(3),
+        };
+        assert_eq!(body.body(), json!({"ready": true, "detail": 3}));
+        assert_eq!(Readiness::ready().body(), json!({"ready": true}));
+    }
+
+    #[test]
+    fn readiness_keys_are_sent_sorted() {
+        let body = Readiness {
+            ready: true,
+            detail: json!({"version": 2, "origin": {"kind": "disk"}, "warning": "w"}),
+        };
+        assert_eq!(
+            body.body().to_string(),
+            r#"{"origin":{"kind":"disk"},"ready":true,"version":2,"warning":"w"}"#
+        );
+        assert_eq!(
+            Readiness::not_ready("waiting for the first valid config")
+                .body()
+                .to_string(),
+            r#"{"ready":false,"reason":"waiting for the first valid config"}"#
+        );
     }
 }

@@ -5,12 +5,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use axum::extract::Request;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use hotconf::{Error, ErrorKind, Reloader, Result};
-use hotconf_admin::{Admin, RunningServer, Server};
-use serde_json::{json, Value};
+use hotconf_admin::body::HealthBody;
+use hotconf_admin::{Admin, AdminError, Readiness, RunningServer, Server};
+use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
@@ -132,20 +132,13 @@ impl AdminServer {
     }
 }
 
-/// Before the first config: alive, not ready, and nothing else yet.
+/// Before the first config: alive, not ready, and nothing else yet, in the admin API's bodies.
 fn waiting(path: &str) -> Response {
+    const WAITING: &str = "waiting for the first valid config";
     match path {
-        "/healthz" => Json(json!({"status": "alive"})).into_response(),
-        "/readyz" => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"ready": false, "reason": "waiting for the first valid config"})),
-        )
-            .into_response(),
-        _ => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"error": "waiting for the first valid config"})),
-        )
-            .into_response(),
+        "/healthz" => Json(HealthBody::ALIVE).into_response(),
+        "/readyz" => Readiness::not_ready(WAITING).into_response(),
+        _ => AdminError::unavailable(WAITING).into_response(),
     }
 }
 

@@ -5,12 +5,13 @@ use std::process::{ExitCode, ExitStatus};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use serde_json::{json, Value};
 
+use crate::exit::{self, Exit};
 use crate::sidecar::child::Child;
 use crate::sidecar::child_env;
-use crate::sidecar::command::{exit_code, parse_signal, status_fields};
-use crate::sidecar::events::{millis, EventLog};
+use crate::sidecar::command::parse_signal;
+use crate::sidecar::event::{Command, Ended, SidecarEvent};
+use crate::sidecar::log::EventLog;
 use crate::sidecar::signals::Signals;
 use crate::sidecar::{Sidecar, SidecarArgs};
 
@@ -64,39 +65,41 @@ fn start(
 ) -> Result<Child, ExitCode> {
     match Child::spawn(&args.command, env) {
         Ok(child) => {
-            log.emit(
-                "command",
-                json!({"action": "start", "version": version, "pid": child.pid()}),
-            );
+            log.emit(Command::Start {
+                error: None,
+                pid: Some(child.pid()),
+                version,
+            });
             Ok(child)
         }
         Err(error) => {
-            log.emit(
-                "command",
-                json!({"action": "start", "version": version, "error": error.to_string()}),
-            );
+            log.emit(Command::Start {
+                error: Some(error.to_string()),
+                pid: None,
+                version,
+            });
             eprintln!(
                 "hotconf: cannot start {} (hotconf's own launch step failed): {error}",
                 args.command[0]
             );
-            Err(ExitCode::from(match error.kind() {
-                std::io::ErrorKind::NotFound => 127,
-                std::io::ErrorKind::PermissionDenied => 126,
-                _ => 1,
-            }))
+            Err(match error.kind() {
+                std::io::ErrorKind::NotFound => Exit::CommandNotFound,
+                std::io::ErrorKind::PermissionDenied => Exit::CannotExecute,
+                _ => Exit::Failed,
+            }
+            .into())
         }
     }
 }
 
-/// How the program ended (`exit`) or was stopped (`restart`), as a `command` event's fields.
-fn end_fields(action: &str, child: &Child, status: &std::io::Result<ExitStatus>) -> Value {
-    let mut fields = match status {
-        Ok(status) => status_fields(action, *status),
-        Err(error) => json!({"action": action, "error": error.to_string()}),
-    };
-    fields["pid"] = json!(child.pid());
-    fields["duration_ms"] = json!(millis(child.uptime()));
-    fields
+/// How the program ended (`exit`), or was stopped to start again for `restarting` (`restart`).
+fn end(child: &Child, status: &std::io::Result<ExitStatus>, restarting: Option<u64>) -> Command {
+    Command::ended(
+        child.pid(),
+        child.uptime(),
+        Ended::waited(status),
+        restarting,
+    )
 }
 
 /// The child's environment from `env`, rendered for `version`, without the names the config
@@ -104,15 +107,18 @@ fn end_fields(action: &str, child: &Child, status: &std::io::Result<ExitStatus>)
 fn child_env(env: &[(String, String)], version: u64, log: &mut EventLog) -> Vec<(String, String)> {
     let (allowed, denied) = child_env::allowed(env);
     if !denied.is_empty() {
-        log.emit("env_denied", json!({"version": version, "names": denied}));
+        log.emit(SidecarEvent::EnvDenied {
+            names: denied,
+            version,
+        });
     }
     allowed
 }
 
 /// Logs how the program ended and gives its status as an exit code.
 fn ended(child: &Child, status: std::io::Result<ExitStatus>, log: &mut EventLog) -> ExitCode {
-    log.emit("command", end_fields("exit", child, &status));
-    ExitCode::from(status.map_or(1, exit_code))
+    log.emit(end(child, &status, None));
+    ExitCode::from(status.map_or(Exit::Failed as u8, exit::child))
 }
 
 /// A signal to hotconf: SIGINT and SIGTERM stop the program, and hotconf ends with its status.
@@ -151,7 +157,7 @@ pub(crate) async fn exec(args: ExecArgs) -> ExitCode {
         Ok(signals) => signals,
         Err(error) => {
             eprintln!("hotconf: cannot listen for signals: {error}");
-            return ExitCode::from(2);
+            return Exit::Usage.into();
         }
     };
     sidecar.follow(builder);
@@ -167,7 +173,7 @@ pub(crate) async fn exec(args: ExecArgs) -> ExitCode {
                 }
                 // No program yet: only a stop signal means anything.
                 signal = signals.recv() => if matches!(signal, Signal::SIGINT | Signal::SIGTERM) {
-                    return ExitCode::SUCCESS;
+                    return Exit::Success.into();
                 },
             }
         }
@@ -176,11 +182,11 @@ pub(crate) async fn exec(args: ExecArgs) -> ExitCode {
         Ok(change) if change.complete => change,
         Ok(_) => {
             eprintln!("hotconf: the first config's outputs could not be written");
-            return ExitCode::from(1);
+            return Exit::Failed.into();
         }
         Err(error) => {
             eprintln!("hotconf: {error}");
-            return ExitCode::from(1);
+            return Exit::Failed.into();
         }
     };
     // Without env or templates, every applied change is one the program must see.
@@ -198,7 +204,7 @@ pub(crate) async fn exec(args: ExecArgs) -> ExitCode {
                     Err(error) => {
                         eprintln!("hotconf: {error}");
                         forward(Signal::SIGTERM, &mut child, args.kill_timeout, sidecar.log()).await;
-                        return ExitCode::from(1);
+                        return Exit::Failed.into();
                     }
                 };
                 let new_env = child_env(&change.rendered.env, change.version, sidecar.log());
@@ -227,9 +233,7 @@ pub(crate) async fn exec(args: ExecArgs) -> ExitCode {
                 match args.on_change {
                     OnChange::Restart => {
                         let status = child.stop(Signal::SIGTERM, args.kill_timeout).await;
-                        let mut fields = end_fields("restart", &child, &status);
-                        fields["version"] = json!(change.version);
-                        sidecar.log().emit("command", fields);
+                        sidecar.log().emit(end(&child, &status, Some(change.version)));
                         env = new_env;
                         child = match start(&args, &env, change.version, sidecar.log()) {
                             Ok(child) => child,
@@ -237,11 +241,14 @@ pub(crate) async fn exec(args: ExecArgs) -> ExitCode {
                         };
                     }
                     OnChange::Signal(signal) => {
-                        let mut fields = json!({"action": "signal", "signal": signal.as_str(), "version": change.version, "pid": child.pid()});
-                        if let Err(error) = child.signal(signal) {
-                            fields["error"] = json!(error.to_string());
-                        }
-                        sidecar.log().emit("command", fields);
+                        let sent = child.signal(signal);
+                        sidecar.log().emit(Command::Signal {
+                            duration_ms: None,
+                            error: sent.err().map(|error| error.to_string()),
+                            pid: Some(child.pid()),
+                            signal: signal.as_str(),
+                            version: change.version,
+                        });
                     }
                 }
             }

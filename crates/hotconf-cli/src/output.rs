@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use hotconf::{Event, Explanation};
+use hotconf::Event;
 use serde_json::{Map, Value};
 
 /// How events are printed.
@@ -134,42 +134,7 @@ impl Printer {
 
 /// Escapes control characters (C0, DEL, C1) and the bidirectional overrides that reorder what
 /// a terminal shows, as `\u{..}`.
-/// An explanation for a reader: the value in force and its layer, then every layer, highest
-/// first. Values the redaction policy covers print as `***`.
-pub(crate) fn explanation(e: &Explanation) -> String {
-    let shown = |value: &Option<Value>| match value {
-        _ if e.redacted => "***".to_owned(),
-        Some(value) => value.to_string(),
-        None => "(absent)".to_owned(),
-    };
-    let mut lines = vec![match &e.layer {
-        Some(layer) if e.found => format!("{} = {}  (from {layer})", e.key, shown(&e.value)),
-        _ => format!("{} is not set in any layer", e.key),
-    }];
-    if !e.overridden.is_empty() {
-        lines.push(format!("  overrides: {}", e.overridden.join(", ")));
-    }
-    if let Some(from) = &e.fell_back_from {
-        lines.push(format!(
-            "  fell back from: {from} (the key was deleted there)"
-        ));
-    }
-    if let Some(note) = &e.note {
-        lines.push(format!("  note: {note}"));
-    }
-    for layer in e.layers.iter().rev() {
-        let value = if layer.holds {
-            shown(&layer.value)
-        } else {
-            "(not set)".to_owned()
-        };
-        lines.push(format!("  {:<16} {value}   {}", layer.layer, layer.source));
-    }
-    let lines: Vec<String> = lines.iter().map(|l| escape_controls(l)).collect();
-    lines.join("\n")
-}
-
-fn escape_controls(text: &str) -> String {
+pub(crate) fn escape_controls(text: &str) -> String {
     let hostile =
         |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
     if !text.chars().any(hostile) {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::exit::Exit;
 use crate::sidecar::command::{self, Action, Target};
 use crate::sidecar::format::{self, Format};
 use crate::sidecar::signals::Signals;
@@ -52,7 +53,7 @@ pub(crate) struct RenderArgs {
 
 fn usage(message: &str) -> ExitCode {
     eprintln!("hotconf: {message}");
-    ExitCode::from(2)
+    Exit::Usage.into()
 }
 
 pub(crate) async fn render(args: RenderArgs) -> ExitCode {
@@ -94,21 +95,21 @@ pub(crate) async fn render(args: RenderArgs) -> ExitCode {
     if args.once {
         let change = tokio::select! {
             change = sidecar.first(builder, args.timeout) => change,
-            _ = stop.recv() => return ExitCode::from(1),
+            _ = stop.recv() => return Exit::Failed.into(),
         };
         return match change {
             Err(error) => {
                 eprintln!("hotconf: {error}");
-                ExitCode::from(1)
+                Exit::Failed.into()
             }
-            Ok(change) if !change.complete => ExitCode::from(1),
+            Ok(change) if !change.complete => Exit::Failed.into(),
             Ok(change) => match &action {
                 Some(action) => {
                     let ok =
                         command::run(action, change.version, &change.changed, sidecar.log()).await;
-                    ExitCode::from(if ok { 0 } else { 1 })
+                    if ok { Exit::Success } else { Exit::Failed }.into()
                 }
-                None => ExitCode::SUCCESS,
+                None => Exit::Success.into(),
             },
         };
     }
@@ -117,13 +118,13 @@ pub(crate) async fn render(args: RenderArgs) -> ExitCode {
     loop {
         let change = tokio::select! {
             change = sidecar.next_change() => change,
-            _ = stop.recv() => return ExitCode::SUCCESS,
+            _ = stop.recv() => return Exit::Success.into(),
         };
         let change = match change {
             Ok(change) => change,
             Err(error) => {
                 eprintln!("hotconf: {error}");
-                return ExitCode::from(1);
+                return Exit::Failed.into();
             }
         };
         let Some(action) = action.as_ref().filter(|_| !change.changed.is_empty()) else {
@@ -135,7 +136,7 @@ pub(crate) async fn render(args: RenderArgs) -> ExitCode {
         };
         tokio::select! {
             _ = act => {}
-            _ = stop.recv() => return ExitCode::SUCCESS,
+            _ = stop.recv() => return Exit::Success.into(),
         }
     }
 }

@@ -2,14 +2,14 @@
 //! process named by `--pid` or `--pidfile`.
 
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
-use serde_json::{json, Value};
 
-use super::events::{millis, EventLog};
+use super::event::{millis, Command, Ended};
+use super::log::EventLog;
 
 /// The action after each written change.
 #[derive(Debug, Clone)]
@@ -50,17 +50,33 @@ pub(crate) async fn run(
     log: &mut EventLog,
 ) -> bool {
     let started = Instant::now();
-    let (ok, mut fields) = match action {
-        Action::Exec { command, timeout } => exec(command, *timeout, version, changed).await,
-        Action::Signal { signal, target } => send(*signal, target),
+    let (ok, event) = match action {
+        Action::Exec { command, timeout } => {
+            let (ended, timed_out) = exec(command, *timeout, version, changed).await;
+            let ok = ended.success();
+            (
+                ok,
+                Command::exec(ended, timed_out, started.elapsed(), version),
+            )
+        }
+        Action::Signal { signal, target } => {
+            let sent = send(*signal, target);
+            let event = Command::Signal {
+                duration_ms: Some(millis(started.elapsed())),
+                error: sent.as_ref().err().cloned(),
+                pid: sent.as_ref().ok().copied(),
+                signal: signal.as_str(),
+                version,
+            };
+            (sent.is_ok(), event)
+        }
     };
-    fields["version"] = json!(version);
-    fields["duration_ms"] = json!(millis(started.elapsed()));
-    log.emit("command", fields);
+    log.emit(event);
     ok
 }
 
-async fn exec(command: &str, timeout: Duration, version: u64, changed: &[String]) -> (bool, Value) {
+/// Runs `sh -c command`: how it ended, and whether it was killed for running past `timeout`.
+async fn exec(command: &str, timeout: Duration, version: u64, changed: &[String]) -> (Ended, bool) {
     let spawned = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(command)
@@ -72,50 +88,33 @@ async fn exec(command: &str, timeout: Duration, version: u64, changed: &[String]
         .spawn();
     let mut child = match spawned {
         Ok(child) => child,
-        Err(error) => {
-            return (
-                false,
-                json!({"action": "exec", "error": format!("cannot start sh: {error}")}),
-            )
-        }
+        Err(error) => return (Ended::Error(format!("cannot start sh: {error}")), false),
     };
     let pid = child.id().map(|id| id as i32);
     match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(Ok(status)) => (status.success(), status_fields("exec", status)),
-        Ok(Err(error)) => (false, json!({"action": "exec", "error": error.to_string()})),
+        Ok(Ok(status)) => (Ended::of(status), false),
+        Ok(Err(error)) => (Ended::Error(error.to_string()), false),
         Err(_) => {
             if let Some(pid) = pid {
                 let _ = signal::killpg(Pid::from_raw(pid), Signal::SIGKILL);
             }
             let _ = child.wait().await;
-            (
-                false,
-                json!({"action": "exec", "timed_out": true, "signal": "SIGKILL"}),
-            )
+            (Ended::Signal(Signal::SIGKILL.as_str().to_owned()), true)
         }
     }
 }
 
-fn send(signal: Signal, target: &Target) -> (bool, Value) {
+/// Sends `signal` to the target: the pid signalled, or why not.
+fn send(signal: Signal, target: &Target) -> Result<i32, String> {
     let pid = match target {
         Target::Pid(pid) => Ok(*pid),
         Target::Pidfile(path) => read_pidfile(path),
     };
-    let result = pid.and_then(|pid| {
+    pid.and_then(|pid| {
         signal::kill(Pid::from_raw(pid), signal)
             .map(|()| pid)
             .map_err(|e| format!("cannot signal process {pid}: {e}"))
-    });
-    match result {
-        Ok(pid) => (
-            true,
-            json!({"action": "signal", "signal": signal.as_str(), "pid": pid}),
-        ),
-        Err(error) => (
-            false,
-            json!({"action": "signal", "signal": signal.as_str(), "error": error}),
-        ),
-    }
+    })
 }
 
 /// `--pid N`: a single process other than init. `kill(2)` reads 0 as hotconf's own process
@@ -137,32 +136,6 @@ fn read_pidfile(path: &Path) -> Result<i32, String> {
     let fail = |what: &str| format!("pidfile {}: {what}", path.display());
     let text = crate::small_file::read(path, 64).map_err(|what| fail(&what))?;
     parse_pid(&text).map_err(|_| fail("does not hold a process id above 1"))
-}
-
-/// `exit_code` (or `signal`) of a finished process, under `action`.
-pub(crate) fn status_fields(action: &str, status: ExitStatus) -> Value {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => json!({"action": action, "exit_code": code}),
-        (None, Some(signal)) => json!({"action": action, "signal": signal_name(signal)}),
-        (None, None) => json!({"action": action}),
-    }
-}
-
-fn signal_name(number: i32) -> String {
-    Signal::try_from(number)
-        .map(|s| s.as_str().to_owned())
-        .unwrap_or_else(|_| number.to_string())
-}
-
-/// The exit code a shell gives for `status`: the code, or 128 + the signal.
-pub(crate) fn exit_code(status: ExitStatus) -> u8 {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => (code & 0xff) as u8,
-        (None, Some(signal)) => (128 + signal).clamp(0, 255) as u8,
-        (None, None) => 1,
-    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,7 @@
 //! A warning, once per output, when an output that shows a secret is readable beyond its owner.
 
-use serde_json::json;
-
-use super::events::EventLog;
+use super::event::SidecarEvent;
+use super::log::EventLog;
 use super::renderer::{Rendered, Renderer};
 
 /// Permission bits that let a group or other users at a file.
@@ -47,15 +46,12 @@ impl Exposure {
                 continue;
             }
             self.warned[index] = true;
-            log.emit(
-                "output_mode_warning",
-                json!({
-                    "version": rendered.version,
-                    "output": output.path.display().to_string(),
-                    "mode": format!("{mode:04o}"),
-                    "warning": "shows values the redaction policy covers to other users: use --mode 0600",
-                }),
-            );
+            log.emit(SidecarEvent::OutputModeWarning {
+                mode: format!("{mode:04o}"),
+                output: output.path.display().to_string(),
+                version: rendered.version,
+                warning: "shows values the redaction policy covers to other users: use --mode 0600",
+            });
         }
     }
 }

@@ -19,6 +19,8 @@ use nix::sys::signal::Signal;
 use nix::unistd::{execvp, getppid};
 use tokio::signal::unix::{signal, SignalKind};
 
+use crate::exit::Exit;
+
 /// The hidden subcommand's name.
 pub(crate) const SUBCOMMAND: &str = "__launch";
 
@@ -46,7 +48,7 @@ pub(crate) fn arguments(command: &[String]) -> Vec<String> {
 }
 
 /// Sets the death signal and becomes the program; returns only when that fails, with the
-/// shell's exit codes (127 not found, 126 not executable).
+/// shell's exit codes ([`Exit::CommandNotFound`], [`Exit::CannotExecute`]).
 pub(crate) async fn launch(args: LaunchArgs) -> ExitCode {
     // Rust's runtime starts every program with SIGPIPE ignored, and an ignored signal stays
     // ignored across exec; a caught one goes back to its default. Catching it here gives the
@@ -54,11 +56,11 @@ pub(crate) async fn launch(args: LaunchArgs) -> ExitCode {
     let _pipe = signal(SignalKind::pipe());
     if let Err(error) = prctl::set_pdeathsig(Signal::SIGKILL) {
         eprintln!("hotconf: cannot set the parent-death signal: {error}");
-        return ExitCode::from(1);
+        return Exit::Failed.into();
     }
     if getppid().as_raw() != args.parent {
         // hotconf is gone already: its death signal came before it was asked for.
-        return ExitCode::from(1);
+        return Exit::Failed.into();
     }
     let program = &args.command[0];
     let argv: Result<Vec<CString>, _> = args.command.iter().cloned().map(CString::new).collect();
@@ -70,9 +72,10 @@ pub(crate) async fn launch(args: LaunchArgs) -> ExitCode {
         "hotconf: cannot start {program}: {}",
         std::io::Error::from(error)
     );
-    ExitCode::from(match error {
-        Errno::ENOENT => 127,
-        Errno::EACCES | Errno::EPERM => 126,
-        _ => 1,
-    })
+    match error {
+        Errno::ENOENT => Exit::CommandNotFound,
+        Errno::EACCES | Errno::EPERM => Exit::CannotExecute,
+        _ => Exit::Failed,
+    }
+    .into()
 }

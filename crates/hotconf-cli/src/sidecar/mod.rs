@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hotconf::{Event, Reloader, ReloaderBuilder, Startup};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
@@ -17,15 +17,18 @@ pub(crate) mod atomic;
 pub(crate) mod child;
 pub(crate) mod child_env;
 pub(crate) mod command;
-pub(crate) mod events;
+pub(crate) mod event;
 pub(crate) mod exposure;
 pub(crate) mod format;
 pub(crate) mod launch;
+pub(crate) mod log;
 pub(crate) mod renderer;
 pub(crate) mod signals;
 
-use events::EventLog;
+use crate::exit::Exit;
+use event::SidecarEvent;
 use exposure::Exposure;
+use log::EventLog;
 use renderer::{Rendered, Renderer};
 
 /// Renders not yet written are kept for at most this many versions.
@@ -147,7 +150,7 @@ pub(crate) struct Sidecar {
 
 impl Sidecar {
     /// The sidecar and the reloader to start: sources, `--schema`, then rendering as the last
-    /// validation. Bad arguments are exit code 2.
+    /// validation. Bad arguments are [`Exit::Usage`].
     pub(crate) fn new(
         args: &SidecarArgs,
         config_out: Option<(PathBuf, format::Format)>,
@@ -180,7 +183,7 @@ impl Sidecar {
         });
         let log = EventLog::open(args.events.as_deref()).map_err(|e| {
             eprintln!("hotconf: cannot open the events file: {e}");
-            ExitCode::from(2)
+            ExitCode::from(Exit::Usage)
         })?;
         let exposure = Exposure::new(renderer.outputs().len());
         let sidecar = Sidecar {
@@ -264,7 +267,7 @@ impl Sidecar {
                             }
                         }
                         Err(broadcast::error::RecvError::Lagged(missed)) => {
-                            self.log.emit("lagged", json!({"missed": missed}));
+                            self.log.emit(SidecarEvent::Lagged { missed });
                             match &self.reloader {
                                 Some(reloader) => reloader.store().version(),
                                 None => continue,
@@ -309,22 +312,20 @@ impl Sidecar {
                 Ok(false) => unchanged.push(name),
                 Err(error) => {
                     complete = false;
-                    self.log.emit(
-                        "output_error",
-                        json!({"version": rendered.version, "output": name, "error": error.to_string()}),
-                    );
+                    self.log.emit(SidecarEvent::OutputError {
+                        error: error.to_string(),
+                        output: Some(name),
+                        version: rendered.version,
+                    });
                 }
             }
         }
-        self.log.emit(
-            "rendered",
-            json!({
-                "version": rendered.version,
-                "changed": changed,
-                "unchanged": unchanged,
-                "duration_us": started.elapsed().as_micros() as u64,
-            }),
-        );
+        self.log.emit(SidecarEvent::Rendered {
+            changed: changed.clone(),
+            duration_us: started.elapsed().as_micros() as u64,
+            unchanged,
+            version: rendered.version,
+        });
         self.exposure
             .check(&self.renderer, &rendered, self.mode, &mut self.log);
         Some(Change {
@@ -351,10 +352,11 @@ impl Sidecar {
         match self.renderer.render(&snapshot) {
             Ok(rendered) => Some(Arc::new(rendered)),
             Err(error) => {
-                self.log.emit(
-                    "output_error",
-                    json!({"version": snapshot.version(), "error": error.to_string()}),
-                );
+                self.log.emit(SidecarEvent::OutputError {
+                    error: error.to_string(),
+                    output: None,
+                    version: snapshot.version(),
+                });
                 None
             }
         }

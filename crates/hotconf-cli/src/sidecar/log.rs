@@ -1,5 +1,5 @@
-//! The sidecar's JSON lines: the reloader's events (`applied`, `rejected`, `source_error`, …)
-//! and the sidecar's own (`rendered`, `output_error`, `command`), on stderr or in a file.
+//! Where the sidecar's JSON lines go: the reloader's events (`applied`, `rejected`,
+//! `source_error`, …) and the sidecar's own ([`SidecarEvent`]), on stderr or in a file.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
@@ -9,7 +9,8 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use hotconf::Event;
-use serde_json::Value;
+
+use super::event::SidecarEvent;
 
 /// Lines waiting for the writer thread; past this many, new ones are dropped and counted.
 const QUEUED: usize = 1024;
@@ -57,8 +58,7 @@ impl EventLog {
                 for line in queued {
                     let count = counted.swap(0, Ordering::Relaxed);
                     if count > 0 {
-                        let fields = serde_json::json!({ "count": count });
-                        write_line(&mut out, &named("events_dropped", fields));
+                        write_line(&mut out, &line_of(&SidecarEvent::EventsDropped { count }));
                     }
                     write_line(&mut out, &line);
                 }
@@ -76,12 +76,12 @@ impl EventLog {
     /// A reloader event, as `hotconf watch` prints it but without the config: no values in
     /// the sidecar's log.
     pub(crate) fn event(&mut self, event: &Event) {
-        self.line(serde_json::to_string(event).unwrap_or_default());
+        self.line(line_of(event));
     }
 
-    /// A sidecar event: `{"event": name, ...fields}`, `event` first as in `hotconf watch`.
-    pub(crate) fn emit(&mut self, name: &str, fields: Value) {
-        self.line(named(name, fields));
+    /// A sidecar event, `event` first as in `hotconf watch`.
+    pub(crate) fn emit(&mut self, event: impl Into<SidecarEvent>) {
+        self.line(line_of(&event.into()));
     }
 
     fn line(&mut self, line: String) {
@@ -101,24 +101,13 @@ impl Drop for EventLog {
     }
 }
 
-/// `{"event": name, ...fields}`, `event` first.
-fn named(name: &str, fields: Value) -> String {
-    let name = Value::from(name);
-    match fields {
-        Value::Object(fields) if !fields.is_empty() => {
-            let fields = Value::Object(fields).to_string();
-            format!("{{\"event\":{name},{}", &fields[1..])
-        }
-        _ => format!("{{\"event\":{name}}}"),
-    }
+/// An event's line. The events hold only strings, numbers and string-keyed maps, which always
+/// serialize.
+fn line_of(event: &impl serde::Serialize) -> String {
+    serde_json::to_string(event).unwrap_or_default()
 }
 
 /// A log that cannot be written must not stop the sidecar: the outputs still matter.
 fn write_line(out: &mut Box<dyn Write + Send>, line: &str) {
     let _ = writeln!(out, "{line}").and_then(|()| out.flush());
-}
-
-/// Milliseconds with microsecond precision, for `duration_ms` fields.
-pub(crate) fn millis(duration: Duration) -> f64 {
-    (duration.as_micros() as f64) / 1000.0
 }
