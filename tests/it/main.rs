@@ -22,6 +22,7 @@ mod g9_startup;
 mod layer_identity;
 mod merge_semantics;
 mod restart_required;
+mod secret_layers;
 mod status;
 
 use hotconf::{Event, Format, MemoryHandle, MemoryProvider, Reloader, ReloaderBuilder};

@@ -782,3 +782,29 @@ fn watch_json_lines_are_unchanged_byte_for_byte() {
         &text,
     );
 }
+
+/// `?secret=true` on a URI makes a secret layer: `hotconf watch` prints its values as `***`,
+/// whatever their keys are called, and the other layers' values as they are.
+#[test]
+fn a_secret_layer_by_uri_is_redacted_in_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.json"), r#"{"db": {"port": 5432}}"#).unwrap();
+    std::fs::write(
+        dir.path().join("creds.json"),
+        r#"{"db": {"host": "db-7.internal"}}"#,
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_hotconf"))
+        .args(["watch", "--once", "app.json", "file:creds.json?secret=true"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(!text.contains("db-7"), "{text}");
+    let line: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        line["config"]["db"],
+        serde_json::json!({"host": "***", "port": 5432})
+    );
+}

@@ -2,7 +2,8 @@
 //! atomically and readable by its owner only, so that a service can start when its sources
 //! cannot be reached.
 //!
-//! The file holds the whole merged config, secrets included: it is written with mode 0600 and
+//! The file holds the whole merged config, secrets included (but for what secret layers supply,
+//! unless the application keeps those too): it is written with mode 0600 and
 //! read back only when it is a regular file (not a link), owned by this process's user, with
 //! mode 0600. The temporary file beside it is created exclusively under an unpredictable name,
 //! so a link planted there is never followed nor renamed into place.
@@ -32,8 +33,21 @@ pub(crate) struct Saved {
 
 /// Writes `snapshot` to `path`: a new temporary file beside it (mode 0600), flushed to disk,
 /// then renamed over `path`, so a reader sees the old file or the new one, never a torn one.
-pub(crate) fn write<T>(path: &Path, snapshot: &Snapshot<T>) -> std::io::Result<()> {
-    let config = snapshot.try_merged().map_err(std::io::Error::other)?;
+/// What secret layers supply is left out unless `keep_secrets`.
+pub(crate) fn write<T>(
+    path: &Path,
+    snapshot: &Snapshot<T>,
+    keep_secrets: bool,
+) -> std::io::Result<()> {
+    let merged = snapshot.try_merged().map_err(std::io::Error::other)?;
+    let redaction = snapshot.redaction();
+    let kept;
+    let config = if keep_secrets || !redaction.has_secret_layers() {
+        merged
+    } else {
+        kept = redaction.without_secret_layers(merged);
+        &kept
+    };
     let revisions: Map<String, Value> = snapshot
         .revisions()
         .iter()
@@ -210,6 +224,7 @@ pub(crate) type Latest<T> = watch::Sender<Option<Arc<Snapshot<T>>>>;
 pub(crate) fn spawn_writer<T: Send + Sync + 'static>(
     path: PathBuf,
     stats: Arc<Publisher<Stats>>,
+    keep_secrets: bool,
 ) -> (Latest<T>, tokio::task::JoinHandle<()>) {
     let (sender, mut latest) = watch::channel(None::<Arc<Snapshot<T>>>);
     let task = tokio::spawn(async move {
@@ -219,7 +234,8 @@ pub(crate) fn spawn_writer<T: Send + Sync + 'static>(
             };
             let path = path.clone();
             let written =
-                tokio::task::spawn_blocking(move || (write(&path, &snapshot), path)).await;
+                tokio::task::spawn_blocking(move || (write(&path, &snapshot, keep_secrets), path))
+                    .await;
             match written {
                 Ok((Ok(()), _)) => stats.send_modify(|s| s.snapshots_written += 1),
                 Ok((Err(error), path)) => {

@@ -16,6 +16,8 @@ pub(crate) struct LayerView {
     pub(crate) layer: Arc<str>,
     pub(crate) source: Arc<str>,
     pub(crate) tree: Option<Arc<Tree>>,
+    /// Every value it supplies is redacted.
+    pub(crate) secret: bool,
 }
 
 /// Where the value of a key comes from, from [`Snapshot::explain`](crate::Snapshot::explain)

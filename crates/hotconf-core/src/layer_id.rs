@@ -23,11 +23,16 @@ struct Parts {
     position: usize,
     label: Arc<str>,
     name: Arc<str>,
+    secret: bool,
 }
 
 impl LayerId {
-    /// The ids of layers given as `(layer name, source name)`, in layer order.
-    pub(crate) fn for_layers(layers: &[(String, String)]) -> Vec<LayerId> {
+    /// The ids of layers given as `(layer name, source name)`, in layer order; `secret(i)`
+    /// says whether layer `i` is a secret layer.
+    pub(crate) fn for_layers(
+        layers: &[(String, String)],
+        secret: impl Fn(usize) -> bool,
+    ) -> Vec<LayerId> {
         layers
             .iter()
             .enumerate()
@@ -42,6 +47,7 @@ impl LayerId {
                     position,
                     label: label.as_str().into(),
                     name: name.into(),
+                    secret: secret(position),
                 }))
             })
             .collect()
@@ -60,6 +66,11 @@ impl LayerId {
     /// The printable name, unique among the reloader's layers.
     pub fn name(&self) -> &str {
         &self.0.name
+    }
+
+    /// Whether every value of this layer is a secret (redacted in every output).
+    pub fn is_secret(&self) -> bool {
+        self.0.secret
     }
 
     /// The layer name, shared.
@@ -106,7 +117,7 @@ mod tests {
             .iter()
             .map(|(l, s)| (l.to_string(), s.to_string()))
             .collect();
-        LayerId::for_layers(&owned)
+        LayerId::for_layers(&owned, |i| i == 0)
     }
 
     #[test]
@@ -127,6 +138,7 @@ mod tests {
         );
         assert_eq!(ids[2].position(), 2);
         assert_eq!(ids[2].label(), "overrides");
+        assert!(ids[0].is_secret() && !ids[2].is_secret());
         assert_eq!(ids[1], *"etcd://h:2379/app/");
         assert_eq!(
             serde_json::to_string(&ids[0]).unwrap(),

@@ -32,6 +32,7 @@ pub mod provider;
 mod redaction;
 mod reloader;
 mod revision;
+mod secrecy;
 mod secret;
 mod stats;
 mod status;

@@ -23,6 +23,7 @@ pub use crate::error::HttpStatus;
 pub use crate::follow::{follow, Follow, Retry};
 pub use crate::followed::{FollowedProvider, FollowedSource};
 pub use crate::layer::{Content, Document, Layer};
+pub use crate::secrecy::Secrecy;
 pub use crate::secret::redact_secret;
 pub use crate::target::{KeySpace, Mode, TlsFiles};
 pub use crate::uri::{Query, SourceUri};
@@ -38,15 +39,29 @@ pub struct Metadata {
     pub name: String,
     /// What the provider can do.
     pub capabilities: Capabilities,
+    /// Every value of this source is a secret (a Kubernetes Secret, a Vault path): the
+    /// reloader redacts each value the layer supplies in every output, whatever its key is
+    /// called. An application can override it per layer
+    /// ([`ReloaderBuilder::secret`](crate::ReloaderBuilder::secret), `?secret=true|false`).
+    pub secret: bool,
 }
 
 impl Metadata {
-    /// Metadata with the given name and capabilities.
+    /// Metadata with the given name and capabilities, for a source whose values are not
+    /// secret as such.
     pub fn new(name: impl Into<String>, capabilities: Capabilities) -> Self {
         Metadata {
             name: name.into(),
             capabilities,
+            secret: false,
         }
+    }
+
+    /// This metadata, for a source whose every value is a secret.
+    #[must_use]
+    pub fn secret(mut self) -> Self {
+        self.secret = true;
+        self
     }
 }
 

@@ -107,6 +107,16 @@ impl<T> Snapshot<T> {
             layers,
             redaction,
         } = parts;
+        // The policy shows nothing a secret layer supplies: its shape is that of those layers.
+        let secret: Vec<&Value> = (layers.iter())
+            .filter(|l| l.secret)
+            .filter_map(|l| Some(&**l.tree.as_ref()?.value().ok()?))
+            .collect();
+        let redaction = if secret.is_empty() {
+            redaction
+        } else {
+            Arc::new(redaction.with_secret_layers(secret))
+        };
         Snapshot {
             config,
             version,

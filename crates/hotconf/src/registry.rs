@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use hotconf_core::provider::SourceUri;
+use hotconf_core::provider::{Secrecy, SourceUri};
 use hotconf_core::{Error, ErrorKind, Provider, Result};
 
 /// Builds a provider from a parsed URI of its scheme (see [`register_scheme`]).
@@ -37,7 +37,10 @@ fn custom() -> &'static RwLock<HashMap<String, Arc<ProviderFactory>>> {
 ///
 /// The URI syntax is [`SourceUri`]'s; each backend's `from_uri` documents its parameters, and
 /// an unknown parameter is an error (but for `http(s)://`, which sends the parameters it does
-/// not know to the server). Errors show the URI with its credentials redacted.
+/// not know to the server). Errors show the URI with its credentials redacted. One parameter
+/// belongs to every URI: `?secret=true` makes the layer a secret layer (each value it supplies
+/// redacted everywhere, left out of the last-good file), `?secret=false` an ordinary one (for a
+/// source whose values are secrets by nature).
 ///
 /// ```
 /// let dir = std::env::temp_dir().join(format!("hotconf-doc-{}", std::process::id()));
@@ -47,6 +50,8 @@ fn custom() -> &'static RwLock<HashMap<String, Arc<ProviderFactory>>> {
 ///
 /// let provider = hotconf::provider_from_uri(&format!("file:{}?debounce=5ms", file.display()))?;
 /// assert!(provider.metadata().name.ends_with("app.toml"));
+/// let secret = hotconf::provider_from_uri(&format!("file:{}?secret=true", file.display()))?;
+/// assert!(secret.metadata().secret && !provider.metadata().secret);
 ///
 /// let Err(err) = hotconf::provider_from_uri("ftp://user:hunter2@host/app") else {
 ///     panic!("ftp is no scheme of hotconf's");
@@ -69,6 +74,30 @@ pub fn provider_from_uri(uri: &str) -> Result<Box<dyn Provider>> {
 /// # Errors
 /// As [`provider_from_uri`].
 pub fn provider_from_source(uri: &SourceUri) -> Result<Box<dyn Provider>> {
+    match layer_secrecy(uri) {
+        Some((uri, secret)) => Ok(Box::new(Secrecy::new(provider_for(&uri)?, secret))),
+        None => provider_for(uri),
+    }
+}
+
+/// `?secret=true|false`, the registry's own parameter on every URI (a secret layer, or not:
+/// see `ReloaderBuilder::secret`), and the URI without it. Any other value of `secret` is the
+/// backend's own (Apollo's access key).
+fn layer_secrecy(uri: &SourceUri) -> Option<(SourceUri, bool)> {
+    let given = (uri.secret_params.get("secret").map(|s| s.expose().as_str()))
+        .or_else(|| uri.params.get("secret").map(String::as_str))?;
+    let secret = match given.to_ascii_lowercase().as_str() {
+        "true" => true,
+        "false" => false,
+        _ => return None,
+    };
+    let mut uri = uri.clone();
+    uri.secret_params.remove("secret");
+    uri.params.remove("secret");
+    Some((uri, secret))
+}
+
+fn provider_for(uri: &SourceUri) -> Result<Box<dyn Provider>> {
     if let Some(provider) = built_in(uri) {
         return provider;
     }

@@ -126,6 +126,7 @@ impl SourceState {
         LayerView {
             layer: self.id.shared_label(),
             source: self.id.shared_name(),
+            secret: self.id.is_secret(),
             tree: self.latest().cloned(),
         }
     }
@@ -305,7 +306,9 @@ mod tests {
     }
 
     fn source() -> SourceState {
-        SourceState::new(LayerId::for_layers(&[("app".into(), "memory:app".into())])[0].clone())
+        SourceState::new(
+            LayerId::for_layers(&[("app".into(), "memory:app".into())], |_| false)[0].clone(),
+        )
     }
 
     #[test]

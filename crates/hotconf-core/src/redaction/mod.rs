@@ -12,8 +12,11 @@ use serde_json::{Map, Value};
 use crate::path::{self, PathSegment};
 
 mod glob;
+mod layers;
 mod names;
 mod values;
+
+use layers::SecretShape;
 
 use glob::{Glob, GlobCursor};
 use names::NameRules;
@@ -57,6 +60,8 @@ pub struct Redaction {
     names: NameRules,
     globs: Vec<Glob>,
     by_value: bool,
+    /// What secret layers hold (set per snapshot from its layers).
+    layers: Option<SecretShape>,
 }
 
 impl Default for Redaction {
@@ -65,6 +70,7 @@ impl Default for Redaction {
             names: NameRules::defaults(),
             globs: Vec::new(),
             by_value: true,
+            layers: None,
         }
     }
 }
@@ -98,6 +104,7 @@ impl Redaction {
             names: NameRules::default(),
             globs: Vec::new(),
             by_value: false,
+            layers: None,
         }
     }
 
@@ -146,6 +153,9 @@ impl Redaction {
     /// Whether the key path `path`, or a map or list holding it, matches the policy. One
     /// step per segment.
     pub(crate) fn covers(&self, path: &[PathSegment]) -> bool {
+        if self.layers.as_ref().is_some_and(|l| l.covers(path)) {
+            return true;
+        }
         path.iter()
             .try_fold(self.start(), |cursor, segment| {
                 let next = self.step(&cursor, segment);
@@ -160,7 +170,7 @@ impl Redaction {
 
     /// A copy of the config `value` with every redacted value replaced by `***`.
     pub fn redact(&self, value: &Value) -> Value {
-        self.walk(&self.start(), value)
+        self.masked(&[], self.walk(&self.start(), value))
     }
 
     /// A copy of `value`, the value found at `key` in the config, with every redacted value
@@ -168,11 +178,12 @@ impl Redaction {
     /// surrounds `value`: prefer [`redact_within`](Self::redact_within) where the whole
     /// config is at hand.
     pub fn redact_at(&self, key: &str, value: &Value) -> Value {
+        let at = path::parse(key);
         let mut cursor = self.start();
-        for segment in &path::parse(key) {
+        for segment in &at {
             cursor = self.step(&cursor, segment);
         }
-        self.walk(&cursor, value)
+        self.masked(&at, self.walk(&cursor, value))
     }
 
     /// The value at `key` inside the config `root`, as it may be shown: `***` where the key,
@@ -192,7 +203,41 @@ impl Redaction {
             cursor = self.step(&cursor, segment);
             cursor.matched |= self.secret_by_place(parent, segment);
         }
-        Some(self.walk(&cursor, node))
+        Some(self.masked(at, self.walk(&cursor, node)))
+    }
+
+    /// This policy, and every value of the secret layers `trees` redacted too (a snapshot's
+    /// policy: what its secret layers hold).
+    pub(crate) fn with_secret_layers<'a>(
+        &self,
+        trees: impl IntoIterator<Item = &'a Value>,
+    ) -> Self {
+        Redaction {
+            layers: SecretShape::of(trees),
+            ..self.clone()
+        }
+    }
+
+    /// Whether a secret layer supplied part of the config.
+    pub(crate) fn has_secret_layers(&self) -> bool {
+        self.layers.is_some()
+    }
+
+    /// `config` without anything a secret layer holds (what the last-good file keeps unless
+    /// told to keep secrets).
+    pub(crate) fn without_secret_layers(&self, config: &Value) -> Value {
+        match &self.layers {
+            Some(layers) => layers.removed(config),
+            None => config.clone(),
+        }
+    }
+
+    /// `value`, found at `at`, with what secret layers hold there replaced by `***`.
+    fn masked(&self, at: &[PathSegment], mut value: Value) -> Value {
+        if let Some(layers) = &self.layers {
+            layers.mask(at, &mut value);
+        }
+        value
     }
 
     fn start(&self) -> GlobCursor {

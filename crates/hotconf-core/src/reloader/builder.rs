@@ -35,6 +35,12 @@ pub struct ReloaderBuilder<T> {
     providers: Vec<Arc<dyn Provider>>,
     /// The layers' names given with `named_layer` (`None`: the scheme and position).
     labels: Vec<Option<String>>,
+    /// Per layer, `.secret()` / `.not_secret()` (`None`: as its provider says).
+    secrets: Vec<Option<bool>>,
+    /// `.secret()` or `.not_secret()` was called before any layer.
+    misplaced_secret: bool,
+    /// The last-good file keeps what secret layers supply.
+    secrets_on_disk: bool,
     rules: Rules<T>,
     startup: Startup,
     last_good_file: Option<PathBuf>,
@@ -49,6 +55,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Default for ReloaderBuilder<T>
         ReloaderBuilder {
             providers: Vec::new(),
             labels: Vec::new(),
+            secrets: Vec::new(),
+            misplaced_secret: false,
+            secrets_on_disk: false,
             rules: Rules {
                 validators: Vec::new(),
                 async_validators: Vec::new(),
@@ -77,6 +86,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
     pub fn layer(mut self, provider: impl Provider + 'static) -> Self {
         self.providers.push(Arc::new(provider));
         self.labels.push(None);
+        self.secrets.push(None);
         self
     }
 
@@ -90,6 +100,42 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
     ) -> Self {
         self.providers.push(Arc::new(provider));
         self.labels.push(Some(name.into()));
+        self.secrets.push(None);
+        self
+    }
+
+    /// Makes the layer added last a *secret layer*: every value it supplies is redacted in
+    /// every output (events, errors, logs, the CLI, the admin API, explain), whatever its key
+    /// is called, and the last-good file leaves those values out (see
+    /// [`secrets_on_disk`](Self::secrets_on_disk)). Sources whose values are secrets by
+    /// nature (a Kubernetes Secret, a Vault path) are secret layers without it. On a URI:
+    /// `?secret=true`. Called before any layer, [`start`](Self::start) fails.
+    ///
+    /// Every key path the layer holds is redacted, even where a higher layer overrides it.
+    pub fn secret(self) -> Self {
+        self.mark_secret(true)
+    }
+
+    /// Makes the layer added last an ordinary layer even when its source's values are secrets
+    /// by nature (its values then show wherever the redaction policy lets them). On a URI:
+    /// `?secret=false`. Called before any layer, [`start`](Self::start) fails.
+    pub fn not_secret(self) -> Self {
+        self.mark_secret(false)
+    }
+
+    fn mark_secret(mut self, secret: bool) -> Self {
+        match self.secrets.last_mut() {
+            Some(last) => *last = Some(secret),
+            None => self.misplaced_secret = true,
+        }
+        self
+    }
+
+    /// Writes what secret layers supply to the last-good file too (default: left out, so a
+    /// secret never rests on disk in plain text; a cold start from the file then lacks
+    /// them, and a config that needs them is not valid until the secret sources answer).
+    pub fn secrets_on_disk(mut self, keep: bool) -> Self {
+        self.secrets_on_disk = keep;
         self
     }
 
@@ -98,7 +144,8 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
     /// `passwd`, `secret`, `token`, `credential`, `private_key`, `api_key` or `access_key`.
     ///
     /// The last-good file ([`last_good_file`](Self::last_good_file)) holds the whole config,
-    /// secrets included: it is written with mode 0600 and read only by this process's user.
+    /// secrets included but for what secret layers ([`secret`](Self::secret)) supply: it is
+    /// written with mode 0600 and read only by this process's user.
     pub fn redaction(mut self, policy: Redaction) -> Self {
         self.rules.redaction = Arc::new(policy);
         self
@@ -164,7 +211,8 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
     /// [`Startup::Wait`]. The saved config is deserialized and validated like any other; the
     /// store then says [`Origin::Disk`](crate::Origin::Disk) until the sources' first config
     /// replaces it. The file holds the whole config, secrets included: keep it on a private
-    /// path. Guarantee G9.
+    /// path. What secret layers supply is left out unless
+    /// [`secrets_on_disk`](Self::secrets_on_disk). Guarantee G9.
     pub fn last_good_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.last_good_file = Some(path.into());
         self
@@ -220,7 +268,16 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
                 "a reloader needs at least one layer",
             ));
         }
+        if self.misplaced_secret {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "secret() or not_secret() was called before any layer: call it after the layer it marks",
+            ));
+        }
         let names = self.layer_names()?;
+        let secret: Vec<bool> = (self.providers.iter().zip(&self.secrets))
+            .map(|(provider, chosen)| chosen.unwrap_or_else(|| provider.metadata().secret))
+            .collect();
         let spans = names
             .iter()
             .map(|(layer, _)| tracing::info_span!("source", layer = %layer));
@@ -229,13 +286,14 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
         let subscription = stats.subscribe();
         let mut writer = None;
         let disk = self.last_good_file.as_ref().map(|path| {
-            let (sender, task) = crate::disk::spawn_writer(path.clone(), stats.clone());
+            let keep = self.secrets_on_disk;
+            let (sender, task) = crate::disk::spawn_writer(path.clone(), stats.clone(), keep);
             writer = Some(task);
             sender
         });
         let board = Board::new(&names);
         let mut engine = Engine::new(
-            &LayerId::for_layers(&names),
+            &LayerId::for_layers(&names, |i| secret[i]),
             self.rules,
             self.events.clone(),
             stats,
