@@ -76,17 +76,22 @@ async fn secret_before_any_layer_is_refused() {
 async fn saved_config(keep: bool) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("last-good.json");
+    save(&path, keep).await;
+    let saved: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    saved["config"].clone()
+}
+
+/// Runs a reloader over the layers with a secret one, saving to the last-good file `path`.
+async fn save(path: &std::path::Path, keep: bool) {
     let (builder, _handle, upper) = layers();
     let builder = builder
         .layer(upper)
         .secret()
-        .last_good_file(&path)
+        .last_good_file(path)
         .secrets_on_disk(keep);
     let mut stats = builder.stats();
     let _reloader = builder.start().await.unwrap();
     wait_stats(&mut stats, |s| s.snapshots_written >= 1).await;
-    let saved: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    saved["config"].clone()
 }
 
 #[tokio::test]
@@ -99,4 +104,29 @@ async fn the_last_good_file_leaves_secret_values_out_unless_told_to_keep_them() 
         saved_config(true).await,
         json!({"name": "svc", "db": {"host": "db-7.internal", "port": 5432}})
     );
+}
+
+/// Kept on disk, a secret layer's values are still redacted in a config started from the file.
+#[tokio::test]
+async fn a_config_started_from_a_file_that_keeps_secrets_still_redacts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("last-good.json");
+    save(&path, true).await;
+    let (down, handle) = MemoryProvider::new("memory:credentials");
+    handle.fail(hotconf::ErrorKind::Unavailable, "connection refused", true);
+    let reloader = Reloader::<Cfg>::builder()
+        .layer(down)
+        .secret()
+        .last_good_file(&path)
+        .start()
+        .await
+        .unwrap();
+    let snapshot = reloader.store().load();
+    assert_eq!(*snapshot.origin(), hotconf::Origin::Disk);
+    assert_eq!(snapshot.db.host, "db-7.internal");
+    assert_eq!(
+        snapshot.redacted()["db"],
+        json!({"host": "***", "port": 5432})
+    );
+    assert!(snapshot.explain("db.host").value.is_none());
 }

@@ -29,6 +29,9 @@ const FORMAT: u64 = 1;
 pub(crate) struct Saved {
     pub(crate) config: Value,
     pub(crate) revisions: Vec<(String, Revision)>,
+    /// The shape of what secret layers supplied, when the file keeps their values: a config
+    /// started from the file shows them redacted too.
+    pub(crate) secret_shape: Option<Value>,
 }
 
 /// Writes `snapshot` to `path`: a new temporary file beside it (mode 0600), flushed to disk,
@@ -42,23 +45,28 @@ pub(crate) fn write<T>(
     let merged = snapshot.try_merged().map_err(std::io::Error::other)?;
     let redaction = snapshot.redaction();
     let kept;
-    let config = if keep_secrets || !redaction.has_secret_layers() {
-        merged
-    } else {
-        kept = redaction.without_secret_layers(merged);
-        &kept
+    let (config, secret_shape) = match redaction.secret_shape() {
+        None => (merged, None),
+        Some(shape) if keep_secrets => (merged, Some(shape)),
+        Some(_) => {
+            kept = redaction.without_secret_layers(merged);
+            (&kept, None)
+        }
     };
     let revisions: Map<String, Value> = snapshot
         .revisions()
         .iter()
         .map(|(layer, revision)| (layer.to_string(), Value::String(revision.to_string())))
         .collect();
-    let body = json!({
+    let mut body = json!({
         "hotconf_snapshot": FORMAT,
         "version": snapshot.version(),
         "revisions": revisions,
         "config": config,
     });
+    if let Some(shape) = secret_shape {
+        body["secret_shape"] = shape.clone();
+    }
     let bytes = serde_json::to_vec(&body).map_err(std::io::Error::other)?;
     let (temporary, mut file) = create_temporary(path)?;
     let written = (|| {
@@ -143,7 +151,12 @@ pub(crate) fn read(path: &Path, limits: &Limits) -> Result<Saved> {
                 .collect()
         })
         .unwrap_or_default();
-    Ok(Saved { config, revisions })
+    let secret_shape = Some(body["secret_shape"].take()).filter(|s| !s.is_null());
+    Ok(Saved {
+        config,
+        revisions,
+        secret_shape,
+    })
 }
 
 /// Reads `path` only when it is a regular file (a link is not followed), owned by this

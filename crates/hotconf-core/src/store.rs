@@ -258,6 +258,11 @@ impl<T> Snapshot<T> {
         &self.redaction
     }
 
+    /// The redaction policy, shared.
+    pub(crate) fn shared_redaction(&self) -> &Arc<Redaction> {
+        &self.redaction
+    }
+
     /// The layers it was built from, to restore it with.
     pub(crate) fn layers(&self) -> &Arc<[LayerView]> {
         &self.layers

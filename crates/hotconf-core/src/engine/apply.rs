@@ -270,7 +270,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             origin,
             pending_restart: Vec::new(),
             layers: earlier.layers().clone(),
-            redaction: self.rules.redaction.clone(),
+            // Its content's policy: a config read from the last-good file keeps what its
+            // secret layers supplied covered.
+            redaction: earlier.shared_redaction().clone(),
         }));
         self.publish(snapshot.clone());
         self.save(&snapshot);

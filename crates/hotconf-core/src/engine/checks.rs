@@ -33,6 +33,7 @@ pub(super) async fn check_candidate<T: DeserializeOwned>(
         revisions,
         pending_restart,
         layers,
+        redaction,
     } = candidate;
     let config = match config {
         Some(config) => config,
@@ -52,7 +53,7 @@ pub(super) async fn check_candidate<T: DeserializeOwned>(
         origin,
         pending_restart,
         layers,
-        redaction: rules.redaction.clone(),
+        redaction: redaction.unwrap_or_else(|| rules.redaction.clone()),
     }));
     for check in &rules.async_validators {
         run_check(check, &snapshot, "an async validator", rules.check_timeout)

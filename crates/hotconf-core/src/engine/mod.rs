@@ -227,7 +227,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
                 Some((source.id().clone(), revision))
             })
             .collect();
-        let candidate = Candidate::saved(saved.config, revisions)?;
+        let redaction = (saved.secret_shape.as_ref())
+            .map(|shape| Arc::new(self.rules.redaction.with_secret_layers([shape])));
+        let candidate = Candidate::saved(saved.config, revisions, redaction)?;
         let name = format!("last-good file {}", path.display());
         let snapshot = self
             .check(candidate, Origin::Disk)

@@ -23,6 +23,11 @@ impl SecretShape {
         (!shape.is_null()).then(|| SecretShape(Arc::new(shape)))
     }
 
+    /// The shape as a tree.
+    pub(crate) fn tree(&self) -> &Value {
+        &self.0
+    }
+
     /// Whether the value at `path` is secret as a whole.
     pub(crate) fn covers(&self, path: &[PathSegment]) -> bool {
         let mut node = &*self.0;

@@ -218,9 +218,9 @@ impl Redaction {
         }
     }
 
-    /// Whether a secret layer supplied part of the config.
-    pub(crate) fn has_secret_layers(&self) -> bool {
-        self.layers.is_some()
+    /// The shape of what secret layers supplied (a tree whose leaves mark covered paths).
+    pub(crate) fn secret_shape(&self) -> Option<&Value> {
+        self.layers.as_ref().map(SecretShape::tree)
     }
 
     /// `config` without anything a secret layer holds (what the last-good file keeps unless

@@ -58,6 +58,7 @@ use crate::error::Result;
 use crate::explain::LayerView;
 use crate::layer_id::LayerId;
 use crate::path::PathSegment;
+use crate::redaction::Redaction;
 use crate::revision::Revision;
 use crate::store::{Origin, Snapshot};
 use crate::tree::Tree;
@@ -79,6 +80,9 @@ pub(super) struct Candidate<T> {
     pub(super) pending_restart: Vec<String>,
     /// Every layer's latest state (none for a config read from the last-good file).
     pub(super) layers: Arc<[LayerView]>,
+    /// The redaction policy when not the reloader's: for a config read from the last-good
+    /// file, the reloader's and what secret layers supplied to it.
+    pub(super) redaction: Option<Arc<Redaction>>,
 }
 
 /// What trying one of the first two strategies gave.
@@ -119,6 +123,7 @@ impl<T: DeserializeOwned> Candidate<T> {
     pub(super) fn saved(
         config: Value,
         revisions: Vec<(LayerId, Revision)>,
+        redaction: Option<Arc<Redaction>>,
     ) -> Result<Candidate<T>> {
         let merged = Tree::from_value(Arc::new(config));
         Ok(Candidate {
@@ -128,6 +133,7 @@ impl<T: DeserializeOwned> Candidate<T> {
             revisions: revisions.into(),
             pending_restart: Vec::new(),
             layers: Arc::from(Vec::new()),
+            redaction,
         })
     }
 }
@@ -231,6 +237,7 @@ impl<'a, T> Inputs<'a, T> {
                 .collect(),
             pending_restart,
             layers: self.sources.iter().map(SourceState::view).collect(),
+            redaction: None,
         }
     }
 }
