@@ -101,10 +101,11 @@ impl State {
         self.floor = self.rv;
     }
 
-    /// Forgets every object and the history (a server that lost its store). The counter goes
-    /// on, so an RV handed out before never names a different state.
+    /// Forgets every object and the history (a server that lost its store). The counter moves
+    /// past every RV handed out before, so none of them names the new state: each gets 410.
     pub(crate) fn wipe(&mut self) {
         self.objects.clear();
+        self.rv += 1;
         self.compact();
     }
 

@@ -73,7 +73,6 @@ struct Cursor {
 /// The body of a watch answer, positioned now (so that a change made after the request was
 /// counted is always in it).
 pub(crate) fn stream(shared: Arc<Shared>, request: WatchRequest) -> BoxBody<Bytes, io::Error> {
-    shared.count(|c| c.open_watches += 1);
     let bookmark_every = shared.modes().bookmark_every;
     let now = Instant::now();
     let mut cursor = Cursor {
@@ -91,6 +90,9 @@ pub(crate) fn stream(shared: Arc<Shared>, request: WatchRequest) -> BoxBody<Byte
         request,
     };
     cursor.begin();
+    // Counted open only once subscribed and positioned: a test that waits for the count
+    // then changes something, bookmarks or cuts can rely on this stream seeing it.
+    shared.count(|c| c.open_watches += 1);
     let frames = futures_util::stream::unfold(cursor, |mut cursor| async move {
         let frame = cursor.next().await?;
         Some((frame, cursor))
