@@ -237,10 +237,15 @@ fn python_watch(kubeconfig: &Path, timeout_seconds: u32) -> Child {
 }
 
 async fn started(lines: &mut Lines<BufReader<ChildStdout>>) {
-    let first = next_line(lines, "python's watch").await;
+    let first = tokio::time::timeout(TIMEOUT, lines.next_line())
+        .await
+        .unwrap_or_else(|_| panic!("python's watch printed nothing within {TIMEOUT:?}"))
+        .unwrap();
     assert_eq!(
-        first, "START",
-        "python's kubernetes client did not load: scripts/test.sh installs python3-kubernetes"
+        first.as_deref(),
+        Some("START"),
+        "python's kubernetes client did not load (its error is above): scripts/test.sh installs \
+         python3-kubernetes"
     );
 }
 

@@ -55,9 +55,12 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             http.max_buf_size(MAX_HEAD)
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(HEAD_DEADLINE);
+            // A restart closes the connection before its watch can see the restart's own
+            // changes (a wiped state would otherwise show as a 410 on the old connection).
             tokio::select! {
-                _ = http.serve_connection(io, service) => {}
+                biased;
                 _ = generation.changed() => {}
+                _ = http.serve_connection(io, service) => {}
             }
         });
     }
