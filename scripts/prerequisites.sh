@@ -1,6 +1,6 @@
 # Sourced by scripts/test.sh and scripts/bench.sh from the repository's root: installs what is
-# missing, idempotently (rustfmt and clippy; protoc, etcd, curl, Prometheus and Chromium from
-# Debian's packages; r-nacos with cargo install), and defines `say`.
+# missing, idempotently (rustfmt and clippy; protoc, etcd, curl, Prometheus, Chromium, kubectl and
+# Python's kubernetes client from Debian's packages; r-nacos with cargo install), and defines `say`.
 # shellcheck shell=bash
 
 say() { printf '\n==> %s\n' "$*"; }
@@ -36,6 +36,14 @@ fi
 # Headless Chromium and its WebDriver server run the admin page's browser tests (hotconf-admin).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+# kubectl and Python's kubernetes client drive the test kit's Kubernetes API emulator, to prove
+# it answers real clients as an API server does.
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+# Debian's package lands in the system interpreter's dist-packages: check that interpreter (a
+# pyenv or venv python3 earlier on PATH would never see it); the tests run the same one.
+debian_python=/usr/bin/python3
+[ -x "$debian_python" ] || debian_python=python3
+"$debian_python" -c 'import kubernetes' >/dev/null 2>&1 || missing+=(python3-kubernetes)
 if [ "${#missing[@]}" -gt 0 ]; then
     say "installing ${missing[*]}"
     SUDO=""

@@ -22,6 +22,8 @@ pub mod golden;
 pub mod hostile;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "kubernetes")]
+pub mod kubernetes;
 pub mod latency;
 pub mod leaks;
 #[cfg(feature = "nacos")]
