@@ -51,8 +51,7 @@ async fn config(provider: impl Provider + 'static) -> Value {
         .start()
         .await
         .unwrap();
-    let config = (**reloader.store().load()).clone();
-    config
+    (**reloader.store().load()).clone()
 }
 
 /// The config a reloader builds from the API path's layer of `object`.

@@ -214,9 +214,11 @@ pub(crate) fn from_uri(uri: &SourceUri) -> Result<(ClientConfig, KubernetesSourc
     if uri.param("typed").is_some() {
         source.typed = query.flag("typed")?;
     }
-    let mut client = ClientConfig::default();
-    client.context = query.get("context").map(str::to_owned);
-    client.kubeconfig = query.get("kubeconfig").map(PathBuf::from);
+    let client = ClientConfig {
+        context: query.get("context").map(str::to_owned),
+        kubeconfig: query.get("kubeconfig").map(PathBuf::from),
+        ..ClientConfig::default()
+    };
     query.finish()?;
     Ok((client, source))
 }
