@@ -32,6 +32,12 @@ pub use hotconf_nacos::{self as nacos, NacosClient, NacosProvider, NacosSource};
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use hotconf_http::{self as http, HttpProvider};
 
+#[cfg(feature = "kubernetes")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kubernetes")))]
+pub use hotconf_kubernetes::{
+    self as kubernetes, KubernetesClient, KubernetesProvider, KubernetesSource,
+};
+
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub use hotconf_metrics as metrics;
@@ -67,6 +73,10 @@ pub mod docs {
     #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     #[doc = include_str!("../../../docs/backends/http.md")]
     pub mod http {}
+    #[cfg(feature = "kubernetes")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "kubernetes")))]
+    #[doc = include_str!("../../../docs/backends/kubernetes.md")]
+    pub mod kubernetes {}
     #[doc = include_str!("../../../docs/protocols.md")]
     pub mod protocols {}
     #[doc = include_str!("../../../docs/benchmarks.md")]

@@ -23,6 +23,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("apollo", "apollo"),
     ("http", "http"),
     ("https", "http"),
+    ("k8s", "kubernetes"),
 ];
 
 fn custom() -> &'static RwLock<HashMap<String, Arc<ProviderFactory>>> {
@@ -33,6 +34,7 @@ fn custom() -> &'static RwLock<HashMap<String, Arc<ProviderFactory>>> {
 /// The provider for a source URI: a bare path or `file:` (feature `file`), `env:PREFIX`
 /// (feature `env`), `etcd://` (feature `etcd`), `consul://` (feature `consul`), `nacos://`
 /// (feature `nacos`), `apollo://` (feature `apollo`), `http://` and `https://` (feature `http`),
+/// `k8s://NAMESPACE/configmap/NAME` and `k8s://NAMESPACE/secret/NAME` (feature `kubernetes`),
 /// or a scheme the application added with [`register_scheme`].
 ///
 /// The URI syntax is [`SourceUri`]'s; each backend's `from_uri` documents its parameters, and
@@ -167,7 +169,7 @@ fn provider_for(uri: &SourceUri) -> Result<Box<dyn Provider>> {
 /// # Errors
 /// [`ErrorKind::Config`] when `scheme` is not a scheme name (letters, digits and `+`, starting
 /// with a letter, at least two characters) or is a built-in scheme (`file`, `env`, `etcd`,
-/// `consul`, `nacos`, `apollo`, `http`, `https`), whether or not its backend is enabled: a built-in scheme always means
+/// `consul`, `nacos`, `apollo`, `http`, `https`, `k8s`), whether or not its backend is enabled: a built-in scheme always means
 /// its backend.
 pub fn register_scheme<F>(scheme: &str, factory: F) -> Result<()>
 where
@@ -210,6 +212,8 @@ fn enabled_built_ins() -> impl Iterator<Item = &'static str> {
     schemes.extend(hotconf_apollo::SCHEMES);
     #[cfg(feature = "http")]
     schemes.extend(hotconf_http::SCHEMES);
+    #[cfg(feature = "kubernetes")]
+    schemes.extend(hotconf_kubernetes::SCHEMES);
     schemes.into_iter()
 }
 
@@ -256,6 +260,13 @@ fn built_in(uri: &SourceUri) -> Option<Result<Box<dyn Provider>>> {
             hotconf_http::HttpProvider::from_uri(uri).map(|p| Box::new(p) as Box<dyn Provider>),
         );
     }
+    #[cfg(feature = "kubernetes")]
+    if hotconf_kubernetes::SCHEMES.contains(&scheme) {
+        return Some(
+            hotconf_kubernetes::KubernetesProvider::from_uri(uri)
+                .map(|p| Box::new(p) as Box<dyn Provider>),
+        );
+    }
     let _ = scheme;
     None
 }
@@ -290,8 +301,32 @@ mod tests {
             feature = "consul",
             feature = "nacos",
             feature = "apollo",
-            feature = "http"
+            feature = "http",
+            feature = "kubernetes"
         ))]
         assert_eq!(enabled.len(), BUILT_IN.len());
+    }
+
+    #[cfg(feature = "kubernetes")]
+    #[test]
+    fn k8s_uris_reach_the_kubernetes_backend() {
+        let provider = provider_from_uri("k8s://prod/configmap/app?key=app.yaml").unwrap();
+        assert_eq!(
+            provider.metadata().name,
+            "k8s://prod/configmap/app?key=app.yaml"
+        );
+        let provider = provider_from_uri("k8s://prod/secret/db?context=staging").unwrap();
+        assert_eq!(
+            provider.metadata().name,
+            "k8s://prod/secret/db?context=staging"
+        );
+        let Err(error) = provider_from_uri("k8s://prod/configmap/app?kee=app.yaml") else {
+            panic!("an unknown parameter is refused");
+        };
+        assert!(
+            error.to_string().contains("unknown parameter `kee`"),
+            "{error}"
+        );
+        assert!(register_scheme("k8s", |_: &SourceUri| unreachable!()).is_err());
     }
 }
