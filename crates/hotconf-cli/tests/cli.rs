@@ -808,3 +808,38 @@ fn a_secret_layer_by_uri_is_redacted_in_the_output() {
         serde_json::json!({"host": "***", "port": 5432})
     );
 }
+
+/// `hotconf watch k8s://…`: a ConfigMap and a Secret followed from the API server (the test
+/// kit's emulator) as layers; a change of the ConfigMap is applied; the Secret's values, a
+/// secret layer's, are printed as `***` whatever their keys are called.
+#[test]
+fn watch_follows_a_config_map_and_a_secret_from_the_api_server() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let api = runtime.block_on(hotconf_testkit::kubernetes::KubeEmulator::start());
+    api.put_config_map("prod", "app", [("db.port", "5432"), ("name", "svc")]);
+    api.put_secret("prod", "creds", [("db.host", "db-7.internal")]);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = api.kubeconfig(dir.path());
+    let uri = |kind: &str, name: &str| {
+        format!(
+            "k8s://prod/{kind}/{name}?kubeconfig={}",
+            kubeconfig.display()
+        )
+    };
+    let (app, creds) = (uri("configmap", "app"), uri("secret", "creds"));
+    let watch = Watch::start(&[&app, &creds], dir.path());
+    let first = watch.next();
+    assert_eq!(
+        first["config"],
+        serde_json::json!({"db": {"host": "***", "port": 5432}, "name": "svc"})
+    );
+    api.put_config_map("prod", "app", [("db.port", "6000"), ("name", "svc")]);
+    let second = watch.next();
+    assert_eq!(second["config"]["db"]["port"], 6000);
+    assert!(!second.to_string().contains("db-7"), "{second}");
+    assert_eq!(watch.stop(), 0);
+}

@@ -71,6 +71,12 @@ pub trait FollowedSource: fmt::Debug + Send + Sync + Sized + 'static {
     /// What a provider of this source can do (the same for every source of most backends).
     fn capabilities(&self) -> Capabilities;
 
+    /// Whether every value of this source is a secret (a Kubernetes Secret, a Vault path): its
+    /// layer is then a secret layer ([`Metadata::secret`]). Default: no.
+    fn secret(&self) -> bool {
+        false
+    }
+
     /// The source's printable name as read through `client`: a URI that holds no credential.
     fn name(&self, client: &Self::Client) -> String;
 
@@ -182,7 +188,12 @@ impl<S: FollowedSource> fmt::Debug for FollowedProvider<S> {
 #[async_trait]
 impl<S: FollowedSource> Provider for FollowedProvider<S> {
     fn metadata(&self) -> Metadata {
-        Metadata::new(self.name.clone(), self.source.capabilities())
+        let metadata = Metadata::new(self.name.clone(), self.source.capabilities());
+        if self.source.secret() {
+            metadata.secret()
+        } else {
+            metadata
+        }
     }
 
     async fn load(&self) -> Result<Layer> {

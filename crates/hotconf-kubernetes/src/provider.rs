@@ -47,6 +47,12 @@ impl FollowedSource for KubernetesSource {
         Capabilities::WATCH.interruptible().permanent_failures()
     }
 
+    /// A Secret's layer is a secret layer: every value it supplies is redacted in every output
+    /// (`.not_secret()` on the builder, `?secret=false` on the URI, opt out).
+    fn secret(&self) -> bool {
+        self.is_secret()
+    }
+
     fn name(&self, client: &KubernetesClient) -> String {
         source::name(client.config(), self)
     }
@@ -69,5 +75,22 @@ impl FollowedSource for KubernetesSource {
             ObjectKind::ConfigMap => Box::new(Follower::<ConfigMap>::new(client, source)),
             ObjectKind::Secret => Box::new(Follower::<Secret>::new(client, source)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hotconf_core::Provider;
+
+    use super::*;
+
+    #[test]
+    fn a_secrets_layer_is_a_secret_layer_and_a_config_maps_is_not() {
+        let client = KubernetesClient::new();
+        let secret = KubernetesProvider::new(&client, KubernetesSource::secret("prod", "creds"));
+        let config_map =
+            KubernetesProvider::new(&client, KubernetesSource::config_map("prod", "app"));
+        assert!(secret.metadata().secret);
+        assert!(!config_map.metadata().secret);
     }
 }
