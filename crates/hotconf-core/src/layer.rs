@@ -41,6 +41,36 @@ impl Layer {
     }
 }
 
+impl Content {
+    /// The content of a mounted ConfigMap, or of anything shaped like one (a directory of one
+    /// file per key, an object's data keys read from the API): each value without its one
+    /// trailing newline (`\n` or `\r\n`, which a file's last line ends with), keys nested on
+    /// `.` and sorted, so that the mount and the API give the same content.
+    ///
+    /// ```
+    /// use hotconf_core::provider::Content;
+    /// let content = Content::mounted_keys(vec![("b".into(), "2\r\n".into()), ("a".into(), "1".into())], true);
+    /// let Content::Keys { entries, .. } = content else { unreachable!() };
+    /// assert_eq!(entries, [("a".to_owned(), "1".to_owned()), ("b".to_owned(), "2".to_owned())]);
+    /// ```
+    pub fn mounted_keys(mut entries: Vec<(String, String)>, typed: bool) -> Content {
+        for (_, value) in &mut entries {
+            if value.ends_with('\n') {
+                value.pop();
+                if value.ends_with('\r') {
+                    value.pop();
+                }
+            }
+        }
+        entries.sort();
+        Content::Keys {
+            separator: '.',
+            entries,
+            typed,
+        }
+    }
+}
+
 /// What one source holds.
 ///
 /// Documents stay as bytes until the reloader parses them, so that unparsable content is a

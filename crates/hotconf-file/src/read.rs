@@ -67,17 +67,10 @@ pub(crate) fn read_state(path: &Path, mode: FileMode, limits: &Limits) -> Result
                     )
                     .with_key(name.clone())
                 })?;
-                entries.push((name, trim_one_newline(text)));
+                entries.push((name, text));
             }
             let revision = revision_of(entries.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())));
-            Ok(Layer::new(
-                Content::Keys {
-                    separator: '.',
-                    entries,
-                    typed,
-                },
-                revision,
-            ))
+            Ok(Layer::new(Content::mounted_keys(entries, typed), revision))
         }
         FileMode::Documents => {
             let mut documents = Vec::new();
@@ -116,16 +109,6 @@ fn check_not_empty(path: &Path, bytes: &[u8]) -> Result<()> {
         ),
     )
     .with_transient(true))
-}
-
-fn trim_one_newline(mut text: String) -> String {
-    if text.ends_with('\n') {
-        text.pop();
-        if text.ends_with('\r') {
-            text.pop();
-        }
-    }
-    text
 }
 
 fn revision_of<'a>(parts: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Revision {

@@ -106,25 +106,12 @@ pub(crate) fn layer<K: DataObject>(
                 format!("is not valid UTF-8 (at byte {})", e.valid_up_to()),
             )
         })?;
-        entries.push((key.to_owned(), trim_one_newline(text).to_owned()));
+        entries.push((key.to_owned(), text.to_owned()));
     }
-    entries.sort();
     Ok(Layer::new(
-        Content::Keys {
-            separator: '.',
-            entries,
-            typed: source.typed,
-        },
+        Content::mounted_keys(entries, source.typed),
         revision,
     ))
-}
-
-/// The mount's rule: a file's one trailing newline is not part of its value.
-fn trim_one_newline(text: &str) -> &str {
-    match text.strip_suffix('\n') {
-        Some(text) => text.strip_suffix('\r').unwrap_or(text),
-        None => text,
-    }
 }
 
 /// An error about the value of `key`, which it never quotes.
