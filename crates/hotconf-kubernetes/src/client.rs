@@ -2,12 +2,12 @@
 //! shared by any number of providers.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hotconf_core::provider::ClientState;
 use hotconf_core::{Error, ErrorKind, Limits, Result};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use tokio::sync::OnceCell;
 
 /// The default [`KubernetesClient::request_timeout`]: 30 s.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -49,6 +49,11 @@ impl Default for ClientConfig {
 /// kubeconfig file. A configuration that cannot be found or read is a permanent
 /// [`ErrorKind::Config`] error of that first use.
 ///
+/// When the API server answers **401 Unauthorized** the client is built again for the next
+/// request, reading the kubeconfig or the service account anew: a token written into the
+/// kubeconfig (`token:`, read once by kube) or a token file that kube has not yet re-read is
+/// followed on the first retry instead of never or after about a minute.
+///
 /// ```
 /// use hotconf_kubernetes::{KubernetesClient, KubernetesProvider, KubernetesSource};
 /// let client = KubernetesClient::new(); // in a pod: its service account
@@ -58,8 +63,11 @@ impl Default for ClientConfig {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct KubernetesClient {
-    state: ClientState<ClientConfig, OnceCell<kube::Client>>,
+    state: ClientState<ClientConfig, Built>,
 }
+
+/// The kube-rs client built from the settings, if it is built and was not refused since.
+type Built = Mutex<Option<Arc<kube::Client>>>;
 
 impl KubernetesClient {
     /// A client of the cluster kube's inference finds (see the type's documentation).
@@ -106,14 +114,33 @@ impl KubernetesClient {
         self.state.config()
     }
 
-    /// The kube-rs client, built on first use (a cheap clone of the shared one).
-    pub(crate) async fn client(&self) -> Result<kube::Client> {
-        let config = self.config().clone();
+    /// The kube-rs client, built on first use and after [`forget`](Self::forget), shared by
+    /// this client's clones.
+    pub(crate) async fn client(&self) -> Result<Arc<kube::Client>> {
+        if let Some(built) = self.lock().as_ref() {
+            return Ok(built.clone());
+        }
+        let fresh = Arc::new(build(self.config().clone()).await?);
+        // Two builds may race: the first one stored is the one every caller shares.
+        Ok(self.lock().get_or_insert(fresh).clone())
+    }
+
+    /// Drops `refused` (the API server answered it with 401) so that the next request builds
+    /// the client again from the kubeconfig or service account as they are now. A client
+    /// already rebuilt by another follower is kept.
+    pub(crate) fn forget(&self, refused: &Arc<kube::Client>) {
+        let mut built = self.lock();
+        if built.as_ref().is_some_and(|b| Arc::ptr_eq(b, refused)) {
+            *built = None;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<kube::Client>>> {
+        // The guarded value is a plain Option: a panic elsewhere cannot leave it half-written.
         self.state
             .built()
-            .get_or_try_init(|| build(config))
-            .await
-            .cloned()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 

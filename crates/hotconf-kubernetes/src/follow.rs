@@ -63,6 +63,8 @@ pub(crate) struct Follower<K: Watched> {
     source: Arc<KubernetesSource>,
     tracker: Tracker<K>,
     stream: Option<Events<K>>,
+    /// The kube-rs client of the last request, forgotten when the server answers it with 401.
+    used: Option<Arc<kube::Client>>,
 }
 
 impl<K: Watched> Follower<K> {
@@ -72,13 +74,27 @@ impl<K: Watched> Follower<K> {
             source,
             tracker: Tracker::new(),
             stream: None,
+            used: None,
         }
     }
 
     /// (`&mut self`: the follower is `Send`, not `Sync`, as its watch stream is.)
     async fn api(&mut self) -> Result<Api<K>> {
         let client = self.client.client().await?;
-        Ok(Api::namespaced(client, &self.source.namespace))
+        let api = Api::namespaced(kube::Client::clone(&client), &self.source.namespace);
+        self.used = Some(client);
+        Ok(api)
+    }
+
+    /// The error for a failed request; a 401 also makes the client build itself again from
+    /// the credentials as they are now (a rotated token), for the next attempt.
+    fn failed(&self, doing: &str, error: kube::Error) -> Error {
+        if let (kube::Error::Api(status), Some(used)) = (&error, &self.used) {
+            if status.code == 401 {
+                self.client.forget(used);
+            }
+        }
+        client_error(&self.source, doing, error)
     }
 
     /// One step: list, open a watch, or take one event.
@@ -113,7 +129,7 @@ impl<K: Watched> Follower<K> {
                 self.stream = None;
                 self.tracker.refused(&self.source, "watching", &status)
             }
-            Ok(Some(Err(error))) => Err(client_error(&self.source, "watching", error)),
+            Ok(Some(Err(error))) => Err(self.failed("watching", error)),
         }
     }
 
@@ -122,7 +138,7 @@ impl<K: Watched> Follower<K> {
         let params = ListParams::default().fields(&self.source.field_selector());
         let timeout = self.client.config().request_timeout;
         let listed = match tokio::time::timeout(timeout, api.list(&params)).await {
-            Ok(listed) => listed.map_err(|e| client_error(&self.source, "listing", e))?,
+            Ok(listed) => listed.map_err(|e| self.failed("listing", e))?,
             Err(_) => {
                 return Err(Error::new(
                     ErrorKind::Unavailable,
@@ -152,7 +168,7 @@ impl<K: Watched> Follower<K> {
                 self.tracker
                     .refused(&self.source, "starting the watch of", &status)
             }
-            Err(error) => Err(client_error(&self.source, "starting the watch of", error)),
+            Err(error) => Err(self.failed("starting the watch of", error)),
         }
     }
 }

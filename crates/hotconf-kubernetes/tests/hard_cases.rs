@@ -245,50 +245,56 @@ async fn a_server_restarted_without_its_state_lists_again_and_applies_the_new_ob
         .await;
 }
 
-/// Waits up to `deadline` (longer than [`TIMEOUT`]: kube re-reads a token file only every
-/// minute or so) until the store's config holds `name`.
-async fn wait_name_within(reloader: &Reloader<Value>, name: &str, deadline: Duration) {
-    let mut changes = reloader.store().subscribe();
-    let wait = async {
-        loop {
-            if changes.borrow_and_update().config()["app"]["name"] == name {
-                return;
-            }
-            changes.changed().await.expect("the store");
-        }
-    };
-    tokio::time::timeout(deadline, wait)
-        .await
-        .unwrap_or_else(|_| panic!("`{name}` was not applied within {deadline:?}"));
-}
-
 fn write_token(path: &Path, token: &str) {
     std::fs::write(path, token).unwrap();
 }
 
-/// A kubeconfig's inline `token` is read once, when the client is built, so a rotation can
-/// only be followed through a token file (`tokenFile`, as a pod's service account token is
-/// read): kube re-reads it when its cached copy is about a minute old.
+/// The server's token changes: the follower's requests are refused with 401 (a source error
+/// naming no token, the config kept) until `rotate` puts the new token where the kubeconfig
+/// says; then, as the client builds itself again after a 401, a change is applied promptly.
+async fn follows_a_token_rotation(
+    cluster: &Cluster,
+    client: &KubernetesClient,
+    rotate: impl FnOnce(&str),
+) {
+    cluster.kube.set_token(Some("token-a"));
+    cluster.put("with-a");
+    let (reloader, mut events, _lower) = reloader(config_map(client)).await;
+    assert_eq!(reloader.store().load().config()["app"]["name"], "with-a");
+
+    cluster.kube.set_token(Some("token-b"));
+    cluster.kube.cut_watches();
+    let error = source_error(&mut events).await;
+    assert!(error.contains("401"), "{error}");
+    assert!(!error.contains("token-"), "a token in an error: {error}");
+    assert_eq!(reloader.store().load().config()["app"]["name"], "with-a");
+
+    rotate("token-b");
+    cluster.put("with-b");
+    wait_name(&reloader, "with-b").await;
+}
+
+/// A kubeconfig's inline `token:` is read by kube once, when its client is built: after a 401
+/// the client is built again, so a kubeconfig rewritten with a new token is followed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inline_kubeconfig_token_rewritten_on_disk_is_picked_up_after_a_401() {
+    let cluster = Cluster::start().await;
+    let client = cluster.client_with_user("{token: token-a}");
+    follows_a_token_rotation(&cluster, &client, |token| {
+        cluster.client_with_user(&format!("{{token: {token}}}"));
+    })
+    .await;
+}
+
+/// A token file (`tokenFile`, as a pod's service account token is read): kube re-reads it when
+/// its copy is about a minute old, and a 401 before then builds the client (and reads it) again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_file_rotated_on_disk_is_picked_up_and_later_changes_applied() {
     let cluster = Cluster::start().await;
     let token: PathBuf = cluster.dir.path().join("token");
     write_token(&token, "token-a");
-    cluster.kube.set_token(Some("token-a"));
-    cluster.put("with-a");
     let client = cluster.client_with_user(&format!("\n    tokenFile: {}", token.display()));
-    let (reloader, mut events, _lower) = reloader(config_map(&client)).await;
-    assert_eq!(reloader.store().load().config()["app"]["name"], "with-a");
-
-    cluster.kube.set_token(Some("token-b"));
-    write_token(&token, "token-b");
-    cluster.kube.cut_watches();
-    // Until kube reads the file again, the old token is refused: an error, the config kept.
-    let error = source_error(&mut events).await;
-    assert!(error.contains("401"), "{error}");
-    assert_eq!(reloader.store().load().config()["app"]["name"], "with-a");
-    cluster.put("with-b");
-    wait_name_within(&reloader, "with-b", Duration::from_secs(120)).await;
+    follows_a_token_rotation(&cluster, &client, |new| write_token(&token, new)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -375,5 +381,43 @@ async fn a_secrets_values_appear_in_no_event_error_redaction_or_explanation() {
     assert!(
         !seen.contains(VALUE) && !seen.contains(VALUE2),
         "leaked: {seen}"
+    );
+}
+
+/// `?context=` picks a context of a kubeconfig that names two clusters: the provider follows
+/// the object in the context's cluster, not in the current context's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_context_in_the_uri_picks_its_cluster_from_a_kubeconfig_with_two() {
+    let cluster = Cluster::start().await;
+    let staging = KubeEmulator::start().await;
+    cluster.put("in-the-current-context");
+    staging.put_config_map(NS, NAME, [("app.name", "in-staging")]);
+    let text = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: prod\nclusters:\n- name: prod\n  cluster: {{server: 'http://{}'}}\n- name: staging\n  cluster: {{server: 'http://{}'}}\nusers:\n- name: u\n  user: {{}}\ncontexts:\n- name: prod\n  context: {{cluster: prod, user: u}}\n- name: staging\n  context: {{cluster: staging, user: u}}\n",
+        cluster.proxy.endpoint(),
+        staging.address()
+    );
+    let path = cluster.dir.path().join("two-clusters");
+    std::fs::write(&path, text).unwrap();
+    let provider = |query: &str| {
+        let uri = format!(
+            "k8s://{NS}/configmap/{NAME}?kubeconfig={}{query}",
+            path.display()
+        );
+        KubernetesProvider::from_uri(&uri.parse().unwrap()).unwrap()
+    };
+    let (current, _, _lower) = reloader(provider("")).await;
+    assert_eq!(
+        current.store().load().config()["app"]["name"],
+        "in-the-current-context"
+    );
+    let (picked, _, _lower) = reloader(provider("&context=staging")).await;
+    assert_eq!(picked.store().load().config()["app"]["name"], "in-staging");
+    // And it follows that cluster.
+    staging.put_config_map(NS, NAME, [("app.name", "staging-edited")]);
+    wait_name(&picked, "staging-edited").await;
+    assert_eq!(
+        current.store().load().config()["app"]["name"],
+        "in-the-current-context"
     );
 }

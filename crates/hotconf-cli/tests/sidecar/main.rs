@@ -6,6 +6,7 @@ mod exec_env;
 mod exec_reaping;
 mod exec_signals;
 mod harness;
+mod kubernetes;
 mod processes;
 mod refusals;
 mod render;
