@@ -16,7 +16,7 @@ source scripts/prerequisites.sh
 # the cheap check; the quickstart at the end also builds with a failing `protoc` in its own target
 # directory, as on a fresh machine.
 say "quickstart guard: no backend or protoc-needing crate in the README's main job"
-forbidden='^(etcd-client|tonic|tonic-build|prost-build|nacos-sdk|reqwest|hotconf-http|hotconf-etcd|hotconf-consul|hotconf-nacos|hotconf-apollo|hotconf-kubernetes|kube|k8s-openapi) '
+forbidden='^(etcd-client|tonic|tonic-build|prost-build|nacos-sdk|reqwest|hotconf-http|hotconf-etcd|hotconf-consul|hotconf-nacos|hotconf-apollo|hotconf-kubernetes|hotconf-vault|kube|k8s-openapi) '
 if found=$(cargo tree --locked -e normal,build,dev --prefix none --format '{p}' | sort -u | grep -E "$forbidden"); then
     echo "error: 'cargo run --example quickstart' would build crates it does not need:" >&2
     echo "$found" >&2
@@ -30,7 +30,7 @@ for package in hotconf hotconf-cli; do
     # Only the facade has `metrics` (the CLI has no such feature).
     metrics=""
     if [ "$package" = hotconf ]; then metrics=metrics; fi
-    for feature in "" file env etcd consul nacos apollo http kubernetes $metrics full; do
+    for feature in "" file env etcd consul nacos apollo http kubernetes vault $metrics full; do
         echo "  $package: ${feature:-no default features}"
         cargo check --quiet --locked -p "$package" --no-default-features ${feature:+--features "$feature"}
     done

@@ -18,10 +18,15 @@ struct Watch {
 
 impl Watch {
     fn start(args: &[&str], dir: &Path) -> Watch {
+        Watch::start_with_env(args, dir, &[])
+    }
+
+    fn start_with_env(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Watch {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hotconf"))
             .arg("watch")
             .args(args)
             .current_dir(dir)
+            .envs(env.iter().copied())
             .env("HOTCONF_CLI_TEST_PORT", "7000")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -841,5 +846,32 @@ fn watch_follows_a_config_map_and_a_secret_from_the_api_server() {
     let second = watch.next();
     assert_eq!(second["config"]["db"]["port"], 6000);
     assert!(!second.to_string().contains("db-7"), "{second}");
+    assert_eq!(watch.stop(), 0);
+}
+
+/// `hotconf watch vault://…` against a real OpenBao dev server: the token from `VAULT_TOKEN`,
+/// every value of the layer redacted, a rotation printed as a change.
+#[test]
+fn watch_follows_a_vault_secret_with_the_token_from_the_environment() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let bao = runtime.block_on(hotconf_testkit::openbao::OpenBao::start());
+    runtime.block_on(bao.put("app", serde_json::json!({"db": {"password": "hunter2", "port": 5432}})));
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("vault://{}/secret/app?interval=100ms", bao.address());
+    let watch = Watch::start_with_env(&[&uri], dir.path(), &[("VAULT_TOKEN", bao.root_token())]);
+    let first = watch.next();
+    assert_eq!(
+        first["config"],
+        serde_json::json!({"db": {"password": "***", "port": "***"}})
+    );
+    runtime.block_on(bao.put("app", serde_json::json!({"db": {"password": "hunter3", "port": 6000}})));
+    let second = watch.next();
+    assert_eq!((&second["event"], &second["version"]), (&serde_json::json!("applied"), &serde_json::json!(2)));
+    let text = format!("{first}{second}");
+    assert!(!text.contains("hunter") && !text.contains(bao.root_token()), "{text}");
     assert_eq!(watch.stop(), 0);
 }

@@ -38,6 +38,10 @@ pub use hotconf_kubernetes::{
     self as kubernetes, KubernetesClient, KubernetesProvider, KubernetesSource,
 };
 
+#[cfg(feature = "vault")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vault")))]
+pub use hotconf_vault::{self as vault, Auth as VaultAuth, VaultClient, VaultProvider, VaultSource};
+
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub use hotconf_metrics as metrics;
@@ -77,6 +81,10 @@ pub mod docs {
     #[cfg_attr(docsrs, doc(cfg(feature = "kubernetes")))]
     #[doc = include_str!("../../../docs/backends/kubernetes.md")]
     pub mod kubernetes {}
+    #[cfg(feature = "vault")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "vault")))]
+    #[doc = include_str!("../../../docs/backends/vault.md")]
+    pub mod vault {}
     #[doc = include_str!("../../../docs/protocols.md")]
     pub mod protocols {}
     #[doc = include_str!("../../../docs/benchmarks.md")]

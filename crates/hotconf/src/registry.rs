@@ -24,6 +24,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("http", "http"),
     ("https", "http"),
     ("k8s", "kubernetes"),
+    ("vault", "vault"),
 ];
 
 fn custom() -> &'static RwLock<HashMap<String, Arc<ProviderFactory>>> {
@@ -35,7 +36,7 @@ fn custom() -> &'static RwLock<HashMap<String, Arc<ProviderFactory>>> {
 /// (feature `env`), `etcd://` (feature `etcd`), `consul://` (feature `consul`), `nacos://`
 /// (feature `nacos`), `apollo://` (feature `apollo`), `http://` and `https://` (feature `http`),
 /// `k8s://NAMESPACE/configmap/NAME` and `k8s://NAMESPACE/secret/NAME` (feature `kubernetes`),
-/// or a scheme the application added with [`register_scheme`].
+/// `vault://HOST:PORT/MOUNT/PATH` (feature `vault`), or a scheme the application added with [`register_scheme`].
 ///
 /// The URI syntax is [`SourceUri`]'s; each backend's `from_uri` documents its parameters, and
 /// an unknown parameter is an error (but for `http(s)://`, which sends the parameters it does
@@ -214,6 +215,8 @@ fn enabled_built_ins() -> impl Iterator<Item = &'static str> {
     schemes.extend(hotconf_http::SCHEMES);
     #[cfg(feature = "kubernetes")]
     schemes.extend(hotconf_kubernetes::SCHEMES);
+    #[cfg(feature = "vault")]
+    schemes.extend(hotconf_vault::SCHEMES);
     schemes.into_iter()
 }
 
@@ -267,6 +270,12 @@ fn built_in(uri: &SourceUri) -> Option<Result<Box<dyn Provider>>> {
                 .map(|p| Box::new(p) as Box<dyn Provider>),
         );
     }
+    #[cfg(feature = "vault")]
+    if hotconf_vault::SCHEMES.contains(&scheme) {
+        return Some(
+            hotconf_vault::VaultProvider::from_uri(uri).map(|p| Box::new(p) as Box<dyn Provider>),
+        );
+    }
     let _ = scheme;
     None
 }
@@ -302,7 +311,8 @@ mod tests {
             feature = "nacos",
             feature = "apollo",
             feature = "http",
-            feature = "kubernetes"
+            feature = "kubernetes",
+            feature = "vault"
         ))]
         assert_eq!(enabled.len(), BUILT_IN.len());
     }

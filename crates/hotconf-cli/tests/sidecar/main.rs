@@ -11,6 +11,7 @@ mod processes;
 mod refusals;
 mod render;
 mod secrecy;
+mod vault;
 
 use std::collections::BTreeSet;
 
