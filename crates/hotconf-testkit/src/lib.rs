@@ -28,9 +28,13 @@ pub mod latency;
 pub mod leaks;
 #[cfg(feature = "nacos")]
 pub mod nacos;
+#[cfg(feature = "openbao")]
+pub mod openbao;
 #[cfg(feature = "pki")]
 pub mod pki;
 pub mod ports;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
 pub mod proxy;
