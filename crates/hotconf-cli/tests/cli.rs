@@ -859,7 +859,10 @@ fn watch_follows_a_vault_secret_with_the_token_from_the_environment() {
         .build()
         .unwrap();
     let bao = runtime.block_on(hotconf_testkit::openbao::OpenBao::start());
-    runtime.block_on(bao.put("app", serde_json::json!({"db": {"password": "hunter2", "port": 5432}})));
+    runtime.block_on(bao.put(
+        "app",
+        serde_json::json!({"db": {"password": "hunter2", "port": 5432}}),
+    ));
     let dir = tempfile::tempdir().unwrap();
     let uri = format!("vault://{}/secret/app?interval=100ms", bao.address());
     let watch = Watch::start_with_env(&[&uri], dir.path(), &[("VAULT_TOKEN", bao.root_token())]);
@@ -868,10 +871,19 @@ fn watch_follows_a_vault_secret_with_the_token_from_the_environment() {
         first["config"],
         serde_json::json!({"db": {"password": "***", "port": "***"}})
     );
-    runtime.block_on(bao.put("app", serde_json::json!({"db": {"password": "hunter3", "port": 6000}})));
+    runtime.block_on(bao.put(
+        "app",
+        serde_json::json!({"db": {"password": "hunter3", "port": 6000}}),
+    ));
     let second = watch.next();
-    assert_eq!((&second["event"], &second["version"]), (&serde_json::json!("applied"), &serde_json::json!(2)));
+    assert_eq!(
+        (&second["event"], &second["version"]),
+        (&serde_json::json!("applied"), &serde_json::json!(2))
+    );
     let text = format!("{first}{second}");
-    assert!(!text.contains("hunter") && !text.contains(bao.root_token()), "{text}");
+    assert!(
+        !text.contains("hunter") && !text.contains(bao.root_token()),
+        "{text}"
+    );
     assert_eq!(watch.stop(), 0);
 }

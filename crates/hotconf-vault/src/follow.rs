@@ -66,8 +66,7 @@ impl Poller {
         let engine = match &self.engine {
             Some(engine) => engine.clone(),
             None => {
-                let engine =
-                    Engine::detect(&api, token, &self.source.path, self.source.kv).await?;
+                let engine = Engine::detect(&api, token, &self.source.path, self.source.kv).await?;
                 if self.source.prefix && matches!(engine, Engine::Other { .. }) {
                     return Err(Error::new(
                         ErrorKind::Config,
@@ -83,13 +82,19 @@ impl Poller {
             }
         };
         let layer = match (&engine, self.source.prefix) {
-            (Engine::Kv2 { mount, path }, false) => self.kv2_secret(&api, token, mount, path).await?,
-            (Engine::Kv2 { mount, path }, true) => self.kv2_prefix(&api, token, mount, path).await?,
+            (Engine::Kv2 { mount, path }, false) => {
+                self.kv2_secret(&api, token, mount, path).await?
+            }
+            (Engine::Kv2 { mount, path }, true) => {
+                self.kv2_prefix(&api, token, mount, path).await?
+            }
             (Engine::Kv1 { mount, path }, false) => {
                 let read = kv::read(&api, token, &join(mount, path)).await?;
                 self.plain(&api, read.map(|r| r.data)).await?
             }
-            (Engine::Kv1 { mount, path }, true) => self.kv1_prefix(&api, token, mount, path).await?,
+            (Engine::Kv1 { mount, path }, true) => {
+                self.kv1_prefix(&api, token, mount, path).await?
+            }
             (Engine::Other { path }, _) => self.leased(&api, token, path).await?,
         };
         self.last = Some(layer.clone());
@@ -105,8 +110,10 @@ impl Poller {
         path: &str,
     ) -> Result<Layer> {
         let Some(state) = kv::kv2_state(api, token, mount, path).await? else {
-            self.vanished(api).await?;
-            self.versions.clear();
+            let had = self.versions.remove("").is_some();
+            if had {
+                self.vanished(api).await?;
+            }
             return Ok(Layer::empty(Revision::Tag(ABSENT.into())));
         };
         self.present();
@@ -149,18 +156,26 @@ impl Poller {
             };
             next.insert(name, (state, data));
         }
-        if next.is_empty() && !self.versions.is_empty() {
+        let vanished = next.is_empty() && !self.versions.is_empty();
+        self.versions = next;
+        if vanished {
             self.vanished(api).await?;
-        } else if !next.is_empty() {
+        } else if !self.versions.is_empty() {
             self.present();
         }
-        self.versions = next;
         let mut tree = Map::new();
         let mut revision = String::new();
         for (name, (state, data)) in &self.versions {
-            revision.push_str(&format!("{name}@{}:{};", state.version, state.deletion_time));
+            revision.push_str(&format!(
+                "{name}@{}:{};",
+                state.version, state.deletion_time
+            ));
             if let Some(data) = data {
-                insert(&mut tree, &name.split('/').collect::<Vec<_>>(), Value::Object(data.clone()));
+                insert(
+                    &mut tree,
+                    &name.split('/').collect::<Vec<_>>(),
+                    Value::Object(data.clone()),
+                );
             }
         }
         check_size(&tree, &limits, &prefix)?;
@@ -184,8 +199,14 @@ impl Poller {
         let names = kv::list(api, token, mount, &prefix, &limits).await?;
         let mut tree = Map::new();
         for name in &names {
-            if let Some(read) = kv::read(api, token, &join(mount, &format!("{prefix}{name}"))).await? {
-                insert(&mut tree, &name.split('/').collect::<Vec<_>>(), Value::Object(read.data));
+            if let Some(read) =
+                kv::read(api, token, &join(mount, &format!("{prefix}{name}"))).await?
+            {
+                insert(
+                    &mut tree,
+                    &name.split('/').collect::<Vec<_>>(),
+                    Value::Object(read.data),
+                );
             }
         }
         check_size(&tree, &limits, &prefix)?;
@@ -369,7 +390,11 @@ fn insert(tree: &mut Map<String, Value>, segments: &[&str], value: Value) {
 }
 
 /// Refuses a prefix whose secrets add up to more than `max_total_bytes`.
-fn check_size(tree: &Map<String, Value>, limits: &hotconf_core::Limits, prefix: &str) -> Result<()> {
+fn check_size(
+    tree: &Map<String, Value>,
+    limits: &hotconf_core::Limits,
+    prefix: &str,
+) -> Result<()> {
     let size = serde_json::to_vec(tree).map_or(usize::MAX, |v| v.len());
     if size > limits.max_total_bytes {
         return Err(Error::new(
@@ -407,7 +432,10 @@ mod tests {
     fn a_jittered_interval_stays_within_ten_percent() {
         for _ in 0..100 {
             let d = jittered(Duration::from_secs(30));
-            assert!(d >= Duration::from_secs(27) && d <= Duration::from_secs(33), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(27) && d <= Duration::from_secs(33),
+                "{d:?}"
+            );
         }
     }
 }

@@ -45,7 +45,13 @@ impl Engine {
         }
         let asked = format!("sys/internal/ui/mounts/{}", encode_path(path));
         let answer = match api
-            .call("finding the engine of", Method::GET, &asked, Some(token), None)
+            .call(
+                "finding the engine of",
+                Method::GET,
+                &asked,
+                Some(token),
+                None,
+            )
             .await?
         {
             Reply::Found(answer) => answer,
@@ -83,6 +89,9 @@ impl Engine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct VersionState {
     pub(crate) version: u64,
+    /// When the secret's metadata was made: a secret removed and written again between two
+    /// polls has the same version number but another history.
+    pub(crate) created_time: String,
     /// `deletion_time` of the current version (`""` when not deleted).
     pub(crate) deletion_time: String,
     pub(crate) destroyed: bool,
@@ -117,6 +126,9 @@ pub(crate) async fn kv2_state(
     let field = |name: &str| current.and_then(|v| v.get(name));
     Ok(Some(VersionState {
         version,
+        created_time: str_at(&answer, "/data/created_time")
+            .unwrap_or("")
+            .to_owned(),
         deletion_time: field("deletion_time")
             .and_then(Value::as_str)
             .unwrap_or("")
@@ -201,7 +213,10 @@ pub(crate) async fn list(
     let mut folders = vec![(String::new(), 0usize)];
     while let Some((folder, depth)) = folders.pop() {
         if depth > MAX_DEPTH {
-            return Err(too_many(prefix, format!("folders nested deeper than {MAX_DEPTH}")));
+            return Err(too_many(
+                prefix,
+                format!("folders nested deeper than {MAX_DEPTH}"),
+            ));
         }
         let asked = format!(
             "{}/{}?list=true",
@@ -260,6 +275,7 @@ mod tests {
     fn a_pending_deletion_is_read_at_every_poll() {
         let state = |deletion_time: &str, destroyed| VersionState {
             version: 3,
+            created_time: String::new(),
             deletion_time: deletion_time.to_owned(),
             destroyed,
         };

@@ -125,7 +125,13 @@ mod tests {
         assert!(Lease::of(&read("database/creds/app/x", 0), now).is_none());
         let lease = Lease::of(&read("database/creds/app/x", 60), now).unwrap();
         let due = lease.due() - now;
-        assert!(due >= Duration::from_secs(42) && due <= Duration::from_secs(44), "{due:?}");
-        assert!(!format!("{lease:?}").contains("database/creds"), "{lease:?}");
+        assert!(
+            due >= Duration::from_secs(42) && due <= Duration::from_secs(44),
+            "{due:?}"
+        );
+        assert!(
+            !format!("{lease:?}").contains("database/creds"),
+            "{lease:?}"
+        );
     }
 }

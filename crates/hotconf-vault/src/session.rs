@@ -173,7 +173,10 @@ async fn acquire(api: &Api, auth: &Auth, now: Instant) -> Result<Held> {
             jwt_file,
         } => {
             let jwt = read_credential(jwt_file, "service account token")?;
-            (Secret::default(), Some((mount, json!({"role": role, "jwt": jwt}))))
+            (
+                Secret::default(),
+                Some((mount, json!({"role": role, "jwt": jwt}))),
+            )
         }
     };
     if let Some((mount, body)) = login {
@@ -189,7 +192,12 @@ async fn acquire(api: &Api, auth: &Auth, now: Instant) -> Result<Held> {
             .and_then(Value::as_bool)
             .unwrap_or(false);
         tracing::debug!(ttl, renewable, "vault: logged in");
-        return Ok(Held::new(Secret::new(token.to_owned()), ttl, renewable, now));
+        return Ok(Held::new(
+            Secret::new(token.to_owned()),
+            ttl,
+            renewable,
+            now,
+        ));
     }
     let path = "auth/token/lookup-self";
     let answer = found(api.call("looking up", Method::GET, path, Some(&token), None)).await?;
@@ -200,7 +208,9 @@ async fn acquire(api: &Api, auth: &Auth, now: Instant) -> Result<Held> {
         .unwrap_or(false);
     let mut held = Held::new(token, ttl, renewable, now);
     // Renew by the TTL it was created with, not by what is left of it.
-    held.increment = u64_at(&answer, "/data/creation_ttl").unwrap_or(ttl).max(ttl);
+    held.increment = u64_at(&answer, "/data/creation_ttl")
+        .unwrap_or(ttl)
+        .max(ttl);
     Ok(held)
 }
 
@@ -294,7 +304,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("token");
         std::fs::write(&path, "  s.secret-token\n").unwrap();
-        assert_eq!(read_credential(&path, "token file").unwrap(), "s.secret-token");
+        assert_eq!(
+            read_credential(&path, "token file").unwrap(),
+            "s.secret-token"
+        );
         std::fs::write(&path, "\n").unwrap();
         let error = read_credential(&path, "token file").unwrap_err();
         assert!(error.to_string().contains("empty"), "{error}");

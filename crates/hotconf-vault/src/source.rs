@@ -5,9 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hotconf_core::provider::{
-    Capabilities, Follow, FollowedProvider, FollowedSource, SourceUri,
-};
+use hotconf_core::provider::{Capabilities, Follow, FollowedProvider, FollowedSource, SourceUri};
 use hotconf_core::Result;
 
 use crate::client::{Auth, VaultClient, SERVICE_ACCOUNT_TOKEN};
@@ -167,7 +165,11 @@ impl FollowedSource for VaultSource {
         _: &str,
         watching: bool,
     ) -> Result<Box<dyn Follow>> {
-        Ok(Box::new(Poller::new(client.clone(), self.clone(), watching)))
+        Ok(Box::new(Poller::new(
+            client.clone(),
+            self.clone(),
+            watching,
+        )))
     }
 
     fn from_uri(uri: &SourceUri) -> Result<(VaultClient, VaultSource)> {
@@ -278,8 +280,8 @@ mod tests {
 
     #[test]
     fn a_secret_a_prefix_and_their_parameters_are_read() {
-        let (client, source) = parse("vault://127.0.0.1:8201/secret/app/db?at=db&kv=2&interval=5s")
-            .unwrap();
+        let (client, source) =
+            parse("vault://127.0.0.1:8201/secret/app/db?at=db&kv=2&interval=5s").unwrap();
         assert_eq!(client.address(), "http://127.0.0.1:8201");
         assert_eq!(source.path(), "secret/app/db");
         assert!(!source.is_prefix());
@@ -292,7 +294,10 @@ mod tests {
         let (client, source) = parse("vault://vault.internal/kv/team/?tls=true&kv=1").unwrap();
         assert_eq!(client.address(), "https://vault.internal:8200");
         assert!(source.is_prefix());
-        assert_eq!(source.name(&client), "vault://vault.internal:8200/kv/team/?kv=1");
+        assert_eq!(
+            source.name(&client),
+            "vault://vault.internal:8200/kv/team/?kv=1"
+        );
     }
 
     #[test]

@@ -65,7 +65,10 @@ async fn new_database_credentials_arrive_before_the_old_lease_ends_and_the_old_l
     wait_until(&reloader.store(), |c: &Value| credentials(c) != first).await;
     let second = credentials(reloader.store().load().config());
     // The old lease has not ended yet: the old login still works, and so does the new one.
-    assert!(can_login(&first), "the old login died before its lease ended");
+    assert!(
+        can_login(&first),
+        "the old login died before its lease ended"
+    );
     assert!(can_login(&second), "the new credentials work");
     let renewals = bao
         .audit_requests()
@@ -77,7 +80,10 @@ async fn new_database_credentials_arrive_before_the_old_lease_ends_and_the_old_l
     // Once the old lease ends, the server revokes it and drops the login.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while can_login(&first) {
-        assert!(tokio::time::Instant::now() < deadline, "the old login still works");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the old login still works"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

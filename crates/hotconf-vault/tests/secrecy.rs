@@ -89,7 +89,10 @@ path "secret/metadata/app" { capabilities = ["read"] }"#,
     // An edit, and the token renewed (its TTL is 3 s).
     bao.put("app", json!({"app": {"password": VALUE2, "user": VALUE}}))
         .await;
-    wait_until(&reloader.store(), |c: &Value| c["app"]["password"] == VALUE2).await;
+    wait_until(&reloader.store(), |c: &Value| {
+        c["app"]["password"] == VALUE2
+    })
+    .await;
     let renewed = async {
         while !String::from_utf8_lossy(&logs.lock().unwrap()).contains("renewed the token") {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -112,9 +115,10 @@ path "secret/metadata/app" { capabilities = ["read"] }"#,
     bao.revoke_token(&token).await;
     wait_for_event(&mut events, |e| matches!(e, Event::SourceError { .. })).await;
     bao.stop();
-    wait_for_event(&mut events, |e| {
-        matches!(e, Event::SourceError { error, .. } if error.contains("connect"))
-    })
+    wait_for_event(
+        &mut events,
+        |e| matches!(e, Event::SourceError { error, .. } if error.contains("connect")),
+    )
     .await;
 
     while let Ok(event) = all.try_recv() {

@@ -89,8 +89,8 @@ impl Fixture for VaultFixture {
     }
 
     async fn write_invalid(&self) {
-        // A document without `app.name`, which the suite's config type requires.
-        self.put(json!({"app": {"greeting": "no name"}})).await;
+        // An `app.name` that is not a string: the suite's config type cannot hold it.
+        self.put(json!({"app": {"name": {"not": "a string"}}})).await;
     }
 
     async fn delete(&self) {

@@ -40,7 +40,9 @@ pub use hotconf_kubernetes::{
 
 #[cfg(feature = "vault")]
 #[cfg_attr(docsrs, doc(cfg(feature = "vault")))]
-pub use hotconf_vault::{self as vault, Auth as VaultAuth, VaultClient, VaultProvider, VaultSource};
+pub use hotconf_vault::{
+    self as vault, Auth as VaultAuth, VaultClient, VaultProvider, VaultSource,
+};
 
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]

@@ -15,7 +15,10 @@ fn exec_restarts_its_child_with_a_rotated_password_in_the_environment() {
         .build()
         .unwrap();
     let bao = runtime.block_on(OpenBao::start());
-    runtime.block_on(bao.put("app/db", json!({"user": "app", "password": "hunter2-first"})));
+    runtime.block_on(bao.put(
+        "app/db",
+        json!({"user": "app", "password": "hunter2-first"}),
+    ));
     let dir = tempfile::tempdir().unwrap();
     let uri = format!(
         "vault://{}/secret/app/db?at=db&interval=100ms&token={}",
@@ -38,7 +41,10 @@ fn exec_restarts_its_child_with_a_rotated_password_in_the_environment() {
     assert_eq!(command()["action"], "start");
     assert_eq!(sidecar.line(), "start app hunter2-first");
 
-    runtime.block_on(bao.put("app/db", json!({"user": "app", "password": "hunter2-second"})));
+    runtime.block_on(bao.put(
+        "app/db",
+        json!({"user": "app", "password": "hunter2-second"}),
+    ));
     assert_eq!(command()["action"], "restart");
     assert_eq!(command()["action"], "start");
     assert_eq!(sidecar.line(), "start app hunter2-second");
@@ -47,7 +53,10 @@ fn exec_restarts_its_child_with_a_rotated_password_in_the_environment() {
     assert!(events.iter().any(|e| e["event"] == "applied"), "{events:?}");
     for event in &events {
         let text = event.to_string();
-        assert!(!text.contains("hunter2") && !text.contains(bao.root_token()), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains(bao.root_token()),
+            "{text}"
+        );
     }
     sidecar.signal("TERM");
     assert_eq!(sidecar.exit_code(), 0);
