@@ -68,6 +68,7 @@ bench hotconf-consul consul_scale
 bench hotconf-nacos nacos_latency
 bench hotconf-apollo apollo_latency
 bench hotconf-kubernetes kubernetes_latency
+bench hotconf-vault vault_latency
 bench hotconf-metrics reload_cost criterion
 bench hotconf-cli sidecar_latency
 
