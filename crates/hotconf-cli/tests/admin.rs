@@ -414,3 +414,51 @@ async fn the_admin_refuses_rebound_hosts_and_guards_reads_with_a_token() {
         "{stderr:?}"
     );
 }
+
+/// A Vault layer (a real OpenBao) behind `--admin`: neither its values nor the token reach the
+/// admin API (config, history, diff, explain, the page), `/metrics`, stdout or stderr, through a
+/// rotation and the server going away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vault_layer_shows_neither_its_values_nor_its_token_on_the_admin_api_or_metrics() {
+    let mut bao = hotconf_testkit::openbao::OpenBao::start().await;
+    bao.put("app", serde_json::json!({"db": {"password": "hunter2-first"}}))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), bao.root_token()).unwrap();
+    let uri = format!(
+        "vault://{}/secret/app?interval=100ms&token_file=token",
+        bao.address()
+    );
+    let watch = Watch::start(dir.path(), &["--admin", "127.0.0.1:0", &uri]);
+    let admin = watch.admin_addr();
+    let mut seen = watch.applied(1).to_string();
+    bao.put("app", serde_json::json!({"db": {"password": "hunter2-second"}}))
+        .await;
+    seen.push_str(&watch.applied(2).to_string());
+    let http = reqwest::Client::new();
+    for path in [
+        "/",
+        "/config",
+        "/config/history",
+        "/config/diff?from=1&to=2",
+        "/config/explain?key=db.password",
+        "/metrics",
+    ] {
+        let body = text(&http, &format!("http://{admin}{path}")).await;
+        assert!(!body.is_empty(), "{path}");
+        seen.push_str(&body);
+    }
+    bao.stop();
+    loop {
+        let line = watch.stdout.recv_timeout(TIMEOUT).expect("a line in time");
+        seen.push_str(&line);
+        if line.contains("source_error") {
+            break;
+        }
+    }
+    seen.extend(watch.stop());
+    assert!(seen.contains("vault://"), "{seen}");
+    for leak in ["hunter2", bao.root_token()] {
+        assert!(!seen.contains(leak), "`{leak}` leaked: {seen}");
+    }
+}
