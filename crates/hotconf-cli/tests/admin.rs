@@ -421,8 +421,11 @@ async fn the_admin_refuses_rebound_hosts_and_guards_reads_with_a_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vault_layer_shows_neither_its_values_nor_its_token_on_the_admin_api_or_metrics() {
     let mut bao = hotconf_testkit::openbao::OpenBao::start().await;
-    bao.put("app", serde_json::json!({"db": {"password": "hunter2-first"}}))
-        .await;
+    bao.put(
+        "app",
+        serde_json::json!({"db": {"password": "hunter2-first"}}),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("token"), bao.root_token()).unwrap();
     let uri = format!(
@@ -432,8 +435,11 @@ async fn a_vault_layer_shows_neither_its_values_nor_its_token_on_the_admin_api_o
     let watch = Watch::start(dir.path(), &["--admin", "127.0.0.1:0", &uri]);
     let admin = watch.admin_addr();
     let mut seen = watch.applied(1).to_string();
-    bao.put("app", serde_json::json!({"db": {"password": "hunter2-second"}}))
-        .await;
+    bao.put(
+        "app",
+        serde_json::json!({"db": {"password": "hunter2-second"}}),
+    )
+    .await;
     seen.push_str(&watch.applied(2).to_string());
     let http = reqwest::Client::new();
     for path in [
