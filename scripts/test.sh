@@ -30,7 +30,7 @@ for package in hotconf hotconf-cli; do
     # Only the facade has `metrics` (the CLI has no such feature).
     metrics=""
     if [ "$package" = hotconf ]; then metrics=metrics; fi
-    for feature in "" file env etcd consul nacos apollo http kubernetes vault $metrics full; do
+    for feature in "" file age env etcd consul nacos apollo http kubernetes vault $metrics full; do
         echo "  $package: ${feature:-no default features}"
         cargo check --quiet --locked -p "$package" --no-default-features ${feature:+--features "$feature"}
     done

@@ -21,13 +21,19 @@ impl Watch {
         Watch::start_with_env(args, dir, &[])
     }
 
-    fn start_with_env(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Watch {
+    /// `hotconf watch ARGS` in `dir`, with `env` added to its environment.
+    fn start_with_env<V: AsRef<std::ffi::OsStr>>(
+        args: &[&str],
+        dir: &Path,
+        env: &[(&str, V)],
+    ) -> Watch {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hotconf"))
             .arg("watch")
             .args(args)
             .current_dir(dir)
             .envs(env.iter().copied())
             .env("HOTCONF_CLI_TEST_PORT", "7000")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -885,5 +891,126 @@ fn watch_follows_a_vault_secret_with_the_token_from_the_environment() {
         !text.contains("hunter") && !text.contains(bao.root_token()),
         "{text}"
     );
+    assert_eq!(watch.stop(), 0);
+}
+
+/// `hotconf watch --once FILE.age?identity=KEY`: an age-encrypted file (made by Debian's `age`)
+/// decrypted with the key the URI names is a secret layer: its values are printed as `***`,
+/// whatever their keys are called, and the other layers' as they are; `&secret=false` shows
+/// them. A wrong key exits non-zero naming the file, and no output quotes a value.
+#[test]
+fn watch_once_decrypts_an_age_file_as_a_secret_layer() {
+    use hotconf_testkit::age::{AgeKey, Armor};
+    let dir = tempfile::tempdir().unwrap();
+    let key = AgeKey::generate(dir.path().join("key.txt"));
+    let other = AgeKey::generate(dir.path().join("other.txt"));
+    std::fs::write(dir.path().join("app.json"), r#"{"db": {"port": 5432}}"#).unwrap();
+    key.encrypt(
+        b"db:\n  host: db-7.internal\n  password: hunter2\n",
+        &dir.path().join("creds.yaml.age"),
+        Armor::Armored,
+    );
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_hotconf"))
+            .args(["watch", "--once", "--timeout", "2s"])
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("AGE_IDENTITY_FILE")
+            .env_remove("SOPS_AGE_KEY_FILE")
+            .output()
+            .unwrap()
+    };
+    let assert_quotes_no_value = |output: &std::process::Output| {
+        for text in [&output.stdout, &output.stderr] {
+            let text = String::from_utf8_lossy(text);
+            assert!(
+                !text.contains("db-7") && !text.contains("hunter2"),
+                "{text}"
+            );
+        }
+    };
+
+    let output = run(&["app.json", "creds.yaml.age?identity=key.txt"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_quotes_no_value(&output);
+    let line: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        line["config"]["db"],
+        serde_json::json!({"host": "***", "password": "***", "port": 5432})
+    );
+
+    let output = run(&[
+        "app.json",
+        "file:creds.yaml.age?identity=key.txt&secret=false",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let line: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(line["config"]["db"]["host"], "db-7.internal", "the opt-out");
+
+    let output = run(&["app.json", "creds.yaml.age?identity=other.txt"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_quotes_no_value(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("creds.yaml.age") && stderr.contains("other recipients"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&other.secret_line()[16..]), "{stderr}");
+}
+
+/// `hotconf watch FILE.age` with the identity from `AGE_IDENTITY_FILE`, as in a pod's
+/// environment: each new ciphertext is a change; a corrupted file is a `source_error` line
+/// naming the file while the last good config keeps serving, and the next good one applies.
+#[test]
+fn watch_follows_an_age_file_with_the_identity_from_the_environment() {
+    use hotconf_testkit::age::{AgeKey, Armor};
+    let dir = tempfile::tempdir().unwrap();
+    let key = AgeKey::generate(dir.path().join("key.txt"));
+    let path = dir.path().join("app.toml.age");
+    key.encrypt(
+        b"name = \"v1\"\ntoken = \"hunter1\"\n",
+        &path,
+        Armor::Binary,
+    );
+    let watch = Watch::start_with_env(
+        &["app.toml.age"],
+        dir.path(),
+        &[
+            ("AGE_IDENTITY_FILE", &key.path),
+            ("SOPS_AGE_KEY_FILE", Path::new("")),
+        ],
+    );
+    let first = watch.next();
+    assert_eq!(first["event"], "applied", "{first}");
+    assert_eq!(
+        first["config"],
+        serde_json::json!({"name": "***", "token": "***"})
+    );
+
+    let mut corrupted = std::fs::read(&path).unwrap();
+    let last = corrupted.len() - 2;
+    corrupted[last] ^= 0x20;
+    std::fs::write(dir.path().join("corrupted"), &corrupted).unwrap();
+    std::fs::rename(dir.path().join("corrupted"), &path).unwrap();
+    let error = watch.next();
+    assert_eq!(
+        (error["event"].as_str(), error["transient"].as_bool()),
+        (Some("source_error"), Some(true)),
+        "{error}"
+    );
+    let said = error["error"].as_str().unwrap();
+    assert!(
+        said.contains("app.toml.age") && said.contains("corrupted or truncated"),
+        "{error}"
+    );
+
+    key.encrypt(
+        b"name = \"v2\"\ntoken = \"hunter2\"\n",
+        &path,
+        Armor::Armored,
+    );
+    let second = watch.next_applied();
+    assert_eq!(second["version"], 2, "{second}");
+    assert!(!second.to_string().contains("hunter"), "{second}");
     assert_eq!(watch.stop(), 0);
 }

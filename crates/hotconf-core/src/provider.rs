@@ -5,6 +5,10 @@
 //! ([`FollowedSource`], [`FollowedProvider`], [`ClientState`]), bounded reads ([`BoundedBody`]), and the URI helpers a backend's
 //! `from_uri` uses ([`SourceUri`], [`Query`], [`KeySpace`], [`Mode`], [`TlsFiles`]).
 //!
+//! A provider that must not hand raw bytes to the reloader (decrypted plaintext, which it wipes
+//! once parsed) parses them itself with the reloader's own parser, [`parse_document`], merges
+//! several with [`merge_trees`], and yields a [`Content::Tree`].
+//!
 //! An application needs none of it: it builds a [`Reloader`](crate::Reloader) from providers
 //! and reads its [`Store`](crate::Store). See `docs/writing-a-provider.md`.
 
@@ -22,7 +26,9 @@ pub use crate::client_state::ClientState;
 pub use crate::error::HttpStatus;
 pub use crate::follow::{follow, Follow, Retry};
 pub use crate::followed::{FollowedProvider, FollowedSource};
+pub use crate::format::parse as parse_document;
 pub use crate::layer::{Content, Document, Layer};
+pub use crate::merge::merge_all as merge_trees;
 pub use crate::secrecy::Secrecy;
 pub use crate::secret::redact_secret;
 pub use crate::target::{KeySpace, Mode, TlsFiles};

@@ -177,6 +177,7 @@ mod tests {
             dir.path(),
             FileMode::KeyPerFile { typed: false },
             &Limits::default(),
+            &crate::encrypted::AgeSettings::default(),
         );
         crate::hook::clear(dir.path());
         let Content::Keys { entries, .. } = layer.unwrap().content else {
@@ -205,6 +206,7 @@ mod tests {
             dir.path(),
             FileMode::KeyPerFile { typed: false },
             &Limits::default(),
+            &crate::encrypted::AgeSettings::default(),
         );
         crate::hook::clear(dir.path());
         let error = error.unwrap_err();

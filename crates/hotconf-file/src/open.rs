@@ -51,7 +51,7 @@ pub(crate) fn read_bounded(path: &Path, limit: Limit) -> Result<Vec<u8>> {
 
 /// Opens for reading without blocking: a FIFO swapped in after the type check opens at once
 /// (and is then refused) instead of waiting for a writer. Regular files ignore the flag.
-fn open_nonblocking(path: &Path) -> Result<std::fs::File> {
+pub(crate) fn open_nonblocking(path: &Path) -> Result<std::fs::File> {
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -111,14 +111,21 @@ fn too_large(path: &Path, limit: Limit, error: &Error) -> Error {
 
 /// An I/O error on `path`: transient (a missing file may appear, a permission may be granted).
 pub(crate) fn io_error(path: &Path, error: std::io::Error) -> Error {
-    let kind = match error.kind() {
+    Error::new(
+        io_kind(error.kind()),
+        format!("cannot read {}", path.display()),
+    )
+    .with_transient(true)
+    .with_cause(error)
+}
+
+/// The kind of error an I/O failure is.
+pub(crate) fn io_kind(kind: IoKind) -> ErrorKind {
+    match kind {
         IoKind::NotFound => ErrorKind::NotFound,
         IoKind::PermissionDenied => ErrorKind::PermissionDenied,
         _ => ErrorKind::Unavailable,
-    };
-    Error::new(kind, format!("cannot read {}", path.display()))
-        .with_transient(true)
-        .with_cause(error)
+    }
 }
 
 #[cfg(test)]

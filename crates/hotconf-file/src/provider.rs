@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use hotconf_core::provider::{Capabilities, Layer, Metadata, SourceUri, WatchStream};
 use hotconf_core::{Error, ErrorKind, Format, Limits, Provider, Result};
 
+use crate::encrypted::{AgeSettings, Identities};
 use crate::read::{read_state, FileMode};
 use crate::watch::watch;
 
@@ -39,6 +40,19 @@ pub const DEFAULT_RESCAN: Duration = Duration::from_secs(30);
 /// [`Limits`](FileProvider::limits), in tokio's blocking pool. See `docs/backends/files.md` for
 /// what is and is not detected.
 ///
+/// **age-encrypted files** (feature `age`): a document named `*.age` (`app.yaml.age` is YAML),
+/// or any document with `.age(true)` (`?age=true`), binary or armored, is decrypted in memory
+/// with the identities of an identity file: `?identity=FILE` (`.age_identity_file(path)`), else
+/// the file named by `AGE_IDENTITY_FILE`, else by `SOPS_AGE_KEY_FILE`; or identities given in
+/// code (`.age_identities(secret)`). The identity file is read again at each
+/// decryption, so a rotated key is picked up. In a directory, an entry `X.age` is decrypted and
+/// counts as `X`. The plaintext is parsed by the provider and wiped; the layer's revision is the
+/// ciphertext's hash. A wrong key, a corrupted or truncated file, or a plain file given
+/// `?age=true` is a transient error naming the file, and the last good config keeps serving.
+/// Such a layer is a **secret layer** (every value it supplies redacted in every output, kept
+/// out of the last-good file): a `.age` document, and a directory given `?age=true` or an
+/// identity, or holding an encrypted entry when the reloader starts (`?secret=false` opts out).
+///
 /// ```no_run
 /// # async fn demo() -> hotconf_core::Result<()> {
 /// use hotconf_file::FileProvider;
@@ -59,6 +73,7 @@ pub struct FileProvider {
     pub(crate) rescan: Duration,
     pub(crate) poll: Option<Duration>,
     pub(crate) limits: Limits,
+    pub(crate) age: AgeSettings,
     name: String,
     reads: Arc<AtomicU64>,
 }
@@ -96,6 +111,7 @@ impl FileProvider {
             rescan: DEFAULT_RESCAN,
             poll: None,
             limits: Limits::default(),
+            age: AgeSettings::default(),
             name,
             reads: Arc::default(),
         }
@@ -103,10 +119,12 @@ impl FileProvider {
 
     /// A provider from a `file:` URI (or a bare path): `?mode=document|keys|documents`,
     /// `?format=yaml`, `?typed=true` (key-per-file values as scalars), `?poll=2s` (polling, for
-    /// filesystems without events), `?debounce=50ms`.
+    /// filesystems without events), `?debounce=50ms`; with the `age` feature, `?age=true|false`
+    /// (`.age(..)`) and `?identity=FILE` (`.age_identity_file(..)`).
     ///
     /// # Errors
-    /// [`ErrorKind::Config`] for another scheme or a bad option.
+    /// [`ErrorKind::Config`] for another scheme or a bad option, and for `?age=true` or
+    /// `?identity=` in a build without the `age` feature.
     pub fn from_uri(uri: &SourceUri) -> Result<Self> {
         uri.expect_scheme(SCHEMES)?;
         let mut query = uri.query();
@@ -127,7 +145,25 @@ impl FileProvider {
         if let Some(debounce) = query.duration("debounce")? {
             provider = provider.debounce(debounce);
         }
+        let flag = match query.get("age") {
+            None => None,
+            Some("" | "true" | "1") => Some(true),
+            Some("false" | "0") => Some(false),
+            Some(other) => {
+                return Err(uri.error(format_args!("age is `true` or `false`, not `{other}`")))
+            }
+        };
+        provider.age = provider.age.with_flag(flag);
+        if let Some(identity) = query.get("identity") {
+            let identities = Identities::File(PathBuf::from(identity));
+            provider.age = provider.age.with_identities(identities);
+        }
         query.finish()?;
+        if !cfg!(feature = "age") && provider.age.explicit() {
+            return Err(uri.error(
+                "age-encrypted files (?age=true, ?identity=) need the `age` feature of hotconf",
+            ));
+        }
         Ok(provider)
     }
 
@@ -142,6 +178,37 @@ impl FileProvider {
         if let FileMode::KeyPerFile { typed } = &mut self.mode {
             *typed = true;
         }
+        self
+    }
+
+    /// `true`: the source holds age-encrypted content: the document is decrypted whatever its
+    /// name, and a directory is a secret layer (its `X.age` entries decrypted as always).
+    /// `false`: nothing is decrypted, and a `.age` file is read as it is. By default, a
+    /// document is decrypted when its name ends with `.age`.
+    #[cfg(feature = "age")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "age")))]
+    pub fn age(mut self, encrypted: bool) -> Self {
+        self.age = self.age.with_flag(Some(encrypted));
+        self
+    }
+
+    /// Decrypts with the identities of the file at `path` (one or more `AGE-SECRET-KEY-1…`
+    /// lines and comments, as `age-keygen` writes), read again at each decryption. Without
+    /// it, the file named by `AGE_IDENTITY_FILE` or else `SOPS_AGE_KEY_FILE` is used.
+    #[cfg(feature = "age")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "age")))]
+    pub fn age_identity_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.age = self.age.with_identities(Identities::File(path.into()));
+        self
+    }
+
+    /// Decrypts with `identities`, the text of an identity file (one or more
+    /// `AGE-SECRET-KEY-1…` lines), from wherever the application keeps it. It never appears in
+    /// `Debug` output or errors.
+    #[cfg(feature = "age")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "age")))]
+    pub fn age_identities(mut self, identities: hotconf_core::Secret) -> Self {
+        self.age = self.age.with_identities(Identities::Inline(identities));
         self
     }
 
@@ -175,6 +242,11 @@ impl FileProvider {
         &self.path
     }
 
+    /// The source's printable name (`file:PATH`).
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The directory whose events matter: the parent of a document, or the directory itself.
     pub(crate) fn watched_dir(&self) -> PathBuf {
         match self.mode {
@@ -198,7 +270,8 @@ impl FileProvider {
     pub(crate) async fn read(&self) -> Result<Layer> {
         self.reads.fetch_add(1, Ordering::Relaxed);
         let (path, mode, limits) = (self.path.clone(), self.mode, self.limits);
-        tokio::task::spawn_blocking(move || read_state(&path, mode, &limits))
+        let age = self.age.clone();
+        tokio::task::spawn_blocking(move || read_state(&path, mode, &limits, &age))
             .await
             .unwrap_or_else(|e| {
                 Err(Error::new(ErrorKind::Other, "the read stopped")
@@ -211,8 +284,21 @@ impl FileProvider {
 
 #[async_trait]
 impl Provider for FileProvider {
+    /// A secret layer for age-encrypted content (see [`FileProvider`]), decided at the first
+    /// call and the same for the provider's life (and its clones').
     fn metadata(&self) -> Metadata {
-        Metadata::new(self.name.clone(), Capabilities::WATCH.permanent_failures())
+        let metadata = Metadata::new(self.name.clone(), Capabilities::WATCH.permanent_failures());
+        let secret = self.age.declare(|| match self.mode {
+            FileMode::Document(_) => self.age.document_encrypted(&self.path),
+            FileMode::KeyPerFile { .. } | FileMode::Documents => {
+                self.age.directory_secret(&self.path, self.limits.max_keys)
+            }
+        });
+        if secret {
+            metadata.secret()
+        } else {
+            metadata
+        }
     }
 
     async fn load(&self) -> Result<Layer> {

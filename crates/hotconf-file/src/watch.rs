@@ -32,7 +32,8 @@ pub(crate) fn watch(provider: FileProvider) -> WatchStream {
         (FileMode::Document(_), Some(name)) => Scope::File(dir.join(name)),
         _ => Scope::Directory(dir),
     };
-    let name = hotconf_core::Provider::metadata(&provider).name;
+    // The name alone: metadata would also decide (once) whether the layer is secret.
+    let name = provider.name().to_owned();
     let watch = Watch {
         provider,
         poke: Arc::new(Notify::new()),

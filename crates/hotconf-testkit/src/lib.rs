@@ -10,6 +10,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "age")]
+pub mod age;
 #[cfg(feature = "apollo")]
 pub mod apollo;
 #[cfg(feature = "consul")]

@@ -32,7 +32,8 @@ fn custom() -> &'static RwLock<HashMap<String, Arc<ProviderFactory>>> {
     CUSTOM.get_or_init(RwLock::default)
 }
 
-/// The provider for a source URI: a bare path or `file:` (feature `file`), `env:PREFIX`
+/// The provider for a source URI: a bare path or `file:` (feature `file`; age-encrypted
+/// `*.age` files and `?identity=` with feature `age`), `env:PREFIX`
 /// (feature `env`), `etcd://` (feature `etcd`), `consul://` (feature `consul`), `nacos://`
 /// (feature `nacos`), `apollo://` (feature `apollo`), `http://` and `https://` (feature `http`),
 /// `k8s://NAMESPACE/configmap/NAME` and `k8s://NAMESPACE/secret/NAME` (feature `kubernetes`),

@@ -158,3 +158,40 @@ fn built_in_and_invalid_schemes_cannot_be_registered() {
         assert!(refused.is_err(), "{scheme}");
     }
 }
+
+/// An age-encrypted file is a secret layer by default; `?secret=false` (the registry's own
+/// parameter) makes it an ordinary one. Its identity parameter is the file backend's.
+#[cfg(feature = "age")]
+#[test]
+fn an_age_file_is_a_secret_layer_unless_the_uri_says_secret_false() {
+    let provider =
+        hotconf::provider_from_uri("file:/etc/app/app.yaml.age?identity=/etc/app/key.txt").unwrap();
+    assert!(provider.metadata().secret);
+    assert_eq!(provider.metadata().name, "file:/etc/app/app.yaml.age");
+    let opted_out = hotconf::provider_from_uri("/etc/app/app.yaml.age?secret=false").unwrap();
+    assert!(!opted_out.metadata().secret);
+    let plain = hotconf::provider_from_uri("/etc/app/app.yaml").unwrap();
+    assert!(!plain.metadata().secret);
+    let Err(typo) = hotconf::provider_from_uri("/etc/app/app.yaml.age?identiy=key.txt") else {
+        panic!("a misspelt parameter is refused");
+    };
+    assert!(
+        shown(&typo).contains("unknown parameter `identiy`"),
+        "{typo}"
+    );
+}
+
+/// Without the `age` feature, asking for decryption is an error naming the feature.
+#[cfg(all(feature = "file", not(feature = "age")))]
+#[test]
+fn age_parameters_without_the_feature_name_it() {
+    for uri in [
+        "/etc/app/app.yaml?age=true",
+        "/etc/app/app.yaml.age?identity=key.txt",
+    ] {
+        let Err(error) = hotconf::provider_from_uri(uri) else {
+            panic!("{uri} needs the age feature");
+        };
+        assert!(shown(&error).contains("`age` feature"), "{error}");
+    }
+}
