@@ -1,6 +1,7 @@
 //! The `hotconf` binary end to end: spawn it, change files the ways operators and the kubelet
 //! do, and read its JSON lines.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -22,16 +23,11 @@ impl Watch {
     }
 
     /// `hotconf watch ARGS` in `dir`, with `env` added to its environment.
-    fn start_with_env<V: AsRef<std::ffi::OsStr>>(
-        args: &[&str],
-        dir: &Path,
-        env: &[(&str, V)],
-    ) -> Watch {
+    fn start_with_env(args: &[&str], dir: &Path, env: &[(&str, &OsStr)]) -> Watch {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hotconf"))
             .arg("watch")
             .args(args)
             .current_dir(dir)
-            .envs(env.iter().copied())
             .env("HOTCONF_CLI_TEST_PORT", "7000")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
@@ -871,7 +867,11 @@ fn watch_follows_a_vault_secret_with_the_token_from_the_environment() {
     ));
     let dir = tempfile::tempdir().unwrap();
     let uri = format!("vault://{}/secret/app?interval=100ms", bao.address());
-    let watch = Watch::start_with_env(&[&uri], dir.path(), &[("VAULT_TOKEN", bao.root_token())]);
+    let watch = Watch::start_with_env(
+        &[&uri],
+        dir.path(),
+        &[("VAULT_TOKEN", OsStr::new(bao.root_token()))],
+    );
     let first = watch.next();
     assert_eq!(
         first["config"],
@@ -976,8 +976,8 @@ fn watch_follows_an_age_file_with_the_identity_from_the_environment() {
         &["app.toml.age"],
         dir.path(),
         &[
-            ("AGE_IDENTITY_FILE", &key.path),
-            ("SOPS_AGE_KEY_FILE", Path::new("")),
+            ("AGE_IDENTITY_FILE", key.path.as_os_str()),
+            ("SOPS_AGE_KEY_FILE", OsStr::new("")),
         ],
     );
     let first = watch.next();
