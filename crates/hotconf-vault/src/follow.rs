@@ -142,7 +142,7 @@ impl Poller {
         prefix: &str,
     ) -> Result<Layer> {
         let prefix = with_slash(prefix);
-        let limits = self.client.settings().limits.clone();
+        let limits = self.client.settings().limits;
         let names = kv::list(api, token, &format!("{mount}/metadata"), &prefix, &limits).await?;
         let mut next = BTreeMap::new();
         for name in names {
@@ -195,7 +195,7 @@ impl Poller {
         prefix: &str,
     ) -> Result<Layer> {
         let prefix = with_slash(prefix);
-        let limits = self.client.settings().limits.clone();
+        let limits = self.client.settings().limits;
         let names = kv::list(api, token, mount, &prefix, &limits).await?;
         let mut tree = Map::new();
         for name in &names {

@@ -180,9 +180,10 @@ async fn a_restarted_dev_server_is_reported_and_the_last_good_config_stays_until
     bao.restart().await;
     // Dev mode forgot the secret: not a deletion, an error; the config stays. (While the
     // server is down, the errors say it cannot be reached.)
-    let event = wait_for_event(&mut events, |e| {
-        matches!(e, Event::SourceError { error, .. } if !error.contains("could not connect"))
-    })
+    let event = wait_for_event(
+        &mut events,
+        |e| matches!(e, Event::SourceError { error, .. } if !error.contains("could not connect")),
+    )
     .await;
     let Event::SourceError { error, .. } = event else {
         unreachable!()

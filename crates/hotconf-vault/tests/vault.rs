@@ -90,7 +90,8 @@ impl Fixture for VaultFixture {
 
     async fn write_invalid(&self) {
         // An `app.name` that is not a string: the suite's config type cannot hold it.
-        self.put(json!({"app": {"name": {"not": "a string"}}})).await;
+        self.put(json!({"app": {"name": {"not": "a string"}}}))
+            .await;
     }
 
     async fn delete(&self) {
