@@ -198,6 +198,36 @@ async fn kubectl_delete_removes_the_object_and_waits_for_it() {
     assert_eq!(kube.counters().of(Verb::Delete, Resource::ConfigMaps), 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_token_review_finds_it_by_discovery_and_prints_the_answer() {
+    let kube = KubeEmulator::start().await;
+    let token = kube.issue_service_account_token("default", "app");
+    let kubectl = Kubectl::new(&kube);
+    let review = kubectl.write(
+        "review.json",
+        &serde_json::json!({
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenReview",
+            "spec": {"token": token},
+        })
+        .to_string(),
+    );
+    // Client-side validation of a kind without PATCH falls back to /openapi/v2 (protobuf),
+    // which the emulator does not serve.
+    let file = review.to_str().unwrap();
+    let out = kubectl
+        .run(&["create", "--validate=false", "-f", file, "-o", "json"])
+        .await;
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(answer["kind"], "TokenReview", "{answer}");
+    assert_eq!(answer["status"]["authenticated"], true, "{answer}");
+    assert_eq!(
+        answer["status"]["user"]["username"],
+        "system:serviceaccount:default:app"
+    );
+    assert_eq!(kube.counters().token_reviews, 1);
+}
+
 /// The interpreter Debian's python3-kubernetes installs into (a pyenv or venv `python3`
 /// earlier on PATH does not see it), as scripts/prerequisites.sh checks it.
 fn python() -> &'static str {

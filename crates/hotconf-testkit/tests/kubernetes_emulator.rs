@@ -2,7 +2,7 @@
 //! docs/protocols.md#kubernetes-api-the-emulators-rules (backends.md §7), with plain HTTP
 //! requests (no Kubernetes client involved).
 
-use hotconf_testkit::kubernetes::{KubeEmulator, Resource, Verb};
+use hotconf_testkit::kubernetes::{service_account_jwt, KubeEmulator, Resource, Verb};
 use hotconf_testkit::TIMEOUT;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -588,6 +588,166 @@ async fn a_restart_keeps_or_loses_the_state_on_the_same_port() {
     assert!(rv_of(&list.body).parse::<u64>().unwrap() >= next.parse::<u64>().unwrap());
 }
 
+// ===== TokenReview =====
+
+const TOKEN_REVIEWS: &str = "/apis/authentication.k8s.io/v1/tokenreviews";
+
+/// A TokenReview of `token`, as a client sends it (`kind` and `apiVersion` included).
+fn review_of(token: &str) -> Option<(&'static str, Value)> {
+    Some((
+        "application/json",
+        json!({
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenReview",
+            "spec": {"token": token},
+        }),
+    ))
+}
+
+#[tokio::test]
+async fn a_token_review_vouches_for_registered_service_account_tokens_only() {
+    let kube = KubeEmulator::start().await;
+    let token = kube.issue_service_account_token("default", "app");
+    let uid = kube.service_account_uid("default", "app");
+    let answer = call(&kube, "POST", TOKEN_REVIEWS, review_of(&token)).await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    assert_eq!(answer.content_type, "application/json");
+    let review = &answer.body;
+    assert_eq!(
+        (&review["kind"], &review["apiVersion"]),
+        (&json!("TokenReview"), &json!("authentication.k8s.io/v1"))
+    );
+    assert_eq!(review["spec"]["token"], token.as_str());
+    let status = &review["status"];
+    assert_eq!(status["authenticated"], true, "{review}");
+    assert_eq!(
+        status["user"]["username"],
+        "system:serviceaccount:default:app"
+    );
+    assert_eq!(status["user"]["uid"], uid.as_str());
+    assert_eq!(
+        status["user"]["groups"],
+        json!([
+            "system:serviceaccounts",
+            "system:serviceaccounts:default",
+            "system:authenticated"
+        ])
+    );
+    assert_eq!(
+        status["audiences"],
+        json!(["https://kubernetes.default.svc.cluster.local"])
+    );
+    assert!(status.get("error").is_none(), "{review}");
+
+    // The audiences asked for are echoed.
+    let mut asked = review_of(&token).unwrap();
+    asked.1["spec"]["audiences"] = json!(["vault"]);
+    let answer = call(&kube, "POST", TOKEN_REVIEWS, Some(asked)).await;
+    assert_eq!(answer.body["status"]["audiences"], json!(["vault"]));
+
+    // A token of the right shape that nobody registered, and a revoked one: 201, not
+    // authenticated, with an error.
+    let forged = service_account_jwt("default", "app", &uid);
+    assert!(kube.remove_service_account_token(&token));
+    assert!(!kube.remove_service_account_token(&token));
+    for unknown in [&forged, &token] {
+        let answer = call(&kube, "POST", TOKEN_REVIEWS, review_of(unknown)).await;
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        let status = &answer.body["status"];
+        assert_ne!(status["authenticated"], true, "{status}");
+        assert!(!status["error"].as_str().unwrap().is_empty(), "{status}");
+    }
+    let counters = kube.counters();
+    assert_eq!((counters.token_reviews, counters.tokens_rejected), (4, 2));
+}
+
+#[tokio::test]
+async fn service_accounts_keep_their_uid_and_tokens_are_counted_until_a_restart_forgets_them() {
+    let kube = KubeEmulator::start().await;
+    let first = kube.issue_service_account_token("default", "app");
+    let second = kube.issue_service_account_token("default", "app");
+    assert_ne!(first, second);
+    let uid = kube.service_account_uid("default", "app");
+    assert_ne!(uid, kube.service_account_uid("other", "app"));
+    for _ in 0..2 {
+        call(&kube, "POST", TOKEN_REVIEWS, review_of(&second)).await;
+    }
+    assert_eq!(
+        (
+            kube.token_reviews_of(&first),
+            kube.token_reviews_of(&second)
+        ),
+        (0, 2)
+    );
+    // Any token can be registered; a review names the account it was registered for.
+    kube.add_service_account_token("team", "api", "opaque-token");
+    let answer = call(&kube, "POST", TOKEN_REVIEWS, review_of("opaque-token")).await;
+    assert_eq!(
+        answer.body["status"]["user"]["username"],
+        "system:serviceaccount:team:api"
+    );
+
+    kube.restart(false);
+    let answer = call(&kube, "POST", TOKEN_REVIEWS, review_of(&second)).await;
+    assert_ne!(answer.body["status"]["authenticated"], true);
+    assert_ne!(kube.service_account_uid("default", "app"), uid);
+    kube.restart(true);
+    let token = kube.issue_service_account_token("default", "app");
+    kube.restart(true);
+    let answer = call(&kube, "POST", TOKEN_REVIEWS, review_of(&token)).await;
+    assert_eq!(answer.body["status"]["authenticated"], true);
+}
+
+#[tokio::test]
+async fn a_token_review_needs_the_reviewers_bearer_token_a_post_and_a_token() {
+    let kube = KubeEmulator::start().await;
+    let token = kube.issue_service_account_token("default", "app");
+    kube.set_token(Some("reviewer"));
+    let post = |bearer: Option<&'static str>, body| {
+        let kube = &kube;
+        async move { call_with(kube, "POST", TOKEN_REVIEWS, body, bearer).await }
+    };
+    assert_status(&post(None, review_of(&token)).await, 401, "Unauthorized");
+    // The token reviewed is not the reviewer's credential.
+    let as_itself = call_with(
+        &kube,
+        "POST",
+        TOKEN_REVIEWS,
+        review_of(&token),
+        Some(&token),
+    )
+    .await;
+    assert_status(&as_itself, 401, "Unauthorized");
+    assert_eq!(kube.counters().unauthorized, 2);
+    let answer = post(Some("reviewer"), review_of(&token)).await;
+    assert_eq!(
+        answer.body["status"]["authenticated"], true,
+        "{}",
+        answer.body
+    );
+    // As Go clients send it: no kind, no apiVersion.
+    let bare = json!({"metadata": {}, "spec": {"token": token}, "status": {"user": {}}});
+    let answer = post(Some("reviewer"), Some(("application/json", bare))).await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+
+    let without_token = json!({"kind": "TokenReview", "spec": {}});
+    let answer = post(Some("reviewer"), Some(("application/json", without_token))).await;
+    assert_status(&answer, 400, "BadRequest");
+    assert_eq!(
+        answer.body["message"],
+        "token is required for TokenReview in authentication"
+    );
+    let other_kind = json!({"kind": "SubjectAccessReview", "spec": {"token": "t"}});
+    let answer = post(Some("reviewer"), Some(("application/json", other_kind))).await;
+    assert_status(&answer, 400, "BadRequest");
+    let answer = post(Some("reviewer"), Some(("text/plain", json!("x")))).await;
+    assert_status(&answer, 415, "UnsupportedMediaType");
+    let answer = call_with(&kube, "GET", TOKEN_REVIEWS, None, Some("reviewer")).await;
+    assert_status(&answer, 405, "MethodNotAllowed");
+    let counters = kube.counters();
+    assert_eq!((counters.token_reviews, counters.discovery), (2, 0));
+}
+
 // ===== discovery, counting, bounds =====
 
 #[tokio::test]
@@ -637,7 +797,17 @@ async fn discovery_serves_what_kubectl_reads() {
         .iter()
         .any(|p| p["name"] == "fieldValidation"));
     assert_status(&get(&kube, "/openapi/v2").await, 404, "NotFound");
-    assert_eq!(kube.counters().discovery, 7);
+    let group = &apis.body["groups"][0];
+    assert_eq!(group["name"], "authentication.k8s.io");
+    assert_eq!(group["preferredVersion"]["version"], "v1");
+    let authentication = get(&kube, "/apis/authentication.k8s.io/v1").await.body;
+    let reviews = &authentication["resources"][0];
+    assert_eq!(
+        (&reviews["name"], &reviews["kind"], &reviews["namespaced"]),
+        (&json!("tokenreviews"), &json!("TokenReview"), &json!(false))
+    );
+    assert_eq!(reviews["verbs"], json!(["create"]));
+    assert_eq!(kube.counters().discovery, 8);
 }
 
 #[tokio::test]

@@ -87,13 +87,17 @@ impl Api {
         let page = read_error_page(response, &secrets).await;
         Err(Asked::new("vault", doing, what)
             .carrying("the Vault token", "server")
-            .refused(status, &page, hint(status)))
+            .refused(status, &page, hint(status, what)))
     }
 }
 
-/// What a refusal means, for the operator who reads it.
-fn hint(status: StatusCode) -> &'static str {
+/// What a refusal of `what` (a path) means, for the operator who reads it.
+fn hint(status: StatusCode, what: &str) -> &'static str {
     match status.as_u16() {
+        403 if what.starts_with("auth/") && what.ends_with("/login") => {
+            " (the login was refused: check the role and its credentials, the secret id or the \
+             service account the role binds)"
+        }
         403 => " (the token has no policy that allows this path, or it expired or was revoked)",
         503 => " (the server is sealed, or has no active node)",
         429 => " (a standby that does not forward, or a rate limit)",
@@ -169,5 +173,14 @@ mod tests {
         assert!(header.is_sensitive());
         let error = token_header(&Secret::new("bad\ntoken")).unwrap_err();
         assert!(!error.to_string().contains("bad"), "{error}");
+    }
+
+    #[test]
+    fn a_refused_login_is_told_from_a_token_without_the_policy() {
+        let forbidden = StatusCode::FORBIDDEN;
+        assert!(hint(forbidden, "auth/kubernetes/login").contains("login was refused"));
+        assert!(hint(forbidden, "auth/approle/login").contains("login was refused"));
+        assert!(hint(forbidden, "secret/data/app").contains("no policy"));
+        assert!(hint(forbidden, "auth/token/renew-self").contains("no policy"));
     }
 }

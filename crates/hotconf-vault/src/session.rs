@@ -1,6 +1,6 @@
 //! The token every request of a client carries: had from a token, a token file or a login,
 //! renewed at about two thirds of its TTL while renewable, replaced by a new login before its
-//! max TTL or after the server refused it.
+//! max TTL, after the server refused it, or when a renewal fails.
 
 use std::io::Read as _;
 use std::path::Path;
@@ -18,7 +18,8 @@ use crate::lease::due_after;
 /// The largest token, secret id or service account token file read.
 const CREDENTIAL_FILE_BYTES: u64 = 64 << 10;
 
-/// How long a failed renewal waits before it is tried again (while the token still lives).
+/// How long a failed renewal waits before it is tried again (while the token still lives, and
+/// no later than its end).
 const RENEW_RETRY: Duration = Duration::from_secs(5);
 
 /// The token of a client, shared by its providers: one login, one renewal for all of them.
@@ -103,8 +104,25 @@ impl Session {
                         if current.expires.is_some_and(|end| now >= end) {
                             return Err(error);
                         }
+                        // A server may grant a full TTL at one renewal and answer the next
+                        // "past the max TTL, cannot renew" (400): a login replaces the token
+                        // before it ends. Otherwise (or if the login fails too) the token is
+                        // kept and renewed again soon, never after it ends.
+                        if auth.logs_in() {
+                            match acquire(api, auth, now).await {
+                                Ok(fresh) => {
+                                    tracing::debug!(error = %error, "vault: renewing the token failed; logged in again");
+                                    *current = fresh;
+                                    return Ok(current.token.clone());
+                                }
+                                Err(login) => {
+                                    tracing::warn!(error = %login, "vault: logging in again failed");
+                                }
+                            }
+                        }
                         tracing::warn!(error = %error, "vault: renewing the token failed; trying again soon");
-                        current.due = Some(now + RENEW_RETRY);
+                        let retry = now + RENEW_RETRY;
+                        current.due = Some(current.expires.map_or(retry, |end| retry.min(end)));
                         return Ok(current.token.clone());
                     }
                 }

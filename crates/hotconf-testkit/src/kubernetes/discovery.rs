@@ -1,7 +1,7 @@
-//! What kubectl reads before it touches an object (backends.md §7.9): API discovery, the server
-//! version, and the OpenAPI v3 documents `kubectl apply --validate=strict` asks whether PATCH
-//! takes `fieldValidation` from. `/openapi/v2` is not served (kubectl only wants it as
-//! protobuf and tolerates its 404).
+//! What kubectl reads before it touches an object (backends.md §7.9): API discovery (the core
+//! group, and `authentication.k8s.io/v1` for TokenReviews), the server version, and the OpenAPI
+//! v3 documents `kubectl apply --validate=strict` asks whether PATCH takes `fieldValidation`
+//! from. `/openapi/v2` is not served (kubectl only wants it as protobuf and tolerates its 404).
 
 use serde_json::{json, Value};
 
@@ -15,7 +15,29 @@ pub(crate) fn document(path: &str, server: &str) -> Option<Value> {
             "versions": ["v1"],
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server}],
         })),
-        "/apis" => Some(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []})),
+        "/apis" => Some(json!({
+            "kind": "APIGroupList",
+            "apiVersion": "v1",
+            "groups": [authentication_group()],
+        })),
+        "/apis/authentication.k8s.io" => {
+            let mut group = authentication_group();
+            group["kind"] = "APIGroup".into();
+            group["apiVersion"] = "v1".into();
+            Some(group)
+        }
+        "/apis/authentication.k8s.io/v1" => Some(json!({
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": "authentication.k8s.io/v1",
+            "resources": [{
+                "name": "tokenreviews",
+                "singularName": "tokenreview",
+                "namespaced": false,
+                "kind": "TokenReview",
+                "verbs": ["create"],
+            }],
+        })),
         "/api/v1" => Some(json!({
             "kind": "APIResourceList",
             "apiVersion": "v1",
@@ -39,6 +61,16 @@ pub(crate) fn document(path: &str, server: &str) -> Option<Value> {
         "/openapi/v3/api/v1" => Some(openapi_v1()),
         _ => None,
     }
+}
+
+/// The `authentication.k8s.io` group (version v1 only), as `/apis` lists it.
+fn authentication_group() -> Value {
+    let v1 = json!({"groupVersion": "authentication.k8s.io/v1", "version": "v1"});
+    json!({
+        "name": "authentication.k8s.io",
+        "versions": [v1],
+        "preferredVersion": v1,
+    })
 }
 
 fn resource(resource: Resource, short_names: &[&str]) -> Value {

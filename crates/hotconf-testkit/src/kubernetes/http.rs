@@ -1,6 +1,6 @@
 //! The emulator's HTTP side: bounded request parsing, routing, the bearer-token check (401)
 //! and the per-namespace 403, the verbs on ConfigMaps and Secrets, and `Status` answers
-//! (backends.md §7.1, §7.8, §7.9).
+//! (backends.md §7.1, §7.8, §7.9). TokenReviews are answered in `token_review`.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 
 use super::state::name_of;
 use super::status::Status;
+use super::token_review::{self, TOKEN_REVIEWS};
 use super::watch::{Start, WatchRequest};
 use super::{discovery, lock, Resource, Shared, Verb};
 
@@ -31,7 +32,7 @@ const HEAD_DEADLINE: Duration = Duration::from_secs(30);
 const DEFAULT_WATCH: Duration = Duration::from_secs(1800);
 
 type Body = BoxBody<Bytes, io::Error>;
-type Answer = Response<Body>;
+pub(crate) type Answer = Response<Body>;
 
 pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     loop {
@@ -70,7 +71,7 @@ fn full(body: Bytes) -> Body {
     Full::new(body).map_err(|never| match never {}).boxed()
 }
 
-fn json_answer(code: u16, body: &Value) -> Answer {
+pub(crate) fn json_answer(code: u16, body: &Value) -> Answer {
     let mut response = Response::new(full(Bytes::from(body.to_string())));
     *response.status_mut() =
         hyper::StatusCode::from_u16(code).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
@@ -81,7 +82,7 @@ fn json_answer(code: u16, body: &Value) -> Answer {
     response
 }
 
-fn failure(status: &Status) -> Answer {
+pub(crate) fn failure(status: &Status) -> Answer {
     json_answer(status.code, &status.to_json())
 }
 
@@ -146,7 +147,7 @@ fn route(path: &str) -> Option<Target> {
     }
 }
 
-fn authenticated(shared: &Shared, req: &Request<Incoming>) -> bool {
+pub(crate) fn authenticated(shared: &Shared, req: &Request<Incoming>) -> bool {
     let Some(want) = shared.modes().token.clone() else {
         return true;
     };
@@ -172,6 +173,9 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
     };
     lock(&shared.log).push(format!("{} {shown}", req.method()));
     let query = parse_query(&raw_query);
+    if path.trim_end_matches('/') == TOKEN_REVIEWS {
+        return token_review::serve(&shared, req).await;
+    }
     let Some(target) = route(&path) else {
         shared.count(|c| c.discovery += 1);
         if !authenticated(&shared, &req) {
@@ -319,38 +323,15 @@ async fn write(
     name: &str,
     verb: Verb,
 ) -> Result<Answer, Status> {
-    let content_type = req
-        .headers()
-        .get("Content-Type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let body = Limited::new(req.into_body(), MAX_BODY)
-        .collect()
-        .await
-        .map_err(|_| Status::too_large())?
-        .to_bytes();
-    let accepted = match verb {
-        Verb::Patch => matches!(
-            content_type.as_str(),
-            "application/strategic-merge-patch+json" | "application/merge-patch+json"
-        ),
-        Verb::Delete => true,
-        _ => matches!(content_type.as_str(), "" | "application/json"),
+    let accepted: &[&str] = match verb {
+        Verb::Patch => &[
+            "application/strategic-merge-patch+json",
+            "application/merge-patch+json",
+        ],
+        Verb::Delete => &[],
+        _ => &["", "application/json"],
     };
-    if !accepted {
-        return Err(Status::unsupported_media_type(&content_type));
-    }
-    let parsed: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| Status::bad_request(format!("the body is not JSON: {e}")))?
-    };
+    let parsed = read_json(req, accepted).await?;
     let (code, object) = {
         let mut state = shared.state();
         match verb {
@@ -381,6 +362,39 @@ async fn write(
     };
     shared.changed();
     Ok(json_answer(code, &object))
+}
+
+/// A JSON body (`Null` when empty) whose media type is one of `accepted` (any when empty):
+/// 415 for another type, 413 above [`MAX_BODY`], 400 when it is not JSON.
+async fn read_json(req: Request<Incoming>, accepted: &[&str]) -> Result<Value, Status> {
+    let content_type = req
+        .headers()
+        .get("Content-Type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let body = Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|_| Status::too_large())?
+        .to_bytes();
+    if !accepted.is_empty() && !accepted.contains(&content_type.as_str()) {
+        return Err(Status::unsupported_media_type(&content_type));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| Status::bad_request(format!("the body is not JSON: {e}")))
+}
+
+/// The JSON body of a create (`application/json` or no media type), as [`read_json`] reads it.
+pub(crate) async fn json_body(req: Request<Incoming>) -> Result<Value, Status> {
+    read_json(req, &["", "application/json"]).await
 }
 
 /// `fieldSelector` terms on `metadata.name` and `metadata.namespace` (`=` or `==`).

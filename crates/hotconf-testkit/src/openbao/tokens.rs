@@ -25,7 +25,7 @@ pub struct TokenSpec {
 }
 
 /// A duration as the API takes it: whole seconds, `"90s"`.
-fn seconds(duration: Duration) -> String {
+pub(super) fn seconds(duration: Duration) -> String {
     format!("{}s", duration.as_secs())
 }
 
@@ -199,7 +199,7 @@ impl OpenBao {
 }
 
 /// `auth.client_token` of a login or token-create answer.
-fn client_token(answer: &Value) -> String {
+pub(super) fn client_token(answer: &Value) -> String {
     answer["auth"]["client_token"]
         .as_str()
         .unwrap_or_else(|| panic!("no auth.client_token in {answer}"))
