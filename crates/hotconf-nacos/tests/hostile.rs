@@ -2,8 +2,6 @@
 //! and on reads, bodies that never end or announce a huge length, a gRPC port that never
 //! answers, and G10 (the password in no log line, error or event) through all of them.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -16,38 +14,6 @@ use serde::Deserialize;
 
 const PASSWORD: &str = "nacos-pa55-s3cret";
 const WRONG: &str = "wrong-pa55-s3cret";
-
-/// Every log line of this test binary (hotconf's, reqwest's, hyper's, at TRACE).
-fn logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let writer = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || Capture(writer.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
-        buffer
-    })
-    .clone()
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Display, Debug and every cause of `error`.
 fn everything(error: &Error) -> String {
@@ -73,7 +39,7 @@ struct App {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_login_redirect_is_not_followed_and_the_form_never_reaches_the_other_origin() {
-    let logs = logs();
+    let logs = hotconf_testkit::logs::captured();
     let other = HostileServer::start(None, Mode::answer(r#"{"accessToken":"stolen"}"#)).await;
     for status in [301, 302, 307, 308] {
         let front = HostileServer::start(
@@ -113,7 +79,7 @@ async fn a_login_redirect_is_not_followed_and_the_form_never_reaches_the_other_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_redirect_after_login_never_sends_the_access_token_elsewhere() {
-    let logs = logs();
+    let logs = hotconf_testkit::logs::captured();
     let nacos = RNacos::with_auth("admin", PASSWORD);
     nacos.publish("app.yaml", "name: secured\n");
     let front = HostileServer::start(Some(&nacos.server()), Mode::Forward).await;
@@ -237,7 +203,7 @@ async fn an_endless_body_is_refused_while_read_and_the_last_good_state_keeps_ser
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_password_never_reaches_logs_errors_or_events() {
-    let logs = logs();
+    let logs = hotconf_testkit::logs::captured();
     let mut nacos = RNacos::with_auth("admin", PASSWORD);
     nacos.publish("app.yaml", "name: secured\n");
     let mut seen = String::new();
@@ -349,7 +315,7 @@ fn sdk_dirs() -> Vec<std::path::PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_error_page_that_echoes_the_login_form_does_not_leak_the_password() {
-    let logs = logs();
+    let logs = hotconf_testkit::logs::captured();
     let mut seen = String::new();
     // A proxy whose error pages echo the request (the login form among it).
     for status in [403, 400, 500] {

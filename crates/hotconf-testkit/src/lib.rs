@@ -28,6 +28,8 @@ pub mod http;
 pub mod kubernetes;
 pub mod latency;
 pub mod leaks;
+#[cfg(feature = "logs")]
+pub mod logs;
 #[cfg(feature = "nacos")]
 pub mod nacos;
 #[cfg(feature = "openbao")]
@@ -49,7 +51,7 @@ mod wait;
 pub use fixture::{Fixture, MemoryFixture};
 pub use proxy::TcpProxy;
 pub use scripted::{Script, ScriptedProvider};
-pub use wait::{wait_for_event, wait_until, TIMEOUT};
+pub use wait::{eventually, wait_for_event, wait_until, TIMEOUT};
 
 #[cfg(test)]
 mod tests {

@@ -51,3 +51,20 @@ where
         .await
         .unwrap_or_else(|_| panic!("no matching event within {TIMEOUT:?}"))
 }
+
+/// Waits up to `deadline` for `condition`, asking it every 50 ms: for what has no event to
+/// await (a server's audit log, a process's output file). Fails naming `what`.
+pub async fn eventually<F: std::future::Future<Output = bool>>(
+    what: &str,
+    deadline: Duration,
+    mut condition: impl FnMut() -> F,
+) {
+    let wait = async {
+        while !condition().await {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(deadline, wait)
+        .await
+        .unwrap_or_else(|_| panic!("not within {deadline:?}: {what}"));
+}

@@ -5,13 +5,12 @@
 //! login and re-login, a token file rewritten. Every wait is on the store, the events or the
 //! server's audit log, each with a deadline.
 
-use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
 use hotconf_core::{Event, MemoryHandle, MemoryProvider, Reloader, Secret, Startup};
 use hotconf_testkit::openbao::{OpenBao, TokenSpec};
-use hotconf_testkit::{wait_for_event, wait_until, TIMEOUT};
+use hotconf_testkit::{eventually, wait_for_event, wait_until, TIMEOUT};
 use hotconf_vault::{Auth, VaultClient, VaultProvider, VaultSource};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
@@ -78,22 +77,6 @@ async fn source_error(events: &mut broadcast::Receiver<Event>) -> String {
         }
         _ => unreachable!(),
     }
-}
-
-/// Waits up to `deadline` for `condition` (the server's audit log has no event to await).
-async fn eventually<F: Future<Output = bool>>(
-    what: &str,
-    deadline: Duration,
-    mut condition: impl FnMut() -> F,
-) {
-    let wait = async {
-        while !condition().await {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    tokio::time::timeout(deadline, wait)
-        .await
-        .unwrap_or_else(|_| panic!("not within {deadline:?}: {what}"));
 }
 
 /// How many requests to `path` the audit log holds.

@@ -6,14 +6,13 @@
 //! account, and the `vault://…?k8s_role=…&jwt_file=…` URI. Every wait is on the store, the
 //! events, the emulator's counters or the server's audit log, each with a deadline.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hotconf_core::{Event, MemoryProvider, Reloader, Startup};
 use hotconf_testkit::kubernetes::{service_account_jwt, KubeEmulator};
 use hotconf_testkit::openbao::OpenBao;
-use hotconf_testkit::{wait_until, TIMEOUT};
+use hotconf_testkit::{eventually, wait_until, TIMEOUT};
 use hotconf_vault::{Auth, VaultClient, VaultProvider, VaultSource};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
@@ -142,22 +141,6 @@ fn name(reloader: &Reloader<Value>) -> Value {
 
 async fn wait_name(reloader: &Reloader<Value>, name: &str) {
     wait_until(&reloader.store(), |c: &Value| c["app"]["name"] == name).await;
-}
-
-/// Waits up to `deadline` for `condition` (the server's audit log has no event to await).
-async fn eventually<F: Future<Output = bool>>(
-    what: &str,
-    deadline: Duration,
-    mut condition: impl FnMut() -> F,
-) {
-    let wait = async {
-        while !condition().await {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    tokio::time::timeout(deadline, wait)
-        .await
-        .unwrap_or_else(|_| panic!("not within {deadline:?}: {what}"));
 }
 
 /// Fails on any source error received so far.

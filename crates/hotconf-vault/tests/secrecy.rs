@@ -4,8 +4,6 @@
 //! a secret's value may appear in a log line, an event (JSON or Debug), an error (Display, Debug
 //! and causes), the redacted config or an explanation.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use hotconf_core::{Event, MemoryProvider, Reloader, Secret, Startup};
@@ -17,41 +15,9 @@ use serde_json::{json, Value};
 const VALUE: &str = "s3cr3t-hunter2-value";
 const VALUE2: &str = "s3cr3t-rotated-value";
 
-/// Every log line of this test binary.
-fn logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let writer = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || Capture(writer.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
-        buffer
-    })
-    .clone()
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_token_or_secret_value_in_logs_events_errors_redaction_or_explanations() {
-    let logs = logs();
+    let logs = hotconf_testkit::logs::captured();
     let mut bao = OpenBao::start().await;
     bao.put_policy(
         "reader",

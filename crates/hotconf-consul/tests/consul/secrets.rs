@@ -3,8 +3,6 @@
 //! reqwest's, hyper's, at TRACE) captured; the token must appear in no log line, no error's
 //! Display or Debug (nor their causes), and no event.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use hotconf_consul::{ConsulClient, ConsulProvider, ConsulSource};
@@ -14,38 +12,6 @@ use hotconf_testkit::hostile::{HostileServer, Mode};
 use hotconf_testkit::{wait_for_event, TcpProxy};
 
 const TOKEN: &str = "consul-t0ken-s3cret";
-
-/// Every log line of this test binary.
-fn logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let writer = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || Capture(writer.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
-        buffer
-    })
-    .clone()
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Display, alternate Display, Debug and every cause of `error`.
 fn everything(error: &Error) -> String {
@@ -60,7 +26,7 @@ fn everything(error: &Error) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_never_reaches_logs_errors_or_events() {
-    let logs = logs();
+    let logs = hotconf_testkit::logs::captured();
     let consul = ConsulEmulator::start().await;
     consul.put("app/marker", "one");
     let rules = vec![AclRule {
