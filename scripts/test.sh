@@ -27,10 +27,10 @@ fi
 # --- every feature builds on its own --------------------------------------------------------
 say "each feature of the facade and the CLI alone, and none"
 for package in hotconf hotconf-cli; do
-    # Only the facade has `metrics` (the CLI has no such feature).
-    metrics=""
-    if [ "$package" = hotconf ]; then metrics=metrics; fi
-    for feature in "" file age env etcd consul nacos apollo http kubernetes vault $metrics full; do
+    # Only the facade has `metrics` and `schema` (the CLI has no such features).
+    facade_only=""
+    if [ "$package" = hotconf ]; then facade_only="metrics schema"; fi
+    for feature in "" file age env etcd consul nacos apollo http kubernetes vault $facade_only full; do
         echo "  $package: ${feature:-no default features}"
         cargo check --quiet --locked -p "$package" --no-default-features ${feature:+--features "$feature"}
     done

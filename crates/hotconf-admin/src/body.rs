@@ -9,6 +9,8 @@
 //! | `GET /config/explain` | hotconf-core's `Explanation` |
 //! | `POST /config/rollback/{version}` | [`RollbackBody`] |
 //! | `POST /config/unpin` | [`UnpinBody`] |
+//! | `POST /config/check` | [`CheckBody`] |
+//! | `GET /config/schema` | the JSON Schema the application gave, as given |
 //! | `GET /healthz` | [`HealthBody`] |
 //! | `GET /readyz` | [`Readiness`](crate::Readiness); a reloader's detail is [`ReadyDetail`] |
 //! | any 4xx or 5xx | [`ErrorBody`] |
@@ -23,7 +25,7 @@
 //!
 //! [`View`]: crate::View
 
-use hotconf_core::{Changes, Origin};
+use hotconf_core::{Changes, Error, Origin};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -175,6 +177,70 @@ impl UnpinBody {
     }
 }
 
+/// `POST /config/check`: whether the service would accept the document as the next state of
+/// the layer, with `200` either way.
+///
+/// Accepted: `{"accepted":true,"changes":{…},"layer":…,"restart_required":[…]}`. Rejected:
+/// `{"accepted":false,"error":…,"key":…,"kind":…,"layer":…,"source":…}`, `key` and `source`
+/// absent when unknown. No value of the document or of the config appears: the changes are
+/// key paths, the error names no value (guarantee G12).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckBody<'a> {
+    /// Whether the service would apply the document.
+    pub accepted: bool,
+    /// Accepted: the key paths that would differ from the config serving now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<&'a Changes>,
+    /// Rejected: why, on one line, as a reload would report it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Rejected: the key at fault, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<&'a str>,
+    /// Rejected: the kind of failure (`parse`, `type`, `validation`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    /// The layer checked, as the request named it.
+    pub layer: &'a str,
+    /// Accepted: restart-required keys the document changes, which keep their running value
+    /// until a restart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart_required: Option<&'a [String]>,
+    /// Rejected: the source blamed (the printable name of its layer), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<&'a str>,
+}
+
+impl<'a> CheckBody<'a> {
+    /// The service would accept the document as `layer`, changing `changes`.
+    pub fn accepted(layer: &'a str, changes: &'a Changes, restart_required: &'a [String]) -> Self {
+        Self {
+            accepted: true,
+            changes: Some(changes),
+            error: None,
+            key: None,
+            kind: None,
+            layer,
+            restart_required: Some(restart_required),
+            source: None,
+        }
+    }
+
+    /// The service would reject the document as `layer`, for `error`.
+    pub fn rejected(layer: &'a str, error: &'a Error) -> Self {
+        Self {
+            accepted: false,
+            changes: None,
+            error: Some(error.to_string()),
+            key: error.key(),
+            kind: Some(error.kind().as_str()),
+            layer,
+            restart_required: None,
+            source: error.source_name(),
+        }
+    }
+}
+
 /// The detail of a reloader's [`Readiness`](crate::Readiness): it joins `ready` in the body of
 /// `GET /readyz`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -227,6 +293,27 @@ mod tests {
             r#"{"of":1,"pinned":true,"version":3}"#
         );
         assert_eq!(sent(UnpinBody::new(4)), r#"{"pinned":false,"version":4}"#);
+    }
+
+    #[test]
+    fn a_check_is_accepted_with_its_changes_or_rejected_with_its_error() {
+        let changes = Changes::default();
+        assert_eq!(
+            sent(CheckBody::accepted("overrides", &changes, &["port".into()])),
+            r#"{"accepted":true,"changes":{"added":[],"changed":[],"omitted":0,"removed":[]},"layer":"overrides","restart_required":["port"]}"#
+        );
+        let error = Error::validation("port 1 is reserved")
+            .with_key("port")
+            .with_source_name("memory:overrides");
+        assert_eq!(
+            sent(CheckBody::rejected("overrides", &error)),
+            r#"{"accepted":false,"error":"validation error in memory:overrides at key `port`: port 1 is reserved","key":"port","kind":"validation","layer":"overrides","source":"memory:overrides"}"#
+        );
+        let error = Error::new(hotconf_core::ErrorKind::Parse, "invalid YAML");
+        assert_eq!(
+            sent(CheckBody::rejected("app", &error)),
+            r#"{"accepted":false,"error":"parse error: invalid YAML","kind":"parse","layer":"app"}"#
+        );
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! [`Admin`] builds an [`axum::Router`] that lets an operator see and operate a running hotconf
 //! configuration: the applied version and its sources, the history of applied versions, the diff
 //! between two of them, where a key's value comes from, the (redacted) config, Prometheus metrics,
-//! liveness and readiness, and (only with a bearer token configured) rollback and unpin. `GET /`
+//! liveness and readiness, the config type's JSON Schema when the application gives it, and
+//! (only with a bearer token configured) rollback, unpin and the check of a proposed layer
+//! document. `GET /`
 //! serves a self-contained admin page (no CDN, no build step) that uses the same API.
 //!
 //! The router talks to the running reloader through the object-safe [`View`] trait, so it does
@@ -22,6 +24,8 @@
 //! | `GET /readyz` | `200` when ready, `503` otherwise; body `{"ready":bool, ...detail}` |
 //! | `POST /config/rollback/{version}` | [`View::rollback`] (bearer token) |
 //! | `POST /config/unpin` | [`View::unpin`] (bearer token) |
+//! | `POST /config/check?layer=NAME&format=yaml` | [`View::check`] (bearer token): would the service accept the body as layer `NAME`? `200` either way |
+//! | `GET /config/schema` | the JSON Schema given with [`Admin::schema`] (404 without one) |
 //!
 //! A request whose `Host` names neither an IP address, `localhost`, nor a host listed with
 //! [`Admin::allowed_hosts`] answers `421` (DNS rebinding). With [`Admin::read_token`], every
@@ -34,6 +38,7 @@
 mod access;
 mod auth;
 pub mod body;
+mod check;
 mod page;
 mod reloader;
 mod routes;
@@ -48,6 +53,7 @@ use axum::Router;
 use prometheus_client::registry::Registry;
 
 use auth::Token;
+pub use check::MAX_LAYER_NAME_BYTES;
 pub use reloader::{router, serve};
 pub use server::{RunningServer, Server};
 pub use view::{AdminError, Readiness, View};
@@ -62,6 +68,9 @@ pub const PROMETHEUS_TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; chars
 
 /// The default largest request body, in bytes ([`Admin::body_limit`]).
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+
+/// The default largest document `POST /config/check` reads ([`Admin::check_body_limit`]).
+pub const DEFAULT_CHECK_BODY_LIMIT: usize = 1 << 20;
 
 /// The longest key `GET /config/explain` takes, in bytes; a longer one answers `400`.
 pub const MAX_EXPLAIN_KEY_BYTES: usize = 4096;
@@ -90,7 +99,9 @@ pub struct Admin {
     read_token: Option<Token>,
     allowed_hosts: Vec<String>,
     registry: Option<Arc<Registry>>,
+    schema: Option<axum::body::Bytes>,
     body_limit: usize,
+    check_body_limit: usize,
     request_timeout: Duration,
 }
 
@@ -101,7 +112,9 @@ impl fmt::Debug for Admin {
             .field("read_token", &self.read_token)
             .field("allowed_hosts", &self.allowed_hosts)
             .field("registry", &self.registry.is_some())
+            .field("schema", &self.schema.is_some())
             .field("body_limit", &self.body_limit)
+            .field("check_body_limit", &self.check_body_limit)
             .field("request_timeout", &self.request_timeout)
             .finish_non_exhaustive()
     }
@@ -116,12 +129,14 @@ impl Admin {
             read_token: None,
             allowed_hosts: Vec::new(),
             registry: None,
+            schema: None,
             body_limit: DEFAULT_BODY_LIMIT,
+            check_body_limit: DEFAULT_CHECK_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
     }
 
-    /// Enables the write routes (rollback, unpin) for requests that carry
+    /// Enables the write routes (rollback, unpin, check) for requests that carry
     /// `Authorization: Bearer <secret>`. The secret is compared in constant time and never
     /// printed. Surrounding whitespace is ignored (the newline at the end of a token file), and
     /// an empty secret leaves writes disabled.
@@ -169,9 +184,34 @@ impl Admin {
     }
 
     /// The largest request body accepted, in bytes (default [`DEFAULT_BODY_LIMIT`]); a larger
-    /// one answers `413`.
+    /// one answers `413`. `POST /config/check` has its own
+    /// ([`check_body_limit`](Self::check_body_limit)).
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
+        self
+    }
+
+    /// The largest document `POST /config/check` reads, in bytes (default
+    /// [`DEFAULT_CHECK_BODY_LIMIT`], 1 MiB); a larger one answers `413`.
+    pub fn check_body_limit(mut self, bytes: usize) -> Self {
+        self.check_body_limit = bytes;
+        self
+    }
+
+    /// Serves this JSON Schema at `GET /config/schema`: the schema of one layer's document,
+    /// as `hotconf::schema::<Config>()` gives it (feature `schema`), for `hotconf check
+    /// --schema` and for tools that edit a layer. The router is not generic over the config
+    /// type, so the application hands the schema over as a value. Without one the route
+    /// answers `404`.
+    ///
+    /// ```no_run
+    /// # fn run(reloader: &hotconf_core::Reloader<serde_json::Value>, schema: serde_json::Value) {
+    /// // schema = hotconf::schema::<AppConfig>()
+    /// let router = hotconf_admin::Admin::reloader(reloader).schema(schema).router();
+    /// # let _ = router; }
+    /// ```
+    pub fn schema(mut self, schema: serde_json::Value) -> Self {
+        self.schema = Some(schema.to_string().into());
         self
     }
 
@@ -197,6 +237,7 @@ impl Admin {
         };
         let limits = routes::Limits {
             body: self.body_limit,
+            check_body: self.check_body_limit,
             timeout: self.request_timeout,
         };
         let shared = routes::Shared {
@@ -204,6 +245,8 @@ impl Admin {
             token: self.token,
             registry: self.registry,
             page,
+            schema: self.schema,
+            check_body_limit: self.check_body_limit,
         };
         routes::router(shared, access, limits)
     }

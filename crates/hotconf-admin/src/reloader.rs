@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use futures_util::future::BoxFuture;
-use hotconf_core::{Changes, Error, ErrorKind, Origin, ReloaderHandle, Snapshot};
+use hotconf_core::provider::Content;
+use hotconf_core::{Changes, Error, ErrorKind, Format, Origin, ReloaderHandle, Snapshot, Verdict};
 use prometheus_client::registry::Registry;
 use serde_json::Value;
 
 use crate::body::{
-    to_json, ConfigBody, DiffBody, DiffEntry, HistoryBody, HistoryEntry, ReadyDetail, RollbackBody,
-    UnpinBody,
+    to_json, CheckBody, ConfigBody, DiffBody, DiffEntry, HistoryBody, HistoryEntry, ReadyDetail,
+    RollbackBody, UnpinBody,
 };
 use crate::{Admin, AdminError, Readiness, View};
 
@@ -142,6 +143,40 @@ impl<T: Send + Sync + 'static> View for ReloaderView<T> {
         Box::pin(async move {
             self.0.unpin().await.map_err(answer)?;
             Ok(to_json(UnpinBody::new(self.0.store().version())))
+        })
+    }
+
+    fn check<'a>(
+        &'a self,
+        layer: &'a str,
+        format: Format,
+        document: Vec<u8>,
+    ) -> BoxFuture<'a, Result<Value, AdminError>> {
+        Box::pin(async move {
+            let content = Content::Document {
+                format,
+                bytes: document.into(),
+            };
+            let verdict = self.0.check(layer, content).await.map_err(|error| {
+                match error.kind() {
+                    // An unknown layer: the message lists the layers.
+                    ErrorKind::Config => AdminError::bad_request(error.to_string()),
+                    ErrorKind::Unavailable => AdminError::unavailable(error.to_string()),
+                    _ => answer(error),
+                }
+            })?;
+            match &verdict {
+                Verdict::Accepted {
+                    changes,
+                    restart_required,
+                } => Ok(to_json(CheckBody::accepted(
+                    layer,
+                    changes,
+                    restart_required,
+                ))),
+                Verdict::Rejected { error } => Ok(to_json(CheckBody::rejected(layer, error))),
+                _ => Err(AdminError::internal("the verdict could not be shown")),
+            }
         })
     }
 }

@@ -20,6 +20,7 @@ use serde_json::Value;
 use crate::access::{self, Access};
 use crate::auth::{authorize, Token};
 use crate::body::HealthBody;
+use crate::check;
 use crate::page::Page;
 use crate::{
     AdminError, View, MAX_EXPLAIN_KEY_BYTES, MAX_EXPLAIN_KEY_SEGMENTS, OPENMETRICS_CONTENT_TYPE,
@@ -40,6 +41,8 @@ pub(crate) fn router(shared: Shared, access: Access, limits: Limits) -> Router {
         .route("/config/explain", get(explain))
         .route("/config/rollback/{version}", post(rollback))
         .route("/config/unpin", post(unpin))
+        .route("/config/check", post(check::check))
+        .route("/config/schema", get(check::schema))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(Arc::new(shared))
@@ -55,16 +58,25 @@ pub(crate) struct Shared {
     pub(crate) token: Option<Token>,
     pub(crate) registry: Option<Arc<Registry>>,
     pub(crate) page: Page,
+    /// The JSON Schema `GET /config/schema` serves, serialized once.
+    pub(crate) schema: Option<axum::body::Bytes>,
+    /// The largest document `POST /config/check` reads.
+    pub(crate) check_body_limit: usize,
 }
 
 type AppState = State<Arc<Shared>>;
 
-/// The largest request body and the deadline of one request.
+/// The largest request body (of `POST /config/check`, and of any other route) and the
+/// deadline of one request.
 #[derive(Clone, Copy)]
 pub(crate) struct Limits {
     pub(crate) body: usize,
+    pub(crate) check_body: usize,
     pub(crate) timeout: Duration,
 }
+
+/// The path of the one route whose body is a document, with a limit of its own.
+const CHECK_PATH: &str = "/config/check";
 
 /// Rejects a declared oversized body before any handler runs, and puts a deadline on the request.
 async fn guard(State(limits): State<Limits>, request: Request, next: Next) -> Response {
@@ -73,15 +85,13 @@ async fn guard(State(limits): State<Limits>, request: Request, next: Next) -> Re
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limits.body as u64) {
-        return AdminError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the request body is larger than the limit of {} bytes",
-                limits.body
-            ),
-        )
-        .into_response();
+    let limit = if request.uri().path() == CHECK_PATH {
+        limits.check_body
+    } else {
+        limits.body
+    };
+    if declared.is_some_and(|length| length > limit as u64) {
+        return check::too_large(limit).into_response();
     }
     let mut response = match tokio::time::timeout(limits.timeout, next.run(request)).await {
         Ok(response) => response,
@@ -108,7 +118,8 @@ async fn not_found() -> AdminError {
 async fn method_not_allowed() -> AdminError {
     AdminError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "this method is not allowed on this route (reads are GET, rollback and unpin are POST)",
+        "this method is not allowed on this route (reads are GET; rollback, unpin and check are \
+         POST)",
     )
 }
 
@@ -252,7 +263,8 @@ async fn unpin(State(shared): AppState, headers: HeaderMap) -> Response {
     respond(shared.view.unpin()).await
 }
 
-async fn respond(answer: impl Future<Output = Result<Value, AdminError>>) -> Response {
+/// The view's answer: its JSON with `200`, or the error.
+pub(crate) async fn respond(answer: impl Future<Output = Result<Value, AdminError>>) -> Response {
     match answer.await {
         Ok(body) => Json(body).into_response(),
         Err(error) => error.into_response(),

@@ -6,6 +6,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::future::BoxFuture;
+use hotconf_core::Format;
 use serde_json::{json, Value};
 
 use crate::body::ErrorBody;
@@ -33,6 +34,26 @@ pub trait View: Send + Sync + 'static {
     fn rollback(&self, version: u64) -> BoxFuture<'_, Result<Value, AdminError>>;
     /// Resumes following the sources: `POST /config/unpin`.
     fn unpin(&self) -> BoxFuture<'_, Result<Value, AdminError>>;
+    /// Whether the running service would accept `document` (in `format`) as the next state
+    /// of the layer `layer`, applying nothing: the body of `POST /config/check`, a
+    /// [`CheckBody`](crate::body::CheckBody) with `200` whether accepted or rejected; an
+    /// [`AdminError`] only when the request cannot be answered (`400` for an unknown layer).
+    ///
+    /// The default answers `501`: a view that cannot check (a fake, a proxy) need not.
+    fn check<'a>(
+        &'a self,
+        layer: &'a str,
+        format: Format,
+        document: Vec<u8>,
+    ) -> BoxFuture<'a, Result<Value, AdminError>> {
+        let _ = (layer, format, document);
+        Box::pin(async {
+            Err(AdminError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "this admin API cannot check a proposed layer",
+            ))
+        })
+    }
 }
 
 /// The answer of [`View::ready`].

@@ -26,7 +26,8 @@ pub(crate) struct AdminArgs {
     /// answers 200 and everything else 503.
     #[arg(long = "admin", value_name = "ADDR")]
     pub(crate) addr: Option<SocketAddr>,
-    /// Enable rollback and unpin on the admin API for requests bearing the token in this file.
+    /// Enable rollback, unpin and check (`hotconf check --against`) on the admin API for
+    /// requests bearing the token in this file.
     #[arg(long = "admin-token-file", value_name = "FILE", requires = "addr")]
     pub(crate) token_file: Option<PathBuf>,
     /// Guard reads too: every admin route but /, /healthz and /readyz needs the token in this
@@ -48,11 +49,17 @@ pub(crate) struct AdminServer {
     token: Option<String>,
     read_token: Option<String>,
     allow_hosts: Vec<String>,
+    /// The JSON Schema of `--schema`, served at `/config/schema`.
+    schema: Option<Value>,
 }
 
 impl AdminServer {
     /// Binds `addr`, reads the token file and starts serving; `None` without `--admin`.
-    pub(crate) async fn start(args: &AdminArgs) -> Result<Option<AdminServer>> {
+    /// `schema` (the `--schema` file's) is served at `/config/schema`.
+    pub(crate) async fn start(
+        args: &AdminArgs,
+        schema: Option<Value>,
+    ) -> Result<Option<AdminServer>> {
         let Some(addr) = args.addr else {
             return Ok(None);
         };
@@ -110,6 +117,7 @@ impl AdminServer {
             token,
             read_token,
             allow_hosts: args.allow_hosts.clone(),
+            schema,
         }))
     }
 
@@ -123,6 +131,9 @@ impl AdminServer {
             admin = admin.read_token(token);
         }
         admin = admin.allowed_hosts(&self.allow_hosts);
+        if let Some(schema) = &self.schema {
+            admin = admin.schema(schema.clone());
+        }
         let _ = self.router.send(Some(admin.router()));
     }
 
@@ -143,7 +154,7 @@ fn waiting(path: &str) -> Response {
 }
 
 /// The token in `path`: a regular file, at most 4 KiB, surrounding whitespace ignored.
-fn read_token(path: &Path) -> Result<String> {
+pub(crate) fn read_token(path: &Path) -> Result<String> {
     let fail = |what: &str| {
         Error::new(
             ErrorKind::Config,

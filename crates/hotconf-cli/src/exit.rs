@@ -7,17 +7,21 @@ use std::process::{ExitCode, ExitStatus};
 /// An exit code of hotconf's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Exit {
-    /// Stopped by SIGINT or SIGTERM; `--once` done; `explain` found the key.
+    /// Stopped by SIGINT or SIGTERM; `--once` done; `explain` found the key; `check`: every
+    /// target accepts the change.
     Success = 0,
     /// No config could be loaded (with `--once` or `--timeout`: none in time), the reloader
     /// stopped, hotconf could not start; `render --once`: the outputs were not all written or
-    /// the command failed.
+    /// the command failed; `check`: a target (a service or the schema) rejects the change.
     Failed = 1,
     /// Bad arguments: an unknown option, an invalid source URI, an unreadable or invalid
     /// schema, template or events file, an admin address in use.
     Usage = 2,
     /// `explain`: the key is not in the config.
     KeyNotFound = 3,
+    /// `check`: no target rejects the change, but one could not be asked (unreachable, a
+    /// refused token, an unknown layer, an HTTP error).
+    Unanswered = 4,
     /// `exec`: the program cannot be run (hotconf's launch step was refused).
     CannotExecute = 126,
     /// `exec`: the program was not found.
@@ -49,6 +53,15 @@ Exit codes:
   2  bad arguments: an unknown option, an invalid source URI, an unreadable or invalid schema
   3  (explain) the key is not in the config";
 
+/// The exit codes of `check`, for `--help`.
+pub(crate) const CHECK_EXIT_HELP: &str = "\
+Exit codes:
+  0  every target (each --against service, the --schema) accepts the change
+  1  a target rejects the change
+  2  bad arguments: an unknown option, an unreadable document, schema or token file, a bad URL
+  4  no target rejects the change, but one could not be asked (unreachable, a refused token,
+     an unknown layer, an HTTP error)";
+
 /// The exit codes of `render` and `exec`, for `--help`.
 pub(crate) const SIDECAR_EXIT_HELP: &str = "\
 Exit codes:
@@ -68,6 +81,7 @@ mod tests {
             (Exit::Failed, 1),
             (Exit::Usage, 2),
             (Exit::KeyNotFound, 3),
+            (Exit::Unanswered, 4),
             (Exit::CannotExecute, 126),
             (Exit::CommandNotFound, 127),
         ];
@@ -82,6 +96,12 @@ mod tests {
         for exit in [Exit::Success, Exit::Failed, Exit::Usage, Exit::KeyNotFound] {
             assert!(
                 EXIT_HELP.contains(&format!("\n  {}  ", exit as u8)),
+                "{exit:?}"
+            );
+        }
+        for exit in [Exit::Success, Exit::Failed, Exit::Usage, Exit::Unanswered] {
+            assert!(
+                CHECK_EXIT_HELP.contains(&format!("\n  {}  ", exit as u8)),
                 "{exit:?}"
             );
         }

@@ -8,6 +8,7 @@ use hotconf::{Redaction, Reloader, ReloaderBuilder};
 use serde_json::Value;
 
 mod admin;
+mod check;
 mod exec;
 mod exit;
 mod explain;
@@ -18,7 +19,7 @@ mod sidecar;
 mod small_file;
 mod watch;
 
-use exit::{Exit, EXIT_HELP, SIDECAR_EXIT_HELP};
+use exit::{Exit, CHECK_EXIT_HELP, EXIT_HELP, SIDECAR_EXIT_HELP};
 
 /// Follow layered configuration sources and print every applied, rejected or failed change.
 #[derive(Debug, Parser)]
@@ -38,6 +39,13 @@ enum Command {
     /// Load SOURCEs once and explain where KEY's value comes from: the layer in force, the
     /// lower layers it overrides, and each layer's value (redacted ones shown as ***).
     Explain(explain::ExplainArgs),
+    /// Before publishing a layer's new document, ask running services (--against their admin
+    /// URLs) whether they would accept it, with their own merge, types and validators, or
+    /// check it offline against a JSON Schema (--schema). Nothing is applied. One JSON object
+    /// per target on stdout: {"target":…,"accepted":true,"changes":{…}} or
+    /// {"target":…,"accepted":false,"error":…,"key":…}; a summary on stderr on a terminal.
+    #[command(after_help = format!("Examples:\n  hotconf check --layer overrides --file new.yaml --token-file token \\\n      --against https://svc-1/admin https://svc-2/admin && etcdctl put /app/overrides < new.yaml\n  hotconf check --schema schema.json --file new.yaml\n\n{CHECK_EXIT_HELP}"))]
+    Check(check::CheckArgs),
     /// Sidecar: keep files rendered from SOURCEs (Jinja templates with --template, the merged
     /// config with --out), written atomically, and run --exec or send --signal after each change.
     /// A template or schema error rejects the change: the files keep their last good content.
@@ -75,6 +83,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Watch(args) => runtime.block_on(watch::watch(args)),
         Command::Explain(args) => runtime.block_on(explain::explain(args)),
+        Command::Check(args) => runtime.block_on(check::check(args)),
         Command::Render(args) => runtime.block_on(render::render(args)),
         Command::Exec(args) => runtime.block_on(exec::exec(args)),
         Command::Launch(args) => runtime.block_on(sidecar::launch::launch(args)),

@@ -5,25 +5,39 @@ use std::path::Path;
 use hotconf::{Error, ErrorKind, Result};
 use serde_json::Value;
 
-/// A validator closure for the reloader, from a JSON Schema file.
-pub(crate) fn validator(
-    path: &Path,
-) -> Result<impl Fn(&Value) -> Result<()> + Send + Sync + 'static> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+/// The largest schema file read.
+const MAX_SCHEMA_BYTES: u64 = 16 << 20;
+
+/// The JSON Schema in `path`: a regular file of at most 16 MiB holding JSON.
+pub(crate) fn load(path: &Path) -> Result<Value> {
+    let text = crate::small_file::read(path, MAX_SCHEMA_BYTES).map_err(|what| {
         Error::new(
             ErrorKind::Config,
-            format!("cannot read the schema {}", path.display()),
+            format!("the schema {} {what}", path.display()),
         )
-        .with_cause(e)
     })?;
-    let schema: Value = serde_json::from_str(&text).map_err(|e| {
+    serde_json::from_str(&text).map_err(|e| {
         Error::new(
             ErrorKind::Config,
             format!("the schema {} is not JSON", path.display()),
         )
         .with_cause(e)
-    })?;
-    let compiled = jsonschema::validator_for(&schema).map_err(|e| {
+    })
+}
+
+/// A validator closure for the reloader, from a JSON Schema file.
+pub(crate) fn validator(
+    path: &Path,
+) -> Result<impl Fn(&Value) -> Result<()> + Send + Sync + 'static> {
+    validator_for(&load(path)?, path)
+}
+
+/// A validator closure for the reloader, from the JSON Schema `schema` read from `path`.
+pub(crate) fn validator_for(
+    schema: &Value,
+    path: &Path,
+) -> Result<impl Fn(&Value) -> Result<()> + Send + Sync + 'static> {
+    let compiled = jsonschema::validator_for(schema).map_err(|e| {
         Error::new(
             ErrorKind::Config,
             format!("the schema {} is invalid: {e}", path.display()),

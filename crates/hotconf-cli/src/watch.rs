@@ -26,7 +26,8 @@ pub(crate) struct WatchArgs {
     /// With --once: how long to wait for a first valid config (e.g. 500ms, 10s, 1m).
     #[arg(long, default_value = "10s", value_parser = crate::parse_duration)]
     timeout: Duration,
-    /// Reject every merged config that does not satisfy this JSON Schema.
+    /// Reject every merged config that does not satisfy this JSON Schema (served at the admin
+    /// API's /config/schema with --admin).
     #[arg(long, value_name = "FILE")]
     schema: Option<PathBuf>,
     /// How to print: json lines, or a pretty coloured diff (default: pretty on a terminal).
@@ -50,9 +51,15 @@ pub(crate) async fn watch(args: WatchArgs) -> ExitCode {
         Ok(builder) => builder,
         Err(code) => return code,
     };
+    let mut schema = None;
     if let Some(path) = &args.schema {
-        match crate::schema::validator(path) {
-            Ok(validate) => builder = builder.validate(validate),
+        let loaded = crate::schema::load(path)
+            .and_then(|loaded| Ok((crate::schema::validator_for(&loaded, path)?, loaded)));
+        match loaded {
+            Ok((validate, loaded)) => {
+                builder = builder.validate(validate);
+                schema = Some(loaded);
+            }
             Err(error) => return crate::usage_error(&error),
         }
     }
@@ -76,7 +83,7 @@ pub(crate) async fn watch(args: WatchArgs) -> ExitCode {
         return Exit::Success.into();
     }
 
-    let admin = match AdminServer::start(&args.admin).await {
+    let admin = match AdminServer::start(&args.admin, schema).await {
         Ok(admin) => admin,
         Err(error) => return crate::usage_error(&error),
     };

@@ -32,6 +32,8 @@ pub mod provider;
 mod redaction;
 mod reloader;
 mod revision;
+#[cfg(feature = "schema")]
+mod schema;
 mod secrecy;
 mod secret;
 mod stats;
@@ -44,6 +46,7 @@ mod timestamp;
 mod tree;
 mod uri;
 mod validate;
+mod verdict;
 
 // What an application uses: the reloader, its store and snapshots, events and counters, errors,
 // and the providers that ship with the core. Provider authors find the rest in `provider`.
@@ -63,11 +66,20 @@ pub use provider::Provider;
 pub use redaction::{Redaction, REDACTED};
 pub use reloader::{Reloader, ReloaderBuilder, ReloaderHandle, Startup};
 pub use revision::Revision;
+#[cfg(feature = "schema")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
+pub use schema::schema;
+/// schemars, the crate [`schema`] builds on: derive `schemars::JsonSchema` on the config type
+/// with the same version.
+#[cfg(feature = "schema")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
+pub use schemars;
 pub use secret::Secret;
 pub use stats::{Histogram, Stats};
 pub use status::{Health, SourceStatus, Status};
 pub use store::{CachedReader, Guard, Origin, Snapshot, Store};
 pub use subscription::Subscription;
+pub use verdict::Verdict;
 
 /// Internals that hotconf's own property tests check against other implementations (figment's
 /// merge, the format parsers). Not part of the public API: they may change in any release.

@@ -20,11 +20,11 @@ use super::source::{Parsed, SourceState};
 use super::Engine;
 
 impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
-    fn current(&self) -> Option<Arc<Snapshot<T>>> {
+    pub(super) fn current(&self) -> Option<Arc<Snapshot<T>>> {
         self.store.as_ref().map(Store::get)
     }
 
-    fn next_version(&self) -> u64 {
+    pub(super) fn next_version(&self) -> u64 {
         self.last_version + 1
     }
 

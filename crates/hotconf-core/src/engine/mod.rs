@@ -5,7 +5,8 @@
 //! as a tree), `candidate` (the config the sources make, by three named strategies tried in
 //! order, and the tests proving they agree), `checks` (validation and the post-apply check),
 //! `blame` (naming the key and source at fault), `history` (versions kept for rollback, and
-//! the pin), and `apply` (from candidate to published snapshot, and back).
+//! the pin), `apply` (from candidate to published snapshot, and back), and `proposal` (a
+//! layer's proposed state tried on a copy of the sources, never applied).
 
 mod apply;
 mod blame;
@@ -13,6 +14,7 @@ mod candidate;
 mod checks;
 mod content;
 mod history;
+mod proposal;
 mod source;
 
 use std::path::Path;

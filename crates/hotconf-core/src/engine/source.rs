@@ -106,6 +106,26 @@ impl SourceState {
         }
     }
 
+    /// A copy to try a proposed state on (`engine/proposal.rs`): the same layer, newest
+    /// revision and good state to build with, as if applied (so that a rejection is blamed on
+    /// the proposal alone), without the last state offered (a proposal is never a repeat). The
+    /// trees are shared, not copied.
+    pub(super) fn detached(&self) -> SourceState {
+        let stage = match &self.stage {
+            Stage::Waiting => Stage::Waiting,
+            Stage::Changed { latest, .. } | Stage::Applied(latest) | Stage::Kept(latest) => {
+                Stage::Applied(latest.clone())
+            }
+        };
+        SourceState {
+            id: self.id.clone(),
+            last: None,
+            newest: self.newest.clone(),
+            stage,
+            stopped: self.stopped,
+        }
+    }
+
     /// Which layer it is.
     pub(super) fn id(&self) -> &LayerId {
         &self.id

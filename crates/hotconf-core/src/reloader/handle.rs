@@ -1,5 +1,6 @@
 //! `ReloaderHandle`: what an operator can see and do with a running reloader, from anywhere
-//! (the admin router, a signal handler): status, history, explain, rollback, unpin.
+//! (the admin router, a signal handler): status, history, explain, rollback, unpin, and the
+//! check of a proposed layer.
 
 use std::sync::Arc;
 
@@ -8,10 +9,12 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
 use crate::explain::Explanation;
+use crate::layer::Content;
 use crate::stats::Stats;
 use crate::status::{Board, Status};
 use crate::store::{Snapshot, Store};
 use crate::subscription::Subscription;
+use crate::verdict::Verdict;
 
 use super::task::Command;
 
@@ -94,6 +97,48 @@ impl<T: Send + Sync + 'static> ReloaderHandle<T> {
     /// snapshot applied, if the sources differ from the pinned content.
     pub async fn unpin(&self) -> Result<Option<Arc<Snapshot<T>>>> {
         self.ask(Command::Unpin).await?
+    }
+
+    /// Whether this reloader would accept `content` as the next state of the layer `layer`
+    /// (the name given with [`named_layer`](crate::ReloaderBuilder::named_layer), else its
+    /// scheme and position, `file-0`; or its printable name, the source's URI), with every
+    /// other layer at its latest good state: the same parse, merge, deserialization and
+    /// validators (sync and async) as a reload. Nothing is applied: no version, event,
+    /// counter, status or history entry changes, and the post-apply check does not run (it
+    /// needs the config published). An async validator sees the proposal as a snapshot of
+    /// the next version, never published: keep validators free of side effects.
+    ///
+    /// The reload task runs the check between batches, so a slow async validator delays
+    /// reloads as a reload would.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hotconf_core::Result<()> {
+    /// use hotconf_core::{provider::Content, Format, MemoryProvider, Reloader, Verdict};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct App { port: u16 }
+    ///
+    /// let (source, handle) = MemoryProvider::new("memory:app");
+    /// handle.set_document(Format::Yaml, "port: 8080");
+    /// let reloader = Reloader::<App>::builder().named_layer("app", source).start().await?;
+    ///
+    /// let proposal = |text: &str| Content::Document { format: Format::Yaml, bytes: text.as_bytes().into() };
+    /// let verdict = reloader.check("app", proposal("port: 9090")).await?;
+    /// assert_eq!(verdict.changes().unwrap().changed, ["port"]);
+    /// let verdict = reloader.check("app", proposal("port: -1")).await?;
+    /// assert_eq!(verdict.error().unwrap().key(), Some("port"));
+    /// assert_eq!(reloader.store().load().port, 8080); // nothing applied
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] when no layer has that name (the message lists them);
+    /// [`ErrorKind::Unavailable`] when another layer has no good state yet;
+    /// [`ErrorKind::Closed`] once the reloader has stopped. A proposal the reloader would
+    /// reject is an `Ok`: [`Verdict::Rejected`].
+    pub async fn check(&self, layer: &str, content: Content) -> Result<Verdict> {
+        self.ask(|reply| Command::Check(layer.to_owned(), content, reply))
+            .await?
     }
 
     /// The applied versions kept for rollback, oldest first.

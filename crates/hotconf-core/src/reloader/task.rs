@@ -10,7 +10,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::layer::Content;
 use crate::store::Snapshot;
+use crate::verdict::Verdict;
 
 use super::sources::Sources;
 
@@ -22,6 +24,8 @@ pub(super) enum Command<T> {
     Unpin(oneshot::Sender<Result<Option<Arc<Snapshot<T>>>>>),
     /// The versions kept for rollback.
     History(oneshot::Sender<Vec<Arc<Snapshot<T>>>>),
+    /// Whether a proposed state of a layer (by name) would be accepted; nothing is applied.
+    Check(String, Content, oneshot::Sender<Result<Verdict>>),
 }
 
 /// Runs batches and commands until the [`Reloader`](super::Reloader) is dropped.
@@ -39,6 +43,9 @@ pub(super) async fn run<T: DeserializeOwned + Send + Sync + 'static>(
                 Some(Command::Rollback(version, reply)) => { let _ = reply.send(engine.rollback(version)); }
                 Some(Command::Unpin(reply)) => { let _ = reply.send(engine.unpin().await); }
                 Some(Command::History(reply)) => { let _ = reply.send(engine.history()); }
+                Some(Command::Check(layer, content, reply)) => {
+                    let _ = reply.send(engine.check_proposal(&layer, content).await);
+                }
             },
             () = sources.gather() => {
                 if !debounce.is_zero() {
