@@ -50,7 +50,7 @@ pub(crate) struct CheckArgs {
     #[arg(long, value_name = "FILE", requires = "against")]
     token_file: Option<PathBuf>,
     /// Check offline against this JSON Schema (a service's GET /config/schema, or
-    /// hotconf::schema::<Config>() saved to a file).
+    /// `hotconf::schema::<Config>()` saved to a file).
     #[arg(long, value_name = "FILE")]
     schema: Option<PathBuf>,
     /// How long each service may take to answer.
