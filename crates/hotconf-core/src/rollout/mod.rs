@@ -28,7 +28,7 @@ pub const RECORD_SUFFIX: &str = ".rollout";
 /// The seed of the membership hash (xxh3-64): `0x726f6c6c6f7574`, the ASCII bytes of
 /// `"rollout"`. Never change it: an instance must answer the same way across versions of
 /// hotconf (the test vectors in docs/rollout.md pin it).
-pub const MEMBERSHIP_SEED: u64 = 0x726f_6c6c_6f75_74;
+pub const MEMBERSHIP_SEED: u64 = 0x0072_6f6c_6c6f_7574;
 
 /// The number of buckets: membership is decided in basis points (12.5 % is 1 250 buckets).
 pub const BUCKETS: u64 = 10_000;
