@@ -244,7 +244,8 @@ async fn every_answer_is_unchanged_byte_for_byte() {
     set(&upper, json!({}));
     let builder = Reloader::<Value>::builder()
         .named_layer("defaults", defaults)
-        .named_layer("overrides", overrides);
+        .named_layer("overrides", overrides)
+        .instance_id("web-0");
     let mut events = builder.events();
     let reloader = builder.start().await.unwrap();
     let router = Admin::reloader(&reloader).token(TOKEN).router();

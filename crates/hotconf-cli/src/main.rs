@@ -25,6 +25,11 @@ use exit::{Exit, CHECK_EXIT_HELP, EXIT_HELP, SIDECAR_EXIT_HELP};
 #[derive(Debug, Parser)]
 #[command(name = "hotconf", version, after_help = EXIT_HELP)]
 struct Cli {
+    /// This process's instance id in rollouts (sources with ?rollout=true decide membership
+    /// with it; /config/version and hotconf_instance_info show it). Default: $POD_NAME, else
+    /// the host name.
+    #[arg(long = "instance", value_name = "ID", global = true)]
+    instance: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -69,6 +74,10 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(id) = &cli.instance {
+        // Before any source is parsed: providers read the default id when built.
+        hotconf::set_instance_id(id.as_str());
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

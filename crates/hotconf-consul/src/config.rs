@@ -79,6 +79,9 @@ pub struct ConsulSource {
     pub wait: Duration,
     /// The watch loop's request rate limit.
     pub rate_limit: RateLimit,
+    /// In key mode: follow rollouts (the record `KEY.rollout`, see docs/rollout.md), deciding
+    /// membership as this instance id. `None`: the key alone.
+    pub rollout: Option<String>,
 }
 
 impl ConsulSource {
@@ -105,6 +108,19 @@ impl ConsulSource {
         self
     }
 
+    /// Follows rollouts of this key (the record `KEY.rollout`, docs/rollout.md) as this
+    /// process's [`instance_id`](hotconf_core::instance_id) (read now).
+    pub fn rollout(self) -> Self {
+        self.rollout_as(hotconf_core::instance_id())
+    }
+
+    /// Follows rollouts of this key as instance `instance_id`. Only for a key: on a prefix
+    /// the provider fails with a configuration error.
+    pub fn rollout_as(mut self, instance_id: impl Into<String>) -> Self {
+        self.rollout = Some(instance_id.into());
+        self
+    }
+
     /// Sets the watch loop's rate limit.
     pub fn rate_limit(mut self, rate_limit: RateLimit) -> Self {
         self.rate_limit = rate_limit;
@@ -118,11 +134,12 @@ impl From<KeySpace> for ConsulSource {
             space,
             wait: DEFAULT_WAIT,
             rate_limit: RateLimit::default(),
+            rollout: None,
         }
     }
 }
 
-/// Parses `consul://host[:port]/path?mode=prefix|key&format=json&typed=true&token=…&dc=…&consistency=stale|consistent&wait=30s&burst=2&refill=1s&tls=true&ca=…&cert=…&key=…`
+/// Parses `consul://host[:port]/path?mode=prefix|key&format=json&typed=true&rollout=true&token=…&dc=…&consistency=stale|consistent&wait=30s&burst=2&refill=1s&tls=true&ca=…&cert=…&key=…`
 /// into client settings and a source (`burst` and `refill`: the [`RateLimit`] while values churn).
 pub(crate) fn from_uri(uri: &SourceUri) -> Result<(ClientConfig, ConsulSource)> {
     uri.expect_scheme(SCHEMES)?;
@@ -145,6 +162,14 @@ pub(crate) fn from_uri(uri: &SourceUri) -> Result<(ClientConfig, ConsulSource)> 
     if let Some(refill) = query.positive_duration("refill")? {
         source.rate_limit.refill = refill;
     }
+    if query.flag("rollout")? {
+        if source.space.mode == Mode::Prefix {
+            return Err(uri.error(format_args!(
+                "rollout=true follows a single key (mode=key), not a prefix"
+            )));
+        }
+        source = source.rollout();
+    }
     client.tls = query.tls()?;
     query.finish()?;
     Ok((client, source))
@@ -157,8 +182,13 @@ pub(crate) fn name(client: &ClientConfig, source: &ConsulSource) -> String {
         .datacenter
         .as_ref()
         .map_or(String::new(), |dc| format!("&dc={dc}"));
+    let rollout = if source.rollout.is_some() {
+        "&rollout=true"
+    } else {
+        ""
+    };
     format!(
-        "consul://{}/{}?mode={mode}{dc}",
+        "consul://{}/{}?mode={mode}{dc}{rollout}",
         client.endpoints.join(","),
         source.space.path
     )
@@ -203,6 +233,11 @@ mod tests {
         );
         assert!(parse("consul://h/app/?burst=lots").is_err());
         assert!(parse("consul://h/app/?refill=0s").is_err());
+        let (c, rolled) = parse("consul://h:1/app/config.json?rollout=true").unwrap();
+        assert!(rolled.rollout.is_some());
+        assert!(name(&c, &rolled).ends_with("?mode=key&format=json&rollout=true"));
+        let refused = parse("consul://h:1/app/?rollout=true").unwrap_err();
+        assert!(refused.to_string().contains("single key"), "{refused}");
         assert_eq!(
             parse("consul://h/app/config.yaml").unwrap().1.space.mode,
             Mode::Key(Format::Yaml)

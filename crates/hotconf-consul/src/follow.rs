@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use hotconf_core::provider::{Follow, Layer};
-use hotconf_core::{Pacer, Result, Revision};
+use hotconf_core::{rollout, Pacer, Result, Revision};
 
 use crate::client::{Block, ConsulClient};
 use crate::config::{ConsulSource, Mode};
@@ -48,7 +48,12 @@ impl Follow for Follower {
                 wait: self.source.wait,
             });
             let space = &self.source.space;
+            // With rollouts, one blocking query on the prefix `KEY` covers the key and its
+            // record `KEY.rollout` with one index (other keys it lists are ignored).
             let read = match space.mode {
+                Mode::Key(_) if self.source.rollout.is_some() => {
+                    self.kv.list(&space.path, block).await?
+                }
                 Mode::Prefix => self.kv.list(&space.path, block).await?,
                 Mode::Key(_) => self.kv.get(&space.path, block).await?,
             };
@@ -63,7 +68,11 @@ impl Follow for Follower {
             // restore (and saturates at u64::MAX, which the reloader accepts). Consul's prefix
             // match is a raw string match: the key space keeps only our own keys.
             let entries = read.entries.into_iter().map(|e| (e.key, e.value));
-            return space.layer(entries, Revision::Ordered(index));
+            let revision = Revision::Ordered(index);
+            return match &self.source.rollout {
+                Some(instance_id) => rollout::rollout_layer(space, instance_id, entries, revision),
+                None => space.layer(entries, revision),
+            };
         }
     }
 }

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use hotconf_core::provider::{Capabilities, Follow, FollowedProvider, FollowedSource, SourceUri};
-use hotconf_core::Result;
+use hotconf_core::{Error, ErrorKind, Result};
 
 use crate::client::ConsulClient;
-use crate::config::{self, ConsulSource};
+use crate::config::{self, ConsulSource, Mode};
 use crate::follow::Follower;
 
 /// A Consul KV prefix (every key under it, nested on `/`) or a single key holding a document, as
@@ -60,6 +60,12 @@ impl FollowedSource for ConsulSource {
         name: &str,
         _: bool,
     ) -> Result<Box<dyn Follow>> {
+        if self.rollout.is_some() && self.space.mode == Mode::Prefix {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "rollouts follow a single key, not a prefix",
+            ));
+        }
         let follower = Follower::new(client.clone(), self.clone(), name.to_owned());
         Ok(Box::new(follower))
     }

@@ -12,6 +12,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::layer::{Content, Layer};
 use crate::provider::WatchStream;
 use crate::revision::Revision;
+use crate::rollout::Membership;
 
 /// A source as the [`follow`] helper drives it: read its state, and wait until it may have
 /// changed.
@@ -149,8 +150,8 @@ enum Wait {
 struct Following<F> {
     source: F,
     name: String,
-    /// The last state yielded.
-    last: Option<(Content, Revision)>,
+    /// The last state yielded (its content, revision and rollout membership).
+    last: Option<(Content, Revision, Option<Membership>)>,
     /// The last error yielded, as printed, while no state came after it.
     last_error: Option<String>,
     /// Failed reads in a row.
@@ -198,8 +199,8 @@ impl<F: Follow> Following<F> {
     /// an error.
     fn fresh(&mut self, mut layer: Layer) -> Option<Layer> {
         let recovered = self.last_error.take().is_some();
-        if let Some((content, revision)) = &self.last {
-            if *content == layer.content {
+        if let Some((content, revision, rollout)) = &self.last {
+            if *content == layer.content && *rollout == layer.rollout {
                 if !recovered {
                     return None;
                 }
@@ -212,7 +213,11 @@ impl<F: Follow> Following<F> {
                 }
             }
         }
-        self.last = Some((layer.content.clone(), layer.revision.clone()));
+        self.last = Some((
+            layer.content.clone(),
+            layer.revision.clone(),
+            layer.rollout.clone(),
+        ));
         Some(layer)
     }
 }

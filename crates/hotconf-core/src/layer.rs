@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::format::Format;
 use crate::revision::Revision;
+use crate::rollout::Membership;
 
 /// One state of one source: its content and its revision.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,12 +15,19 @@ pub struct Layer {
     pub content: Content,
     /// Which state of the source this is.
     pub revision: Revision,
+    /// For a source that follows rollouts: this instance's membership in the rollout (if any)
+    /// that decided the content (see [`rollout`](crate::rollout)).
+    pub rollout: Option<Membership>,
 }
 
 impl Layer {
     /// A layer with the given content and revision.
     pub fn new(content: Content, revision: Revision) -> Self {
-        Layer { content, revision }
+        Layer {
+            content,
+            revision,
+            rollout: None,
+        }
     }
 
     /// A document layer whose revision is the hash of its bytes.

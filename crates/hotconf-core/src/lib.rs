@@ -32,6 +32,7 @@ pub mod provider;
 mod redaction;
 mod reloader;
 mod revision;
+pub mod rollout;
 #[cfg(feature = "schema")]
 mod schema;
 mod secrecy;
@@ -66,6 +67,7 @@ pub use provider::Provider;
 pub use redaction::{Redaction, REDACTED};
 pub use reloader::{Reloader, ReloaderBuilder, ReloaderHandle, Startup};
 pub use revision::Revision;
+pub use rollout::{instance_id, set_instance_id};
 #[cfg(feature = "schema")]
 #[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
 pub use schema::schema;
@@ -76,7 +78,7 @@ pub use schema::schema;
 pub use schemars;
 pub use secret::Secret;
 pub use stats::{Histogram, Stats};
-pub use status::{Health, SourceStatus, Status};
+pub use status::{Health, RolloutStatus, SourceStatus, Status};
 pub use store::{CachedReader, Guard, Origin, Snapshot, Store};
 pub use subscription::Subscription;
 pub use verdict::Verdict;

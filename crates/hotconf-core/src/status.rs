@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::revision::Revision;
+use crate::rollout::Membership;
 use crate::store::Origin;
 use crate::timestamp;
 
@@ -35,8 +36,23 @@ pub struct Status {
     pub consecutive_rejections: u64,
     /// Why the last candidate was rejected (no values quoted), while rejections go on.
     pub last_rejection: Option<String>,
+    /// This process's instance id ([`ReloaderBuilder::instance_id`](crate::ReloaderBuilder::instance_id),
+    /// else the one a rollout-following source decides with, else [`instance_id`](crate::instance_id)).
+    pub instance_id: String,
+    /// The rollout this instance's sources follow, if a rollout record is in place.
+    pub rollout: Option<RolloutStatus>,
     /// Every source, in layer order.
     pub sources: Vec<SourceStatus>,
+}
+
+/// The rollout part of a [`Status`]: the first rollout-following source with a record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct RolloutStatus {
+    /// The rollout's id (the record's `id`).
+    pub id: String,
+    /// Whether this instance is on the candidate.
+    pub member: bool,
 }
 
 /// One source's state, within a [`Status`].
@@ -61,6 +77,8 @@ pub struct SourceStatus {
     pub last_error: Option<String>,
     /// Errors since the start, by kind (`unavailable`, `parse`, …).
     pub errors: BTreeMap<&'static str, u64>,
+    /// For a source that follows rollouts: its instance's membership, as of its last state.
+    pub rollout: Option<Membership>,
 }
 
 /// Whether a source delivers.
@@ -92,6 +110,8 @@ pub(crate) struct BoardState {
     pub(crate) pinned: bool,
     pub(crate) consecutive_rejections: u64,
     pub(crate) last_rejection: Option<String>,
+    /// The builder's instance id, if one was given.
+    pub(crate) instance_id: Option<String>,
 }
 
 impl Board {
@@ -108,6 +128,7 @@ impl Board {
                 consecutive_failures: 0,
                 last_error: None,
                 errors: BTreeMap::new(),
+                rollout: None,
             })
             .collect();
         Board(Arc::new(Mutex::new(BoardState {
@@ -115,6 +136,7 @@ impl Board {
             pinned: false,
             consecutive_rejections: 0,
             last_rejection: None,
+            instance_id: None,
         })))
     }
 
@@ -175,7 +197,34 @@ impl Board {
         }
     }
 
+    /// Source `index`'s rollout membership, as of its last accepted state.
+    pub(crate) fn rollout(&self, index: usize, rollout: Option<Membership>) {
+        self.lock().sources[index].rollout = rollout;
+    }
+
     pub(crate) fn set_pinned(&self, pinned: bool) {
         self.lock().pinned = pinned;
+    }
+}
+
+impl Status {
+    /// The instance id and rollout part of a status, from its sources: `named` (the builder's
+    /// id) first, else the first rollout-following source's, else the process default.
+    pub(crate) fn instance(
+        named: Option<&str>,
+        sources: &[SourceStatus],
+    ) -> (String, Option<RolloutStatus>) {
+        let following = sources.iter().filter_map(|s| s.rollout.as_ref());
+        let instance_id = named
+            .map(str::to_owned)
+            .or_else(|| following.clone().next().map(|m| m.instance_id.clone()))
+            .unwrap_or_else(crate::instance_id);
+        let rollout = following.clone().find_map(|m| {
+            m.rollout.as_ref().map(|id| RolloutStatus {
+                id: id.clone(),
+                member: m.member,
+            })
+        });
+        (instance_id, rollout)
     }
 }

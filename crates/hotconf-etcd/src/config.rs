@@ -63,6 +63,9 @@ pub struct EtcdSource {
     /// [`request_timeout`](crate::EtcdClient::request_timeout) (a member that answers HTTP/2
     /// pings but not the watch is noticed that way). Default [`DEFAULT_WATCH_CHECK`] (30 s).
     pub watch_check: Duration,
+    /// In key mode: follow rollouts (the record `KEY.rollout`, see docs/rollout.md), deciding
+    /// membership as this instance id. `None`: the key alone.
+    pub rollout: Option<String>,
 }
 
 impl EtcdSource {
@@ -83,6 +86,19 @@ impl EtcdSource {
         self
     }
 
+    /// Follows rollouts of this key (the record `KEY.rollout`, docs/rollout.md) as this
+    /// process's [`instance_id`](hotconf_core::instance_id) (read now).
+    pub fn rollout(self) -> Self {
+        self.rollout_as(hotconf_core::instance_id())
+    }
+
+    /// Follows rollouts of this key as instance `instance_id`. Only for a key: on a prefix
+    /// the provider fails with a configuration error.
+    pub fn rollout_as(mut self, instance_id: impl Into<String>) -> Self {
+        self.rollout = Some(instance_id.into());
+        self
+    }
+
     /// Sets how long a watch may stay silent before it is checked (see
     /// [`watch_check`](field@Self::watch_check)). Zero is taken as 1 ms.
     pub fn watch_check(mut self, silence: Duration) -> Self {
@@ -96,11 +112,12 @@ impl From<KeySpace> for EtcdSource {
         EtcdSource {
             space,
             watch_check: DEFAULT_WATCH_CHECK,
+            rollout: None,
         }
     }
 }
 
-/// Parses `etcd://[user:password@]host[:port][,host[:port]]/path?mode=prefix|key&format=yaml&typed=true&tls=true&ca=…&cert=…&key=…&timeout=10s&watch_check=30s`
+/// Parses `etcd://[user:password@]host[:port][,host[:port]]/path?mode=prefix|key&format=yaml&typed=true&rollout=true&tls=true&ca=…&cert=…&key=…&timeout=10s&watch_check=30s`
 /// into client settings and a source.
 pub(crate) fn from_uri(uri: &SourceUri) -> Result<(ClientConfig, EtcdSource)> {
     uri.expect_scheme(SCHEMES)?;
@@ -113,6 +130,14 @@ pub(crate) fn from_uri(uri: &SourceUri) -> Result<(ClientConfig, EtcdSource)> {
     }
     if let Some(check) = query.positive_duration("watch_check")? {
         source.watch_check = check;
+    }
+    if query.flag("rollout")? {
+        if source.space.mode == Mode::Prefix {
+            return Err(uri.error(format_args!(
+                "rollout=true follows a single key (mode=key), not a prefix"
+            )));
+        }
+        source = source.rollout();
     }
     query.finish()?;
     client.user = uri.username.clone();
@@ -127,10 +152,15 @@ pub(crate) fn name(client: &ClientConfig, source: &EtcdSource) -> String {
         .as_ref()
         .map_or(String::new(), |u| format!("{u}@"));
     format!(
-        "etcd://{user}{}/{}?mode={}",
+        "etcd://{user}{}/{}?mode={}{}",
         client.endpoints.join(","),
         source.space.path,
-        KeySpace::mode_param(&source.space.mode)
+        KeySpace::mode_param(&source.space.mode),
+        if source.rollout.is_some() {
+            "&rollout=true"
+        } else {
+            ""
+        }
     )
 }
 
@@ -198,6 +228,14 @@ mod tests {
             ["h:2379", "[::1]:2379"]
         );
         assert!(parse("etcd:///app/").is_err(), "no host");
+        let (c, rolled) = parse("etcd://h:1/app/config.json?rollout=true").unwrap();
+        assert!(rolled.rollout.is_some());
+        assert_eq!(
+            name(&c, &rolled),
+            "etcd://h:1/app/config.json?mode=key&format=json&rollout=true"
+        );
+        let refused = parse("etcd://h:1/app/?rollout=true").unwrap_err();
+        assert!(refused.to_string().contains("single key"), "{refused}");
         assert!(parse("consul://h/app/").is_err(), "another scheme");
         let typo = parse("etcd://root:pw@h/app/?mdoe=key&token=t0k").unwrap_err();
         assert!(

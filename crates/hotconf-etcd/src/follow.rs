@@ -4,7 +4,9 @@
 //! notifications only; refresh the token and open a new stream when the server says it is
 //! invalid; back off with jitter between attempts. Every request has a deadline, a silent watch
 //! is checked, the state is bounded, and a store that went back (a restore) is followed once
-//! confirmed, with layer revisions that still only grow.
+//! confirmed, with layer revisions that still only grow. A key that follows rollouts
+//! (docs/rollout.md) lists and watches the range [KEY, KEY.rollout], keeping only those two
+//! keys: one watch, one revision stream.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use etcd_client::{GetOptions, WatchOptions, WatchResponse, WatchStream as EtcdWatch};
 use hotconf_core::provider::{Backoff, Follow, Layer};
-use hotconf_core::{Error, ErrorKind, Limits, Result, Revision};
+use hotconf_core::{rollout, Error, ErrorKind, Limits, Result, Revision};
 
 use crate::client::EtcdClient;
 use crate::config::{EtcdSource, Mode};
@@ -106,6 +108,28 @@ impl Follower {
         (space.path.as_bytes().to_vec(), space.mode == Mode::Prefix)
     }
 
+    /// With rollouts: the end of the range [KEY, KEY.rollout] (exclusive end `KEY.rollout\0`),
+    /// so that one list and one watch (one revision stream) cover the key and its record.
+    fn rollout_range_end(&self) -> Option<Vec<u8>> {
+        self.source.rollout.as_ref()?;
+        let mut end = rollout::record_key(&self.source.space.path).into_bytes();
+        end.push(0);
+        Some(end)
+    }
+
+    /// Whether `key` is part of the state: with rollouts, only the key and its record (the
+    /// range between them may hold other keys, which are ignored).
+    fn follows(&self, key: &[u8]) -> bool {
+        if self.source.rollout.is_none() {
+            return true;
+        }
+        let path = self.source.space.path.as_bytes();
+        key == path
+            || key
+                .strip_prefix(path)
+                .is_some_and(|rest| rest == rollout::RECORD_SUFFIX.as_bytes())
+    }
+
     /// Goes back to a list because the server said so (compaction, a watch created behind us).
     fn relist(&mut self) {
         self.phase = Phase::List;
@@ -159,7 +183,9 @@ impl Follower {
         let events = response.events();
         if let Some(last) = events.last() {
             for event in events {
-                let Some(kv) = event.kv() else { continue };
+                let Some(kv) = event.kv().filter(|kv| self.follows(kv.key())) else {
+                    continue;
+                };
                 match event.0.r#type {
                     PUT => self.put(kv.key(), kv.value())?,
                     DELETE => self.delete(kv.key()),
@@ -231,7 +257,8 @@ impl Follower {
             let most = i64::try_from(limits.max_keys.saturating_add(1)).unwrap_or(i64::MAX);
             Some(GetOptions::new().with_prefix().with_limit(most))
         } else {
-            None
+            self.rollout_range_end()
+                .map(|end| GetOptions::new().with_range(end))
         };
         let response = deadline(
             self.client.config().request_timeout,
@@ -256,7 +283,7 @@ impl Follower {
             ));
         }
         let mut bytes = 0usize;
-        for kv in response.kvs() {
+        for kv in response.kvs().iter().filter(|kv| self.follows(kv.key())) {
             self.check_value(kv.key(), kv.value())?;
             bytes = bytes.saturating_add(kv.key().len().saturating_add(kv.value().len()));
         }
@@ -287,6 +314,7 @@ impl Follower {
         let listed: BTreeMap<Vec<u8>, Vec<u8>> = response
             .kvs()
             .iter()
+            .filter(|kv| self.follows(kv.key()))
             .map(|kv| (kv.key().to_vec(), kv.value().to_vec()))
             .collect();
         // (The follow helper drops a state equal to the last one yielded.)
@@ -307,6 +335,8 @@ impl Follower {
             .with_progress_notify();
         if prefix {
             options = options.with_prefix();
+        } else if let Some(end) = self.rollout_range_end() {
+            options = options.with_range(end);
         }
         let timeout = self.client.config().request_timeout;
         let mut watch = client
@@ -454,7 +484,12 @@ impl Follower {
             .state
             .iter()
             .map(|(key, value)| (String::from_utf8_lossy(key), value.clone()));
-        self.source.space.layer(entries, revision)
+        match &self.source.rollout {
+            Some(instance_id) => {
+                rollout::rollout_layer(&self.source.space, instance_id, entries, revision)
+            }
+            None => self.source.space.layer(entries, revision),
+        }
     }
 }
 

@@ -697,3 +697,47 @@ async fn a_watch_that_is_never_created_is_a_transient_error_within_the_deadline(
     .expect("the stream recovers");
     assert!(format!("{layer:?}").contains("after"), "{layer:?}");
 }
+
+/// Writes through a plain etcd client.
+struct EtcdWriter(tokio::sync::Mutex<Client>);
+
+#[async_trait]
+impl hotconf_testkit::rollout::KvWriter for EtcdWriter {
+    async fn put(&self, key: &str, value: &str) {
+        self.0.lock().await.put(key, value, None).await.unwrap();
+    }
+    async fn delete(&self, key: &str) {
+        self.0.lock().await.delete(key, None).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollouts_move_exactly_the_members_and_end_when_the_record_is_deleted() {
+    let server = EtcdCluster::single();
+    let writer = EtcdWriter(tokio::sync::Mutex::new(
+        Client::connect(server.endpoints(), None).await.unwrap(),
+    ));
+    // Keys inside the watched range [KEY, KEY.rollout] that are neither: ignored.
+    hotconf_testkit::rollout::KvWriter::put(&writer, "app/config.json-old", "{").await;
+    let client = EtcdClient::new([server.endpoint(0)]);
+    hotconf_testkit::rollout::run(&writer, |id| {
+        let uri = format!(
+            "etcd://{}/{}?rollout=true",
+            server.endpoint(0),
+            hotconf_testkit::rollout::KEY
+        );
+        // One through the URI (the process's default id, as the CLI sets it), the others
+        // with an explicit id.
+        if id == "pod-a" {
+            hotconf_core::set_instance_id(id);
+            let provider = EtcdProvider::from_uri(&uri.parse().unwrap()).unwrap();
+            hotconf_core::set_instance_id("");
+            return provider;
+        }
+        EtcdProvider::new(
+            &client,
+            EtcdSource::key(hotconf_testkit::rollout::KEY, Format::Json).rollout_as(id),
+        )
+    })
+    .await;
+}

@@ -6,7 +6,7 @@
 //! [`Status`](hotconf_core::Status), which the reloader keeps anyway, so a reload pays nothing for
 //! metrics. There is no global registry.
 //!
-//! Labels are only layer names (chosen with
+//! Labels are only an instance id, a rollout id, the applied content's hash, layer names (chosen with
 //! [`ReloaderBuilder::named_layer`](hotconf_core::ReloaderBuilder::named_layer), or the scheme and
 //! position, as `file-0`), error kinds, outcomes, health states and origin kinds: never source
 //! URIs or config values. The number of series is bounded by the number of layers.
@@ -22,7 +22,8 @@
 //! | `hotconf_config_consecutive_rejections` | gauge | |
 //! | `hotconf_config_pinned` | gauge | |
 //! | `hotconf_config_pending_restart_keys` | gauge | |
-//! | `hotconf_config_info` | gauge (always 1) | `origin` = `sources`, `rollback`, `revert`, `disk`, `initial` |
+//! | `hotconf_config_info` | gauge (always 1) | `origin` = `sources`, `rollback`, `revert`, `disk`, `initial`; `hash` = the applied content's hash (16 hex digits, as in `/config/version`) |
+//! | `hotconf_instance_info` | gauge (always 1, one series) | `instance_id`; `rollout` = the rollout record's id or empty; `member` = `true`, `false` |
 //! | `hotconf_source_up` | gauge | `layer` |
 //! | `hotconf_source_health` | gauge (1 for the current state) | `layer`, `health` = `waiting`, `up`, `erroring`, `stopped` |
 //! | `hotconf_source_last_change_timestamp_seconds` | gauge (absent before the first state) | `layer` |
@@ -263,7 +264,33 @@ impl<T: Send + Sync + 'static> Collector for ReloaderCollector<T> {
                 None,
                 MetricType::Gauge,
             )?
-            .encode_family(&[("origin", origin_kind(&status.origin))])?
+            .encode_family(&[
+                ("origin", origin_kind(&status.origin)),
+                ("hash", format!("{:016x}", status.content_hash).as_str()),
+            ])?
+            .encode_gauge(&1u64)?;
+
+        let (rollout, member) = match &status.rollout {
+            Some(rollout) => (
+                rollout.id.as_str(),
+                if rollout.member { "true" } else { "false" },
+            ),
+            None => ("", "false"),
+        };
+        encoder
+            .encode_descriptor(
+                "hotconf_instance_info",
+                "Always 1; names this process (instance_id, as in /config/version), the rollout \
+                 its sources follow (rollout: the record's id, empty without one) and whether \
+                 it is on the rollout's candidate (member).",
+                None,
+                MetricType::Gauge,
+            )?
+            .encode_family(&[
+                ("instance_id", status.instance_id.as_str()),
+                ("rollout", rollout),
+                ("member", member),
+            ])?
             .encode_gauge(&1u64)?;
 
         let mut up = encoder.encode_descriptor(

@@ -189,7 +189,14 @@ async fn the_exposition_has_the_reloaders_values() {
             "hotconf_config_consecutive_rejections 1",
             "hotconf_config_pinned 0",
             "hotconf_config_pending_restart_keys 0",
-            "hotconf_config_info{origin=\"sources\"} 1",
+            &format!(
+                "hotconf_config_info{{origin=\"sources\",hash=\"{:016x}\"}} 1",
+                status.content_hash
+            ),
+            &format!(
+                "hotconf_instance_info{{instance_id=\"{}\",rollout=\"\",member=\"false\"}} 1",
+                status.instance_id
+            ),
             "hotconf_source_up{layer=\"base\"} 1",
             "hotconf_source_up{layer=\"app\"} 0",
             "hotconf_source_health{layer=\"base\",health=\"waiting\"} 0",
@@ -320,7 +327,10 @@ async fn promtool_accepts_the_exposition() {
         &exposition,
         &[
             "hotconf_config_pinned 1",
-            "hotconf_config_info{origin=\"rollback\"} 1",
+            &format!(
+                "hotconf_config_info{{origin=\"rollback\",hash=\"{:016x}\"}} 1",
+                two.reloader.status().content_hash
+            ),
             "hotconf_config_version 3",
             "hotconf_source_health{layer=\"app\",health=\"stopped\"} 1",
             "hotconf_source_errors_total{layer=\"app\",kind=\"config\"} 1",
@@ -399,7 +409,8 @@ async fn the_number_of_series_is_bounded() {
     let warm = series(&two.registry);
     let per_layer = 1 + 4 + 1 + 1; // up, health × 4, last change, consecutive failures
     let kinds = 3; // parse, type (a wrong-typed value names its layer), unavailable
-    let config = 4 + 2 + 5 + 1 + 2 * HISTOGRAM_SERIES;
+                   // reloads × 4, last-good file × 2, config gauges × 5, config info, instance info
+    let config = 4 + 2 + 5 + 1 + 1 + 2 * HISTOGRAM_SERIES;
     assert_eq!(
         warm,
         2 * (per_layer + kinds) + config,

@@ -42,6 +42,7 @@ pub mod postgres;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
 pub mod proxy;
+pub mod rollout;
 #[cfg(feature = "scale")]
 pub mod scale;
 mod scripted;

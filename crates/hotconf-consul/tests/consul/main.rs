@@ -6,4 +6,5 @@ mod common;
 mod emulated;
 mod hostile;
 mod kv;
+mod rollout;
 mod secrets;

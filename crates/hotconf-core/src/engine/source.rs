@@ -318,6 +318,7 @@ mod tests {
                 bytes: text.as_bytes().into(),
             },
             revision: Revision::Ordered(revision),
+            rollout: None,
         }
     }
 

@@ -48,6 +48,8 @@ pub struct ReloaderBuilder<T> {
     backoff: Backoff,
     events: broadcast::Sender<Event>,
     stats: Publisher<Stats>,
+    /// The instance id given with `instance_id` (`None`: see [`Status::instance_id`](crate::Status)).
+    instance_id: Option<String>,
 }
 
 impl<T: DeserializeOwned + Send + Sync + 'static> Default for ReloaderBuilder<T> {
@@ -74,6 +76,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Default for ReloaderBuilder<T>
             backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(30)),
             events: broadcast::channel(1024).0,
             stats: Publisher::new(Stats::default()),
+            instance_id: None,
         }
     }
 }
@@ -224,6 +227,16 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
         self
     }
 
+    /// Names this process in [`Status::instance_id`](crate::Status) (`/config/version`) and
+    /// metrics. By default, the id a rollout-following source decides membership with, else
+    /// [`instance_id`](crate::instance_id) (`$POD_NAME`, else the host name). Sources decide
+    /// membership with their own id (by default the process's: set it once for the whole
+    /// process with [`set_instance_id`](crate::set_instance_id) before building them).
+    pub fn instance_id(mut self, id: impl Into<String>) -> Self {
+        self.instance_id = Some(id.into());
+        self
+    }
+
     /// Waits this long after a change before rebuilding, to gather more changes into one apply.
     /// Default zero: changes that arrive while a rebuild runs are still coalesced.
     pub fn debounce(mut self, debounce: Duration) -> Self {
@@ -292,6 +305,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
             sender
         });
         let board = Board::new(&names);
+        board.lock().instance_id = self.instance_id.clone();
         let mut engine = Engine::new(
             &LayerId::for_layers(&names, |i| secret[i]),
             self.rules,

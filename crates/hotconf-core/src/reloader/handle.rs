@@ -64,6 +64,7 @@ impl<T: Send + Sync + 'static> ReloaderHandle<T> {
     pub fn status(&self) -> Status {
         let current = self.store.load();
         let board = self.board.lock();
+        let (instance_id, rollout) = Status::instance(board.instance_id.as_deref(), &board.sources);
         Status {
             version: current.version(),
             content_hash: current.content_hash(),
@@ -73,6 +74,8 @@ impl<T: Send + Sync + 'static> ReloaderHandle<T> {
             pending_restart: current.pending_restart().to_vec(),
             consecutive_rejections: board.consecutive_rejections,
             last_rejection: board.last_rejection.clone(),
+            instance_id,
+            rollout,
             sources: board.sources.clone(),
         }
     }
