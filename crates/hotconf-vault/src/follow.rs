@@ -110,8 +110,10 @@ impl Poller {
         path: &str,
     ) -> Result<Layer> {
         let Some(state) = kv::kv2_state(api, token, mount, path).await? else {
+            // Gone after being there, or still gone from a server that lost its state: the
+            // cluster decides whether it is a deletion (and keeps saying so until it is back).
             let had = self.versions.remove("").is_some();
-            if had {
+            if had || self.new_cluster.is_some() {
                 self.vanished(api).await?;
             }
             return Ok(Layer::empty(Revision::Tag(ABSENT.into())));
@@ -156,7 +158,7 @@ impl Poller {
             };
             next.insert(name, (state, data));
         }
-        let vanished = next.is_empty() && !self.versions.is_empty();
+        let vanished = next.is_empty() && (!self.versions.is_empty() || self.new_cluster.is_some());
         self.versions = next;
         if vanished {
             self.vanished(api).await?;

@@ -172,6 +172,10 @@ async fn a_restarted_dev_server_is_reported_and_the_last_good_config_stays_until
         unreachable!()
     };
     assert!(error.contains("new cluster"), "{error}");
+    // And it stays an error at the next polls (not repeated as events), never an empty layer:
+    // an absence has no event to await, so the store is read after several retries' worth of
+    // time (the backoff is at most 300 ms).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(name(&reloader), "before");
     bao.put("app", app("after")).await;
     wait_name(&reloader, "after").await;
