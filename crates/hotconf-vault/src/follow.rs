@@ -60,7 +60,9 @@ impl Poller {
 
     async fn read_with(&mut self, token: &Secret) -> Result<Layer> {
         let api = self.client.api()?.clone();
-        if self.watching && self.cluster.is_none() {
+        // Asked once, before the first state: a server that does not answer it is followed
+        // without the check (a disappearance is then a deletion), not asked at every poll.
+        if self.watching && self.cluster.is_none() && self.last.is_none() {
             self.cluster = cluster_id(&api).await.ok();
         }
         let engine = match &self.engine {
@@ -147,6 +149,7 @@ impl Poller {
         let limits = self.client.settings().limits;
         let names = kv::list(api, token, &format!("{mount}/metadata"), &prefix, &limits).await?;
         let mut next = BTreeMap::new();
+        let mut moved = false;
         for name in names {
             let path = format!("{prefix}{name}");
             let Some(state) = kv::kv2_state(api, token, mount, &path).await? else {
@@ -154,12 +157,21 @@ impl Poller {
             };
             let data = match self.versions.remove(&name) {
                 Some((seen, data)) if seen == state && !state.deletion_pending() => data,
-                _ => kv::kv2_data(api, token, mount, &path, state.version).await?,
+                _ => {
+                    moved = true;
+                    kv::kv2_data(api, token, mount, &path, state.version).await?
+                }
             };
             next.insert(name, (state, data));
         }
+        // What is left of the old states are secrets no longer listed.
+        let unchanged = !moved && self.versions.is_empty();
         let vanished = next.is_empty() && (!self.versions.is_empty() || self.new_cluster.is_some());
         self.versions = next;
+        // Nothing moved: the last state as it was, without building its tree again.
+        if let (true, false, Some(last)) = (unchanged, vanished, &self.last) {
+            return Ok(last.clone());
+        }
         if vanished {
             self.vanished(api).await?;
         } else if !self.versions.is_empty() {
