@@ -30,9 +30,14 @@ pub trait KvWriter: Send + Sync {
 }
 
 fn record(percent: f64) -> String {
+    record_of("candidate", percent)
+}
+
+/// The record of rollout `r1` whose candidate sets `v` to `value`.
+fn record_of(value: &str, percent: f64) -> String {
     serde_json::json!({
         "id": "r1",
-        "candidate": "{\"v\": \"candidate\"}",
+        "candidate": serde_json::json!({ "v": value }).to_string(),
         "percent": percent,
         "started": "2024-06-01T00:00:00Z",
     })
@@ -53,6 +58,10 @@ pub async fn run<W: KvWriter, P: Provider + 'static>(writer: &W, provider: impl 
     for id in INSTANCES {
         let reloader = Reloader::<Value>::builder()
             .layer(provider(id))
+            .validate(|c: &Value| match c["v"].as_str() {
+                Some("invalid") => Err(hotconf_core::Error::validation("v may not be `invalid`")),
+                _ => Ok(()),
+            })
             .startup(Startup::Wait(Duration::from_secs(30)))
             .start()
             .await
@@ -84,6 +93,27 @@ pub async fn run<W: KvWriter, P: Provider + 'static>(writer: &W, provider: impl 
     .await;
     for r in &reloaders {
         assert_eq!(v(&r.store().load()), "key");
+    }
+
+    // A candidate the members' validators reject: they keep serving the key and are not shown
+    // on the candidate, though the hash names them (what a controller reads to stop).
+    let member = (0..3)
+        .find(|i| membership(*i, 50.0))
+        .expect("a member at 50 %");
+    let rejected = reloaders[member].stats().borrow().rejected;
+    writer.put(RECORD, &record_of("invalid", 50.0)).await;
+    eventually("the member rejects the invalid candidate", TIMEOUT, || {
+        let now = reloaders[member].stats().borrow().rejected;
+        async move { now > rejected }
+    })
+    .await;
+    for r in &reloaders {
+        assert_eq!(v(&r.store().load()), "key");
+        assert_eq!(
+            r.status().rollout.map(|s| (s.id, s.member)),
+            Some(("r1".to_owned(), false)),
+            "a rejected candidate does not make a member"
+        );
     }
 
     // 50 %: exactly the members the hash names switch. A later write to the key is the sync

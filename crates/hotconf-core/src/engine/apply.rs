@@ -133,6 +133,15 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             }
             source.accept();
         }
+        self.show_rollouts();
+    }
+
+    /// Shows each source's rollout membership as of the state it now builds with: a member
+    /// whose candidate was rejected or reverted is not shown on the candidate.
+    fn show_rollouts(&self) {
+        for (index, source) in self.sources.iter().enumerate() {
+            self.board.rollout(index, source.rollout());
+        }
     }
 
     /// Reports a rejected candidate and puts the sources that changed back to their last
@@ -150,6 +159,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         for source in &mut self.sources {
             source.revert();
         }
+        self.show_rollouts();
         error
     }
 
@@ -200,6 +210,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         for (source, saved) in self.sources.iter_mut().zip(undo) {
             source.undo(saved);
         }
+        self.show_rollouts();
         restored?;
         Err(error)
     }

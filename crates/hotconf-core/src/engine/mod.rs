@@ -197,21 +197,15 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             let Some(layer) = slot.take() else { continue };
             let source = &mut self.sources[index];
             let revision = layer.revision.clone();
-            let rollout = layer.rollout.clone();
             match source.offer(layer, &limits) {
                 Offer::Stale(revision) => {
                     tracing::warn!(source = %source.name(), %revision, "ignoring a state older than one already seen");
                     self.count(|s| s.stale += 1);
                 }
-                Offer::Repeat if !source.is_rejected() => {
-                    self.board.good(index);
-                    self.board.rollout(index, rollout);
-                }
+                Offer::Repeat if !source.is_rejected() => self.board.good(index),
                 Offer::Repeat => {}
-                Offer::Changed => {
-                    self.board.changed(index, &revision);
-                    self.board.rollout(index, rollout);
-                }
+                // Its rollout membership shows once a build took it in (`show_rollouts`).
+                Offer::Changed => self.board.changed(index, &revision),
                 Offer::Rejected(error) => {
                     tracing::warn!(%error, "rejected a source state; keeping its last good state");
                     self.count(|s| s.rejected += 1);

@@ -19,6 +19,7 @@ use crate::format::Limits;
 use crate::layer::Layer;
 use crate::layer_id::LayerId;
 use crate::revision::Revision;
+use crate::rollout::Membership;
 use crate::tree::Tree;
 
 use super::content::parse_content;
@@ -28,6 +29,8 @@ use super::content::parse_content;
 pub(super) struct Parsed {
     tree: Option<Arc<Tree>>,
     revision: Revision,
+    /// The instance's rollout membership this state carries (docs/rollout.md).
+    rollout: Option<Membership>,
 }
 
 /// Where a source's latest good state stands against the applied config.
@@ -171,6 +174,12 @@ impl SourceState {
         self.latest_state().map(|state| &state.revision)
     }
 
+    /// The rollout membership of the state it builds with: after a build, the state in the
+    /// applied config (a candidate a member rejected does not make it a member).
+    pub(super) fn rollout(&self) -> Option<Membership> {
+        self.latest_state()?.rollout.clone()
+    }
+
     /// Whether it delivered a good state that can be built with.
     pub(super) fn is_ready(&self) -> bool {
         !matches!(self.stage, Stage::Waiting)
@@ -216,6 +225,7 @@ impl SourceState {
                 let latest = Parsed {
                     tree,
                     revision: layer.revision.clone(),
+                    rollout: layer.rollout.clone(),
                 };
                 self.last = Some(Offered::Good(layer));
                 self.stage = match mem::replace(&mut self.stage, Stage::Waiting) {
