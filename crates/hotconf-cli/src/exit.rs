@@ -63,6 +63,15 @@ Exit codes:
      an unknown layer, an HTTP error)";
 
 /// The exit codes of `render` and `exec`, for `--help`.
+/// The exit codes of `hotconf rollout`.
+pub(crate) const ROLLOUT_EXIT_HELP: &str = "\
+Exit codes:
+  0  start: promoted (the candidate is the key's value); status, abort: done
+  1  start: refused (a rollout in progress, the key changed, a --check-first refusal) or
+     taken back (unhealthy, interrupted, past --timeout)
+  2  bad arguments: an unknown option, a bad URI, steps or document
+  4  the store or Prometheus could not be asked (nothing was written)";
+
 pub(crate) const SIDECAR_EXIT_HELP: &str = "\
 Exit codes:
   render: 0 stopped by SIGINT or SIGTERM, or --once done; 1 no valid config (with --once: none

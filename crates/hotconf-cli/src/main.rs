@@ -14,12 +14,13 @@ mod exit;
 mod explain;
 mod output;
 mod render;
+mod rollout;
 mod schema;
 mod sidecar;
 mod small_file;
 mod watch;
 
-use exit::{Exit, CHECK_EXIT_HELP, EXIT_HELP, SIDECAR_EXIT_HELP};
+use exit::{Exit, CHECK_EXIT_HELP, EXIT_HELP, ROLLOUT_EXIT_HELP, SIDECAR_EXIT_HELP};
 
 /// Follow layered configuration sources and print every applied, rejected or failed change.
 #[derive(Debug, Parser)]
@@ -63,6 +64,10 @@ enum Command {
     /// PID 1; exit with its status.
     #[command(after_help = SIDECAR_EXIT_HELP)]
     Exec(exec::ExecArgs),
+    /// Percentage rollouts of an etcd or Consul key to the instances that follow it with
+    /// ?rollout=true, watched through Prometheus: start, status, abort (docs/rollout.md).
+    #[command(subcommand, after_help = ROLLOUT_EXIT_HELP)]
+    Rollout(rollout::RolloutCommand),
     /// Internal: how `hotconf exec` starts its program (sidecar/launch.rs).
     #[command(name = sidecar::launch::SUBCOMMAND, hide = true)]
     Launch(sidecar::launch::LaunchArgs),
@@ -95,6 +100,7 @@ fn main() -> ExitCode {
         Command::Check(args) => runtime.block_on(check::check(args)),
         Command::Render(args) => runtime.block_on(render::render(args)),
         Command::Exec(args) => runtime.block_on(exec::exec(args)),
+        Command::Rollout(command) => runtime.block_on(rollout::rollout(command)),
         Command::Launch(args) => runtime.block_on(sidecar::launch::launch(args)),
     };
     // A task still blocked (a write to a stdout nobody reads) must not keep hotconf from

@@ -173,6 +173,47 @@ impl ConsulClient {
         }
     }
 
+    /// Writes `value` into `key` if its `ModifyIndex` is still `cas` (0: only if the key does
+    /// not exist); `Ok(false)` when it is not.
+    ///
+    /// # Errors
+    /// A transient error for a transport failure or a status other than 200 (413: a value above
+    /// the agent's `kv_max_value_size`); [`ErrorKind::PermissionDenied`] for a 403.
+    pub async fn put_cas(&self, key: &str, value: &[u8], cas: u64) -> Result<bool> {
+        let request = self
+            .request(Method::PUT, key, &[&format!("cas={cas}")], None)?
+            .body(value.to_vec());
+        self.answer_bool(request, key, "writing").await
+    }
+
+    /// Deletes `key` if its `ModifyIndex` is still `cas`; `Ok(true)` also when the key does not
+    /// exist (as Consul answers).
+    ///
+    /// # Errors
+    /// As [`put_cas`](Self::put_cas).
+    pub async fn delete_cas(&self, key: &str, cas: u64) -> Result<bool> {
+        let request = self.request(Method::DELETE, key, &[&format!("cas={cas}")], None)?;
+        self.answer_bool(request, key, "deleting").await
+    }
+
+    /// Sends a write and reads its `true`/`false` answer.
+    async fn answer_bool(&self, request: RequestBuilder, key: &str, doing: &str) -> Result<bool> {
+        let (status, _, body) = self.send(request, key, doing, 64).await?;
+        if status != StatusCode::OK {
+            return Err(from_status(doing, key, status, &body));
+        }
+        match body.trim_ascii() {
+            b"true" => Ok(true),
+            b"false" => Ok(false),
+            _ => Err(Error::new(
+                ErrorKind::Parse,
+                format!("consul: {doing} `{key}`: the answer is neither true nor false"),
+            )
+            .with_key(key.to_owned())
+            .with_transient(true)),
+        }
+    }
+
     async fn read(&self, key: &str, recurse: bool, block: Option<Block>) -> Result<KvRead> {
         let flags: &[&str] = if recurse { &["recurse"] } else { &[] };
         let limits = &self.config().limits;

@@ -20,7 +20,7 @@ pub(crate) fn from_transport(doing: &str, what: &str, error: reqwest::Error) -> 
 /// `Location` names, over plain HTTP too).
 pub(crate) fn from_status(doing: &str, key: &str, status: StatusCode, body: &[u8]) -> Error {
     let hint = match status.as_u16() {
-        403 => " (check the ACL token and its policy: it needs `key_prefix` read on this path)",
+        403 => " (check the ACL token and its policy: it needs `key_prefix` read on this path, and write for a rollout controller)",
         429 => " (rate limited by the agent)",
         _ => "",
     };

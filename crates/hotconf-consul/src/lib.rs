@@ -27,6 +27,7 @@ mod config;
 mod error;
 mod follow;
 mod provider;
+mod rollout_store;
 mod wire;
 
 pub use client::{Block, ConsulClient, KvRead};
@@ -34,4 +35,5 @@ pub use config::{
     Consistency, ConsulSource, Mode, RateLimit, TlsFiles, DEFAULT_PORT, DEFAULT_WAIT, SCHEMES,
 };
 pub use provider::ConsulProvider;
+pub use rollout_store::ConsulRolloutStore;
 pub use wire::KvEntry;

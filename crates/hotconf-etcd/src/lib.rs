@@ -12,9 +12,11 @@ mod error;
 mod follow;
 mod provider;
 mod revision;
+mod rollout_store;
 
 pub use client::EtcdClient;
 pub use config::{
     EtcdSource, Mode, TlsFiles, DEFAULT_PORT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WATCH_CHECK, SCHEMES,
 };
 pub use provider::EtcdProvider;
+pub use rollout_store::EtcdRolloutStore;

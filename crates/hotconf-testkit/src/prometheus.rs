@@ -1,5 +1,6 @@
 //! A real Prometheus server for tests: [`Prometheus::start`] writes a configuration that scrapes
-//! the given targets every second, starts `prometheus` on a free loopback port with its data in a
+//! the given targets every second (file-based service discovery: [`Prometheus::set_targets`]
+//! changes them), starts `prometheus` on a free loopback port with its data in a
 //! temporary directory, and waits until it is ready; [`Prometheus::query`] and
 //! [`Prometheus::wait_for`] run instant queries against it. [`promtool_check_metrics`] runs
 //! `promtool check metrics` on an exposition. Needs `prometheus` and `promtool` on PATH (Debian:
@@ -10,7 +11,6 @@
 
 use crate::ports::free_port;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,20 +50,22 @@ fn require(binary: &str) {
     );
 }
 
-/// The configuration [`Prometheus::start`] writes: one job, `hotconf`, scraping `targets`.
-fn config(targets: &[SocketAddr]) -> String {
-    let mut yaml = String::from(
+/// The configuration [`Prometheus::start`] writes: one job, `hotconf`, scraping the targets
+/// that file-based service discovery reads from `targets_file` (see [`targets_json`]).
+fn config(targets_file: &std::path::Path) -> String {
+    format!(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  evaluation_interval: 1s\n\
          scrape_configs:\n  - job_name: hotconf\n    metrics_path: /metrics\n    \
-         scrape_interval: 1s\n    scrape_timeout: 900ms\n    static_configs:\n      - targets:\n",
-    );
-    for target in targets {
-        let _ = writeln!(yaml, "          - \"{target}\"");
-    }
-    if targets.is_empty() {
-        yaml.push_str("          []\n");
-    }
-    yaml
+         scrape_interval: 1s\n    scrape_timeout: 900ms\n    file_sd_configs:\n      - files:\n          \
+         - \"{}\"\n        refresh_interval: 1s\n",
+        targets_file.display()
+    )
+}
+
+/// The file-based service discovery document of `targets`.
+fn targets_json(targets: &[SocketAddr]) -> String {
+    let targets: Vec<String> = targets.iter().map(ToString::to_string).collect();
+    serde_json::json!([{ "targets": targets }]).to_string()
 }
 
 impl Prometheus {
@@ -79,7 +81,9 @@ impl Prometheus {
         let deadline = Instant::now() + READY;
         let dir = tempfile::tempdir().expect("a temporary directory");
         let config_path = dir.path().join("prometheus.yml");
-        std::fs::write(&config_path, config(targets)).expect("prometheus.yml is written");
+        let targets_path = dir.path().join("targets.json");
+        std::fs::write(&targets_path, targets_json(targets)).expect("targets.json is written");
+        std::fs::write(&config_path, config(&targets_path)).expect("prometheus.yml is written");
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -113,6 +117,20 @@ impl Prometheus {
         prometheus.wait_ready(deadline).await;
         prometheus.wait_discovered(deadline).await;
         prometheus
+    }
+
+    /// Replaces the scraped targets (file-based service discovery: the file is replaced
+    /// atomically, as a discovery agent would), and waits until Prometheus lists exactly them.
+    ///
+    /// # Panics
+    /// When Prometheus does not discover them within 30 s.
+    pub async fn set_targets(&mut self, targets: &[SocketAddr]) {
+        let path = self.dir.path().join("targets.json");
+        let temporary = self.dir.path().join("targets.json.new");
+        std::fs::write(&temporary, targets_json(targets)).expect("targets.json.new is written");
+        std::fs::rename(&temporary, &path).expect("targets.json is replaced");
+        self.targets = targets.to_vec();
+        self.wait_discovered(Instant::now() + READY).await;
     }
 
     /// Waits until every target is among the active targets.
@@ -370,14 +388,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_configuration_lists_every_target() {
+    fn the_configuration_discovers_the_targets_from_a_file() {
         let a: SocketAddr = "127.0.0.1:1234".parse().unwrap();
         let b: SocketAddr = "127.0.0.1:5678".parse().unwrap();
-        let yaml = config(&[a, b]);
+        let yaml = config(std::path::Path::new("/d/targets.json"));
         assert!(yaml.contains("scrape_interval: 1s"));
         assert!(yaml.contains("scrape_timeout: 900ms"));
         assert!(yaml.contains("job_name: hotconf"));
-        assert!(yaml.contains("- \"127.0.0.1:1234\"\n          - \"127.0.0.1:5678\"\n"));
+        assert!(yaml.contains("file_sd_configs:\n      - files:\n          - \"/d/targets.json\""));
+        assert_eq!(
+            targets_json(&[a, b]),
+            r#"[{"targets":["127.0.0.1:1234","127.0.0.1:5678"]}]"#
+        );
     }
 
     #[test]

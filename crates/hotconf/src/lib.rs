@@ -4,9 +4,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod registry;
+mod rollout_store;
 
 pub use hotconf_core::*;
 pub use registry::{provider_from_source, provider_from_uri, register_scheme, ProviderFactory};
+pub use rollout_store::rollout_store_from_uri;
 
 #[cfg(feature = "file")]
 #[cfg_attr(docsrs, doc(cfg(feature = "file")))]

@@ -10,7 +10,7 @@
 //! target accepts, 1 when any rejects, 4 when none rejects but one could not be asked.
 
 mod offline;
-mod remote;
+pub(crate) mod remote;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -136,7 +136,7 @@ pub(crate) async fn check(args: CheckArgs) -> ExitCode {
 }
 
 /// Prints the lines, the summary on a terminal, and gives the exit code.
-fn print(lines: &[Line]) -> ExitCode {
+pub(crate) fn print(lines: &[Line]) -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     for line in lines {
         let text = Value::Object(line.fields.clone()).to_string();

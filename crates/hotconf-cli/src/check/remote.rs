@@ -118,7 +118,7 @@ impl Asker {
             );
             return unanswered(shown, Some(status), why);
         }
-        let body = match read_bounded(response).await {
+        let body = match read_bounded(response, MAX_ANSWER_BYTES).await {
             Ok(body) => body,
             Err(why) => return unanswered(shown, Some(status), why),
         };
@@ -226,16 +226,16 @@ fn media_type(format: Format) -> &'static str {
     }
 }
 
-/// The body of `response`, read no further than [`MAX_ANSWER_BYTES`].
-async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+/// The body of `response`, read no further than `limit` bytes.
+pub(crate) async fn read_bounded(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     loop {
         match response.chunk().await {
-            Ok(Some(chunk)) if body.len() + chunk.len() > MAX_ANSWER_BYTES => {
-                return Err(format!(
-                    "the answer is larger than {} KiB",
-                    MAX_ANSWER_BYTES >> 10
-                ))
+            Ok(Some(chunk)) if body.len() + chunk.len() > limit => {
+                return Err(format!("the answer is larger than {} KiB", limit >> 10))
             }
             Ok(Some(chunk)) => body.extend_from_slice(&chunk),
             Ok(None) => return Ok(body),
@@ -245,7 +245,7 @@ async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, String
 }
 
 /// A transport error and its causes, without the URL (which may carry user information).
-fn describe(error: &reqwest::Error) -> String {
+pub(crate) fn describe(error: &reqwest::Error) -> String {
     let mut parts = Vec::new();
     let mut cause: Option<&dyn std::error::Error> = Some(error);
     while let Some(current) = cause {

@@ -9,6 +9,7 @@
 
 mod instance;
 mod layer;
+mod store;
 #[cfg(test)]
 mod tests;
 
@@ -20,6 +21,7 @@ use crate::format::Format;
 
 pub use instance::{instance_id, set_instance_id};
 pub use layer::rollout_layer;
+pub use store::{RolloutState, RolloutStore, Versioned};
 
 /// The suffix of a rollout record's key: the record of `app/config.json` is
 /// `app/config.json.rollout`.
@@ -66,6 +68,10 @@ pub struct RolloutRecord {
     /// Who writes the record (a controller's name), for operators.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controller: Option<String>,
+    /// The key's version (etcd `mod_revision`, Consul `ModifyIndex`; 0: absent) the candidate
+    /// replaces: a promotion writes the key only if it is still there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<u64>,
 }
 
 impl RolloutRecord {
@@ -78,6 +84,7 @@ impl RolloutRecord {
             percent,
             started: String::new(),
             controller: None,
+            base: None,
         }
     }
 
