@@ -71,5 +71,6 @@ bench hotconf-kubernetes kubernetes_latency
 bench hotconf-vault vault_latency
 bench hotconf-metrics reload_cost criterion
 bench hotconf-cli sidecar_latency
+bench hotconf-cli rollout_latency
 
 say "all benchmarks ran in $(( $(date +%s) - started )) s (outputs in $logs/)"

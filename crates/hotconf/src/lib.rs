@@ -91,6 +91,8 @@ pub mod docs {
     pub mod vault {}
     #[doc = include_str!("../../../docs/protocols.md")]
     pub mod protocols {}
+    #[doc = include_str!("../../../docs/rollout.md")]
+    pub mod rollout {}
     #[doc = include_str!("../../../docs/benchmarks.md")]
     pub mod benchmarks {}
 }

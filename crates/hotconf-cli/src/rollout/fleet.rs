@@ -11,13 +11,29 @@ use super::prometheus::{Fleet, Sample};
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Expect<'a> {
     /// Every instance follows rollout `id`; exactly the members at `percent` serve its
-    /// candidate, and the others still run what they ran before the rollout.
-    Step { id: &'a str, percent: f64 },
-    /// No instance shows a rollout, each runs the content of `hashes` (by instance id): its
-    /// baseline after an abort, the candidate after a promotion.
+    /// candidate, and the others still run the key's value: the content they were first seen
+    /// with as non-members of this rollout (`key_hashes`, kept by [`note_key_hashes`]).
+    Step {
+        id: &'a str,
+        percent: f64,
+        key_hashes: &'a BTreeMap<String, String>,
+    },
+    /// No instance shows a rollout, and each one listed in `hashes` (by instance id) runs
+    /// that content: the key's value after an abort, the candidate after a promotion.
     Ended {
         hashes: &'a BTreeMap<String, String>,
     },
+}
+
+/// Records the hash of each instance of `now` that shows rollout `id` without being on its
+/// candidate and was not recorded yet: the content of the key's value it runs. (Hashes read
+/// before the record was written could be older than the key's value: a scrape lags.)
+pub(crate) fn note_key_hashes(id: &str, now: &Fleet, key_hashes: &mut BTreeMap<String, String>) {
+    for (instance_id, instance) in now {
+        if instance.rollout == id && !instance.member {
+            (key_hashes.entry(instance_id.clone())).or_insert_with(|| instance.hash.clone());
+        }
+    }
 }
 
 /// The instances' hashes in `fleet`, by instance id.
@@ -28,10 +44,11 @@ pub(crate) fn hashes(fleet: &Fleet) -> BTreeMap<String, String> {
 }
 
 /// Why `now` does not show what `expect` says for the instances of `baseline` (the first
-/// reason, and how many instances are not there yet); `None` when it does.
+/// reason, and how many instances are not there yet); `None` when it does. Membership is read
+/// from `member`, which an instance shows only once the candidate is in its applied config.
 pub(crate) fn lagging(expect: Expect<'_>, baseline: &Fleet, now: &Fleet) -> Option<String> {
     let mut reasons = Vec::new();
-    for (id, before) in baseline {
+    for id in baseline.keys() {
         let Some(instance) = now.get(id) else {
             reasons.push(format!("{id} is not scraped"));
             continue;
@@ -40,6 +57,7 @@ pub(crate) fn lagging(expect: Expect<'_>, baseline: &Fleet, now: &Fleet) -> Opti
             Expect::Step {
                 id: rollout,
                 percent,
+                key_hashes,
             } => {
                 let member = is_member(id, rollout, percent);
                 if instance.rollout != rollout {
@@ -48,7 +66,7 @@ pub(crate) fn lagging(expect: Expect<'_>, baseline: &Fleet, now: &Fleet) -> Opti
                     Some(format!("{id} is a member but not on the candidate"))
                 } else if !member && instance.member {
                     Some(format!("{id} is on the candidate but not a member"))
-                } else if !member && instance.hash != before.hash {
+                } else if !member && key_hashes.get(id).is_some_and(|h| *h != instance.hash) {
                     Some(format!("{id} is not a member but its config changed"))
                 } else {
                     None
@@ -133,18 +151,30 @@ mod tests {
     fn a_step_is_observed_when_exactly_the_members_moved() {
         // At 50 % of r1, pod-a is a member (bucket 589), pod-b is not (8438).
         let baseline = fleet(&[("pod-a", "", false, "old"), ("pod-b", "", false, "old")]);
+        let mut key_hashes = BTreeMap::new();
+        let seen = fleet(&[("pod-a", "r1", true, "new"), ("pod-b", "r1", false, "key")]);
+        note_key_hashes("r1", &seen, &mut key_hashes);
+        assert_eq!(key_hashes, [("pod-b".to_owned(), "key".to_owned())].into());
         let step = Expect::Step {
             id: "r1",
             percent: 50.0,
+            key_hashes: &key_hashes,
         };
-        let seen = fleet(&[("pod-a", "r1", true, "new"), ("pod-b", "r1", false, "old")]);
         assert_eq!(lagging(step, &baseline, &seen), None);
+        let changed = fleet(&[
+            ("pod-a", "r1", true, "new"),
+            ("pod-b", "r1", false, "other"),
+        ]);
+        assert_eq!(
+            lagging(step, &baseline, &changed).as_deref(),
+            Some("pod-b is not a member but its config changed")
+        );
         let not_yet = fleet(&[("pod-a", "r1", true, "new"), ("pod-b", "", false, "old")]);
         assert_eq!(
             lagging(step, &baseline, &not_yet).as_deref(),
             Some("pod-b does not show the rollout")
         );
-        let wrong = fleet(&[("pod-a", "r1", false, "old"), ("pod-b", "r1", true, "new")]);
+        let wrong = fleet(&[("pod-a", "r1", false, "key"), ("pod-b", "r1", true, "new")]);
         assert_eq!(
             lagging(step, &baseline, &wrong).as_deref(),
             Some("pod-a is a member but not on the candidate (and 1 more)")

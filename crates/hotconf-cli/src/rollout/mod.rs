@@ -337,6 +337,7 @@ async fn start(args: StartArgs) -> ExitCode {
         key_version: state.key.version,
         record_version,
         baseline,
+        key_hashes: Default::default(),
         started,
         interrupt: Some(interrupt),
     };

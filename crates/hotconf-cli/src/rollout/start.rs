@@ -5,6 +5,7 @@
 //! unhealthy step, a deadline, Ctrl-C or SIGTERM ends the rollout instead: the record is
 //! deleted and the controller waits until every instance is back on its old config.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use hotconf::rollout::{RolloutRecord, RolloutStore};
@@ -34,6 +35,9 @@ pub(crate) struct Controller<'a> {
     pub(crate) key_version: u64,
     pub(crate) record_version: u64,
     pub(crate) baseline: Fleet,
+    /// The content each instance runs as a non-member: the key's value
+    /// ([`fleet::note_key_hashes`]).
+    pub(crate) key_hashes: BTreeMap<String, String>,
     pub(crate) started: Instant,
     /// Ctrl-C or SIGTERM; `None` once the rollout is ending anyway (taken back or promoted).
     pub(crate) interrupt: Option<tokio::sync::watch::Receiver<bool>>,
@@ -54,8 +58,7 @@ impl Controller<'_> {
             }
             let step_started = Instant::now();
             let id = self.plan.id.clone();
-            let expect = Expect::Step { id: &id, percent };
-            self.wait_until(expect, Some((&id, percent)), step_started)
+            self.wait_until(Some((&id, percent)), None, step_started)
                 .await?;
             let members = (self.baseline.keys())
                 .filter(|i| hotconf::rollout::is_member(i, &self.plan.id, percent))
@@ -100,26 +103,22 @@ impl Controller<'_> {
         }
     }
 
-    /// Polls Prometheus until the fleet shows `expect`, within the step deadline; with
-    /// `health` (the rollout and its percent), an unhealthy fleet ends the wait at once.
+    /// Polls Prometheus until the fleet shows the rollout's `step` (its id and percent: an
+    /// unhealthy fleet ends the wait at once), or its end with each instance on the content of
+    /// `ended`, within the step deadline.
     pub(crate) async fn wait_until(
         &mut self,
-        expect: Expect<'_>,
-        health: Option<(&str, f64)>,
+        step: Option<(&str, f64)>,
+        ended: Option<&BTreeMap<String, String>>,
         since: Instant,
     ) -> Result<(), Stop> {
         let until = (since + self.plan.step_timeout).min(self.plan.deadline);
         loop {
             let last = match self.prometheus.fleet().await {
-                Ok(now) => {
-                    if let Some((id, percent)) = health {
-                        self.check_health(id, percent, &now).await?;
-                    }
-                    match fleet::lagging(expect, &self.baseline, &now) {
-                        None => return Ok(()),
-                        Some(why) => why,
-                    }
-                }
+                Ok(now) => match self.lagging(step, ended, &now).await? {
+                    None => return Ok(()),
+                    Some(why) => why,
+                },
                 Err(error) => error.to_string(),
             };
             if Instant::now() >= until {
@@ -130,6 +129,31 @@ impl Controller<'_> {
             }
             self.pause().await?;
         }
+    }
+
+    /// Why `now` does not show `step` (checking its health first) or the end with `ended`.
+    async fn lagging(
+        &mut self,
+        step: Option<(&str, f64)>,
+        ended: Option<&BTreeMap<String, String>>,
+        now: &Fleet,
+    ) -> Result<Option<String>, Stop> {
+        let expect = match (step, ended) {
+            (Some((id, percent)), _) => {
+                self.check_health(id, percent, now).await?;
+                fleet::note_key_hashes(id, now, &mut self.key_hashes);
+                Expect::Step {
+                    id,
+                    percent,
+                    key_hashes: &self.key_hashes,
+                }
+            }
+            (None, Some(hashes)) => Expect::Ended { hashes },
+            (None, None) => Expect::Ended {
+                hashes: &self.key_hashes,
+            },
+        };
+        Ok(fleet::lagging(expect, &self.baseline, now))
     }
 
     /// Watches the fleet's health for the bake time.
@@ -143,9 +167,7 @@ impl Controller<'_> {
             let now = self.prometheus.fleet().await.map_err(|e| {
                 Stop::Unhealthy(format!("the fleet could not be seen while baking: {e}"))
             })?;
-            self.check_health(&id, percent, &now).await?;
-            let expect = Expect::Step { id: &id, percent };
-            if let Some(why) = fleet::lagging(expect, &self.baseline, &now) {
+            if let Some(why) = self.lagging(Some((&id, percent)), None, &now).await? {
                 return Err(Stop::Unhealthy(why));
             }
             if Instant::now() >= until {
@@ -214,8 +236,7 @@ impl Controller<'_> {
         // The rollout is over: the wait below is for the report, and no longer interruptible
         // into an abort (there is no record left to delete).
         self.interrupt = None;
-        let expect = Expect::Ended { hashes: &hashes };
-        let seen = self.wait_until(expect, None, since).await;
+        let seen = self.wait_until(None, Some(&hashes), since).await;
         emit(
             "promoted",
             serde_json::json!({
@@ -252,21 +273,17 @@ impl Controller<'_> {
                 return false;
             }
         }
-        // Back on the config each ran before; when someone wrote the key meanwhile, on that
-        // (whose hash is not known here): then only the rollout's end is waited for.
+        // Back on the key's value: each instance seen as a non-member on the content it had
+        // then, unless someone wrote the key meanwhile (whose content is not known here).
         let key_moved =
             (self.store.read().await).map_or(true, |s| s.key.version != self.key_version);
-        let hashes = if key_moved {
-            std::collections::BTreeMap::new()
-        } else {
-            fleet::hashes(&self.baseline)
-        };
+        if key_moved {
+            self.key_hashes.clear();
+        }
         // A fresh deadline: taking back must not be cut short by the one that ended the rollout.
         self.plan.deadline = Instant::now() + self.plan.step_timeout;
         let since = Instant::now();
-        let seen = self
-            .wait_until(Expect::Ended { hashes: &hashes }, None, since)
-            .await;
+        let seen = self.wait_until(None, None, since).await;
         emit(
             "aborted",
             serde_json::json!({

@@ -1,7 +1,10 @@
 //! A fleet for rollout tests: 20 `hotconf --instance web-N watch --admin` processes following
 //! one key with `?rollout=true`, a real Prometheus scraping them through file-based service
-//! discovery, and the test's own exporter of `bad_candidate{instance_id}` (1 once a process
-//! applied a config whose `v` is `bad`), which `--health` queries read.
+//! discovery, and the test's own exporter of `bad_candidate{instance_id}` (1 while a process
+//! serves a config whose `v` starts with `bad`), which `--health` queries read.
+
+// Shared with benches/rollout_latency.rs, which uses only part of it.
+#![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -138,6 +141,8 @@ pub struct Fleet {
     pub processes: Vec<Process>,
     pub prometheus: Prometheus,
     pub dir: tempfile::TempDir,
+    /// The address of the test's exporter.
+    pub exporter: SocketAddr,
     _exporter: tokio::task::JoinHandle<()>,
 }
 
@@ -170,6 +175,7 @@ impl Fleet {
             processes,
             prometheus,
             dir,
+            exporter: exporter_addr,
             _exporter: exporter,
         }
     }
@@ -214,19 +220,16 @@ impl Fleet {
     }
 }
 
-/// Serves `bad_candidate{instance_id="…"} 1` for each process that applied `v = bad`.
+/// Serves `bad_candidate{instance_id="…"} 1` for each process whose config's `v` starts with
+/// `bad`, else 0.
 async fn exporter(
     processes: Vec<(String, Arc<Mutex<Applied>>)>,
 ) -> (tokio::task::JoinHandle<()>, SocketAddr) {
     let metrics = move || {
         let mut text = String::from("# TYPE bad_candidate gauge\n");
         for (id, applied) in &processes {
-            let bad = applied
-                .lock()
-                .unwrap()
-                .values
-                .iter()
-                .any(|(v, _)| v == "bad");
+            let applied = applied.lock().unwrap();
+            let bad = (applied.values.last()).is_some_and(|(v, _)| v.starts_with("bad"));
             text.push_str(&format!(
                 "bad_candidate{{instance_id=\"{id}\"}} {}\n",
                 u8::from(bad)

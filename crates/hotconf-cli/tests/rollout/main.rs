@@ -167,6 +167,10 @@ fn write(fleet: &Fleet, name: &str, text: &str) {
 async fn a_good_change_is_promoted(fleet: &Fleet, kv: &dyn Kv) {
     let id = fleet.rollout_id("good", 10.0);
     write(fleet, "two.json", &doc("two", 20));
+    // The key changes just before the start: Prometheus has not scraped the new content yet
+    // when the controller reads the fleet (what the controller compares must not be that).
+    kv.put(KEY, &doc("one-b", 10));
+    fleet.all_serve("one-b").await;
     let started = Instant::now();
     let rollout = Rollout::start(fleet, kv, &id, "two.json", &["--steps", "10,50,100"]);
     assert_eq!(rollout.next()["event"], "started");
@@ -495,4 +499,85 @@ async fn rollouts_on_etcd() {
 async fn rollouts_on_consul() {
     let consul = Consul(hotconf_testkit::consul::ConsulEmulator::start().await);
     every_scenario(&consul).await;
+}
+
+/// A follower with `?rollout=true` as `token_or_user`, and the stores of the instance's and the
+/// controller's credentials: the instance's can read but not write, the controller's can run a
+/// rollout to its promotion.
+async fn permissions_as_documented(follower: &str, instance: &str, controller: &str, kv: &dyn Kv) {
+    let reloader = hotconf::Reloader::<Value>::builder()
+        .layer(hotconf::provider_from_uri(follower).unwrap())
+        .start()
+        .await
+        .unwrap();
+    let as_instance = hotconf::rollout_store_from_uri(instance).unwrap();
+    let state = as_instance.read().await.unwrap();
+    let refused = as_instance.write_record(state.key.version, 0, b"{}").await;
+    assert!(refused.is_err(), "{refused:?}");
+    let as_controller = hotconf::rollout_store_from_uri(controller).unwrap();
+    let record = hotconf::rollout::RolloutRecord::new("r1", doc("two", 20), 100.0);
+    let record = serde_json::to_vec(&record).unwrap();
+    let version = as_controller
+        .write_record(state.key.version, 0, &record)
+        .await
+        .unwrap()
+        .unwrap();
+    hotconf_testkit::wait_until(&reloader.store(), |c| c["v"] == "two").await;
+    assert!(as_controller
+        .promote(state.key.version, version, doc("two", 20).as_bytes())
+        .await
+        .unwrap());
+    assert_eq!(kv.get(KEY).as_deref(), Some(doc("two", 20).as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_etcd_roles_and_consul_policies_are_enough() {
+    // etcd: the roles of docs/rollout.md, "Permissions".
+    let mut etcd = hotconf_testkit::etcd::EtcdCluster::single();
+    let range_end = format!("{KEY}.rollout!");
+    for (role, permission, user) in [
+        ("app-reader", "read", "reader:reader-pw"),
+        ("app-rollout", "readwrite", "controller:controller-pw"),
+    ] {
+        etcd.ctl(&["role", "add", role]);
+        etcd.ctl(&[
+            "role",
+            "grant-permission",
+            role,
+            permission,
+            KEY,
+            &range_end,
+        ]);
+        etcd.ctl(&["user", "add", user]);
+        etcd.ctl(&["user", "grant-role", user.split(':').next().unwrap(), role]);
+    }
+    etcd.ctl(&["put", KEY, &doc("one", 10)]);
+    etcd.enable_auth("root-pw");
+    let endpoint = etcd.endpoint(0);
+    let at = |user: &str| format!("etcd://{user}@{endpoint}/{KEY}");
+    let instance = at("reader:reader-pw");
+    let follower = format!("{instance}?rollout=true");
+    let kv = Etcd(etcd);
+    permissions_as_documented(&follower, &instance, &at("controller:controller-pw"), &kv).await;
+
+    // Consul: the key_prefix policies of docs/rollout.md.
+    let consul = Consul(hotconf_testkit::consul::ConsulEmulator::start().await);
+    consul.put(KEY, &doc("one", 10));
+    let rule = |write| hotconf_testkit::consul::AclRule {
+        prefix: KEY.into(),
+        write,
+    };
+    let acl = hotconf_testkit::consul::Acl {
+        tokens: [
+            ("instance-token".to_owned(), vec![rule(false)]),
+            ("controller-token".to_owned(), vec![rule(true)]),
+        ]
+        .into(),
+        anonymous: vec![],
+    };
+    consul.0.set_acl(Some(acl));
+    let at = |token: &str| format!("consul://{}/{KEY}?token={token}", consul.0.address());
+    let instance = at("instance-token");
+    let follower = format!("{instance}&rollout=true");
+    permissions_as_documented(&follower, &instance, &at("controller-token"), &consul).await;
 }
