@@ -2,7 +2,8 @@
 # The one test command: installs what is missing (idempotently), then runs every gate:
 # fmt, clippy -D warnings on all targets and features, all tests (unit, integration, examples,
 # doc tests, the property suite in tests/properties), a soak of 20 000 reloads, rustdoc with
-# warnings denied, and the README's quickstart.
+# warnings denied, the MSRV (checked against Cargo.lock, then built with that toolchain), every
+# publishable crate built from its package, and the README's quickstart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,12 @@ if found=$(cargo tree --locked -e normal,build,dev --prefix none --format '{p}' 
     echo "(a default-member of the workspace enables a backend feature: see default-members in Cargo.toml)" >&2
     exit 1
 fi
+
+# --- a truthful rust-version ------------------------------------------------------------------
+# A dependency in Cargo.lock that declares a higher rust-version than a publishable crate that
+# builds with it makes that crate's rust-version a lie: this fails naming both, and the version.
+say "MSRV: no publishable crate's rust-version below what its dependencies need (Cargo.lock)"
+python3 scripts/msrv.py
 
 # --- every feature builds on its own --------------------------------------------------------
 say "each feature of the facade and the CLI alone, and none"
