@@ -8,7 +8,11 @@
 use hotconf::{ConsulClient, ConsulProvider, ConsulSource};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    hotconf_examples::exit_code(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let address = args.next().unwrap_or_else(|| "127.0.0.1:8500".into());
     let prefix = args.next().unwrap_or_else(|| "app/".into());

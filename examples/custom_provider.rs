@@ -192,8 +192,14 @@ async fn load_by_uri() -> Result<Layer> {
 }
 
 #[tokio::main]
-async fn main() {
-    let layer = load_by_uri().await.expect("polling:// is registered");
+async fn main() -> std::process::ExitCode {
+    let layer = match load_by_uri().await {
+        Ok(layer) => layer,
+        Err(error) => {
+            eprintln!("error: polling:// did not load: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     println!("loaded by URI (polling://…): revision {}", layer.revision);
     println!("running the behaviour suite against PollingProvider…");
     suite::run_all(RemoteFixture::new).await;
@@ -201,6 +207,7 @@ async fn main() {
         "PollingProvider keeps the provider contract: initial load, updates, delete falls back,"
     );
     println!("bursts coalesced, invalid content rejected, outage ridden out, no repeated states.");
+    std::process::ExitCode::SUCCESS
 }
 
 #[cfg(test)]

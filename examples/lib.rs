@@ -1,8 +1,21 @@
 //! Helpers shared by the examples (each example is an `[[example]]` target beside this file).
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use hotconf::{Provider, Reloader, Startup};
+
+/// What an example's `main` returns: success, or its error printed on stderr with `Display`
+/// (an `Err` returned from `main` would be printed with `Debug`) and exit status 1.
+pub fn exit_code(outcome: Result<(), Box<dyn std::error::Error>>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// Follows `provider` until Ctrl-C, printing every event as a JSON line and every applied
 /// config. Waits for ever for the first valid config.

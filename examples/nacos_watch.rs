@@ -9,7 +9,11 @@
 use hotconf::{NacosClient, NacosProvider, NacosSource};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    hotconf_examples::exit_code(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let server = args.next().unwrap_or_else(|| "127.0.0.1:8848".into());
     let data_id = args.next().unwrap_or_else(|| "app.yaml".into());

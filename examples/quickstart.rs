@@ -8,6 +8,7 @@
 //! Or watch your own file until Ctrl-C: `cargo run --example quickstart -- ./my-config.toml`.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use hotconf::{Error, Event, FileProvider, Reloader, Store};
@@ -37,7 +38,7 @@ struct Db {
 fn handle_request(store: &Store<Config>) -> String {
     let c = store.load(); // one consistent version for the whole request
     format!(
-        "v{}: {:?} on :{} with {} workers, db {} (pool {})",
+        "v{}: \"{}\" on :{} with {} workers, db {} (pool {})",
         c.version(),
         c.greeting,
         c.server.port,
@@ -48,11 +49,12 @@ fn handle_request(store: &Store<Config>) -> String {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    match std::env::args().nth(1) {
+async fn main() -> ExitCode {
+    let outcome = match std::env::args().nth(1) {
         Some(path) => watch_user_file(PathBuf::from(path)).await,
         None => demo().await,
-    }
+    };
+    hotconf_examples::exit_code(outcome)
 }
 
 async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -131,7 +133,7 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n== roll back to version 2");
     let restored = reloader.rollback(2).await?;
     println!(
-        "  applied v{} ({:?}); sources are followed again after unpin()",
+        "  applied v{} ({}); sources are followed again after unpin()",
         restored.version(),
         restored.origin()
     );

@@ -49,7 +49,10 @@ fn parse_on_change(text: &str) -> Result<OnChange, String> {
     match text.strip_prefix("signal:") {
         _ if text == "restart" => Ok(OnChange::Restart),
         Some(signal) => parse_signal(signal).map(OnChange::Signal),
-        None => Err(format!("expected restart or signal:SIGNAL, got {text:?}")),
+        None => Err(format!(
+            "expected restart or signal:SIGNAL, got {}",
+            crate::output::quoted(text)
+        )),
     }
 }
 
@@ -169,7 +172,7 @@ pub(crate) async fn exec(args: ExecArgs) -> ExitCode {
         loop {
             tokio::select! {
                 change = &mut first => {
-                    break change.unwrap_or_else(|_| Err(format!("no valid config within {deadline:?}")));
+                    break change.unwrap_or_else(|_| Err(format!("no valid config within {}", humantime::format_duration(deadline))));
                 }
                 // No program yet: only a stop signal means anything.
                 signal = signals.recv() => if matches!(signal, Signal::SIGINT | Signal::SIGTERM) {

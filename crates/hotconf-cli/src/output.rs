@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use hotconf::Event;
+use hotconf::{Event, Origin};
 use serde_json::{Map, Value};
 
 /// How events are printed.
@@ -79,16 +79,24 @@ impl Printer {
     ) -> std::io::Result<()> {
         match event {
             Event::Applied {
-                version, revisions, ..
+                version,
+                revisions,
+                reason,
+                ..
             } => {
                 let sources: Vec<String> = revisions
                     .iter()
                     .map(|(s, r)| format!("{s}@{}", short(r)))
                     .collect();
+                // Why, when it was not the sources: `version 4 (rollback of v2)`.
+                let header = match reason {
+                    Origin::Sources => format!("version {version}"),
+                    other => format!("version {version} ({other})"),
+                };
                 writeln!(
                     out,
                     "{} {}",
-                    self.paint("1", &format!("version {version}")),
+                    self.paint("1", &header),
                     escape_controls(&sources.join("  "))
                 )?;
                 let empty = Value::Object(Map::new());
@@ -151,6 +159,12 @@ pub(crate) fn escape_controls(text: &str) -> String {
         .collect()
 }
 
+/// `text` between single quotes with its control characters escaped: how an error message
+/// quotes what was typed (as clap quotes a value), never with Rust's `{:?}`.
+pub(crate) fn quoted(text: &str) -> String {
+    format!("'{}'", escape_controls(text))
+}
+
 fn short(revision: &str) -> &str {
     revision.get(..8).unwrap_or(revision)
 }
@@ -189,7 +203,7 @@ mod tests {
         Event::Applied {
             version,
             revisions: vec![("file:./app.toml".into(), "0123456789abcdef".into())],
-            reason: hotconf::Origin::Sources,
+            reason: Origin::Sources,
             changed: hotconf::Changes::default(),
         }
     }
@@ -217,6 +231,31 @@ mod tests {
         assert!(
             !second.contains("db.host"),
             "unchanged keys are not shown: {text}"
+        );
+    }
+
+    #[test]
+    fn pretty_output_says_why_a_version_that_is_not_from_the_sources_was_applied() {
+        let mut printer = Printer::new(Output::Pretty, false);
+        let mut out = Vec::new();
+        let rollback = Event::Applied {
+            version: 4,
+            revisions: vec![("file:./app.toml".into(), "0123456789abcdef".into())],
+            reason: Origin::Rollback { of: 2 },
+            changed: hotconf::Changes::default(),
+        };
+        let config = serde_json::json!({"a": 1});
+        printer
+            .print_to(&mut out, &applied(3), Some(&config))
+            .unwrap();
+        printer
+            .print_to(&mut out, &rollback, Some(&config))
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("version 3 file:")
+                && text.contains("\nversion 4 (rollback of v2) file:"),
+            "{text}"
         );
     }
 

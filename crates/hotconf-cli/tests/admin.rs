@@ -66,6 +66,17 @@ impl Watch {
         }
     }
 
+    /// The next stdout line that starts with `prefix` (the pretty output's lines).
+    fn line_starting(&self, prefix: &str) -> String {
+        loop {
+            let line = self.stdout.recv_timeout(TIMEOUT).expect("a line in time");
+            assert!(!line.contains(SECRET), "{line}");
+            if line.starts_with(prefix) {
+                return line;
+            }
+        }
+    }
+
     fn admin_addr(&self) -> SocketAddr {
         let line = self
             .stderr
@@ -216,6 +227,48 @@ async fn prometheus_scrapes_the_admin_endpoint_and_sees_the_change() {
             .all(|l| !l.contains(SECRET) && !l.contains("cli-admin-token")),
         "{stderr:?}"
     );
+}
+
+/// The pretty output says why a version was applied when the sources did not make it, in
+/// words (`version 3 (rollback of v1)`), never in Rust's `Debug` form (`Rollback { of: 1 }`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_reads_as_words_in_the_pretty_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app.json");
+    std::fs::write(&app, config(5432)).unwrap();
+    std::fs::write(dir.path().join("token"), "cli-admin-token\n").unwrap();
+    let watch = Watch::start(
+        dir.path(),
+        &[
+            "--output",
+            "pretty",
+            "--admin",
+            "127.0.0.1:0",
+            "--admin-token-file",
+            "token",
+            "./app.json",
+        ],
+    );
+    let base = format!("http://{}", watch.admin_addr());
+    let first = watch.line_starting("version 1");
+    assert!(first.starts_with("version 1 file:"), "{first}");
+    save(&app, &config(6543));
+    watch.line_starting("version 2");
+
+    let pinned = reqwest::Client::new()
+        .post(format!("{base}/config/rollback/1"))
+        .bearer_auth("cli-admin-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pinned.status(), 200);
+    let line = watch.line_starting("version 3");
+    assert!(
+        line.starts_with("version 3 (rollback of v1) file:"),
+        "{line}"
+    );
+    assert!(!line.contains("Rollback") && !line.contains('{'), "{line}");
+    watch.stop();
 }
 
 #[test]

@@ -42,7 +42,7 @@ pub fn document(bytes: usize, variant: u32) -> String {
             "port": 8000 + (i % 1000) as u16,
             "tags": ["blue", "prod", format!("shard-{}", i % 16)],
             "limits": {"cpu": 0.5 + (i % 4) as f64, "memory_mb": 256 * (1 + i % 8) as u32},
-            "enabled": i % 3 != 0,
+            "enabled": !i.is_multiple_of(3),
         })
     };
     let per_service = service(0).to_string().len() + 16;

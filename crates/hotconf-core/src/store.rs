@@ -48,6 +48,23 @@ pub enum Origin {
     Disk,
 }
 
+/// How a snapshot came to be applied, as a person reads it in a log line or a terminal:
+/// `sources`, `rollback of v2`, `revert to v2 after v3 failed its check`, `initial`,
+/// `last-good file`. (The JSON form, with a `kind` tag, is the serialized one.)
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Sources => f.write_str("sources"),
+            Origin::Rollback { of } => write!(f, "rollback of v{of}"),
+            Origin::Revert { of, failed } => {
+                write!(f, "revert to v{of} after v{failed} failed its check")
+            }
+            Origin::Initial => f.write_str("initial"),
+            Origin::Disk => f.write_str("last-good file"),
+        }
+    }
+}
+
 /// One applied config with what it was built from.
 pub struct Snapshot<T> {
     config: T,
@@ -456,5 +473,27 @@ impl<T: Send + Sync + 'static> Store<T> {
             .projections
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Origin;
+
+    #[test]
+    fn an_origin_reads_as_words_not_as_its_debug_form() {
+        let cases = [
+            (Origin::Sources, "sources"),
+            (Origin::Rollback { of: 2 }, "rollback of v2"),
+            (
+                Origin::Revert { of: 3, failed: 4 },
+                "revert to v3 after v4 failed its check",
+            ),
+            (Origin::Initial, "initial"),
+            (Origin::Disk, "last-good file"),
+        ];
+        for (origin, words) in cases {
+            assert_eq!(origin.to_string(), words, "{origin:?}");
+        }
     }
 }

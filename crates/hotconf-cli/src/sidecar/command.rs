@@ -37,8 +37,12 @@ pub(crate) fn parse_signal(text: &str) -> Result<Signal, String> {
     } else {
         format!("SIG{upper}")
     };
-    name.parse()
-        .map_err(|_| format!("unknown signal {text:?} (e.g. SIGHUP, SIGUSR1)"))
+    name.parse().map_err(|_| {
+        format!(
+            "unknown signal {} (e.g. SIGHUP, SIGUSR1)",
+            crate::output::quoted(text)
+        )
+    })
 }
 
 /// Runs `action` for `version`, whose written outputs are `changed`, and logs a `command` event.
@@ -127,7 +131,10 @@ pub(crate) fn parse_pid(text: &str) -> Result<i32, String> {
             "{pid} is not a single program's process id: --pid must be above 1 (0 is hotconf's \
              own process group, -1 every process it may signal, 1 init)"
         )),
-        Err(_) => Err(format!("expected a process id, got {text:?}")),
+        Err(_) => Err(format!(
+            "expected a process id, got {}",
+            crate::output::quoted(text)
+        )),
     }
 }
 

@@ -95,7 +95,10 @@ fn parse_wait(text: &str) -> Result<Wait, String> {
     };
     let max = max.unwrap_or(min.saturating_mul(4));
     if max < min {
-        return Err(format!("MAX must not be below MIN in {text:?}"));
+        return Err(format!(
+            "MAX must not be below MIN in {}",
+            crate::output::quoted(text)
+        ));
     }
     Ok(Wait { min, max })
 }
@@ -105,7 +108,10 @@ fn parse_template(text: &str) -> Result<(PathBuf, PathBuf), String> {
         Some((template, out)) if !template.is_empty() && !out.is_empty() => {
             Ok((template.into(), out.into()))
         }
-        _ => Err(format!("expected TEMPLATE:OUTPUT, got {text:?}")),
+        _ => Err(format!(
+            "expected TEMPLATE:OUTPUT, got {}",
+            crate::output::quoted(text)
+        )),
     }
 }
 
@@ -113,7 +119,8 @@ fn parse_mode(text: &str) -> Result<u32, String> {
     match u32::from_str_radix(text.trim_start_matches("0o"), 8) {
         Ok(mode) if mode <= 0o7777 => Ok(mode),
         _ => Err(format!(
-            "expected octal permission bits like 0644, got {text:?}"
+            "expected octal permission bits like 0644, got {}",
+            crate::output::quoted(text)
         )),
     }
 }
