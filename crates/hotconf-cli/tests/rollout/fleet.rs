@@ -40,12 +40,10 @@ pub struct Process {
 impl Process {
     fn start(dir: &std::path::Path, id: &str, source: &str) -> Process {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hotconf"))
+            .args(["--instance", id, "watch", "--admin", "127.0.0.1:0"])
             .args([
-                "--instance",
-                id,
-                "watch",
-                "--admin",
-                "127.0.0.1:0",
+                "--admin-token-file",
+                "admin-token",
                 "--schema",
                 "schema.json",
                 source,
@@ -152,6 +150,7 @@ impl Fleet {
     pub async fn start(source: &str) -> Fleet {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("schema.json"), SCHEMA).unwrap();
+        std::fs::write(dir.path().join("admin-token"), "rollout-test-token\n").unwrap();
         let processes: Vec<Process> = (0..SIZE)
             .map(|i| Process::start(dir.path(), &format!("web-{i}"), source))
             .collect();
@@ -178,6 +177,11 @@ impl Fleet {
             exporter: exporter_addr,
             _exporter: exporter,
         }
+    }
+
+    /// The admin API of process `i`.
+    pub fn admin_url(&self, i: usize) -> String {
+        format!("http://{}", self.processes[i].admin)
     }
 
     /// Waits until every process serves `v`.

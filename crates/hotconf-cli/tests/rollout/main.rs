@@ -172,7 +172,29 @@ async fn a_good_change_is_promoted(fleet: &Fleet, kv: &dyn Kv) {
     kv.put(KEY, &doc("one-b", 10));
     fleet.all_serve("one-b").await;
     let started = Instant::now();
-    let rollout = Rollout::start(fleet, kv, &id, "two.json", &["--steps", "10,50,100"]);
+    let (check_a, check_b) = (fleet.admin_url(0), fleet.admin_url(1));
+    let layer = format!("{}-0", kv.source().split(':').next().unwrap());
+    let rollout = Rollout::start(
+        fleet,
+        kv,
+        &id,
+        "two.json",
+        &[
+            "--steps",
+            "10,50,100",
+            "--check-first",
+            &check_a,
+            &check_b,
+            "--layer",
+            &layer,
+            "--token-file",
+            "admin-token",
+        ],
+    );
+    for _ in 0..2 {
+        let checked = rollout.next();
+        assert_eq!(checked["accepted"], true, "{checked}");
+    }
     assert_eq!(rollout.next()["event"], "started");
     for percent in [10.0, 50.0, 100.0] {
         let event = rollout.next();
@@ -227,6 +249,32 @@ async fn a_good_change_is_promoted(fleet: &Fleet, kv: &dyn Kv) {
 fn a_rejected_change_stops_at_the_first_step(fleet: &Fleet, kv: &dyn Kv) {
     let id = fleet.rollout_id("rejected", 10.0);
     write(fleet, "three.json", &doc("three", 500));
+    // Asked first, a service refuses it: nothing is written.
+    let (check, layer) = (
+        fleet.admin_url(0),
+        format!("{}-0", kv.source().split(':').next().unwrap()),
+    );
+    let checked = Rollout::start(
+        fleet,
+        kv,
+        &id,
+        "three.json",
+        &[
+            "--check-first",
+            &check,
+            "--layer",
+            &layer,
+            "--token-file",
+            "admin-token",
+        ],
+    );
+    let (code, events, stderr) = checked.finish();
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(events.len(), 1, "only the check's line: {events:?}");
+    assert_eq!(events[0]["accepted"], false, "{events:?}");
+    assert!(stderr.contains("refused"), "{stderr}");
+    assert_eq!(kv.get(&format!("{KEY}.rollout")), None);
+    // Not asked first, the members refuse it in the first step.
     let rollout = Rollout::start(fleet, kv, &id, "three.json", &["--steps", "10,50,100"]);
     let (code, events, stderr) = rollout.finish();
     assert_eq!(code, 1, "{stderr}");
