@@ -6,25 +6,23 @@
 //! rollout was refused or rolled back; 2 bad arguments; 4 the store or Prometheus could not be
 //! asked before anything was written.
 
+mod controller;
 mod fleet;
+mod inspect;
+mod launch;
 mod prometheus;
-mod start;
 
 use std::fmt;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
-use hotconf::rollout::{RolloutRecord, RolloutStore};
-use serde_json::{json, Value};
+use hotconf::rollout::RolloutStore;
+use serde_json::Value;
 
 use crate::exit::Exit;
 use prometheus::Prometheus;
-use start::{Controller, Plan};
-
-/// The largest candidate read (the record holds it; Consul's own limit is 512 KiB).
-const MAX_CANDIDATE_BYTES: u64 = 4 << 20;
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum RolloutCommand {
@@ -167,18 +165,18 @@ pub(crate) fn emit(event: &str, mut fields: Value, text: &str) {
 /// Runs a `hotconf rollout` subcommand.
 pub(crate) async fn rollout(command: RolloutCommand) -> ExitCode {
     match command {
-        RolloutCommand::Start(args) => start(*args).await,
-        RolloutCommand::Status(args) => status(args).await,
-        RolloutCommand::Abort(args) => abort(args).await,
+        RolloutCommand::Start(args) => launch::start(*args).await,
+        RolloutCommand::Status(args) => inspect::status(args).await,
+        RolloutCommand::Abort(args) => inspect::abort(args).await,
     }
 }
 
-fn fail(exit: Exit, message: &str) -> ExitCode {
+pub(crate) fn fail(exit: Exit, message: &str) -> ExitCode {
     eprintln!("hotconf: {}", crate::output::escape_controls(message));
     exit.into()
 }
 
-fn open(
+pub(crate) fn open(
     source: &str,
     fleet: &FleetArgs,
 ) -> Result<(Box<dyn RolloutStore>, Option<Prometheus>), ExitCode> {
@@ -188,364 +186,4 @@ fn open(
         .transpose()
         .map_err(|e| crate::usage_error(&e))?;
     Ok((store, prometheus))
-}
-
-/// The record at the store, parsed.
-fn parse_record(store: &dyn RolloutStore, bytes: &[u8]) -> Result<RolloutRecord, ExitCode> {
-    let key = hotconf::rollout::record_key(store.key());
-    RolloutRecord::parse(&key, bytes).map_err(|e| fail(Exit::Failed, &e.to_string()))
-}
-
-async fn start(args: StartArgs) -> ExitCode {
-    let (store, prometheus) = match open(&args.source, &args.fleet) {
-        Ok(opened) => opened,
-        Err(code) => return code,
-    };
-    let Some(prometheus) = prometheus else {
-        return fail(
-            Exit::Usage,
-            "rollout start needs --prometheus: the fleet is watched through it",
-        );
-    };
-    if let Some(why) = bad_steps(&args.steps) {
-        return fail(Exit::Usage, &format!("--steps: {why}"));
-    }
-    let format = store.format();
-    if let Some(given) = hotconf::Format::from_path(&args.file.to_string_lossy()) {
-        if given != format {
-            return fail(
-                Exit::Usage,
-                &format!("{} is {given}, but the key holds {format}: a promotion writes the candidate into the key", args.file.display()),
-            );
-        }
-    }
-    let candidate = match crate::small_file::read(&args.file, MAX_CANDIDATE_BYTES) {
-        Ok(text) => text,
-        Err(what) => {
-            return fail(
-                Exit::Usage,
-                &format!("the document {} {what}", args.file.display()),
-            )
-        }
-    };
-    if let Err(error) =
-        hotconf::provider::parse_document(format, candidate.as_bytes(), &hotconf::Limits::default())
-    {
-        return fail(
-            Exit::Usage,
-            &format!(
-                "the document {} does not parse: {error}",
-                args.file.display()
-            ),
-        );
-    }
-    if !args.check_first.is_empty() {
-        if let Some(code) = check_first(&args, format, &candidate).await {
-            return code;
-        }
-    }
-    let state = match store.read().await {
-        Ok(state) => state,
-        Err(error) => return fail(Exit::Unanswered, &format!("{}: {error}", store.name())),
-    };
-    if let Some(bytes) = &state.record.value {
-        let shown = match RolloutRecord::parse("", bytes) {
-            Ok(r) => format!(
-                "rollout {} at {} % by {} since {}",
-                r.id,
-                r.percent,
-                r.controller.as_deref().unwrap_or("?"),
-                r.started
-            ),
-            Err(_) => "a record that does not parse".into(),
-        };
-        return fail(
-            Exit::Failed,
-            &format!(
-                "refused: {} has {shown} (`hotconf rollout abort` ends it)",
-                store.name()
-            ),
-        );
-    }
-    if state.key.value.as_deref() == Some(candidate.as_bytes()) {
-        return fail(Exit::Failed, "refused: the key already holds this document");
-    }
-    let baseline = match prometheus.fleet().await {
-        Ok(fleet) if fleet.is_empty() => return fail(
-            Exit::Failed,
-            "refused: Prometheus shows no hotconf instance (hotconf_instance_info) for --selector",
-        ),
-        Ok(fleet) => fleet,
-        Err(error) => return fail(Exit::Unanswered, &error.to_string()),
-    };
-    let id = args.id.clone().unwrap_or_else(start::new_id);
-    let mut record = RolloutRecord::new(id.clone(), candidate.clone(), args.steps[0]);
-    record.format = Some(format.to_string());
-    record.started = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    record.controller = Some(format!(
-        "hotconf rollout start (pid {})",
-        std::process::id()
-    ));
-    record.base = Some(state.key.version);
-    let Ok(bytes) = serde_json::to_vec(&record) else {
-        return fail(Exit::Failed, "the record cannot be written as JSON");
-    };
-    let record_version = match store.write_record(state.key.version, 0, &bytes).await {
-        Ok(Some(version)) => version,
-        Ok(None) => {
-            return fail(
-                Exit::Failed,
-                "refused: another rollout started, or the key changed, since it was read",
-            )
-        }
-        Err(error) => return fail(Exit::Unanswered, &format!("{}: {error}", store.name())),
-    };
-    let started = Instant::now();
-    emit(
-        "started",
-        json!({"rollout": id, "key": store.name(), "instances": baseline.len(), "steps": args.steps, "key_version": state.key.version}),
-        &format!(
-            "rollout {id} of {} started: {} instances, steps {:?} %",
-            store.name(),
-            baseline.len(),
-            args.steps
-        ),
-    );
-    let (interrupt_tx, interrupt) = tokio::sync::watch::channel(false);
-    let mut signals = match crate::sidecar::signals::Signals::stop() {
-        Ok(signals) => signals,
-        Err(error) => return fail(Exit::Failed, &format!("cannot listen for signals: {error}")),
-    };
-    tokio::spawn(async move {
-        signals.recv().await;
-        let _ = interrupt_tx.send(true);
-    });
-    let mut controller = Controller {
-        store: store.as_ref(),
-        prometheus: &prometheus,
-        plan: Plan {
-            id,
-            candidate,
-            steps: args.steps.clone(),
-            bake: args.bake,
-            step_timeout: args.step_timeout,
-            poll: args.poll,
-            health: args.health.clone(),
-            deadline: started + args.timeout,
-        },
-        record,
-        key_version: state.key.version,
-        record_version,
-        baseline,
-        key_hashes: Default::default(),
-        started,
-        interrupt: Some(interrupt),
-    };
-    let ended = match controller.run().await {
-        Ok(()) => controller.promote().await,
-        Err(stop) => Err(stop),
-    };
-    match ended {
-        Ok(()) => Exit::Success.into(),
-        Err(stop) => {
-            let detected = Instant::now();
-            eprintln!(
-                "hotconf: taking the rollout back: {}",
-                crate::output::escape_controls(&stop.to_string())
-            );
-            controller.take_back(&stop, detected).await;
-            Exit::Failed.into()
-        }
-    }
-}
-
-/// Why `steps` is not a rising list of percentages ending at 100.
-fn bad_steps(steps: &[f64]) -> Option<String> {
-    if steps.last() != Some(&100.0) {
-        return Some("the last step must be 100".into());
-    }
-    if steps.iter().any(|p| !(*p > 0.0 && *p <= 100.0)) {
-        return Some("each step is a percentage above 0 and at most 100".into());
-    }
-    if steps.windows(2).any(|w| w[0] >= w[1]) {
-        return Some("the steps must rise".into());
-    }
-    None
-}
-
-/// Runs `hotconf check --against` on the --check-first services; an exit code when the
-/// rollout must not start.
-async fn check_first(
-    args: &StartArgs,
-    format: hotconf::Format,
-    candidate: &str,
-) -> Option<ExitCode> {
-    let layer = args.layer.as_deref().unwrap_or_default();
-    let token = match args.token_file.as_deref().map(crate::admin::read_token) {
-        Some(Err(error)) => return Some(crate::usage_error(&error)),
-        Some(Ok(token)) => Some(token),
-        None => None,
-    };
-    let asker = match crate::check::remote::Asker::new(
-        layer,
-        format,
-        candidate.to_owned(),
-        token,
-        args.fleet.request_timeout,
-    ) {
-        Ok(asker) => asker,
-        Err(error) => return Some(crate::usage_error(&error)),
-    };
-    let lines = match asker.ask_all(&args.check_first).await {
-        Ok(lines) => lines,
-        Err(error) => return Some(crate::usage_error(&error)),
-    };
-    let code = crate::check::print(&lines);
-    let all_accept = lines
-        .iter()
-        .all(|l| l.outcome == crate::check::Outcome::Accepted);
-    if all_accept {
-        None
-    } else {
-        eprintln!("hotconf: refused: not every --check-first service accepts the document");
-        Some(code)
-    }
-}
-
-async fn status(args: StatusArgs) -> ExitCode {
-    let (store, prometheus) = match open(&args.source, &args.fleet) {
-        Ok(opened) => opened,
-        Err(code) => return code,
-    };
-    let state = match store.read().await {
-        Ok(state) => state,
-        Err(error) => return fail(Exit::Unanswered, &format!("{}: {error}", store.name())),
-    };
-    let record = match &state.record.value {
-        Some(bytes) => match parse_record(store.as_ref(), bytes) {
-            Ok(record) => Some(record),
-            Err(code) => return code,
-        },
-        None => None,
-    };
-    let shown = record.as_ref().map(|r| {
-        json!({"id": r.id, "percent": r.percent, "started": r.started, "controller": r.controller, "base": r.base})
-    });
-    emit(
-        "status",
-        json!({"key": store.name(), "key_version": state.key.version, "rollout": shown}),
-        &match &record {
-            Some(r) => format!(
-                "{}: rollout {} at {} % since {}",
-                store.name(),
-                r.id,
-                r.percent,
-                r.started
-            ),
-            None => format!("{}: no rollout", store.name()),
-        },
-    );
-    let Some(prometheus) = prometheus else {
-        return Exit::Success.into();
-    };
-    let fleet = match prometheus.fleet().await {
-        Ok(fleet) => fleet,
-        Err(error) => return fail(Exit::Unanswered, &error.to_string()),
-    };
-    for (id, instance) in &fleet {
-        let should = record
-            .as_ref()
-            .is_some_and(|r| hotconf::rollout::is_member(id, &r.id, r.percent));
-        emit(
-            "instance",
-            json!({
-                "instance_id": id, "target": instance.target, "version": instance.version,
-                "hash": instance.hash, "rollout": instance.rollout, "member": instance.member,
-                "should_be_member": should,
-            }),
-            &format!(
-                "  {id}  v{}  {}  {}",
-                instance.version,
-                instance.hash,
-                match (instance.member, should) {
-                    (true, true) => "on the candidate",
-                    (false, false) => "on the key's value",
-                    (true, false) => "on the candidate, NOT a member",
-                    (false, true) => "a member NOT on the candidate",
-                }
-            ),
-        );
-    }
-    Exit::Success.into()
-}
-
-async fn abort(args: AbortArgs) -> ExitCode {
-    let (store, prometheus) = match open(&args.source, &args.fleet) {
-        Ok(opened) => opened,
-        Err(code) => return code,
-    };
-    let state = match store.read().await {
-        Ok(state) => state,
-        Err(error) => return fail(Exit::Unanswered, &format!("{}: {error}", store.name())),
-    };
-    let Some(bytes) = &state.record.value else {
-        emit(
-            "aborted",
-            json!({"key": store.name(), "rollout": null}),
-            &format!("{}: no rollout to abort", store.name()),
-        );
-        return Exit::Success.into();
-    };
-    // A record that does not parse is deleted too: it is what keeps the fleet stuck.
-    let id = RolloutRecord::parse("", bytes).map(|r| r.id).ok();
-    match store.delete_record(state.record.version).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return fail(
-                Exit::Failed,
-                "the record changed while it was being deleted: try again",
-            )
-        }
-        Err(error) => return fail(Exit::Unanswered, &format!("{}: {error}", store.name())),
-    }
-    let mut back_ms = None;
-    if let Some(prometheus) = &prometheus {
-        back_ms = wait_back(prometheus, id.as_deref(), args.wait).await;
-    }
-    let observed = back_ms.is_some();
-    emit(
-        "aborted",
-        json!({"key": store.name(), "rollout": id, "back_ms": back_ms, "observed": observed}),
-        &format!(
-            "{}: rollout {} aborted{}",
-            store.name(),
-            id.as_deref().unwrap_or("(unparsable record)"),
-            match (back_ms, &prometheus) {
-                (Some(ms), _) =>
-                    format!("; no instance shows it after {:.1} s", ms as f64 / 1000.0),
-                (None, Some(_)) => format!("; some instances still show it after {:?}", args.wait),
-                (None, None) => String::new(),
-            }
-        ),
-    );
-    Exit::Success.into()
-}
-
-/// Waits until no instance shows rollout `id` (any rollout when unknown): the milliseconds it
-/// took, or `None` past `within`.
-async fn wait_back(prometheus: &Prometheus, id: Option<&str>, within: Duration) -> Option<u64> {
-    let since = Instant::now();
-    while since.elapsed() < within {
-        if let Ok(fleet) = prometheus.fleet().await {
-            let showing = fleet.values().any(|i| match id {
-                Some(id) => i.rollout == id,
-                None => !i.rollout.is_empty(),
-            });
-            if !showing {
-                return Some(u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX));
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    None
 }

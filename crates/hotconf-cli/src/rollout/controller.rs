@@ -1,4 +1,4 @@
-//! `hotconf rollout start`: the controller (docs/rollout.md, "The controller").
+//! The controller of `hotconf rollout start` (docs/rollout.md, "The controller").
 //!
 //! It writes the record at each step, waits until Prometheus shows exactly the hashed members
 //! on the candidate, bakes, and at 100 % promotes (the key written, the record deleted). An
@@ -160,15 +160,29 @@ impl Controller<'_> {
     async fn bake(&mut self, percent: f64) -> Result<(), Stop> {
         let until = Instant::now() + self.plan.bake;
         let id = self.plan.id.clone();
+        let mut unseen_since = None;
         loop {
             if Instant::now() >= self.plan.deadline {
                 return Err(Stop::Deadline);
             }
-            let now = self.prometheus.fleet().await.map_err(|e| {
-                Stop::Unhealthy(format!("the fleet could not be seen while baking: {e}"))
-            })?;
-            if let Some(why) = self.lagging(Some((&id, percent)), None, &now).await? {
-                return Err(Stop::Unhealthy(why));
+            match self.prometheus.fleet().await {
+                Ok(now) => {
+                    unseen_since = None;
+                    if let Some(why) = self.lagging(Some((&id, percent)), None, &now).await? {
+                        return Err(Stop::Unhealthy(why));
+                    }
+                }
+                // Prometheus restarting is no verdict on the fleet: only a fleet unseen for
+                // longer than a step may take is.
+                Err(error) => {
+                    let since = *unseen_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= self.plan.step_timeout {
+                        return Err(Stop::Unhealthy(format!(
+                            "the fleet could not be seen for {:?}: {error}",
+                            self.plan.step_timeout
+                        )));
+                    }
+                }
             }
             if Instant::now() >= until {
                 return Ok(());
