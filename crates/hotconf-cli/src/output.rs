@@ -116,6 +116,11 @@ impl Printer {
             Event::Rejected { error, .. } => {
                 writeln!(out, "{}", self.paint("31", &format!("rejected: {error}")))?
             }
+            Event::Absent { error, .. } => writeln!(
+                out,
+                "{}",
+                self.paint("2", &format!("absent (optional layer, left out): {error}"))
+            )?,
             Event::SourceError {
                 error, transient, ..
             } => {
@@ -129,6 +134,42 @@ impl Printer {
             other => writeln!(out, "{}", serde_json::to_string(other).unwrap_or_default())?,
         }
         Ok(())
+    }
+}
+
+/// What a `waiting` event says, as lines for a person on stderr (`hotconf: waiting for …`),
+/// control characters escaped; `None` for any other event.
+pub(crate) fn waiting_lines(event: &Event) -> Option<Vec<String>> {
+    let Event::Waiting { sources, rejection } = event else {
+        return None;
+    };
+    let mut lines: Vec<String> = sources
+        .iter()
+        .map(|awaited| {
+            format!(
+                "hotconf: waiting for {}",
+                escape_controls(&awaited.to_string())
+            )
+        })
+        .collect();
+    if let Some(rejection) = rejection {
+        lines.push(format!(
+            "hotconf: waiting for a valid config: the last one was rejected: {}",
+            escape_controls(rejection)
+        ));
+    }
+    if lines.is_empty() {
+        lines.push("hotconf: waiting for a first config".to_owned());
+    }
+    Some(lines)
+}
+
+/// Prints what a `waiting` event says on stderr; other events are not printed.
+pub(crate) fn report_waiting(event: &Event) {
+    if let Some(lines) = waiting_lines(event) {
+        for line in lines {
+            eprintln!("{line}");
+        }
     }
 }
 

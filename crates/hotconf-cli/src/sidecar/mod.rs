@@ -218,7 +218,21 @@ impl Sidecar {
         builder: ReloaderBuilder<Value>,
         timeout: Duration,
     ) -> Result<Change, String> {
-        let started = builder.startup(Startup::Wait(timeout)).start().await;
+        let start = builder.startup(Startup::Wait(timeout)).start();
+        tokio::pin!(start);
+        // Events are logged as they come: a start never waits in silence.
+        let started = loop {
+            tokio::select! {
+                started = &mut start => break started,
+                event = self.events.recv() => match event {
+                    Ok(event) => self.log.event(&event),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        self.log.emit(SidecarEvent::Lagged { missed });
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break (&mut start).await,
+                },
+            }
+        };
         while let Ok(event) = self.events.try_recv() {
             self.log.event(&event);
         }
