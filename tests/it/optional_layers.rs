@@ -177,3 +177,38 @@ async fn optional_before_any_layer_is_refused() {
         "{error}"
     );
 }
+
+/// The last-good file stands in for sources that give no config; an absent optional layer is
+/// no such failure: the start takes the other layers' config, not the file's.
+#[tokio::test]
+async fn an_absent_optional_layer_starts_from_the_other_layers_not_the_last_good_file() {
+    register();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("last-good.json");
+    let start = || {
+        let (base, handle) = hotconf::MemoryProvider::new("memory:base");
+        handle.set_document(Format::Json, optional::BASE);
+        let overrides =
+            hotconf::provider_from_uri("keystore://last-good/app?optional=true").unwrap();
+        let builder = Reloader::<Value>::builder()
+            .layer(base)
+            .layer(overrides)
+            .last_good_file(&path);
+        let stats = builder.stats();
+        (builder.start(), stats)
+    };
+    store("last-good").send_replace(Held::Document(r#"{"name": "override"}"#.into()));
+    let (started, mut stats) = start();
+    let first = started.await.unwrap();
+    assert_eq!(first.store().load()["name"], "override");
+    crate::wait_stats(&mut stats, |s| s.snapshots_written >= 1).await;
+    drop(first);
+
+    store("last-good").send_replace(Held::Unreachable);
+    let (started, _) = start();
+    let second = started.await.unwrap();
+    let snapshot = second.store().get();
+    assert_eq!(snapshot["name"], "base");
+    assert_eq!(*snapshot.origin(), hotconf::Origin::Sources);
+    assert_eq!(second.status().sources[1].health, Health::Absent);
+}
