@@ -17,6 +17,7 @@ mod render;
 mod schema;
 mod sidecar;
 mod small_file;
+mod waiting;
 mod watch;
 
 use exit::{Exit, CHECK_EXIT_HELP, EXIT_HELP, SIDECAR_EXIT_HELP};

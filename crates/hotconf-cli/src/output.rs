@@ -137,42 +137,6 @@ impl Printer {
     }
 }
 
-/// What a `waiting` event says, as lines for a person on stderr (`hotconf: waiting for …`),
-/// control characters escaped; `None` for any other event.
-pub(crate) fn waiting_lines(event: &Event) -> Option<Vec<String>> {
-    let Event::Waiting { sources, rejection } = event else {
-        return None;
-    };
-    let mut lines: Vec<String> = sources
-        .iter()
-        .map(|awaited| {
-            format!(
-                "hotconf: waiting for {}",
-                escape_controls(&awaited.to_string())
-            )
-        })
-        .collect();
-    if let Some(rejection) = rejection {
-        lines.push(format!(
-            "hotconf: waiting for a valid config: the last one was rejected: {}",
-            escape_controls(rejection)
-        ));
-    }
-    if lines.is_empty() {
-        lines.push("hotconf: waiting for a first config".to_owned());
-    }
-    Some(lines)
-}
-
-/// Prints what a `waiting` event says on stderr; other events are not printed.
-pub(crate) fn report_waiting(event: &Event) {
-    if let Some(lines) = waiting_lines(event) {
-        for line in lines {
-            eprintln!("{line}");
-        }
-    }
-}
-
 /// Escapes control characters (C0, DEL, C1) and the bidirectional overrides that reorder what
 /// a terminal shows, as `\u{..}`.
 pub(crate) fn escape_controls(text: &str) -> String {

@@ -72,7 +72,7 @@ pub(crate) async fn watch(args: WatchArgs) -> ExitCode {
 
     if args.once {
         // Never wait in silence: what the start waits for, on stderr.
-        let reporting = tokio::spawn(report_waiting(builder.events()));
+        let reporting = tokio::spawn(crate::waiting::report_events(builder.events()));
         let started = builder.startup(Startup::Wait(args.timeout)).start().await;
         reporting.abort();
         let reloader = match started {
@@ -143,7 +143,7 @@ async fn print_events(
         let config = match &event {
             // For the person at the terminal, not the JSON lines: stdout's contract is unchanged.
             Event::Waiting { .. } => {
-                crate::output::report_waiting(&event);
+                crate::waiting::report(&event);
                 continue;
             }
             Event::Applied { version, .. } => {
@@ -161,17 +161,6 @@ async fn print_events(
         let printed = tokio::task::block_in_place(|| printer.print(&event, config.as_ref()));
         if printed.is_err() {
             return; // stdout closed (a pipe's reader exited)
-        }
-    }
-}
-
-/// Prints every `waiting` event on stderr until the channel closes.
-async fn report_waiting(mut events: broadcast::Receiver<Event>) {
-    loop {
-        match events.recv().await {
-            Ok(event) => crate::output::report_waiting(&event),
-            Err(broadcast::error::RecvError::Lagged(_)) => {}
-            Err(broadcast::error::RecvError::Closed) => return,
         }
     }
 }

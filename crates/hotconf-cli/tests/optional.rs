@@ -235,3 +235,17 @@ fn exec_waits_out_loud_for_a_required_file_and_not_for_an_optional_one() {
     let logged = std::fs::read_to_string(&events).unwrap();
     assert!(logged.contains(r#""event":"waiting""#), "{logged}");
 }
+
+#[test]
+fn explain_names_no_absent_layer_as_a_source() {
+    let dir = base_dir();
+    let run = Running::start(
+        &["explain", "name", "base.toml", "local.toml?optional=true"],
+        dir.path(),
+    );
+    let (status, stdout) = run.exit();
+    assert!(status.success(), "{status}");
+    let explained: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(explained["layer"], "file-0", "{explained}");
+    assert_eq!(explained["layers"][1]["holds"], false, "{explained}");
+}

@@ -83,7 +83,7 @@ impl EventLog {
     /// person waiting (on stderr, the log's own line says it).
     pub(crate) fn event(&mut self, event: &Event) {
         if !self.on_stderr {
-            crate::output::report_waiting(event);
+            crate::waiting::report(event);
         }
         self.line(line_of(event));
     }
