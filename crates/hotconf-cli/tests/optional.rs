@@ -249,3 +249,27 @@ fn explain_names_no_absent_layer_as_a_source() {
     assert_eq!(explained["layer"], "file-0", "{explained}");
     assert_eq!(explained["layers"][1]["holds"], false, "{explained}");
 }
+
+#[test]
+fn exec_that_times_out_names_every_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = Running::start(
+        &[
+            "exec",
+            "--timeout",
+            "300ms",
+            "a.toml",
+            "b.toml",
+            "--",
+            "sh",
+            "-c",
+            "echo started",
+        ],
+        dir.path(),
+    );
+    let said = run.stderr_line(|line| line.starts_with("hotconf: no config could be loaded"));
+    assert!(said.contains("a.toml") && said.contains("b.toml"), "{said}");
+    let (status, stdout) = run.exit();
+    assert_eq!(status.code(), Some(1));
+    assert!(stdout.is_empty(), "nothing started: {stdout}");
+}

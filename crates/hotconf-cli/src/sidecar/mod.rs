@@ -206,9 +206,12 @@ impl Sidecar {
         &mut self.log
     }
 
-    /// Starts following in the background, waiting for ever for a first valid config.
-    pub(crate) fn follow(&mut self, builder: ReloaderBuilder<Value>) {
-        let start = builder.startup(Startup::Wait(Duration::MAX)).start();
+    /// Starts following in the background, waiting up to `timeout` (`None`: for ever) for a
+    /// first valid config; past it, [`next_change`](Self::next_change) fails naming every
+    /// source that kept the start from a config.
+    pub(crate) fn follow(&mut self, builder: ReloaderBuilder<Value>, timeout: Option<Duration>) {
+        let timeout = timeout.unwrap_or(Duration::MAX);
+        let start = builder.startup(Startup::Wait(timeout)).start();
         self.starting = Some(tokio::spawn(start));
     }
 
@@ -288,7 +291,16 @@ impl Sidecar {
                             }
                         }
                         Err(broadcast::error::RecvError::Closed) => {
-                            return Err("the reloader stopped".into())
+                            // A start that failed drops its events first: say why it failed.
+                            let why = match self.starting.take() {
+                                Some(starting) => match starting.await {
+                                    Ok(Err(error)) => format!("no config could be loaded: {error}"),
+                                    Err(error) => error.to_string(),
+                                    Ok(Ok(_)) => "the reloader stopped".to_owned(),
+                                },
+                                None => "the reloader stopped".to_owned(),
+                            };
+                            return Err(why);
                         }
                     };
                     let now = Instant::now();
