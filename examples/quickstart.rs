@@ -1,8 +1,10 @@
-//! hotconf in one minute. A small service reads its typed config from three layers: a file,
-//! a Kubernetes-style ConfigMap mount, and the environment. The demo then edits them the way
-//! people and the kubelet do and prints what the service sees after each step: a valid edit is
-//! applied, an invalid one is rejected (the last good config keeps serving), a ConfigMap update
-//! (the kubelet's `..data` symlink swap) is applied, and a rollback restores an earlier version.
+//! hotconf in one minute. A small service reads its typed config from four layers: a file, an
+//! optional local override file (missing at the start), a Kubernetes-style ConfigMap mount, and
+//! the environment. The demo then edits them the way people and the kubelet do and prints what
+//! the service sees after each step: a valid edit is applied, an invalid one is rejected (the
+//! last good config keeps serving), a ConfigMap update (the kubelet's `..data` symlink swap) is
+//! applied, the local override file is created (applied) and deleted (the file's values come
+//! back), and a rollback restores an earlier version.
 //!
 //! Run: `cargo run --example quickstart` (only the Rust toolchain; finishes in about a second).
 //! Or watch your own file until Ctrl-C: `cargo run --example quickstart -- ./my-config.toml`.
@@ -60,6 +62,7 @@ async fn main() -> ExitCode {
 async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("app.toml");
+    let local = dir.path().join("local.toml");
     let configmap = dir.path().join("configmap");
     std::fs::write(
         &file,
@@ -71,12 +74,15 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     println!(
-        "layers (lowest first): {}, {}/ (a ConfigMap mount), env QUICKSTART_*",
+        "layers (lowest first): {}, {} (optional, missing), {}/ (a ConfigMap mount), env QUICKSTART_*",
         file.display(),
+        local.display(),
         configmap.display()
     );
     let reloader = Reloader::<Config>::builder()
         .layer(FileProvider::new(&file))
+        .layer(FileProvider::new(&local))
+        .optional() // local overrides: left out while the file is missing
         .layer(FileProvider::directory(&configmap).typed())
         .layer(hotconf::EnvProvider::prefixed("QUICKSTART_"))
         .validate(|c| match c.server.workers {
@@ -127,6 +133,21 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
                 &[("db.host", "db-2.internal"), ("db.pool", "32")],
             )
         },
+    )
+    .await?;
+
+    step(
+        "create local.toml, the optional override file",
+        &mut events,
+        &store,
+        || save(&local, "greeting = \"hello from local.toml\"\n"),
+    )
+    .await?;
+    step(
+        "delete local.toml (app.toml's greeting comes back)",
+        &mut events,
+        &store,
+        || std::fs::remove_file(&local),
     )
     .await?;
 

@@ -21,9 +21,11 @@ mod g8_rollback;
 mod g9_startup;
 mod layer_identity;
 mod merge_semantics;
+mod optional_layers;
 mod restart_required;
 mod secret_layers;
 mod status;
+mod waiting;
 
 use hotconf::{Event, Format, MemoryHandle, MemoryProvider, Reloader, ReloaderBuilder};
 use serde::Deserialize;

@@ -166,6 +166,53 @@ async fn the_page_follows_versions_rolls_back_and_unpins() {
     server.shutdown().await.unwrap();
 }
 
+/// An optional layer whose source is absent shows as such, not as erroring, and as up once it
+/// appears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_shows_an_absent_optional_layer() {
+    let (base, base_handle) = MemoryProvider::new("memory:base");
+    set(&base_handle, first_config());
+    let (local, local_handle) = MemoryProvider::new("memory:local");
+    local_handle.fail(ErrorKind::NotFound, "no such file", true);
+    let reloader = Reloader::<Value>::builder()
+        .named_layer("base", base)
+        .named_layer("local", local)
+        .optional()
+        .start()
+        .await
+        .expect("started without the optional layer");
+    let server = serve(Admin::reloader(&reloader)).await;
+    let browser = Browser::launch().await;
+    let url = format!("http://{}/", server.local_addr());
+    browser.client.goto(&url).await.expect("open the page");
+    let row = browser
+        .wait_text(r#"#sources tr[data-layer="local"]"#, |text| {
+            text.contains("absent")
+        })
+        .await;
+    assert!(
+        row.to_lowercase().contains("optional") && row.contains("no such file"),
+        "{row}"
+    );
+    assert!(!row.contains("erroring"), "{row}");
+    assert_eq!(
+        browser
+            .count(r#"#sources tr[data-layer="local"] .health-absent"#)
+            .await,
+        1
+    );
+
+    set(&local_handle, second_config());
+    browser.wait_text("#version", |text| text == "v2").await;
+    browser
+        .wait_text(r#"#sources tr[data-layer="local"]"#, |text| {
+            text.contains("up")
+        })
+        .await;
+    browser.close().await;
+    server.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_token_the_page_is_read_only_and_escapes_values() {
     let (reloader, source, mut events) = reloader().await;

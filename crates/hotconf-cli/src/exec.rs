@@ -163,17 +163,15 @@ pub(crate) async fn exec(args: ExecArgs) -> ExitCode {
             return Exit::Usage.into();
         }
     };
-    sidecar.follow(builder);
-    // Nothing starts before the first valid config is written.
-    let deadline = args.timeout.unwrap_or(Duration::MAX);
+    // Nothing starts before the first valid config is written; past --timeout, the start fails
+    // naming every source that kept it from a config.
+    sidecar.follow(builder, args.timeout);
     let first = {
-        let first = tokio::time::timeout(deadline, sidecar.next_change());
+        let first = sidecar.next_change();
         tokio::pin!(first);
         loop {
             tokio::select! {
-                change = &mut first => {
-                    break change.unwrap_or_else(|_| Err(format!("no valid config within {}", humantime::format_duration(deadline))));
-                }
+                change = &mut first => break change,
                 // No program yet: only a stop signal means anything.
                 signal = signals.recv() => if matches!(signal, Signal::SIGINT | Signal::SIGTERM) {
                     return Exit::Success.into();

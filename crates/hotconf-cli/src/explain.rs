@@ -34,7 +34,11 @@ pub(crate) async fn explain(args: ExplainArgs) -> ExitCode {
         Ok(builder) => builder,
         Err(code) => return code,
     };
-    let reloader = match builder.startup(Startup::Wait(args.timeout)).start().await {
+    // Never wait in silence: what the start waits for, on stderr.
+    let reporting = tokio::spawn(crate::waiting::report_events(builder.events()));
+    let started = builder.startup(Startup::Wait(args.timeout)).start().await;
+    reporting.abort();
+    let reloader = match started {
         Ok(reloader) => reloader,
         Err(error) => {
             eprintln!("hotconf: no config could be loaded: {error}");

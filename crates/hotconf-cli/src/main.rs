@@ -18,6 +18,7 @@ mod rollout;
 mod schema;
 mod sidecar;
 mod small_file;
+mod waiting;
 mod watch;
 
 use exit::{Exit, CHECK_EXIT_HELP, EXIT_HELP, ROLLOUT_EXIT_HELP, SIDECAR_EXIT_HELP};
@@ -40,7 +41,7 @@ enum Command {
     /// Follow SOURCEs, merged in argument order (later over earlier), and print one JSON object
     /// per line: {"event":"applied",...,"config":{...}}, {"event":"rejected",...},
     /// {"event":"source_error",...}.
-    #[command(after_help = format!("Sources:\n  ./app.toml, file:./app.toml     a document (toml, yaml, json, properties)\n  file:/etc/app/                  a key-per-file directory (a ConfigMap mount)\n  file:/etc/app/?mode=documents   the documents in a directory, merged by name\n  env:APP_                        APP_DB__PORT=5 -> db.port\n  etcd://user:pw@h:2379,h:22379/app/        an etcd prefix (?typed=true: scalar values)\n  etcd://h:2379/app/config.yaml   one etcd key holding a document (?mode=key&format=yaml)\n  consul://h:8500/app/?token=…    a Consul KV prefix (?mode=key&format=json for one key)\n  nacos://user:pw@h:8848/app.yaml?group=G&namespace=N   a Nacos dataId\n  apollo://h:8080/APP_ID/application?cluster=C&secret=…  an Apollo namespace (&meta=true: h is a meta server)\n\n{EXIT_HELP}"))]
+    #[command(after_help = format!("Sources:\n  ./app.toml, file:./app.toml     a document (toml, yaml, json, properties)\n  file:/etc/app/                  a key-per-file directory (a ConfigMap mount)\n  file:/etc/app/?mode=documents   the documents in a directory, merged by name\n  env:APP_                        APP_DB__PORT=5 -> db.port\n  etcd://user:pw@h:2379,h:22379/app/        an etcd prefix (?typed=true: scalar values)\n  etcd://h:2379/app/config.yaml   one etcd key holding a document (?mode=key&format=yaml)\n  consul://h:8500/app/?token=…    a Consul KV prefix (?mode=key&format=json for one key)\n  nacos://user:pw@h:8848/app.yaml?group=G&namespace=N   a Nacos dataId\n  apollo://h:8080/APP_ID/application?cluster=C&secret=…  an Apollo namespace (&meta=true: h is a meta server)\n  ./local.toml?optional=true      any source, optional: left out while missing (or unreachable at\n                                  the start), applied when it appears\n\nWhile no config is in, what it waits for is said on stderr (`hotconf: waiting for …`).\n\n{EXIT_HELP}"))]
     Watch(watch::WatchArgs),
     /// Load SOURCEs once and explain where KEY's value comes from: the layer in force, the
     /// lower layers it overrides, and each layer's value (redacted ones shown as ***).

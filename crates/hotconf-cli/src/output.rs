@@ -124,6 +124,11 @@ impl Printer {
             Event::Rejected { error, .. } => {
                 writeln!(out, "{}", self.paint("31", &format!("rejected: {error}")))?
             }
+            Event::Absent { error, .. } => writeln!(
+                out,
+                "{}",
+                self.paint("2", &format!("absent (optional layer, left out): {error}"))
+            )?,
             Event::SourceError {
                 error, transient, ..
             } => {

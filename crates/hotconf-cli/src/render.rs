@@ -114,7 +114,7 @@ pub(crate) async fn render(args: RenderArgs) -> ExitCode {
         };
     }
 
-    sidecar.follow(builder);
+    sidecar.follow(builder, None);
     loop {
         let change = tokio::select! {
             change = sidecar.next_change() => change,

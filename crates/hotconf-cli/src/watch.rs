@@ -71,7 +71,11 @@ pub(crate) async fn watch(args: WatchArgs) -> ExitCode {
     let mut printer = Printer::new(output, std::io::stdout().is_terminal());
 
     if args.once {
-        let reloader = match builder.startup(Startup::Wait(args.timeout)).start().await {
+        // Never wait in silence: what the start waits for, on stderr.
+        let reporting = tokio::spawn(crate::waiting::report_events(builder.events()));
+        let started = builder.startup(Startup::Wait(args.timeout)).start().await;
+        reporting.abort();
+        let reloader = match started {
             Ok(reloader) => reloader,
             Err(error) => {
                 eprintln!("hotconf: no config could be loaded: {error}");
@@ -137,6 +141,11 @@ async fn print_events(
             Err(broadcast::error::RecvError::Closed) => return,
         };
         let config = match &event {
+            // For the person at the terminal, not the JSON lines: stdout's contract is unchanged.
+            Event::Waiting { .. } => {
+                crate::waiting::report(&event);
+                continue;
+            }
             Event::Applied { version, .. } => {
                 let Ok(reloader) = reloader.wait_for(Option::is_some).await.map(|r| r.clone())
                 else {

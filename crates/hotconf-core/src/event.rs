@@ -1,5 +1,7 @@
 //! Events the reloader emits: what was applied, rejected, or failed.
 
+use std::fmt;
+
 use serde::Serialize;
 
 use crate::changes::Changes;
@@ -7,7 +9,8 @@ use crate::error::Error;
 use crate::store::Origin;
 
 /// Something that happened to the config. Serialized as one JSON object with an `event` tag
-/// (`applied`, `rejected`, `source_error`, `restart_required`), as the `hotconf` CLI prints it.
+/// (`applied`, `rejected`, `source_error`, `absent`, `held`, `restart_required`, `waiting`),
+/// as the `hotconf` CLI prints it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -45,6 +48,24 @@ pub enum Event {
         /// Whether the provider keeps trying.
         transient: bool,
     },
+    /// An optional layer's source is absent (a missing file, a key not found, a server not
+    /// reachable before the layer's first state): the config is built without it, and the
+    /// layer joins as an ordinary change when its source appears.
+    Absent {
+        /// The source.
+        source: String,
+        /// Why it is absent, on one line.
+        error: String,
+    },
+    /// No config is applied yet, and the start waits: every layer with no first state, and
+    /// why. Emitted about a second after the start began, then whenever what it waits for
+    /// changes, until the first config is applied or the start fails.
+    Waiting {
+        /// The layers with no first state yet, in layer order.
+        sources: Vec<Awaited>,
+        /// Why the last config built was rejected, if it was.
+        rejection: Option<String>,
+    },
     /// Sources changed while a rollback pins the config; nothing is applied until unpin.
     Held {
         /// The pinned version that keeps serving.
@@ -57,6 +78,28 @@ pub enum Event {
         /// The keys whose new values need a restart.
         keys: Vec<String>,
     },
+}
+
+/// A layer the start waits for (see [`Event::Waiting`]). Displayed as
+/// `LAYER (SOURCE): ERROR`, or `LAYER (SOURCE): no answer yet`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Awaited {
+    /// The layer's name (`file-1`, or the name given with
+    /// [`named_layer`](crate::ReloaderBuilder::named_layer)).
+    pub layer: String,
+    /// The source (its URI, credentials redacted).
+    pub source: String,
+    /// Its last error (a source error, or a state that does not parse), on one line; `None`
+    /// when it has not answered yet.
+    pub error: Option<String>,
+}
+
+impl fmt::Display for Awaited {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let why = self.error.as_deref().unwrap_or("no answer yet");
+        write!(f, "{} ({}): {why}", self.layer, self.source)
+    }
 }
 
 impl Event {
@@ -79,6 +122,13 @@ impl Event {
             source: err.source_name().map(str::to_owned),
             key: err.key().map(str::to_owned),
             kind: err.kind().as_str(),
+            error: err.to_string(),
+        }
+    }
+
+    pub(crate) fn absent(source: &str, err: &Error) -> Event {
+        Event::Absent {
+            source: source.to_owned(),
             error: err.to_string(),
         }
     }
@@ -123,6 +173,32 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&Event::source_error("etcd://h:1/app", &error)).unwrap(),
             r#"{"event":"source_error","source":"etcd://h:1/app","error":"unavailable error in etcd://h:1/app: down","transient":true}"#
+        );
+        let waiting = Event::Waiting {
+            sources: vec![
+                Awaited {
+                    layer: "file-1".into(),
+                    source: "file:local.toml".into(),
+                    error: Some("not_found error in file:local.toml: gone".into()),
+                },
+                Awaited {
+                    layer: "consul-2".into(),
+                    source: "consul://h:1/app".into(),
+                    error: None,
+                },
+            ],
+            rejection: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&waiting).unwrap(),
+            r#"{"event":"waiting","sources":[{"layer":"file-1","source":"file:local.toml","error":"not_found error in file:local.toml: gone"},{"layer":"consul-2","source":"consul://h:1/app","error":null}],"rejection":null}"#
+        );
+        let Event::Waiting { sources, .. } = &waiting else {
+            unreachable!()
+        };
+        assert_eq!(
+            sources[1].to_string(),
+            "consul-2 (consul://h:1/app): no answer yet"
         );
     }
 }

@@ -24,14 +24,16 @@ struct Parts {
     label: Arc<str>,
     name: Arc<str>,
     secret: bool,
+    optional: bool,
 }
 
 impl LayerId {
     /// The ids of layers given as `(layer name, source name)`, in layer order; `secret(i)`
-    /// says whether layer `i` is a secret layer.
+    /// says whether layer `i` is a secret layer, `optional(i)` whether it is optional.
     pub(crate) fn for_layers(
         layers: &[(String, String)],
         secret: impl Fn(usize) -> bool,
+        optional: impl Fn(usize) -> bool,
     ) -> Vec<LayerId> {
         layers
             .iter()
@@ -48,6 +50,7 @@ impl LayerId {
                     label: label.as_str().into(),
                     name: name.into(),
                     secret: secret(position),
+                    optional: optional(position),
                 }))
             })
             .collect()
@@ -71,6 +74,13 @@ impl LayerId {
     /// Whether every value of this layer is a secret (redacted in every output).
     pub fn is_secret(&self) -> bool {
         self.0.secret
+    }
+
+    /// Whether the layer is optional: a source that is absent (missing, not found, or not
+    /// reachable before its first state) contributes nothing instead of keeping the reloader
+    /// from starting (see [`ReloaderBuilder::optional`](crate::ReloaderBuilder::optional)).
+    pub fn is_optional(&self) -> bool {
+        self.0.optional
     }
 
     /// The layer name, shared.
@@ -117,7 +127,7 @@ mod tests {
             .iter()
             .map(|(l, s)| (l.to_string(), s.to_string()))
             .collect();
-        LayerId::for_layers(&owned, |i| i == 0)
+        LayerId::for_layers(&owned, |i| i == 0, |i| i == 1)
     }
 
     #[test]
@@ -139,6 +149,7 @@ mod tests {
         assert_eq!(ids[2].position(), 2);
         assert_eq!(ids[2].label(), "overrides");
         assert!(ids[0].is_secret() && !ids[2].is_secret());
+        assert!(ids[1].is_optional() && !ids[0].is_optional());
         assert_eq!(ids[1], *"etcd://h:2379/app/");
         assert_eq!(
             serde_json::to_string(&ids[0]).unwrap(),

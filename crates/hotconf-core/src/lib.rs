@@ -26,6 +26,7 @@ mod layer_id;
 mod layered;
 mod memory;
 mod merge;
+mod optional;
 mod pace;
 mod path;
 pub mod provider;
@@ -56,7 +57,7 @@ pub use changes::Changes;
 #[cfg_attr(docsrs, doc(cfg(feature = "env")))]
 pub use env::EnvProvider;
 pub use error::{BoxError, Error, ErrorKind, Result};
-pub use event::Event;
+pub use event::{Awaited, Event};
 pub use explain::{Explanation, LayerValue};
 pub use figment_provider::FigmentProvider;
 pub use format::{Format, LimitBreach, Limits};

@@ -29,6 +29,7 @@ pub use crate::followed::{FollowedProvider, FollowedSource};
 pub use crate::format::parse as parse_document;
 pub use crate::layer::{Content, Document, Layer};
 pub use crate::merge::merge_all as merge_trees;
+pub use crate::optional::OptionalLayer;
 pub use crate::secrecy::Secrecy;
 pub use crate::secret::redact_secret;
 pub use crate::target::{KeySpace, Mode, TlsFiles};
@@ -50,6 +51,12 @@ pub struct Metadata {
     /// called. An application can override it per layer
     /// ([`ReloaderBuilder::secret`](crate::ReloaderBuilder::secret), `?secret=true|false`).
     pub secret: bool,
+    /// The layer is optional: while its source is absent (a missing file or directory, a key
+    /// or namespace that is not there, a server not reachable before the first state), it
+    /// contributes nothing instead of keeping the reloader from starting. An application
+    /// sets it per layer ([`ReloaderBuilder::optional`](crate::ReloaderBuilder::optional),
+    /// `?optional=true`); a provider leaves it `false`.
+    pub optional: bool,
 }
 
 impl Metadata {
@@ -60,6 +67,7 @@ impl Metadata {
             name: name.into(),
             capabilities,
             secret: false,
+            optional: false,
         }
     }
 

@@ -64,6 +64,9 @@ pub struct SourceStatus {
     pub layer: String,
     /// The source (its URI, credentials redacted).
     pub source: String,
+    /// Whether the layer is optional ([`ReloaderBuilder::optional`](crate::ReloaderBuilder::optional)):
+    /// while its source is absent, the config is built without it.
+    pub optional: bool,
     /// The revision of its latest state (which may be failing: see `health`).
     pub revision: Option<String>,
     /// Whether it delivers.
@@ -94,6 +97,10 @@ pub enum Health {
     Erroring,
     /// Its provider stopped for good (a permanent error); its last good state stays.
     Stopped,
+    /// An optional layer whose source is absent: missing or not found (`last_error` says
+    /// why), not reachable before its first state, or holding nothing. The config is built
+    /// without it; it joins as an ordinary change when its source appears.
+    Absent,
 }
 
 fn hex<S: serde::Serializer>(hash: &u64, serializer: S) -> Result<S::Ok, S::Error> {
@@ -115,13 +122,16 @@ pub(crate) struct BoardState {
 }
 
 impl Board {
-    /// A board for the sources `(layer, source)`, in layer order, none delivered yet.
-    pub(crate) fn new(sources: &[(String, String)]) -> Board {
+    /// A board for the sources `(layer, source)`, in layer order, none delivered yet;
+    /// `optional(i)` says whether layer `i` is optional.
+    pub(crate) fn new(sources: &[(String, String)], optional: impl Fn(usize) -> bool) -> Board {
         let sources = sources
             .iter()
-            .map(|(layer, source)| SourceStatus {
+            .enumerate()
+            .map(|(index, (layer, source))| SourceStatus {
                 layer: layer.clone(),
                 source: source.clone(),
+                optional: optional(index),
                 revision: None,
                 health: Health::Waiting,
                 last_change: None,
@@ -162,6 +172,26 @@ impl Board {
         }
         source.consecutive_failures = 0;
         source.last_error = None;
+    }
+
+    /// Optional source `index` is absent: `why` (a missing file, a server not reachable
+    /// before its first state), or `None` when its state holds nothing. Not a failure: the
+    /// config is built without it. The error still counts by kind.
+    pub(crate) fn absent(&self, index: usize, why: Option<&Error>) {
+        let mut board = self.lock();
+        let source = &mut board.sources[index];
+        if source.health != Health::Stopped {
+            source.health = Health::Absent;
+        }
+        source.consecutive_failures = 0;
+        match why {
+            Some(error) => {
+                source.revision = None;
+                source.last_error = Some(error.to_string());
+                *source.errors.entry(error.kind().as_str()).or_default() += 1;
+            }
+            None => source.last_error = None,
+        }
     }
 
     /// Source `index` failed: an error or a state that does not parse.

@@ -1,6 +1,7 @@
 //! The watch of a file provider: wait for an event in the directory (or the rescan timer),
 //! debounce, wait for writers to close, re-read; the core follow helper yields only changes.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +20,10 @@ use crate::writes::{absolute, Scope, CLOSE_WAIT};
 struct Watch {
     provider: FileProvider,
     poke: Arc<Notify>,
-    subscription: Option<Subscription>,
+    /// The subscription to the watched directory's events, or, while that directory is
+    /// missing, to those of its nearest existing ancestor (which tell when it appears); with
+    /// the directory it was made for.
+    subscription: Option<(Watched, Subscription)>,
     /// The files whose writers a read waits for.
     scope: Scope,
 }
@@ -58,9 +62,10 @@ impl Follow for Watch {
             self.wait_for_writers().await;
             result = self.provider.read().await;
         }
-        if result.is_err() && !self.provider.watched_dir().exists() {
-            // A directory that disappeared took its watch with it: subscribe again later.
-            self.subscription = None;
+        if result.is_err() {
+            // A directory that disappeared took its watch with it: watch an ancestor until it
+            // is back.
+            self.ensure_subscribed();
         }
         result
     }
@@ -93,13 +98,23 @@ impl Follow for Watch {
 }
 
 impl Watch {
-    /// Subscribes to the directory's events if not yet (or again, if the directory came back).
+    /// Subscribes to the directory's events if not yet (or again, if the directory came
+    /// back). While it is missing, the nearest existing ancestor's events tell when it (or a
+    /// directory on the way to it) appears: an optional layer's directory that is created
+    /// later is read at once, not at the next rescan.
     fn ensure_subscribed(&mut self) {
-        if self.provider.poll.is_some() || self.subscription.is_some() {
+        if self.provider.poll.is_some() {
             return;
         }
-        match subscribe(&self.provider.watched_dir(), self.poke.clone()) {
-            Ok(subscription) => self.subscription = Some(subscription),
+        let target = Watched::nearest(&absolute(&self.provider.watched_dir()));
+        if self.subscription.as_ref().map(|(dir, _)| dir) == Some(&target) {
+            return;
+        }
+        // Dropped first: a directory watched again (one removed and made again, whose watch
+        // went with the old one) is watched anew.
+        self.subscription = None;
+        match subscribe(&target.path, self.poke.clone()) {
+            Ok(subscription) => self.subscription = Some((target, subscription)),
             Err(error) => tracing::debug!(%error, "watching later"),
         }
     }
@@ -122,6 +137,37 @@ impl Watch {
             }
         }
     }
+}
+
+/// A directory to watch, told apart from one made again at the same path (whose OS watch is
+/// a new one).
+#[derive(Debug, PartialEq, Eq)]
+struct Watched {
+    path: PathBuf,
+    /// The directory's device and inode (none where the platform has no such thing).
+    identity: Option<(u64, u64)>,
+}
+
+impl Watched {
+    /// `dir` if it exists, else its nearest existing ancestor (`dir` itself when none does).
+    fn nearest(dir: &Path) -> Watched {
+        let path = dir.ancestors().find(|d| d.is_dir()).unwrap_or(dir);
+        Watched {
+            path: path.to_path_buf(),
+            identity: identity(path),
+        }
+    }
+}
+
+#[cfg(unix)]
+fn identity(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_: &Path) -> Option<(u64, u64)> {
+    None
 }
 
 #[cfg(test)]

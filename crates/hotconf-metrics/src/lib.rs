@@ -25,7 +25,7 @@
 //! | `hotconf_config_info` | gauge (always 1) | `origin` = `sources`, `rollback`, `revert`, `disk`, `initial`; `hash` = the applied content's hash (16 hex digits, as in `/config/version`) |
 //! | `hotconf_instance_info` | gauge (always 1, one series) | `instance_id`; `rollout` = the rollout record's id or empty; `member` = `true`, `false` |
 //! | `hotconf_source_up` | gauge | `layer` |
-//! | `hotconf_source_health` | gauge (1 for the current state) | `layer`, `health` = `waiting`, `up`, `erroring`, `stopped` |
+//! | `hotconf_source_health` | gauge (1 for the current state) | `layer`, `health` = `waiting`, `up`, `erroring`, `stopped`, `absent` (an optional layer whose source is absent) |
 //! | `hotconf_source_last_change_timestamp_seconds` | gauge (absent before the first state) | `layer` |
 //! | `hotconf_source_consecutive_failures` | gauge | `layer` |
 //! | `hotconf_reload_duration_seconds` | histogram | |
@@ -134,11 +134,12 @@ fn origin_kind(origin: &Origin) -> &'static str {
     }
 }
 
-const HEALTHS: [(Health, &str); 4] = [
+const HEALTHS: [(Health, &str); 5] = [
     (Health::Waiting, "waiting"),
     (Health::Up, "up"),
     (Health::Erroring, "erroring"),
     (Health::Stopped, "stopped"),
+    (Health::Absent, "absent"),
 ];
 
 fn counter(metric: &mut MetricEncoder<'_>, value: u64) -> fmt::Result {
@@ -296,7 +297,7 @@ impl<T: Send + Sync + 'static> Collector for ReloaderCollector<T> {
         let mut up = encoder.encode_descriptor(
             "hotconf_source_up",
             "1 when the source's last delivery was a good state, else 0 (waiting for its \
-             first state, erroring or stopped).",
+             first state, erroring, stopped, or an optional layer absent).",
             None,
             MetricType::Gauge,
         )?;
@@ -310,7 +311,8 @@ impl<T: Send + Sync + 'static> Collector for ReloaderCollector<T> {
             "hotconf_source_health",
             "The source's health: 1 for its current state, 0 for the others (waiting: no \
              state yet; up: delivering; erroring: its last delivery failed, its last good \
-             state stays; stopped: its provider stopped for good).",
+             state stays; stopped: its provider stopped for good; absent: an optional layer \
+             whose source is absent, left out of the config).",
             None,
             MetricType::Gauge,
         )?;

@@ -207,6 +207,7 @@ async fn the_exposition_has_the_reloaders_values() {
             "hotconf_source_health{layer=\"app\",health=\"up\"} 0",
             "hotconf_source_health{layer=\"app\",health=\"erroring\"} 1",
             "hotconf_source_health{layer=\"app\",health=\"stopped\"} 0",
+            "hotconf_source_health{layer=\"app\",health=\"absent\"} 0",
             "hotconf_source_consecutive_failures{layer=\"base\"} 0",
             &format!(
                 "hotconf_source_consecutive_failures{{layer=\"app\"}} {}",
@@ -302,6 +303,50 @@ async fn the_exposition_has_the_reloaders_values() {
     );
 
     promtool_check(&two.registry);
+}
+
+/// An optional layer whose source is absent shows as `absent`, neither up nor erroring, and
+/// as `up` once its source appears.
+#[tokio::test]
+async fn an_absent_optional_layer_is_shown_absent() {
+    let (base_p, base) = MemoryProvider::new("memory:base");
+    base.set_document(
+        Format::Toml,
+        "name = \"base\"\nport = 5432\npassword = \"p\"\n",
+    );
+    let (local_p, local) = MemoryProvider::new("memory:local");
+    local.fail(ErrorKind::NotFound, "no such file", true);
+    let reloader = Reloader::<Cfg>::builder()
+        .named_layer("base", base_p)
+        .named_layer("local", local_p)
+        .optional()
+        .start()
+        .await
+        .unwrap();
+    let mut registry = Registry::default();
+    hotconf_metrics::register(&reloader, &mut registry);
+    assert_lines(
+        &encode(&registry),
+        &[
+            "hotconf_source_up{layer=\"local\"} 0",
+            "hotconf_source_health{layer=\"local\",health=\"absent\"} 1",
+            "hotconf_source_health{layer=\"local\",health=\"erroring\"} 0",
+            "hotconf_source_health{layer=\"local\",health=\"waiting\"} 0",
+            "hotconf_source_consecutive_failures{layer=\"local\"} 0",
+            "hotconf_source_errors_total{layer=\"local\",kind=\"not_found\"} 1",
+        ],
+    );
+    promtool_check(&registry);
+    let mut events = reloader.events();
+    local.set_document(Format::Json, json!({"name": "local"}).to_string());
+    wait_for_event(&mut events, |e| matches!(e, Event::Applied { .. })).await;
+    assert_lines(
+        &encode(&registry),
+        &[
+            "hotconf_source_up{layer=\"local\"} 1",
+            "hotconf_source_health{layer=\"local\",health=\"absent\"} 0",
+        ],
+    );
 }
 
 /// promtool accepts the exposition (see `promtool_check`) of a fresh reloader, of
@@ -407,7 +452,7 @@ async fn the_number_of_series_is_bounded() {
         wait_handled(&mut stats, seen).await;
     }
     let warm = series(&two.registry);
-    let per_layer = 1 + 4 + 1 + 1; // up, health × 4, last change, consecutive failures
+    let per_layer = 1 + 5 + 1 + 1; // up, health × 5, last change, consecutive failures
     let kinds = 3; // parse, type (a wrong-typed value names its layer), unavailable
                    // reloads × 4, last-good file × 2, config gauges × 5, config info, instance info
     let config = 4 + 2 + 5 + 1 + 1 + 2 * HISTOGRAM_SERIES;

@@ -34,6 +34,7 @@ pub mod logs;
 pub mod nacos;
 #[cfg(feature = "openbao")]
 pub mod openbao;
+pub mod optional;
 #[cfg(feature = "pki")]
 pub mod pki;
 pub mod ports;

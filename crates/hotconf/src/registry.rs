@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use hotconf_core::provider::{Secrecy, SourceUri};
+use hotconf_core::provider::{OptionalLayer, Secrecy, SourceUri};
 use hotconf_core::{Error, ErrorKind, Provider, Result};
 
 /// Builds a provider from a parsed URI of its scheme (see [`register_scheme`]).
@@ -41,10 +41,13 @@ fn custom() -> &'static RwLock<HashMap<String, Arc<ProviderFactory>>> {
 ///
 /// The URI syntax is [`SourceUri`]'s; each backend's `from_uri` documents its parameters, and
 /// an unknown parameter is an error (but for `http(s)://`, which sends the parameters it does
-/// not know to the server). Errors show the URI with its credentials redacted. One parameter
-/// belongs to every URI: `?secret=true` makes the layer a secret layer (each value it supplies
-/// redacted everywhere, left out of the last-good file), `?secret=false` an ordinary one (for a
-/// source whose values are secrets by nature).
+/// not know to the server). Errors show the URI with its credentials redacted. Two parameters
+/// belong to every URI, whatever its scheme (a custom one too), and never reach the backend:
+/// `?secret=true` makes the layer a secret layer (each value it supplies redacted everywhere,
+/// left out of the last-good file), `?secret=false` an ordinary one (for a source whose values
+/// are secrets by nature); `?optional=true` makes the layer optional (while its source is
+/// absent, the config is built without it: see `ReloaderBuilder::optional`), `?optional=false`
+/// required (the default).
 ///
 /// ```
 /// let dir = std::env::temp_dir().join(format!("hotconf-doc-{}", std::process::id()));
@@ -56,6 +59,8 @@ fn custom() -> &'static RwLock<HashMap<String, Arc<ProviderFactory>>> {
 /// assert!(provider.metadata().name.ends_with("app.toml"));
 /// let secret = hotconf::provider_from_uri(&format!("file:{}?secret=true", file.display()))?;
 /// assert!(secret.metadata().secret && !provider.metadata().secret);
+/// let local = hotconf::provider_from_uri(&format!("file:{}?optional=true", dir.join("local.toml").display()))?;
+/// assert!(local.metadata().optional && !provider.metadata().optional);
 ///
 /// let Err(err) = hotconf::provider_from_uri("ftp://user:hunter2@host/app") else {
 ///     panic!("ftp is no scheme of hotconf's");
@@ -78,10 +83,31 @@ pub fn provider_from_uri(uri: &str) -> Result<Box<dyn Provider>> {
 /// # Errors
 /// As [`provider_from_uri`].
 pub fn provider_from_source(uri: &SourceUri) -> Result<Box<dyn Provider>> {
-    match layer_secrecy(uri) {
-        Some((uri, secret)) => Ok(Box::new(Secrecy::new(provider_for(&uri)?, secret))),
-        None => provider_for(uri),
-    }
+    let (uri, optional) = layer_optional(uri)?;
+    let provider = match layer_secrecy(&uri) {
+        Some((uri, secret)) => Box::new(Secrecy::new(provider_for(&uri)?, secret)),
+        None => provider_for(&uri)?,
+    };
+    Ok(match optional {
+        Some(optional) => Box::new(OptionalLayer::new(provider, optional)),
+        None => provider,
+    })
+}
+
+/// `?optional=true|false`, the registry's own parameter on every URI (an optional layer, or a
+/// required one: see `ReloaderBuilder::optional`), and the URI without it.
+fn layer_optional(uri: &SourceUri) -> Result<(SourceUri, Option<bool>)> {
+    let Some(given) = uri.params.get("optional") else {
+        return Ok((uri.clone(), None));
+    };
+    let optional = match given.to_ascii_lowercase().as_str() {
+        "true" => true,
+        "false" => false,
+        _ => return Err(uri.error("the parameter `optional` is `true` or `false`")),
+    };
+    let mut uri = uri.clone();
+    uri.params.remove("optional");
+    Ok((uri, Some(optional)))
 }
 
 /// `?secret=true|false`, the registry's own parameter on every URI (a secret layer, or not:

@@ -5,5 +5,6 @@
 
 mod common;
 mod emulated;
+mod optional;
 mod secrets;
 mod suite;

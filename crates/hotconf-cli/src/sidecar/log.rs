@@ -26,6 +26,8 @@ const CLOSE_DEADLINE: Duration = Duration::from_secs(2);
 /// writes again an `events_dropped` event says how many.
 pub(crate) struct EventLog {
     lines: Option<mpsc::SyncSender<String>>,
+    /// The lines go to stderr (no `--events` file).
+    on_stderr: bool,
     dropped: Arc<AtomicU64>,
     /// Told when the writer thread has written everything and ended.
     done: mpsc::Receiver<()>,
@@ -44,7 +46,9 @@ impl EventLog {
             Some(path) => Box::new(OpenOptions::new().create(true).append(true).open(path)?),
             None => Box::new(io::stderr()),
         };
-        Ok(EventLog::to(out))
+        let mut log = EventLog::to(out);
+        log.on_stderr = path.is_none();
+        Ok(log)
     }
 
     fn to(mut out: Box<dyn Write + Send>) -> EventLog {
@@ -68,14 +72,19 @@ impl EventLog {
             .ok();
         EventLog {
             lines: Some(lines),
+            on_stderr: false,
             dropped,
             done,
         }
     }
 
     /// A reloader event, as `hotconf watch` prints it but without the config: no values in
-    /// the sidecar's log.
+    /// the sidecar's log. A `waiting` event logged to a file is also said on stderr, for the
+    /// person waiting (on stderr, the log's own line says it).
     pub(crate) fn event(&mut self, event: &Event) {
+        if !self.on_stderr {
+            crate::waiting::report(event);
+        }
         self.line(line_of(event));
     }
 

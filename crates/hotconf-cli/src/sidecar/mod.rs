@@ -213,9 +213,12 @@ impl Sidecar {
         &mut self.log
     }
 
-    /// Starts following in the background, waiting for ever for a first valid config.
-    pub(crate) fn follow(&mut self, builder: ReloaderBuilder<Value>) {
-        let start = builder.startup(Startup::Wait(Duration::MAX)).start();
+    /// Starts following in the background, waiting up to `timeout` (`None`: for ever) for a
+    /// first valid config; past it, [`next_change`](Self::next_change) fails naming every
+    /// source that kept the start from a config.
+    pub(crate) fn follow(&mut self, builder: ReloaderBuilder<Value>, timeout: Option<Duration>) {
+        let timeout = timeout.unwrap_or(Duration::MAX);
+        let start = builder.startup(Startup::Wait(timeout)).start();
         self.starting = Some(tokio::spawn(start));
     }
 
@@ -225,7 +228,21 @@ impl Sidecar {
         builder: ReloaderBuilder<Value>,
         timeout: Duration,
     ) -> Result<Change, String> {
-        let started = builder.startup(Startup::Wait(timeout)).start().await;
+        let start = builder.startup(Startup::Wait(timeout)).start();
+        tokio::pin!(start);
+        // Events are logged as they come: a start never waits in silence.
+        let started = loop {
+            tokio::select! {
+                started = &mut start => break started,
+                event = self.events.recv() => match event {
+                    Ok(event) => self.log.event(&event),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        self.log.emit(SidecarEvent::Lagged { missed });
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break (&mut start).await,
+                },
+            }
+        };
         while let Ok(event) = self.events.try_recv() {
             self.log.event(&event);
         }
@@ -281,7 +298,16 @@ impl Sidecar {
                             }
                         }
                         Err(broadcast::error::RecvError::Closed) => {
-                            return Err("the reloader stopped".into())
+                            // A start that failed drops its events first: say why it failed.
+                            let why = match self.starting.take() {
+                                Some(starting) => match starting.await {
+                                    Ok(Err(error)) => format!("no config could be loaded: {error}"),
+                                    Err(error) => error.to_string(),
+                                    Ok(Ok(_)) => "the reloader stopped".to_owned(),
+                                },
+                                None => "the reloader stopped".to_owned(),
+                            };
+                            return Err(why);
                         }
                     };
                     let now = Instant::now();

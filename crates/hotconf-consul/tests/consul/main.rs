@@ -6,5 +6,6 @@ mod common;
 mod emulated;
 mod hostile;
 mod kv;
+mod optional;
 mod rollout;
 mod secrets;

@@ -129,7 +129,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
     fn accept(&mut self) {
         for (index, source) in self.sources.iter_mut().enumerate() {
             if source.is_dirty() {
-                self.board.good(index);
+                super::show_good(&self.board, index, source);
             }
             source.accept();
         }

@@ -26,7 +26,7 @@ use tokio::sync::broadcast;
 
 use crate::disk;
 use crate::error::{Error, Result};
-use crate::event::Event;
+use crate::event::{Awaited, Event};
 use crate::format::Limits;
 use crate::inbox::Pending;
 use crate::layer_id::LayerId;
@@ -127,8 +127,23 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             .map(SourceState::name)
     }
 
+    /// What a start waits for: every layer with no good state yet (in layer order, with its
+    /// last error), and why the last config built was rejected, if it was.
+    pub(crate) fn awaited(&self) -> (Vec<Awaited>, Option<String>) {
+        let board = self.board.lock();
+        let sources = (self.sources.iter().zip(&board.sources))
+            .filter(|(source, _)| !source.is_ready())
+            .map(|(_, status)| Awaited {
+                layer: status.layer.clone(),
+                source: status.source.clone(),
+                error: status.last_error.clone(),
+            })
+            .collect();
+        (sources, board.last_rejection.clone())
+    }
+
     /// Sends an event to the subscribers, if any (counting happens where the event arises).
-    fn emit(&self, event: impl FnOnce() -> Event) {
+    pub(crate) fn emit(&self, event: impl FnOnce() -> Event) {
         if self.events.receiver_count() > 0 {
             let _ = self.events.send(event());
         }
@@ -164,7 +179,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
     }
 
     /// Takes in what the providers delivered; reports every source error and returns the
-    /// first.
+    /// first (but for the errors that make an optional layer absent, which are no failure).
     fn ingest(&mut self, pending: &mut Pending) -> Option<Error> {
         let dropped = std::mem::take(&mut pending.dropped_errors);
         if dropped > 0 {
@@ -179,8 +194,18 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         }
         let mut first = None;
         for (index, error) in pending.errors.drain(..) {
-            let source = &self.sources[index];
+            let source = &mut self.sources[index];
             let error = error.with_layer(source.id().clone());
+            if source.absent(&error) {
+                let source = &self.sources[index];
+                let name = source.name();
+                tracing::info!(source = %name, layer = source.label(), %error, "optional layer absent; the config is built without it");
+                self.count(|s| s.source_errors += 1);
+                self.board.absent(index, Some(&error));
+                self.emit(|| Event::absent(name, &error));
+                continue;
+            }
+            let source = &self.sources[index];
             let name = source.name();
             tracing::warn!(source = %name, layer = source.label(), %error, "source error; keeping its last good state");
             self.count(|s| s.source_errors += 1);
@@ -202,7 +227,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
                     tracing::warn!(source = %source.name(), %revision, "ignoring a state older than one already seen");
                     self.count(|s| s.stale += 1);
                 }
-                Offer::Repeat if !source.is_rejected() => self.board.good(index),
+                Offer::Repeat if !source.is_rejected() => show_good(&self.board, index, source),
                 Offer::Repeat => {}
                 // Its rollout membership shows once a build took it in (`show_rollouts`).
                 Offer::Changed => self.board.changed(index, &revision),
@@ -259,5 +284,18 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             source.touch();
         }
         self.apply_sources().await
+    }
+}
+
+/// Shows source `index`, whose latest state is good, on the board: up, or absent for an
+/// optional layer that holds nothing (an absent source's board entry already says why).
+fn show_good(board: &Board, index: usize, source: &SourceState) {
+    if source.is_absent() {
+        return;
+    }
+    if source.id().is_optional() && source.latest().is_none() {
+        board.absent(index, None);
+    } else {
+        board.good(index);
     }
 }

@@ -9,11 +9,16 @@
 //!
 //! The stage is an enum, in the manner of kube-rs's watcher `State`, so that a source cannot
 //! be "changed" without a state to apply, nor "ready" without one.
+//!
+//! An optional layer whose source is absent has a good state of its own: the *absent* state,
+//! with no tree and no revision. It is built with like any other state (it contributes
+//! nothing), so the layer's appearance is an ordinary change and its disappearance a fallback
+//! (guarantee G5).
 
 use std::mem;
 use std::sync::Arc;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::explain::LayerView;
 use crate::format::Limits;
 use crate::layer::Layer;
@@ -24,13 +29,27 @@ use crate::tree::Tree;
 
 use super::content::parse_content;
 
-/// A good state of a source, parsed: its tree (`None`: an empty layer) and its revision.
+/// A good state of a source, parsed: its tree (`None`: an empty layer) and its revision
+/// (`None`: the absent state of an optional layer, which holds nothing).
 #[derive(Clone)]
 pub(super) struct Parsed {
     tree: Option<Arc<Tree>>,
-    revision: Revision,
+    revision: Option<Revision>,
     /// The instance's rollout membership this state carries (docs/rollout.md).
     rollout: Option<Membership>,
+}
+
+impl Parsed {
+    /// The state of an optional layer whose source is absent.
+    const ABSENT: Parsed = Parsed {
+        tree: None,
+        revision: None,
+        rollout: None,
+    };
+
+    fn is_absent(&self) -> bool {
+        self.revision.is_none()
+    }
 }
 
 /// Where a source's latest good state stands against the applied config.
@@ -169,9 +188,15 @@ impl SourceState {
         self.latest_state()?.tree.as_ref()
     }
 
-    /// The revision of the state to apply next (`None`: no good state yet).
+    /// The revision of the state to apply next (`None`: no good state yet, or absent).
     pub(super) fn latest_revision(&self) -> Option<&Revision> {
-        self.latest_state().map(|state| &state.revision)
+        self.latest_state()?.revision.as_ref()
+    }
+
+    /// Whether it is an optional layer whose source is absent (its state to apply next is the
+    /// absent state).
+    pub(super) fn is_absent(&self) -> bool {
+        self.latest_state().is_some_and(Parsed::is_absent)
     }
 
     /// The rollout membership of the state it builds with: after a build, the state in the
@@ -224,7 +249,7 @@ impl SourceState {
             Ok(tree) => {
                 let latest = Parsed {
                     tree,
-                    revision: layer.revision.clone(),
+                    revision: Some(layer.revision.clone()),
                     rollout: layer.rollout.clone(),
                 };
                 self.last = Some(Offered::Good(layer));
@@ -246,6 +271,47 @@ impl SourceState {
                 Offer::Rejected(error.with_layer(self.id.clone()))
             }
         }
+    }
+
+    /// Takes in a source error: an optional layer whose source the error says is absent
+    /// becomes absent (its absent state is applied at the next build) and `true` is returned;
+    /// otherwise nothing changes (the last good state stays) and `false` is returned.
+    ///
+    /// Absent means not found (a missing file or directory, a missing key), at any time; or
+    /// not reachable while the layer has no good state yet (at startup, or since it became
+    /// absent). A server that goes down once the layer has a state keeps that state, as for
+    /// any layer: a blip must not drop the settings it carries.
+    pub(super) fn absent(&mut self, error: &Error) -> bool {
+        if !self.id.is_optional() {
+            return false;
+        }
+        let has_state = self.is_ready() && !self.is_absent();
+        let absent = match error.kind() {
+            ErrorKind::NotFound => true,
+            ErrorKind::Unavailable => !has_state,
+            _ => false,
+        };
+        if !absent {
+            return false;
+        }
+        if self.is_absent() {
+            return true;
+        }
+        // Whatever comes next is a change, even the state offered before the source went away.
+        self.last = None;
+        let latest = Parsed::ABSENT;
+        self.stage = match mem::replace(&mut self.stage, Stage::Waiting) {
+            Stage::Waiting | Stage::Kept(_) => Stage::Changed {
+                latest,
+                applied: None,
+            },
+            Stage::Changed { applied, .. } => Stage::Changed { latest, applied },
+            Stage::Applied(applied) => Stage::Changed {
+                latest,
+                applied: Some(applied),
+            },
+        };
+        true
     }
 
     /// Marks it changed, so that the next build applies its latest state (after an unpin). A
@@ -277,14 +343,19 @@ impl SourceState {
 
     /// Puts it back to its applied state, if it changed, so that a later change elsewhere is
     /// not blocked by the rejected one. A source none of whose states was ever applied waits
-    /// again: building without it would apply a config that silently lacks a layer.
+    /// again: building without it would apply a config that silently lacks a layer. An
+    /// absent optional layer stays absent: building without it is what it asks for.
     pub(super) fn revert(&mut self) {
         self.stage = match mem::replace(&mut self.stage, Stage::Waiting) {
-            Stage::Changed { applied, .. } => {
+            Stage::Changed { applied, latest } => {
                 if let Some(Offered::Good(layer)) = self.last.take() {
                     self.last = Some(Offered::Refused(layer));
                 }
-                applied.map_or(Stage::Waiting, Stage::Applied)
+                match applied {
+                    Some(applied) => Stage::Applied(applied),
+                    None if latest.is_absent() => Stage::Applied(latest),
+                    None => Stage::Waiting,
+                }
             }
             stage => stage,
         };
@@ -315,100 +386,4 @@ impl SourceState {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::format::Format;
-    use crate::layer::Content;
-
-    /// A YAML document: parsed when offered (a JSON one is parsed when first built with).
-    fn layer(text: &str, revision: u64) -> Layer {
-        Layer {
-            content: Content::Document {
-                format: Format::Yaml,
-                bytes: text.as_bytes().into(),
-            },
-            revision: Revision::Ordered(revision),
-            rollout: None,
-        }
-    }
-
-    fn offer(source: &mut SourceState, text: &str, revision: u64) -> Offer {
-        source.offer(layer(text, revision), &Limits::default())
-    }
-
-    fn source() -> SourceState {
-        SourceState::new(
-            LayerId::for_layers(&[("app".into(), "memory:app".into())], |_| false)[0].clone(),
-        )
-    }
-
-    #[test]
-    fn a_source_is_ready_once_it_offers_a_good_state_and_dirty_until_accepted() {
-        let mut source = source();
-        assert!(!source.is_ready() && !source.is_dirty());
-        assert!(matches!(offer(&mut source, "{}", 1), Offer::Changed));
-        assert!(source.is_ready() && source.is_dirty());
-        source.accept();
-        assert!(source.is_ready() && !source.is_dirty());
-        assert_eq!(source.latest_revision(), Some(&Revision::Ordered(1)));
-    }
-
-    #[test]
-    fn a_repeat_a_stale_state_and_a_refused_state_change_nothing_to_build_with() {
-        let mut source = source();
-        offer(&mut source, r#"{"a":1}"#, 2);
-        source.accept();
-        assert!(matches!(offer(&mut source, r#"{"a":1}"#, 2), Offer::Repeat));
-        assert!(matches!(
-            offer(&mut source, r#"{"a":0}"#, 1),
-            Offer::Stale(_)
-        ));
-        assert!(matches!(offer(&mut source, "a: [", 3), Offer::Rejected(_)));
-        assert!(source.is_rejected() && !source.is_dirty());
-        assert_eq!(source.latest_revision(), Some(&Revision::Ordered(2)));
-    }
-
-    #[test]
-    fn a_revert_goes_back_to_the_applied_state_or_waits_when_there_is_none() {
-        let mut first = source();
-        offer(&mut first, r#"{"a":1}"#, 1);
-        first.revert();
-        assert!(!first.is_ready() && first.is_rejected());
-
-        let mut later = source();
-        offer(&mut later, r#"{"a":1}"#, 1);
-        later.accept();
-        offer(&mut later, r#"{"a":2}"#, 2);
-        later.revert();
-        assert!(later.is_ready() && !later.is_dirty() && later.is_rejected());
-        assert_eq!(later.latest_revision(), Some(&Revision::Ordered(1)));
-    }
-
-    #[test]
-    fn an_undo_without_an_applied_state_keeps_the_state_built_with() {
-        let mut source = source();
-        offer(&mut source, r#"{"a":1}"#, 1);
-        let saved = source.applied();
-        source.accept();
-        source.undo(saved);
-        assert!(source.is_ready() && !source.is_dirty());
-        assert_eq!(source.applied().map(|s| s.revision), None);
-        source.touch();
-        assert!(source.is_dirty());
-        source.revert();
-        assert!(!source.is_ready());
-    }
-
-    #[test]
-    fn an_undo_puts_the_applied_state_back() {
-        let mut source = source();
-        offer(&mut source, r#"{"a":1}"#, 1);
-        source.accept();
-        offer(&mut source, r#"{"a":2}"#, 2);
-        let saved = source.applied();
-        source.accept();
-        source.undo(saved);
-        assert!(source.is_ready() && !source.is_dirty());
-        assert_eq!(source.latest_revision(), Some(&Revision::Ordered(1)));
-    }
-}
+mod tests;

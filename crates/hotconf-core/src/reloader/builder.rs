@@ -37,8 +37,11 @@ pub struct ReloaderBuilder<T> {
     labels: Vec<Option<String>>,
     /// Per layer, `.secret()` / `.not_secret()` (`None`: as its provider says).
     secrets: Vec<Option<bool>>,
-    /// `.secret()` or `.not_secret()` was called before any layer.
-    misplaced_secret: bool,
+    /// Per layer, `.optional()` / `.required()` (`None`: as its provider says).
+    optionals: Vec<Option<bool>>,
+    /// The first of `.secret()`, `.not_secret()`, `.optional()`, `.required()` called before
+    /// any layer.
+    misplaced: Option<&'static str>,
     /// The last-good file keeps what secret layers supply.
     secrets_on_disk: bool,
     rules: Rules<T>,
@@ -58,7 +61,8 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Default for ReloaderBuilder<T>
             providers: Vec::new(),
             labels: Vec::new(),
             secrets: Vec::new(),
-            misplaced_secret: false,
+            optionals: Vec::new(),
+            misplaced: None,
             secrets_on_disk: false,
             rules: Rules {
                 validators: Vec::new(),
@@ -90,6 +94,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
         self.providers.push(Arc::new(provider));
         self.labels.push(None);
         self.secrets.push(None);
+        self.optionals.push(None);
         self
     }
 
@@ -104,6 +109,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
         self.providers.push(Arc::new(provider));
         self.labels.push(Some(name.into()));
         self.secrets.push(None);
+        self.optionals.push(None);
         self
     }
 
@@ -129,7 +135,66 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
     fn mark_secret(mut self, secret: bool) -> Self {
         match self.secrets.last_mut() {
             Some(last) => *last = Some(secret),
-            None => self.misplaced_secret = true,
+            None => {
+                let call = if secret { "secret()" } else { "not_secret()" };
+                self.misplaced.get_or_insert(call);
+            }
+        }
+        self
+    }
+
+    /// Makes the layer added last *optional*: while its source is absent, it contributes
+    /// nothing and the config is built from the other layers. Absent means a missing file or
+    /// directory, a key or namespace that is not there (an `ErrorKind::NotFound` error, or an
+    /// empty state), or a server that cannot be reached (`ErrorKind::Unavailable`) before the
+    /// layer's first state. The layer joins as an ordinary change, validated like any other,
+    /// when its source appears, and leaves as a fallback to the lower layers (guarantee G5)
+    /// when it disappears (not found again). Once it has a state, a server that cannot be
+    /// reached keeps that state, as for any layer. Content that does not parse, or a refusal
+    /// (wrong credentials), is no absence: it holds the start back as for a required layer.
+    ///
+    /// Layers are required by default. On a URI: `?optional=true`. Called before any layer,
+    /// [`start`](Self::start) fails. Do not make optional a layer that carries settings the
+    /// service must not run without (see docs/concepts.md).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> hotconf_core::Result<()> {
+    /// use hotconf_core::{ErrorKind, Format, Health, MemoryProvider, Reloader};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct App { port: u16 }
+    ///
+    /// let (base, base_handle) = MemoryProvider::new("memory:base");
+    /// base_handle.set_document(Format::Toml, "port = 8080");
+    /// let (local, local_handle) = MemoryProvider::new("memory:local");
+    /// local_handle.fail(ErrorKind::NotFound, "no local overrides", true);
+    /// let reloader = Reloader::<App>::builder()
+    ///     .layer(base)
+    ///     .layer(local)
+    ///     .optional()
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(reloader.store().load().port, 8080);
+    /// assert_eq!(reloader.status().sources[1].health, Health::Absent);
+    /// # Ok(()) }
+    /// ```
+    pub fn optional(self) -> Self {
+        self.mark_optional(true)
+    }
+
+    /// Makes the layer added last required even when its provider says it is optional (the
+    /// default for a layer). Called before any layer, [`start`](Self::start) fails.
+    pub fn required(self) -> Self {
+        self.mark_optional(false)
+    }
+
+    fn mark_optional(mut self, optional: bool) -> Self {
+        match self.optionals.last_mut() {
+            Some(last) => *last = Some(optional),
+            None => {
+                let call = if optional { "optional()" } else { "required()" };
+                self.misplaced.get_or_insert(call);
+            }
         }
         self
     }
@@ -272,8 +337,10 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
     /// [`Startup`] policy says. Must be called inside a tokio runtime.
     ///
     /// # Errors
-    /// With `FailFast`, the first source error or rejection; with `Wait`, a timeout naming the
-    /// last error. No layers at all is a [`ErrorKind::Config`] error.
+    /// With `FailFast`, the first source error (or one error naming every layer failing at
+    /// once) or rejection; with `Wait`, a timeout naming every layer with no first state and
+    /// why. An optional layer whose source is absent is no error. No layers at all is a
+    /// [`ErrorKind::Config`] error.
     pub async fn start(self) -> Result<Reloader<T>> {
         if self.providers.is_empty() {
             return Err(Error::new(
@@ -281,15 +348,18 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
                 "a reloader needs at least one layer",
             ));
         }
-        if self.misplaced_secret {
+        if let Some(call) = self.misplaced {
             return Err(Error::new(
                 ErrorKind::Config,
-                "secret() or not_secret() was called before any layer: call it after the layer it marks",
+                format!("{call} was called before any layer: call it after the layer it marks"),
             ));
         }
         let names = self.layer_names()?;
         let secret: Vec<bool> = (self.providers.iter().zip(&self.secrets))
             .map(|(provider, chosen)| chosen.unwrap_or_else(|| provider.metadata().secret))
+            .collect();
+        let optional: Vec<bool> = (self.providers.iter().zip(&self.optionals))
+            .map(|(provider, chosen)| chosen.unwrap_or_else(|| provider.metadata().optional))
             .collect();
         let spans = names
             .iter()
@@ -304,10 +374,10 @@ impl<T: DeserializeOwned + Send + Sync + 'static> ReloaderBuilder<T> {
             writer = Some(task);
             sender
         });
-        let board = Board::new(&names);
+        let board = Board::new(&names, |i| optional[i]);
         board.lock().instance_id = self.instance_id.clone();
         let mut engine = Engine::new(
-            &LayerId::for_layers(&names, |i| secret[i]),
+            &LayerId::for_layers(&names, |i| secret[i], |i| optional[i]),
             self.rules,
             self.events.clone(),
             stats,

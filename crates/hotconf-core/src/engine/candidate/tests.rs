@@ -32,8 +32,12 @@ fn sources(layers: &[(Format, &str)]) -> Vec<SourceState> {
         .enumerate()
         .map(|(i, (format, text))| {
             let mut source = SourceState::new(
-                LayerId::for_layers(&[(format!("l{i}"), format!("memory:l{i}"))], |_| false)[0]
-                    .clone(),
+                LayerId::for_layers(
+                    &[(format!("l{i}"), format!("memory:l{i}"))],
+                    |_| false,
+                    |_| false,
+                )[0]
+                .clone(),
             );
             let layer = Layer::new(
                 Content::Document {
