@@ -48,12 +48,14 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
+        // Subscribed before `down` is read: a `set_down` between the two still closes this
+        // connection (a held poll accepted just then would otherwise stay held).
+        let mut generation = shared.generation.subscribe();
         if shared.modes().down {
             drop(stream);
             continue;
         }
         let shared = shared.clone();
-        let mut generation = shared.generation.subscribe();
         tokio::spawn(async move {
             let service = {
                 let shared = shared.clone();
