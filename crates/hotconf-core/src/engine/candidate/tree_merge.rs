@@ -1,8 +1,10 @@
 //! The tree merge: every layer's tree is built, and the typed config is deserialized from the
 //! layers in place, merging keys on the fly ([`layered`]); the merged tree is built only if
-//! someone asks for it. With restart-required keys the merged tree is built first and every
-//! such key gets its running value back. It decides every case: it is the reference the other
-//! strategies are tested against, and it names the key and source of any error.
+//! someone asks for it. With restart-required keys, when each already has its running value in
+//! the merge (looked up in the layers, not in a merged tree), the same; when one does not, the
+//! merged tree is built first and every such key gets its running value back. It decides every
+//! case: it is the reference the other strategies are tested against, and it names the key and
+//! source of any error.
 
 use std::sync::Arc;
 
@@ -21,7 +23,7 @@ use super::{Candidate, Inputs};
 /// Builds the candidate (`None`: it equals the applied config).
 pub(super) fn build<T: DeserializeOwned>(inputs: &Inputs<'_, T>) -> Result<Option<Candidate<T>>> {
     let values = inputs.values()?;
-    if inputs.is_plain() {
+    if inputs.is_plain() || keeps_nothing(inputs, &values)? {
         let merged = inputs.merged_lazily();
         let hash = merged.content_hash()?;
         if inputs.is_current(hash) {
@@ -42,6 +44,24 @@ pub(super) fn build<T: DeserializeOwned>(inputs: &Inputs<'_, T>) -> Result<Optio
         return Ok(None);
     }
     Ok(Some(inputs.candidate(None, merged, hash, pending_restart)))
+}
+
+/// Whether the merge of `values` is the candidate as it is: no config runs yet, or every
+/// restart-required key has its running value in it already (the common case: another key
+/// changed). Looks the keys up in the layers and in the running config's layers, so that
+/// neither merged tree is built (a change among many layers costs what the change costs).
+fn keeps_nothing<T>(inputs: &Inputs<'_, T>, values: &[&Value]) -> Result<bool> {
+    let Some(current) = inputs.current else {
+        return Ok(true);
+    };
+    // A running tree that cannot be built is an error (see `keep_running`).
+    let running = current.merged_tree();
+    for key in inputs.restart_required {
+        if merge::lookup_merged(values, key) != running.lookup(key)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Gives every key of `keys` whose value in `merged` differs from the `current` config's its
