@@ -58,15 +58,17 @@ struct Following {
     reloader: Reloader<Config>,
     handle: MemoryHandle,
     changes: Subscription<Snapshot<Config>>,
-    changed: usize,
-    next: u64,
+    /// The changed layer's two variants.
+    contents: [Content; 2],
+    next: usize,
 }
 
 impl Following {
     /// On a multi-thread runtime with one worker (as the `reload` bench), or on a
     /// current-thread runtime, where the reload runs on the bench's thread while it waits (no
-    /// wake-up of another thread: the engine's own cost).
-    fn start(n: usize, multi_thread: bool) -> Following {
+    /// wake-up of another thread: the engine's own cost); with a restart-required key (one the
+    /// changes do not touch) or none.
+    fn start(n: usize, multi_thread: bool, restart_required: bool) -> Following {
         let runtime = match multi_thread {
             true => tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
@@ -79,6 +81,9 @@ impl Following {
         .unwrap();
         let changed = n / 2;
         let mut builder = Reloader::<Config>::builder();
+        if restart_required {
+            builder = builder.restart_required("s0000.k1");
+        }
         let mut handles = Vec::new();
         for layer in 0..n {
             let (provider, handle) = MemoryProvider::new(format!("memory:layer-{layer}"));
@@ -93,7 +98,7 @@ impl Following {
             reloader,
             handle: handles.swap_remove(changed),
             changes,
-            changed,
+            contents: [0, 1].map(|variant| keys(entries(changed, variant))),
             next: 1,
         }
     }
@@ -101,7 +106,7 @@ impl Following {
     /// Changes one value of the middle layer and waits until readers see it (on a
     /// subscription, as the `reload` bench does).
     fn reload(&mut self) {
-        self.handle.set(keys(entries(self.changed, self.next)));
+        self.handle.set(self.contents[self.next].clone());
         self.next = 1 - self.next;
         self.runtime.block_on(self.changes.changed()).unwrap();
     }
@@ -124,7 +129,11 @@ fn merged(n: usize, variant: u64) -> String {
 }
 
 fn measure(n: usize, rounds: usize) {
-    let mut following = [Following::start(n, true), Following::start(n, false)];
+    let mut following = [
+        Following::start(n, true, false),
+        Following::start(n, false, false),
+        Following::start(n, true, true),
+    ];
     let docs = [merged(n, 0), merged(n, 1)];
     // The reloaders serve what the floor parses.
     let want: serde_json::Value = serde_json::from_str(&docs[1]).unwrap();
@@ -136,10 +145,10 @@ fn measure(n: usize, rounds: usize) {
     let per_round = (4_000 / n).max(2);
     let mut floor_next = 0;
     // times[0]: the floor; times[1 + i]: the reload on following[i].
-    let mut times = [(); 3].map(|_| Vec::with_capacity(rounds));
+    let mut times = [(); 4].map(|_| Vec::with_capacity(rounds));
     for round in 0..rounds {
-        for turn in 0..3 {
-            let which = (turn + round) % 3;
+        for turn in 0..times.len() {
+            let which = (turn + round) % times.len();
             let started = Instant::now();
             for _ in 0..per_round {
                 match which {
@@ -158,7 +167,11 @@ fn measure(n: usize, rounds: usize) {
         n * KEYS,
         median(&times[0]) / 1e3,
     );
-    let rows = ["multi-thread runtime", "current-thread runtime"];
+    let rows = [
+        "multi-thread runtime",
+        "current-thread runtime",
+        "multi-thread, restart key",
+    ];
     for (i, row) in rows.iter().enumerate() {
         let ratios: Vec<f64> = times[1 + i]
             .iter()
