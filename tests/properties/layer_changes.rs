@@ -31,8 +31,8 @@ fn write() -> impl Strategy<Value = Write> {
     ]
 }
 
-/// The restart-required key: a top-level key the layers hold often.
-const RESTART: &str = "b";
+/// The restart-required keys: a top-level key and a nested one the layers hold often.
+const RESTART: [&str; 2] = ["b", "a.b"];
 
 /// The latest state of every layer, as figment reads it (from its JSON text), with a marker
 /// key only that layer holds and that every write changes, so that every write changes the
@@ -91,30 +91,56 @@ fn figment_merge(layers: &[Value]) -> Value {
         .expect("figment merges any JSON maps")
 }
 
-/// What the reloader must serve over `layers`: figment's merge, with the restart-required key
-/// at its `running` value when there is one (`Some(None)`: absent when the reloader started);
-/// and the keys pending a restart.
-fn expected(layers: &[Value], running: Option<&Option<Value>>) -> (Value, Vec<String>) {
-    let mut want = figment_merge(layers);
-    let Some(running) = running else {
-        return (want, Vec::new());
-    };
-    let map = want.as_object_mut().expect("a map at the root");
-    if map.get(RESTART) == running.as_ref() {
-        return (want, Vec::new());
+/// The value at a dotted `key`.
+fn lookup<'v>(tree: &'v Value, key: &str) -> Option<&'v Value> {
+    key.split('.').try_fold(tree, |v, k| v.get(k))
+}
+
+/// Sets (`Some`) or removes (`None`) the value at a dotted `key`, creating maps on the way; a
+/// path through a value that is not a map is left as it is (what a restart-required key whose
+/// parent is not a map keeps).
+fn set(tree: &mut Value, key: &str, value: Option<Value>) {
+    let (parents, last) = key.rsplit_once('.').map_or(("", key), |(p, l)| (p, l));
+    let mut node = tree;
+    for parent in parents.split('.').filter(|p| !p.is_empty()) {
+        let Value::Object(map) = node else { return };
+        if value.is_none() && !map.contains_key(parent) {
+            return;
+        }
+        node = map
+            .entry(parent.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
     }
-    match running {
-        Some(value) => map.insert(RESTART.to_owned(), value.clone()),
-        None => map.remove(RESTART),
-    };
-    (want, vec![RESTART.to_owned()])
+    if let Value::Object(map) = node {
+        match value {
+            Some(value) => map.insert(last.to_owned(), value),
+            None => map.remove(last),
+        };
+    }
+}
+
+/// What the reloader must serve over `layers`: figment's merge, with each restart-required key
+/// at its `running` value when there are some (its value in the config served before); and the
+/// keys pending a restart.
+fn expected(layers: &[Value], running: Option<&[Option<Value>]>) -> (Value, Vec<String>) {
+    let mut want = figment_merge(layers);
+    let mut pending = Vec::new();
+    for (key, running) in RESTART.iter().zip(running.unwrap_or_default()) {
+        if lookup(&want, key) != running.as_ref() {
+            set(&mut want, key, running.clone());
+            pending.push(key.to_string());
+        }
+    }
+    (want, pending)
 }
 
 fn run(initial: Vec<Write>, changes: Vec<(usize, Write)>, restart: bool) -> Result<(), String> {
     crate::runtime().block_on(async {
         let mut builder = Reloader::<Value>::builder();
         if restart {
-            builder = builder.restart_required(RESTART);
+            for key in RESTART {
+                builder = builder.restart_required(key);
+            }
         }
         let mut stack = Stack {
             layers: vec![Value::Object(Map::new()); initial.len()],
@@ -130,29 +156,33 @@ fn run(initial: Vec<Write>, changes: Vec<(usize, Write)>, restart: bool) -> Resu
             stack.apply(at, write);
         }
         let reloader = builder.start().await.map_err(|e| e.to_string())?;
-        let first = figment_merge(&stack.layers);
-        let running = restart.then(|| first.get(RESTART).cloned());
-        let check = |stack: &Stack, when: &str| -> Result<(), String> {
-            let (want, pending) = expected(&stack.layers, running.as_ref());
+        // The restart-required keys' values in the config served last (a key whose parent
+        // became a value that is not a map cannot keep its value, and has none from then on).
+        let mut running: Option<Vec<Option<Value>>> = None;
+        let mut check = |stack: &Stack, when: &str| -> Result<(), String> {
+            let (want, pending) = expected(&stack.layers, running.as_deref());
             let snapshot = reloader.store().get();
             let layers = &stack.layers;
             if *snapshot.config() != want {
+                let config = snapshot.config();
                 return Err(format!(
-                    "{when}: config {} != {want}; layers {layers:?}",
-                    snapshot.config()
+                    "{when}: config {config} != {want}; layers {layers:?}"
                 ));
             }
             if *snapshot.merged() != want {
+                let merged = snapshot.merged();
                 return Err(format!(
-                    "{when}: merged {} != {want}; layers {layers:?}",
-                    snapshot.merged()
+                    "{when}: merged {merged} != {want}; layers {layers:?}"
                 ));
             }
             if snapshot.pending_restart() != pending {
+                let got = snapshot.pending_restart();
                 return Err(format!(
-                    "{when}: pending {:?} != {pending:?}; layers {layers:?}",
-                    snapshot.pending_restart()
+                    "{when}: pending {got:?} != {pending:?}; layers {layers:?}"
                 ));
+            }
+            if restart {
+                running = Some(RESTART.iter().map(|k| lookup(&want, k).cloned()).collect());
             }
             Ok(())
         };
