@@ -9,7 +9,8 @@
 //!    they overlap.
 //! 3. [`tree_merge`]: the layers' trees, deserialized in place with keys merged on the fly; with
 //!    restart-required keys, the same when each has its running value already (looked up in
-//!    the layers), else the merged tree is built and patched first. It decides every case.
+//!    the layers), or with one more layer holding the running values where a layer can; else
+//!    the merged tree is built and patched first. It decides every case.
 //!
 //! The first two pass to the next when the layers are not their shape, or when they cannot
 //! decide alone (an error, which the tree merge names with its key and source, or an overlap
