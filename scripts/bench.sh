@@ -58,6 +58,7 @@ bench() {
 
 bench hotconf-core store_read criterion
 bench hotconf-core reload criterion
+bench hotconf-core layered_reload
 bench hotconf-core change_latency
 bench hotconf-core allocations
 bench hotconf-file file_latency

@@ -3,12 +3,14 @@
 //! from its bytes), and the merge of several layers is materialized on first use (so a reload
 //! deserializes from the layers in place).
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
 use crate::error::Result;
 use crate::format::{self, Format, Limits};
+use crate::path::{self, PathSegment};
 use crate::{hash, merge};
 
 enum Source {
@@ -98,6 +100,19 @@ impl Tree {
             }
         };
         Ok(self.value.get_or_init(|| Arc::new(built)))
+    }
+
+    /// The value at `path`, without building a merge that is not built yet (only the subtree
+    /// at `path`, when maps of several layers meet there).
+    pub(crate) fn lookup(&self, at: &[PathSegment]) -> Result<Option<Cow<'_, Value>>> {
+        if let (Source::Layers(layers), None) = (&self.source, self.value.get()) {
+            let values = layers
+                .iter()
+                .map(|l| l.value().map(|v| &**v))
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(merge::lookup_merged(&values, at));
+        }
+        Ok(path::lookup(self.value()?, at).map(Cow::Borrowed))
     }
 
     /// A stable content hash, computed once: of the document's bytes for a JSON document that

@@ -8,7 +8,9 @@
 //!    startup) among other layers, read as a stream with the others' trees merged in where
 //!    they overlap.
 //! 3. [`tree_merge`]: the layers' trees, deserialized in place with keys merged on the fly; with
-//!    restart-required keys, the merged tree is built and patched first. It decides every case.
+//!    restart-required keys, the same when each has its running value already (looked up in
+//!    the layers), or with one more layer holding the running values where a layer can; else
+//!    the merged tree is built and patched first. It decides every case.
 //!
 //! The first two pass to the next when the layers are not their shape, or when they cannot
 //! decide alone (an error, which the tree merge names with its key and source, or an overlap
@@ -27,6 +29,10 @@
 //!   `Snapshot::merged()`, or is rejected on all three;
 //! - `tests/properties/merge.rs`: a reloader over 2–4 random overlapping layers in any format
 //!   serves figment's merge of them;
+//! - `tests/properties/layer_changes.rs`: a reloader over 2–12 random overlapping layers,
+//!   changed one at a time (JSON documents, trees, keys removed, layers deleted), with and
+//!   without a restart-required key, serves figment's merge after every change, with the
+//!   right keys pending a restart;
 //! - in this crate, `strict/tests.rs` (a document read as a stream between layers against the
 //!   merge of the parsed layers), the tests of `layered.rs` (deserializing the layers in place
 //!   against deserializing their merge) and `tests.rs` here (each strategy against the tree
@@ -39,8 +45,9 @@
 //! documents the tree parser accepts (the `strict` parser parses in full every value the
 //! config ignores), which the property tests above check on hostile documents. Where the
 //! engine itself reads an applied snapshot's tree (restart-required keys here, a rollback in
-//! `apply.rs`), it uses `Snapshot::try_merged`, so that a failure there is an error, never an
-//! empty config.
+//! `apply.rs`), it uses `Snapshot::try_merged` or `Tree::lookup` (which looks a key up in the
+//! layers of a merge not built yet), both fallible, so that a failure there is an error, never
+//! an empty config.
 
 mod single_document;
 mod streamed;
