@@ -15,9 +15,11 @@
 //! Run: `cargo bench -p hotconf-core --bench layered_reload` (`HOTCONF_BENCH_ROUNDS`, 100 by
 //! default, 30 with `HOTCONF_BENCH_SHORT=1`; `HOTCONF_BENCH_LAYERS=1000`: one N only).
 
+#[path = "ratio.rs"]
+mod ratio;
+
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::time::Instant;
 
 use hotconf_core::provider::Content;
 use hotconf_core::{MemoryHandle, MemoryProvider, Reloader, Snapshot, Subscription};
@@ -145,23 +147,13 @@ fn measure(n: usize, rounds: usize) {
     let per_round = (4_000 / n).max(2);
     let mut floor_next = 0;
     // times[0]: the floor; times[1 + i]: the reload on following[i].
-    let mut times = [(); 4].map(|_| Vec::with_capacity(rounds));
-    for round in 0..rounds {
-        for turn in 0..times.len() {
-            let which = (turn + round) % times.len();
-            let started = Instant::now();
-            for _ in 0..per_round {
-                match which {
-                    0 => {
-                        black_box(serde_json::from_str::<Config>(&docs[floor_next]).unwrap());
-                        floor_next = 1 - floor_next;
-                    }
-                    i => following[i - 1].reload(),
-                }
-            }
-            times[which].push(started.elapsed().as_nanos() as f64 / per_round as f64);
+    let times = ratio::interleaved(rounds, per_round, 4, |which| match which {
+        0 => {
+            black_box(serde_json::from_str::<Config>(&docs[floor_next]).unwrap());
+            floor_next = 1 - floor_next;
         }
-    }
+        i => following[i - 1].reload(),
+    });
     println!(
         "  N = {n:>5} ({:>6} keys)  floor (serde_json::from_str) {:>8.1} µs",
         n * KEYS,
@@ -173,17 +165,10 @@ fn measure(n: usize, rounds: usize) {
         "multi-thread, restart key",
     ];
     for (i, row) in rows.iter().enumerate() {
-        let ratios: Vec<f64> = times[1 + i]
-            .iter()
-            .zip(&times[0])
-            .map(|(reload, floor)| reload / floor)
-            .collect();
+        let (ratio, p10, p90) = ratio::round_ratios(&times[1 + i], &times[0]);
         println!(
-            "    reload, {row:<24} {:>8.1} µs  median {:.2}x  (p10 {:.2}x, p90 {:.2}x)",
+            "    reload, {row:<24} {:>8.1} µs  median {ratio:.2}x  (p10 {p10:.2}x, p90 {p90:.2}x)",
             median(&times[1 + i]) / 1e3,
-            median(&ratios),
-            percentile(&ratios, 0.1),
-            percentile(&ratios, 0.9),
         );
     }
 }
@@ -201,14 +186,8 @@ fn rounds() -> usize {
         .max(10)
 }
 
-fn percentile(values: &[f64], p: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
 fn median(values: &[f64]) -> f64 {
-    percentile(values, 0.5)
+    ratio::percentile(values, 0.5)
 }
 
 fn main() {

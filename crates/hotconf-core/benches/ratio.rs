@@ -1,4 +1,8 @@
-//! Prints ratios between benchmarks measured in this run, from criterion's saved estimates.
+//! Ratios between benchmarks measured in this run: from criterion's saved estimates, or timed
+//! in alternation with a floor round by round ([`interleaved`]).
+
+// Shared by several benches, each using part of it.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 
@@ -46,4 +50,45 @@ fn human(ns: f64) -> String {
         n if n < 1e6 => format!("{:.2} µs", n / 1e3),
         n => format!("{:.2} ms", n / 1e6),
     }
+}
+
+/// Times `contestants` functions in alternation, so that the machine's drift falls on all of
+/// them alike: `rounds` rounds, each running every contestant `per_round` times, in an order
+/// rotated every round; `run(i)` runs contestant `i` once. Nanoseconds per run, by contestant,
+/// by round.
+pub fn interleaved(
+    rounds: usize,
+    per_round: usize,
+    contestants: usize,
+    mut run: impl FnMut(usize),
+) -> Vec<Vec<f64>> {
+    let mut times = vec![Vec::with_capacity(rounds); contestants];
+    for round in 0..rounds {
+        for turn in 0..contestants {
+            let which = (turn + round) % contestants;
+            let started = std::time::Instant::now();
+            for _ in 0..per_round {
+                run(which);
+            }
+            times[which].push(started.elapsed().as_nanos() as f64 / per_round as f64);
+        }
+    }
+    times
+}
+
+/// The median, 10th and 90th percentiles of the per-round ratios of `times` to `floor`.
+pub fn round_ratios(times: &[f64], floor: &[f64]) -> (f64, f64, f64) {
+    let ratios: Vec<f64> = times.iter().zip(floor).map(|(t, f)| t / f).collect();
+    (
+        percentile(&ratios, 0.5),
+        percentile(&ratios, 0.1),
+        percentile(&ratios, 0.9),
+    )
+}
+
+/// The value at percentile `p` (0.0–1.0) of `values`.
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }

@@ -6,7 +6,7 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::Criterion;
 use figment::providers::{Format as _, Json};
@@ -166,23 +166,13 @@ fn interleaved(label: &str, bytes: usize, per_round: usize) {
     let mut floor_next = 0;
     let rounds = rounds();
     // times[0] is the floor, times[1 + i] the reloader with LAYERS[i] layers; ns per iteration.
-    let mut times = vec![Vec::with_capacity(rounds); 1 + LAYERS.len()];
-    for round in 0..rounds {
-        for turn in 0..times.len() {
-            let which = (turn + round) % times.len();
-            let started = Instant::now();
-            for _ in 0..per_round {
-                match which {
-                    0 => {
-                        black_box(serde_json::from_str::<Config>(&merged[floor_next]).unwrap());
-                        floor_next = 1 - floor_next;
-                    }
-                    i => reloaders[i - 1].reload(),
-                }
-            }
-            times[which].push(started.elapsed().as_nanos() as f64 / per_round as f64);
+    let times = ratio::interleaved(rounds, per_round, 1 + LAYERS.len(), |which| match which {
+        0 => {
+            black_box(serde_json::from_str::<Config>(&merged[floor_next]).unwrap());
+            floor_next = 1 - floor_next;
         }
-    }
+        i => reloaders[i - 1].reload(),
+    });
     println!(
         "\nreload_{label} interleaved: {rounds} rounds of {per_round} iterations each, \
          ratio to the floor per round"
@@ -190,18 +180,14 @@ fn interleaved(label: &str, bytes: usize, per_round: usize) {
     let floor = median(&times[0]);
     println!("  {:<28} {:>10.3} ms", "serde_json_from_str", floor / 1e6);
     for (i, layers) in LAYERS.iter().enumerate() {
-        let ratios: Vec<f64> = times[1 + i]
-            .iter()
-            .zip(&times[0])
-            .map(|(reload, floor)| reload / floor)
-            .collect();
+        let (ratio, p10, p90) = ratio::round_ratios(&times[1 + i], &times[0]);
         println!(
             "  {:<28} {:>10.3} ms  median {:.2}x  (p10 {:.2}x, p90 {:.2}x)",
             format!("hotconf_reload_{layers}_layers"),
             median(&times[1 + i]) / 1e6,
-            median(&ratios),
-            percentile(&ratios, 0.1),
-            percentile(&ratios, 0.9),
+            ratio,
+            p10,
+            p90,
         );
     }
 }
@@ -215,14 +201,8 @@ fn rounds() -> usize {
         .max(10)
 }
 
-fn percentile(values: &[f64], p: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
 fn median(values: &[f64]) -> f64 {
-    percentile(values, 0.5)
+    ratio::percentile(values, 0.5)
 }
 
 fn main() {
