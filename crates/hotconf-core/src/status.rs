@@ -227,9 +227,12 @@ impl Board {
         }
     }
 
-    /// Source `index`'s rollout membership, as of its last accepted state.
-    pub(crate) fn rollout(&self, index: usize, rollout: Option<Membership>) {
-        self.lock().sources[index].rollout = rollout;
+    /// Each source's rollout membership, as of its last accepted state (one lock for all).
+    pub(crate) fn rollouts(&self, rollouts: impl Iterator<Item = Option<Membership>>) {
+        let mut board = self.lock();
+        for (source, rollout) in board.sources.iter_mut().zip(rollouts) {
+            source.rollout = rollout;
+        }
     }
 
     pub(crate) fn set_pinned(&self, pinned: bool) {

@@ -139,9 +139,8 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
     /// Shows each source's rollout membership as of the state it now builds with: a member
     /// whose candidate was rejected or reverted is not shown on the candidate.
     fn show_rollouts(&self) {
-        for (index, source) in self.sources.iter().enumerate() {
-            self.board.rollout(index, source.rollout());
-        }
+        self.board
+            .rollouts(self.sources.iter().map(SourceState::rollout));
     }
 
     /// Reports a rejected candidate and puts the sources that changed back to their last

@@ -253,17 +253,7 @@ impl SourceState {
                     rollout: layer.rollout.clone(),
                 };
                 self.last = Some(Offered::Good(layer));
-                self.stage = match mem::replace(&mut self.stage, Stage::Waiting) {
-                    Stage::Waiting | Stage::Kept(_) => Stage::Changed {
-                        latest,
-                        applied: None,
-                    },
-                    Stage::Changed { applied, .. } => Stage::Changed { latest, applied },
-                    Stage::Applied(applied) => Stage::Changed {
-                        latest,
-                        applied: Some(applied),
-                    },
-                };
+                self.change_to(latest);
                 Offer::Changed
             }
             Err(error) => {
@@ -299,7 +289,13 @@ impl SourceState {
         }
         // Whatever comes next is a change, even the state offered before the source went away.
         self.last = None;
-        let latest = Parsed::ABSENT;
+        self.change_to(Parsed::ABSENT);
+        true
+    }
+
+    /// Makes `latest` the state the next build applies, keeping the applied state to go back
+    /// to.
+    fn change_to(&mut self, latest: Parsed) {
         self.stage = match mem::replace(&mut self.stage, Stage::Waiting) {
             Stage::Waiting | Stage::Kept(_) => Stage::Changed {
                 latest,
@@ -311,7 +307,6 @@ impl SourceState {
                 applied: Some(applied),
             },
         };
-        true
     }
 
     /// Marks it changed, so that the next build applies its latest state (after an unpin). A
