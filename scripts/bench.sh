@@ -7,17 +7,22 @@
 #   scripts/bench.sh           the figures of docs/benchmarks.md (about 20 minutes once built)
 #   scripts/bench.sh --short   fewer rounds, shorter criterion windows: under 5 minutes once
 #                              built, for a quick look (medians move more from run to run)
+#   scripts/bench.sh --fleet   only `fleet_restart`: 1 000 followers on each of etcd, Consul,
+#                              Apollo and r-nacos through a 30 s outage, hotconf's and the raw
+#                              clients' (about 8 minutes once built; HOTCONF_FLEET_* settings)
 #
 # Full outputs are kept in target/bench-logs/. Installs what the benches need, like test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 short=false
+fleet=false
 case "${1:-}" in
     "") ;;
     --short) short=true ;;
+    --fleet) fleet=true ;;
     *)
-        echo "usage: scripts/bench.sh [--short]" >&2
+        echo "usage: scripts/bench.sh [--short | --fleet]" >&2
         exit 2
         ;;
 esac
@@ -55,6 +60,12 @@ bench() {
         "$logs/$name.txt" | grep -vE '^[a-z0-9_]+/[a-z0-9_/.-]+(\s*$|\s+time: )' || true
     echo "($name: $(( $(date +%s) - t0 )) s)"
 }
+
+if $fleet; then
+    bench hotconf-fleet fleet_restart
+    say "the fleet ran in $(( $(date +%s) - started )) s (output in $logs/)"
+    exit 0
+fi
 
 bench hotconf-core store_read criterion
 bench hotconf-core reload criterion

@@ -1,10 +1,10 @@
 //! `ApolloClient`: a small client for Apollo's config service (and meta server), faithful to
 //! its "other language client" HTTP API, with the shared long poll of its namespaces.
 
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hotconf_core::provider::ClientState;
+use hotconf_core::provider::{ClientState, LiveClients};
 use hotconf_core::{Error, ErrorKind, Limits, LongPollPace, Result, Secret};
 use hotconf_http::{read_answer, read_error_page, HttpOptions};
 use once_cell::sync::OnceCell;
@@ -95,22 +95,10 @@ impl ApolloClient {
     /// that providers made from URIs (one client each) still share one long poll per
     /// app/cluster/settings, as providers of one client do.
     pub(crate) fn shared(config: ClientConfig) -> Self {
-        static CLIENTS: Mutex<Vec<(Arc<ClientConfig>, Weak<Inner>)>> = Mutex::new(Vec::new());
-        let mut clients = lock(&CLIENTS);
-        clients.retain(|(_, inner)| inner.strong_count() > 0);
-        let found = clients
-            .iter()
-            .filter(|(known, _)| **known == config)
-            .find_map(|(known, inner)| Some((known.clone(), inner.upgrade()?)));
-        if let Some((config, inner)) = found {
-            return ApolloClient {
-                state: ClientState::from_parts(config, inner),
-            };
+        static CLIENTS: LiveClients<ClientConfig, Inner> = LiveClients::new();
+        ApolloClient {
+            state: ClientState::live(config, &CLIENTS),
         }
-        let client = ApolloClient::from_config(config);
-        let state = &client.state;
-        clients.push((state.config().clone(), Arc::downgrade(state.built())));
-        client
     }
 
     fn edit(self, change: impl FnOnce(&mut ClientConfig)) -> Self {

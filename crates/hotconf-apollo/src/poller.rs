@@ -28,6 +28,8 @@ pub(crate) struct Poller {
 struct PollState {
     namespaces: BTreeMap<String, Watched>,
     running: bool,
+    /// The last poll failed.
+    failing: bool,
 }
 
 #[derive(Debug)]
@@ -52,9 +54,15 @@ pub(crate) struct Subscription {
 impl Subscription {
     /// Returns when the namespace may have changed since the last call (or since the
     /// subscription, for the first).
+    /// Returns when the namespace has a new notification, or the shared poll failed. After a
+    /// failure it first waits a jittered delay (0–2 s): every follower of the process is woken
+    /// in the same instant, and a fleet cut off together must not read again together.
     pub(crate) async fn changed(&mut self) {
         if self.changed.changed().await.is_err() {
             std::future::pending::<()>().await;
+        }
+        if self.client.poller().lock().failing {
+            tokio::time::sleep(Backoff::TRANSPORT.delay(0)).await;
         }
     }
 
@@ -160,6 +168,7 @@ async fn run(client: ApolloClient) {
             Ok(answer) => {
                 if failures > 0 {
                     // Back after failures: followers read again (their errors end).
+                    poller.lock().failing = false;
                     poller.wake_all();
                 }
                 failures = 0;
@@ -190,6 +199,7 @@ async fn run(client: ApolloClient) {
                 }
                 if failures == 0 {
                     // The followers read, and report the failure themselves.
+                    poller.lock().failing = true;
                     poller.wake_all();
                 }
                 let backoff = if error.is_answer() {

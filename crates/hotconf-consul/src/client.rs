@@ -3,7 +3,7 @@
 use once_cell::sync::OnceCell;
 use std::time::Duration;
 
-use hotconf_core::provider::ClientState;
+use hotconf_core::provider::{ClientState, LiveClients};
 use hotconf_core::{Error, ErrorKind, Limits, Result, Secret};
 use hotconf_http::{read_answer, read_error_page, HttpOptions};
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -89,6 +89,16 @@ impl ConsulClient {
     pub(crate) fn from_config(config: ClientConfig) -> Self {
         ConsulClient {
             state: ClientState::new(config),
+        }
+    }
+
+    /// A client with `config`: the live one made from a URI with equal settings, if any, so
+    /// that providers made from URIs (one client each) share one HTTP connection pool, as
+    /// providers of one client do.
+    pub(crate) fn shared(config: ClientConfig) -> Self {
+        static CLIENTS: LiveClients<ClientConfig, OnceCell<Http>> = LiveClients::new();
+        ConsulClient {
+            state: ClientState::live(config, &CLIENTS),
         }
     }
 
@@ -371,4 +381,26 @@ fn build(config: &ClientConfig) -> Result<Http> {
         client,
         base: format!("{scheme}://{endpoint}/v1/kv/"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn clients_made_from_equal_settings_share_one_pool_and_others_do_not() {
+        let config = || ClientConfig::new(vec!["127.0.0.1:8500".into()]);
+        let first = ConsulClient::shared(config());
+        let same = ConsulClient::shared(config());
+        assert!(Arc::ptr_eq(first.state.built(), same.state.built()));
+        let mut other = config();
+        other.token = Some(Secret::new("another".to_owned()));
+        let other = ConsulClient::shared(other);
+        assert!(!Arc::ptr_eq(first.state.built(), other.state.built()));
+        let built = Arc::downgrade(first.state.built());
+        drop((first, same));
+        assert!(built.upgrade().is_none(), "kept only while in use");
+    }
 }

@@ -51,7 +51,7 @@ impl FollowedSource for ConsulSource {
 
     fn from_uri(uri: &SourceUri) -> Result<(ConsulClient, ConsulSource)> {
         let (client, source) = config::from_uri(uri)?;
-        Ok((ConsulClient::from_config(client), source))
+        Ok((ConsulClient::shared(client), source))
     }
 
     fn follower(

@@ -1,12 +1,14 @@
 //! Events the reloader emits: what was applied, rejected, or failed.
 
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 
 use crate::changes::Changes;
 use crate::error::Error;
 use crate::store::Origin;
+use tokio::sync::broadcast;
 
 /// Something that happened to the config. Serialized as one JSON object with an `event` tag
 /// (`applied`, `rejected`, `source_error`, `absent`, `held`, `restart_required`, `waiting`),
@@ -200,5 +202,32 @@ mod tests {
             sources[1].to_string(),
             "consul-2 (consul://h:1/app): no answer yet"
         );
+    }
+}
+
+/// Events a subscriber may fall behind by before it loses the oldest.
+const EVENTS_KEPT: usize = 1024;
+
+/// A reloader's event channel, made by the first subscription: its [`EVENTS_KEPT`] slots (about
+/// 160 KiB) are paid only by a reloader somebody listens to, not by each of a thousand
+/// followers in one process. Events sent before a subscription are never seen by it anyway.
+#[derive(Clone, Default)]
+pub(crate) struct EventChannel(Arc<OnceLock<broadcast::Sender<Event>>>);
+
+impl EventChannel {
+    /// Subscribes to the events sent from now on.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.0
+            .get_or_init(|| broadcast::channel(EVENTS_KEPT).0)
+            .subscribe()
+    }
+
+    /// Sends the event `event` makes, if anybody is subscribed (else it is not even made).
+    pub(crate) fn emit(&self, event: impl FnOnce() -> Event) {
+        if let Some(sender) = self.0.get() {
+            if sender.receiver_count() > 0 {
+                let _ = sender.send(event());
+            }
+        }
     }
 }

@@ -123,6 +123,7 @@ pub fn follow(name: impl Into<String>, source: impl Follow) -> WatchStream {
         last: None,
         last_error: None,
         failures: 0,
+        reached: None,
         wait: Wait::Nothing,
     };
     // Fused: a consumer may poll an ended stream again.
@@ -154,10 +155,17 @@ struct Following<F> {
     last: Option<(Content, Revision, Option<Membership>)>,
     /// The last error yielded, as printed, while no state came after it.
     last_error: Option<String>,
-    /// Failed reads in a row.
+    /// Failed reads since the source last stayed reachable for [`STABLE`].
     failures: u32,
+    /// When the source answered first after the last failure.
+    reached: Option<tokio::time::Instant>,
     wait: Wait,
 }
+
+/// How long a source must stay reachable before its backoff starts again from the first delay.
+/// A server in a crash loop that answers a moment after each start keeps its followers' delays
+/// growing, instead of having the whole fleet retry it at full rate after every start.
+const STABLE: Duration = Duration::from_secs(30);
 
 impl<F: Follow> Following<F> {
     /// Reads until there is an item to yield.
@@ -170,7 +178,7 @@ impl<F: Follow> Following<F> {
             }
             match self.source.read().await {
                 Ok(layer) => {
-                    self.failures = 0;
+                    self.reached.get_or_insert_with(tokio::time::Instant::now);
                     if let Some(layer) = self.fresh(layer) {
                         return Ok(layer);
                     }
@@ -179,6 +187,9 @@ impl<F: Follow> Following<F> {
                     let error = error.or_source_name(&self.name);
                     if !error.is_transient() {
                         return Err(error);
+                    }
+                    if self.reached.take().is_some_and(|at| at.elapsed() >= STABLE) {
+                        self.failures = 0;
                     }
                     self.wait = match self.source.retry(&error) {
                         Retry::After(backoff) => Wait::Delay(backoff.delay(self.failures)),
@@ -235,6 +246,8 @@ mod tests {
         reads: VecDeque<Result<Layer>>,
         calls: Arc<Mutex<Vec<&'static str>>>,
         retry: Retry,
+        /// How long each `changed` takes (the source reachable and quiet meanwhile).
+        quiet: Duration,
     }
 
     #[async_trait]
@@ -248,6 +261,7 @@ mod tests {
         }
         async fn changed(&mut self) {
             self.calls.lock().unwrap().push("changed");
+            tokio::time::sleep(self.quiet).await;
         }
         fn retry(&self, _: &Error) -> Retry {
             self.retry
@@ -272,11 +286,20 @@ mod tests {
         reads: Vec<Result<Layer>>,
         retry: Retry,
     ) -> (WatchStream, Arc<Mutex<Vec<&'static str>>>) {
+        script_quiet(reads, retry, Duration::ZERO)
+    }
+
+    fn script_quiet(
+        reads: Vec<Result<Layer>>,
+        retry: Retry,
+        quiet: Duration,
+    ) -> (WatchStream, Arc<Mutex<Vec<&'static str>>>) {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let source = Scripted {
             reads: reads.into(),
             calls: calls.clone(),
             retry,
+            quiet,
         };
         (follow("test:source", source), calls)
     }
@@ -401,6 +424,54 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_source_that_answers_a_moment_between_failures_keeps_its_backoff_growing() {
+        // A server in a crash loop: each failure comes a moment after a successful read. The
+        // delays go on growing (0–2 s, 2, 4, 8, 16 s ±50 %: at least 15 s) instead of starting
+        // again from the first after each read (five first delays: at most 10 s).
+        let mut reads = Vec::new();
+        for _ in 0..5 {
+            reads.extend([doc("a", 1), down("x")]);
+        }
+        reads.push(doc("b", 2));
+        let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        let (mut stream, _) = script(reads, Retry::After(backoff));
+        let started = tokio::time::Instant::now();
+        let got = items(&mut stream).await;
+        assert_eq!(got.last(), Some(&ok("b", 2)));
+        let waited = started.elapsed() - Duration::from_secs(600);
+        assert!(
+            waited >= Duration::from_secs(15) && waited < Duration::from_secs(50),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_source_reachable_for_a_while_starts_its_backoff_again_from_the_first_delay() {
+        // Four failures grow the backoff (0–2 s, 2, 4, 8 s ±50 %); then the source answers and
+        // stays quiet for 80 s (each `changed` takes 40 s); the next failure waits a first
+        // delay again (0–2 s), not the fifth (16 s ±50 %: at least 8 s).
+        let mut reads = vec![doc("a", 1)];
+        reads.extend((0..4).map(|_| down("x")));
+        reads.extend([doc("a", 1), doc("a", 1), down("y"), doc("b", 2)]);
+        let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        let (mut stream, _) = script_quiet(reads, Retry::After(backoff), Duration::from_secs(40));
+        let mut failed_at = None;
+        loop {
+            match stream.next().await.expect("the script's items") {
+                Err(error) if error.to_string().ends_with(": y") => {
+                    failed_at = Some(tokio::time::Instant::now());
+                }
+                Ok(layer) if layer.revision == Revision::Ordered(2) => break,
+                _ => {}
+            }
+        }
+        let waited = failed_at
+            .expect("the failure after the quiet time")
+            .elapsed();
+        assert!(waited < Duration::from_secs(2), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn retries_back_off_or_wait_for_a_change_as_the_source_says() {
         let (mut stream, calls) = script(
             vec![down("x"), down("x"), down("x"), doc("a", 1)],
@@ -408,11 +479,11 @@ mod tests {
         );
         let started = tokio::time::Instant::now();
         assert_eq!(items(&mut stream).await.len(), 2);
-        // Three delays (100 ms, 200 ms, 400 ms, each jittered to 50–100 %) then the read that
-        // found nothing more waits for ever (`items` gives up after 600 s of paused time).
+        // Three delays (0–2 s, then 2 s and 4 s ±50 %) then the read that found nothing more
+        // waits for ever (`items` gives up after 600 s of paused time).
         let waited = started.elapsed() - Duration::from_secs(600);
         assert!(
-            waited >= Duration::from_millis(350) && waited <= Duration::from_millis(700),
+            waited >= Duration::from_secs(3) && waited <= Duration::from_secs(11),
             "{waited:?}"
         );
         assert!(

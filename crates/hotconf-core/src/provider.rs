@@ -2,8 +2,8 @@
 //! content model ([`Layer`], [`Content`], [`Document`]), the follow helper that turns "read" and
 //! "wait for a change" into a watch stream that keeps the contract ([`follow`], [`Follow`],
 //! [`Retry`], [`Backoff`]), the provider scaffold a network backend is written on
-//! ([`FollowedSource`], [`FollowedProvider`], [`ClientState`]), bounded reads ([`BoundedBody`]), and the URI helpers a backend's
-//! `from_uri` uses ([`SourceUri`], [`Query`], [`KeySpace`], [`Mode`], [`TlsFiles`]).
+//! ([`FollowedSource`], [`FollowedProvider`], [`ClientState`], [`LiveClients`]), bounded reads
+//! ([`BoundedBody`]), and the URI helpers a backend's `from_uri` uses ([`SourceUri`], [`Query`], [`KeySpace`], [`Mode`], [`TlsFiles`]).
 //!
 //! A provider that must not hand raw bytes to the reloader (decrypted plaintext, which it wipes
 //! once parsed) parses them itself with the reloader's own parser, [`parse_document`], merges
@@ -22,7 +22,7 @@ use crate::error::Result;
 
 pub use crate::backoff::{parse_duration, Backoff};
 pub use crate::bounded::BoundedBody;
-pub use crate::client_state::ClientState;
+pub use crate::client_state::{ClientState, LiveClients};
 pub use crate::error::HttpStatus;
 pub use crate::follow::{follow, Follow, Retry};
 pub use crate::followed::{FollowedProvider, FollowedSource};

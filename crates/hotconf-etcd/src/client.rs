@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
-use hotconf_core::provider::ClientState;
+use hotconf_core::provider::{ClientState, LiveClients};
 use hotconf_core::{Error, ErrorKind, Limits, Result, Secret};
 use tokio::sync::Mutex;
 
@@ -55,6 +55,16 @@ impl EtcdClient {
     pub(crate) fn from_config(config: ClientConfig) -> Self {
         EtcdClient {
             state: ClientState::new(config),
+        }
+    }
+
+    /// A client with `config`: the live one made from a URI with equal settings, if any, so
+    /// that providers made from URIs (one client each) share one connection, as providers of
+    /// one client do.
+    pub(crate) fn shared(config: ClientConfig) -> Self {
+        static CLIENTS: LiveClients<ClientConfig, Mutex<Option<Client>>> = LiveClients::new();
+        EtcdClient {
+            state: ClientState::live(config, &CLIENTS),
         }
     }
 
@@ -185,4 +195,24 @@ fn tls_options(tls: &TlsFiles) -> Result<TlsOptions> {
         options = options.identity(Identity::from_pem(read(cert)?, read(key)?));
     }
     Ok(options)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn clients_made_from_equal_settings_share_one_connection_and_others_do_not() {
+        let config = || ClientConfig::new(vec!["127.0.0.1:2379".into()]);
+        let first = EtcdClient::shared(config());
+        let same = EtcdClient::shared(config());
+        assert!(Arc::ptr_eq(first.state.built(), same.state.built()));
+        let mut other = config();
+        other.user = Some("root".to_owned());
+        other.password = Some(Secret::new("pw".to_owned()));
+        let other = EtcdClient::shared(other);
+        assert!(!Arc::ptr_eq(first.state.built(), other.state.built()));
+    }
 }

@@ -46,7 +46,7 @@ impl FollowedSource for EtcdSource {
 
     fn from_uri(uri: &SourceUri) -> Result<(EtcdClient, EtcdSource)> {
         let (client, source) = config::from_uri(uri)?;
-        Ok((EtcdClient::from_config(client), source))
+        Ok((EtcdClient::shared(client), source))
     }
 
     fn follower(

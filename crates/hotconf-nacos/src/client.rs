@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use hotconf_core::provider::TlsFiles;
+use hotconf_core::provider::{LiveClients, TlsFiles};
 use hotconf_core::{Limits, Secret};
 
 use crate::config::ClientConfig;
@@ -42,6 +42,17 @@ impl NacosClient {
     pub(crate) fn from_config(config: ClientConfig) -> Self {
         NacosClient {
             api: Arc::new(OpenApi::new(config)),
+        }
+    }
+
+    /// A client with `config`: the live one made from a URI with equal settings, if any, so
+    /// that providers made from URIs (one client each) share one HTTP connection pool and
+    /// login, as providers of one client do.
+    pub(crate) fn shared(config: ClientConfig) -> Self {
+        static CLIENTS: LiveClients<ClientConfig, OpenApi> = LiveClients::new();
+        let key = config.clone();
+        NacosClient {
+            api: CLIENTS.get(key, || OpenApi::new(config)).1,
         }
     }
 
@@ -85,5 +96,26 @@ impl NacosClient {
 
     pub(crate) fn config(&self) -> &ClientConfig {
         &self.api.config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_made_from_equal_settings_share_one_pool_and_others_do_not() {
+        let config = || ClientConfig::new(vec!["127.0.0.1:8848".into()]);
+        let first = NacosClient::shared(config());
+        let same = NacosClient::shared(config());
+        assert!(Arc::ptr_eq(&first.api, &same.api));
+        let mut other = config();
+        other.user = Some("another".to_owned());
+        other.password = Some(Secret::new("pw".to_owned()));
+        let other = NacosClient::shared(other);
+        assert!(!Arc::ptr_eq(&first.api, &other.api));
+        let api = Arc::downgrade(&first.api);
+        drop((first, same));
+        assert!(api.upgrade().is_none(), "kept only while in use");
     }
 }

@@ -59,7 +59,7 @@ impl FollowedSource for NacosSource {
 
     fn from_uri(uri: &SourceUri) -> Result<(NacosClient, NacosSource)> {
         let (client, source) = config::from_uri(uri)?;
-        Ok((NacosClient::from_config(client), source))
+        Ok((NacosClient::shared(client), source))
     }
 
     /// Refuses [`Listener::Sdk`] with credentials (see [`NacosProvider`]).

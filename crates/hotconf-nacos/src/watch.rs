@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use hotconf_core::provider::{Backoff, Follow, Layer};
-use hotconf_core::{Pacer, Result};
+use hotconf_core::{Error, ErrorKind, Pacer, Result};
 use tokio::sync::Notify;
 
 use crate::config::Listener;
@@ -30,6 +30,7 @@ pub(crate) fn watch(target: Target, watching: bool) -> Watch {
         md5: None,
         misfires: 0,
         pacer,
+        unreachable: None,
     }
 }
 
@@ -59,12 +60,17 @@ pub(crate) struct Watch {
     misfires: u32,
     /// Paces the long polls.
     pacer: Pacer,
+    /// The failure of the last long poll, when the server was out of reach: the next read's.
+    unreachable: Option<Error>,
 }
 
 #[async_trait]
 impl Follow for Watch {
     /// Reads the config from the server (starting nacos-sdk's listener on the first read).
     async fn read(&mut self) -> Result<Layer> {
+        if let Some(error) = self.unreachable.take() {
+            return Err(error);
+        }
         if let Some(sdk) = self.sdk.as_mut().filter(|s| s.task.is_none()) {
             // Connecting runs apart (a gRPC port that never answers must not hold the reads
             // up); once listening it pokes the hint, and that read catches anything missed.
@@ -115,9 +121,16 @@ impl Follow for Watch {
                 Ok(true) => return,
                 Ok(false) => self.misfires = 0,
                 Err(error) => {
-                    // A cut connection or a refused listener: read (which tells which).
+                    // A refused listener: read (which tells why). A server out of reach: that is
+                    // the read's failure too, without sending it (every follower of a server
+                    // that went away fails in the same instant: reading at once would bring
+                    // them all back in the next one; the follow helper's jittered backoff
+                    // spreads them).
                     tracing::debug!(source = %self.target.name, %error, "nacos long poll failed");
                     self.misfires = self.misfires.saturating_add(1);
+                    if error.kind() == ErrorKind::Unavailable && !error.is_answer() {
+                        self.unreachable = Some(error);
+                    }
                     return;
                 }
             }

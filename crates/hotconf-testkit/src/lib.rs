@@ -51,7 +51,7 @@ pub mod suite;
 mod wait;
 
 pub use fixture::{Fixture, MemoryFixture};
-pub use proxy::TcpProxy;
+pub use proxy::{Accepted, TcpProxy};
 pub use scripted::{Script, ScriptedProvider};
 pub use wait::{eventually, wait_for_event, wait_until, TIMEOUT};
 

@@ -1,9 +1,11 @@
 //! A loopback TCP proxy that can cut every connection and refuse new ones, then let them through
 //! again: a network partition between a provider and its server, while the server stays up and
-//! tests keep writing to it directly.
+//! tests keep writing to it directly. It keeps the instant of every connection it accepted, so a
+//! test can count what clients send while the server is out of their reach.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
@@ -13,7 +15,17 @@ use tokio::sync::watch;
 pub struct TcpProxy {
     addr: SocketAddr,
     open: Arc<watch::Sender<bool>>,
+    accepted: Arc<Mutex<Vec<Accepted>>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// A connection the proxy accepted: when, and whether it was let through (or refused while cut).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    /// When it was accepted.
+    pub at: Instant,
+    /// Whether it was let through to the target.
+    pub through: bool,
 }
 
 impl TcpProxy {
@@ -26,12 +38,21 @@ impl TcpProxy {
         let open = Arc::new(watch::Sender::new(true));
         let target = target.to_owned();
         let gate = open.clone();
+        let accepted = Arc::new(Mutex::new(Vec::new()));
+        let log = accepted.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((mut inbound, _)) = listener.accept().await else {
                     return;
                 };
-                if !*gate.borrow() {
+                let through = *gate.borrow();
+                log.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(Accepted {
+                        at: Instant::now(),
+                        through,
+                    });
+                if !through {
                     drop(inbound); // refused while cut
                     continue;
                 }
@@ -48,7 +69,20 @@ impl TcpProxy {
                 });
             }
         });
-        TcpProxy { addr, open, task }
+        TcpProxy {
+            addr,
+            open,
+            accepted,
+            task,
+        }
+    }
+
+    /// Every connection accepted so far, in order.
+    pub fn accepted(&self) -> Vec<Accepted> {
+        self.accepted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The proxy's `host:port`.

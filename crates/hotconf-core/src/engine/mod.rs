@@ -22,11 +22,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
-use tokio::sync::broadcast;
 
 use crate::disk;
 use crate::error::{Error, Result};
-use crate::event::{Awaited, Event};
+use crate::event::{Awaited, Event, EventChannel};
 use crate::format::Limits;
 use crate::inbox::Pending;
 use crate::layer_id::LayerId;
@@ -70,7 +69,7 @@ pub(crate) struct Engine<T> {
     sources: Vec<SourceState>,
     rules: Rules<T>,
     store: Option<Store<T>>,
-    events: broadcast::Sender<Event>,
+    events: EventChannel,
     history: History<T>,
     stats: Arc<Publisher<Stats>>,
     /// Where applied snapshots go to be written to disk, when a last-good file is configured.
@@ -90,7 +89,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
     pub(crate) fn new(
         ids: &[LayerId],
         rules: Rules<T>,
-        events: broadcast::Sender<Event>,
+        events: EventChannel,
         stats: Arc<Publisher<Stats>>,
         disk: Option<disk::Latest<T>>,
         board: Board,
@@ -144,9 +143,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
 
     /// Sends an event to the subscribers, if any (counting happens where the event arises).
     pub(crate) fn emit(&self, event: impl FnOnce() -> Event) {
-        if self.events.receiver_count() > 0 {
-            let _ = self.events.send(event());
-        }
+        self.events.emit(event);
     }
 
     fn count(&self, f: impl Fn(&mut Stats)) {

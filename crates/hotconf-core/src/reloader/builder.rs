@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use crate::backoff::Backoff;
 use crate::engine::{Engine, Rules};
 use crate::error::{Error, ErrorKind, Result};
-use crate::event::Event;
+use crate::event::{Event, EventChannel};
 use crate::format::Limits;
 use crate::layer_id::LayerId;
 use crate::path;
@@ -49,7 +49,7 @@ pub struct ReloaderBuilder<T> {
     last_good_file: Option<PathBuf>,
     debounce: Duration,
     backoff: Backoff,
-    events: broadcast::Sender<Event>,
+    events: EventChannel,
     stats: Publisher<Stats>,
     /// The instance id given with `instance_id` (`None`: see [`Status::instance_id`](crate::Status)).
     instance_id: Option<String>,
@@ -78,7 +78,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Default for ReloaderBuilder<T>
             last_good_file: None,
             debounce: Duration::ZERO,
             backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(30)),
-            events: broadcast::channel(1024).0,
+            events: EventChannel::default(),
             stats: Publisher::new(Stats::default()),
             instance_id: None,
         }

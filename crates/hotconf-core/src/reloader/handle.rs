@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::event::Event;
+use crate::event::{Event, EventChannel};
 use crate::explain::Explanation;
 use crate::layer::Content;
 use crate::stats::Stats;
@@ -24,7 +24,7 @@ use super::task::Command;
 /// is dropped, commands answer [`ErrorKind::Closed`] and the status stays as it was.
 pub struct ReloaderHandle<T> {
     pub(super) store: Store<T>,
-    pub(super) events: broadcast::Sender<Event>,
+    pub(super) events: EventChannel,
     pub(super) stats: Subscription<Stats>,
     pub(super) commands: mpsc::Sender<Command<T>>,
     pub(super) board: Board,

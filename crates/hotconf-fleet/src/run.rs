@@ -1,0 +1,279 @@
+//! One fleet run: the server, the proxy, the hosts, the outage, the figures.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hotconf_testkit::TcpProxy;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::Notify;
+
+use crate::figures::{busiest, percentile, rate, Figures};
+use crate::host::HostSpec;
+use crate::servers::Server;
+use crate::{Backend, Kind, Settings, HOST_ENV};
+
+/// The versions written: the first, two while the server is out of reach, the last the moment
+/// it is back.
+const FIRST: u64 = 0;
+const LAST: u64 = 3;
+
+/// Runs `settings.followers` followers of `kind` on a server of `backend`, spread over
+/// `settings.processes` hosts (`exe` started with [`HOST_ENV`]); cuts the server off for
+/// `settings.outage`; and returns what was measured. Call inside a multi-thread runtime.
+///
+/// # Panics
+/// When a server or a host cannot be started, or the followers never all serve the first
+/// version (within two minutes).
+pub async fn run(backend: Backend, kind: Kind, settings: &Settings, exe: &Path) -> Figures {
+    let mut server = Server::start(backend).await;
+    server.write(FIRST).await;
+    let proxy = TcpProxy::start(&server.address()).await;
+    let target = match kind {
+        Kind::Hotconf => server.uri(&proxy.endpoint()),
+        Kind::Raw => proxy.endpoint(),
+    };
+    let log = Arc::new(Log::new(settings.followers));
+    let per_host = settings.followers.div_ceil(settings.processes);
+    let mut hosts = Vec::new();
+    for first in (0..settings.followers).step_by(per_host.max(1)) {
+        let count = per_host.min(settings.followers - first);
+        let spec = HostSpec {
+            kind,
+            backend,
+            count,
+            target: target.clone(),
+        };
+        hosts.push(host(exe, &spec, first, &log));
+    }
+    let empty = host(
+        exe,
+        &HostSpec {
+            kind,
+            backend,
+            count: 0,
+            target: target.clone(),
+        },
+        0,
+        &log,
+    );
+    let mut figures = Figures::new(backend, kind, settings.followers, hosts.len());
+    if let Err(missing) = log.wait_all(FIRST, Duration::from_secs(120)).await {
+        panic!(
+            "{} {}: {missing} of {} followers never served the first version",
+            backend.name(),
+            kind.name(),
+            settings.followers
+        );
+    }
+    for child in &hosts {
+        let (rss, fds, threads) = process_stats(child);
+        figures.rss_kib.0 += rss;
+        figures.fds += fds;
+        figures.threads += threads;
+    }
+    figures.rss_kib.1 = process_stats(&empty).0 * hosts.len() as u64;
+    drop(empty);
+
+    let cut = Instant::now();
+    proxy.cut();
+    tokio::time::sleep(settings.outage / 3).await;
+    server.write(FIRST + 1).await;
+    server.write(LAST - 1).await;
+    server.compact().await;
+    tokio::time::sleep_until((cut + settings.outage).into()).await;
+    let back = Instant::now();
+    let back_unix = unix_micros();
+    proxy.restore();
+    server.write(LAST).await;
+    let _ = log.wait_all(LAST, settings.deadline).await;
+    let ended = Instant::now();
+    drop(hosts);
+
+    let accepted = proxy.accepted();
+    let seconds = |from: Instant, at: Instant| at.saturating_duration_since(from).as_secs_f64();
+    let down: Vec<f64> = accepted
+        .iter()
+        .filter(|a| !a.through && a.at >= cut && a.at < back)
+        .map(|a| seconds(cut, a.at))
+        .collect();
+    let outage = settings.outage.as_secs_f64();
+    let window = 5.0_f64.min(outage);
+    figures.down_attempts = down.len();
+    figures.down_rate = (
+        rate(&down, 0.0, window),
+        rate(&down, outage - window, outage),
+        busiest(&down, 1.0),
+    );
+    let back_window = back + Duration::from_secs(10);
+    let returned: Vec<f64> = accepted
+        .iter()
+        .filter(|a| a.through && a.at >= back && a.at < back_window.min(ended))
+        .map(|a| seconds(back, a.at))
+        .collect();
+    figures.back_connections = (
+        returned.len(),
+        busiest(&returned, 0.1) as f64 / returned.len().max(1) as f64,
+    );
+    log.judge(back_unix, &mut figures);
+    figures
+}
+
+/// Starts a host of `spec`, its lines read into `log` for followers `first..`.
+fn host(exe: &Path, spec: &HostSpec, first: usize, log: &Arc<Log>) -> Child {
+    let mut child = Command::new(exe)
+        .env(HOST_ENV, spec.encode())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("a host of followers");
+    let lines = child.stdout.take().expect("the host's stdout");
+    let log = log.clone();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(lines).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            log.take(first, &line);
+        }
+    });
+    child
+}
+
+/// VmRSS (KiB), open descriptors and threads of a running host.
+fn process_stats(child: &Child) -> (u64, usize, usize) {
+    let Some(pid) = child.id() else {
+        return (0, 0, 0);
+    };
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count);
+    (field("VmRSS:"), fds, field("Threads:") as usize)
+}
+
+fn unix_micros() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros())
+}
+
+/// What each follower reported: the versions it served (with when), and a failure.
+struct Log {
+    followers: Mutex<Vec<Follower>>,
+    changed: Notify,
+}
+
+#[derive(Default)]
+struct Follower {
+    served: Vec<(u64, u128)>,
+    failure: Option<String>,
+}
+
+impl Log {
+    fn new(followers: usize) -> Log {
+        Log {
+            followers: Mutex::new((0..followers).map(|_| Follower::default()).collect()),
+            changed: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Follower>> {
+        self.followers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes a host's line (`applied I V MICROS` or `failed I WHAT`) about follower
+    /// `first + I`.
+    fn take(&self, first: usize, line: &str) {
+        let mut words = line.splitn(3, ' ');
+        let (Some(what), Some(index), Some(rest)) = (words.next(), words.next(), words.next())
+        else {
+            return;
+        };
+        let Some(index) = index.parse::<usize>().ok().map(|i| first + i) else {
+            return;
+        };
+        let mut followers = self.lock();
+        let Some(follower) = followers.get_mut(index) else {
+            return;
+        };
+        match what {
+            "applied" => {
+                let mut parts = rest.split(' ');
+                let version = parts.next().and_then(|v| v.parse().ok());
+                let at = parts.next().and_then(|v| v.parse().ok());
+                if let (Some(version), Some(at)) = (version, at) {
+                    follower.served.push((version, at));
+                }
+            }
+            "failed" => follower.failure = Some(rest.to_owned()),
+            _ => return,
+        }
+        drop(followers);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits until every follower's last version is `version`, for at most `timeout`; `Err`
+    /// with how many are not there.
+    async fn wait_all(&self, version: u64, timeout: Duration) -> Result<(), usize> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let missing = self
+                .lock()
+                .iter()
+                .filter(|f| f.served.last().map(|s| s.0) != Some(version))
+                .count();
+            if missing == 0 {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(missing);
+            }
+        }
+    }
+
+    /// Fills in convergence, spread and losses: each follower's first serving of the last
+    /// version after the server came back (at `back_unix`).
+    fn judge(&self, back_unix: u128, figures: &mut Figures) {
+        let followers = self.lock();
+        let mut converged = Vec::new();
+        for follower in followers.iter() {
+            if follower.served.windows(2).any(|w| w[1].0 < w[0].0) {
+                figures.backwards += 1;
+            }
+            if let Some(failure) = &follower.failure {
+                if figures.failed == 0 {
+                    eprintln!("a follower failed: {failure}");
+                }
+                figures.failed += 1;
+            }
+            match follower.served.iter().find(|s| s.0 == LAST) {
+                Some(&(_, at)) if follower.served.last().map(|s| s.0) == Some(LAST) => {
+                    let micros = u64::try_from(at.saturating_sub(back_unix)).unwrap_or(u64::MAX);
+                    converged.push(Duration::from_micros(micros));
+                }
+                _ => figures.lost += 1,
+            }
+        }
+        converged.sort();
+        let offsets: Vec<f64> = converged.iter().map(Duration::as_secs_f64).collect();
+        figures.served_peak = busiest(&offsets, 0.1) as f64 / offsets.len().max(1) as f64;
+        figures.converged = (
+            percentile(&converged, 50.0),
+            percentile(&converged, 99.0),
+            converged.last().copied().unwrap_or_default(),
+        );
+    }
+}
