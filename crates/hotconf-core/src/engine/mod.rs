@@ -82,6 +82,12 @@ pub(crate) struct Engine<T> {
     board: Board,
     /// When the earliest state of the batch being applied was delivered.
     delivered_at: Option<Instant>,
+    /// Counts not published yet: added to `stats` in one change (one copy of the counters,
+    /// one wake-up of their subscribers) before subscribers of the store are notified and at
+    /// the end of each step, rather than one change per count.
+    counted: Stats,
+    /// Whether `counted` holds anything.
+    counted_any: bool,
 }
 
 impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
@@ -106,6 +112,8 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             last_version: 0,
             board,
             delivered_at: None,
+            counted: Stats::default(),
+            counted_any: false,
         }
     }
 
@@ -149,8 +157,18 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         }
     }
 
-    fn count(&self, f: impl Fn(&mut Stats)) {
-        self.stats.send_modify(f);
+    /// Counts into the counters not published yet (see [`publish_counts`](Self::publish_counts)).
+    fn count(&mut self, f: impl FnOnce(&mut Stats)) {
+        f(&mut self.counted);
+        self.counted_any = true;
+    }
+
+    /// Publishes what was counted since the last time, in one change of the counters.
+    fn publish_counts(&mut self) {
+        if std::mem::take(&mut self.counted_any) {
+            let counted = std::mem::take(&mut self.counted);
+            self.stats.send_modify(|s| s.add(&counted));
+        }
     }
 
     /// The batch step: takes in what the providers delivered (leaving `pending` empty, its
@@ -164,6 +182,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
     ) -> Batch<T> {
         let source_error = self.ingest(pending);
         if stop_at_source_error && source_error.is_some() {
+            self.publish_counts();
             return Batch {
                 source_error,
                 applied: Ok(None),
@@ -172,6 +191,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         let applied = self.apply_sources().await;
         self.delivered_at = None;
         self.count(|s| s.batches += 1);
+        self.publish_counts();
         Batch {
             source_error,
             applied,
@@ -196,11 +216,12 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         for (index, error) in pending.errors.drain(..) {
             let source = &mut self.sources[index];
             let error = error.with_layer(source.id().clone());
-            if source.absent(&error) {
+            let absent = source.absent(&error);
+            self.count(|s| s.source_errors += 1);
+            if absent {
                 let source = &self.sources[index];
                 let name = source.name();
                 tracing::info!(source = %name, layer = source.label(), %error, "optional layer absent; the config is built without it");
-                self.count(|s| s.source_errors += 1);
                 self.board.absent(index, Some(&error));
                 self.emit(|| Event::absent(name, &error));
                 continue;
@@ -208,7 +229,6 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             let source = &self.sources[index];
             let name = source.name();
             tracing::warn!(source = %name, layer = source.label(), %error, "source error; keeping its last good state");
-            self.count(|s| s.source_errors += 1);
             self.board.failed(index, &error);
             self.emit(|| Event::source_error(name, &error));
             first.get_or_insert(error);
@@ -283,7 +303,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         for source in &mut self.sources {
             source.touch();
         }
-        self.apply_sources().await
+        let applied = self.apply_sources().await;
+        self.publish_counts();
+        applied
     }
 }
 
