@@ -85,7 +85,7 @@ fn bench_size(c: &mut Criterion, label: &str, bytes: usize) {
 
 /// A reloader following the document alone, or among small layers that overlap it
 /// ([`services::stacked`]), and the handle that changes the document.
-pub(crate) struct Following {
+struct Following {
     runtime: tokio::runtime::Runtime,
     reloader: hotconf_core::Reloader<Config>,
     handle: hotconf_core::MemoryHandle,
@@ -98,7 +98,7 @@ impl Following {
     /// On a multi-thread runtime with one worker (the reload task runs on the worker: two
     /// thread wake-ups per reload), or on a current-thread runtime (the reload task runs on the
     /// bench's thread inside `block_on`: no wake-up of another thread).
-    pub(crate) fn start(docs: &[Arc<[u8]>], layers: usize, multi_thread: bool) -> Following {
+    fn start(docs: &[Arc<[u8]>], layers: usize, multi_thread: bool) -> Following {
         let runtime = match multi_thread {
             true => tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
@@ -133,7 +133,7 @@ impl Following {
 
     /// Applies a real change (the other variant of the document) and waits until readers see
     /// it.
-    pub(crate) fn reload(&mut self) {
+    fn reload(&mut self) {
         self.handle.set(Content::Document {
             format: Format::Json,
             bytes: self.docs[self.next].clone(),

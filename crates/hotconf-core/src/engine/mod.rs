@@ -18,7 +18,7 @@ mod proposal;
 mod source;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
@@ -82,12 +82,11 @@ pub(crate) struct Engine<T> {
     board: Board,
     /// When the earliest state of the batch being applied was delivered.
     delivered_at: Option<Instant>,
-    /// Counts not published yet: added to `stats` in one change (one copy of the counters,
-    /// one wake-up of their subscribers) before subscribers of the store are notified and at
-    /// the end of each step, rather than one change per count.
-    counted: Stats,
-    /// Whether `counted` holds anything.
-    counted_any: bool,
+    /// Counts not published yet (`None`: nothing counted): added to `stats` in one change
+    /// (one copy of the counters, one wake-up of their subscribers) before an event is sent or
+    /// the store's subscribers are notified, and at the end of each step, rather than one
+    /// change per count. Whoever sees an event or a new config finds it counted.
+    counted: Mutex<Option<Stats>>,
 }
 
 impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
@@ -112,8 +111,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             last_version: 0,
             board,
             delivered_at: None,
-            counted: Stats::default(),
-            counted_any: false,
+            counted: Mutex::new(None),
         }
     }
 
@@ -153,22 +151,26 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
     /// Sends an event to the subscribers, if any (counting happens where the event arises).
     pub(crate) fn emit(&self, event: impl FnOnce() -> Event) {
         if self.events.receiver_count() > 0 {
+            self.publish_counts();
             let _ = self.events.send(event());
         }
     }
 
     /// Counts into the counters not published yet (see [`publish_counts`](Self::publish_counts)).
-    fn count(&mut self, f: impl FnOnce(&mut Stats)) {
-        f(&mut self.counted);
-        self.counted_any = true;
+    fn count(&self, f: impl FnOnce(&mut Stats)) {
+        f(self.lock_counted().get_or_insert_with(Stats::default));
     }
 
     /// Publishes what was counted since the last time, in one change of the counters.
-    fn publish_counts(&mut self) {
-        if std::mem::take(&mut self.counted_any) {
-            let counted = std::mem::take(&mut self.counted);
+    fn publish_counts(&self) {
+        let counted = self.lock_counted().take();
+        if let Some(counted) = counted {
             self.stats.send_modify(|s| s.add(&counted));
         }
+    }
+
+    fn lock_counted(&self) -> MutexGuard<'_, Option<Stats>> {
+        self.counted.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The batch step: takes in what the providers delivered (leaving `pending` empty, its
