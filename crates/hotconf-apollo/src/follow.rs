@@ -101,7 +101,11 @@ impl Follow for Follower {
         let messages = self.subscription.as_ref().and_then(Subscription::messages);
         let namespace = &self.source.namespace;
         let held = self.last.as_ref().map(|(key, _)| key.as_str());
-        match self.client.read(namespace, held, messages.as_ref()).await? {
+        let read = self.client.read(namespace, held, messages.as_ref()).await;
+        if let Some(subscription) = &self.subscription {
+            subscription.read_done();
+        }
+        match read? {
             ConfigRead::Release(read) => {
                 let layer = self.layer(&read)?;
                 self.last = Some((read.release_key, layer.clone()));

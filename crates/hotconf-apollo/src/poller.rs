@@ -5,10 +5,13 @@
 //! failure themselves (and keep their last good state). Polls are paced ([`Pacer`]): a server
 //! that answers at once with nothing new (a 304, or ids that are not higher) gets about one
 //! poll a second, never a busy loop; a poll the server held is never delayed, and a poll that
-//! brought a new release gives its turn back, so changes are never paced.
+//! brought a new release gives its turn back, so changes are never paced. After a notification
+//! the next poll waits for the reads it asked for (briefly: [`READS_FIRST`] at most), so that
+//! it never reaches the server ahead of them.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use hotconf_core::provider::Backoff;
 use hotconf_core::Pacer;
@@ -17,11 +20,17 @@ use tokio::sync::{watch, Notify};
 use crate::client::ApolloClient;
 use crate::wire::Notification;
 
+/// How long the next long poll waits at most for the reads a notification asked for (a
+/// follower that does not read soon, its reloader busy, does not hold the poll up longer).
+const READS_FIRST: Duration = Duration::from_millis(50);
+
 #[derive(Debug, Default)]
 pub(crate) struct Poller {
     state: Mutex<PollState>,
     /// The set of followed namespaces changed: the poll in flight starts over with it.
     restart: Notify,
+    /// A follower woken by a notification finished its read.
+    read: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -39,6 +48,8 @@ struct Watched {
     /// The `messages` of the last notification, for the read that follows it.
     messages: Option<serde_json::Value>,
     followers: usize,
+    /// Reads the last notification asked for that have not been answered yet.
+    awaiting: usize,
     /// Bumped when the namespace may have changed.
     changed: watch::Sender<u64>,
 }
@@ -53,8 +64,7 @@ pub(crate) struct Subscription {
 
 impl Subscription {
     /// Returns when the namespace may have changed since the last call (or since the
-    /// subscription, for the first).
-    /// Returns when the namespace has a new notification, or the shared poll failed. After a
+    /// subscription, for the first): a new notification, or the shared poll failed. After a
     /// failure it first waits a jittered delay (0–2 s): every follower of the process is woken
     /// in the same instant, and a fleet cut off together must not read again together.
     pub(crate) async fn changed(&mut self) {
@@ -63,6 +73,22 @@ impl Subscription {
         }
         if self.client.poller().lock().failing {
             tokio::time::sleep(Backoff::TRANSPORT.delay(0)).await;
+        }
+    }
+
+    /// Says that a read of the namespace was answered (or failed): the next long poll waits
+    /// for the reads a notification asked for ([`Poller::reads_first`]).
+    pub(crate) fn read_done(&self) {
+        let poller = self.client.poller();
+        let mut state = poller.lock();
+        if let Some(watched) = state.namespaces.get_mut(&self.namespace) {
+            if watched.awaiting > 0 {
+                watched.awaiting -= 1;
+                if watched.awaiting == 0 {
+                    drop(state);
+                    poller.read.notify_one();
+                }
+            }
         }
     }
 
@@ -82,9 +108,12 @@ impl Drop for Subscription {
         let mut state = poller.lock();
         if let Some(watched) = state.namespaces.get_mut(&self.namespace) {
             watched.followers -= 1;
+            // A read it was awaited for will not come.
+            watched.awaiting = watched.awaiting.min(watched.followers);
             if watched.followers == 0 {
                 state.namespaces.remove(&self.namespace);
                 drop(state);
+                poller.read.notify_one();
                 poller.restart.notify_one();
             }
         }
@@ -111,6 +140,7 @@ impl Poller {
                     id: -1,
                     messages: None,
                     followers: 0,
+                    awaiting: 0,
                     changed: watch::Sender::new(0),
                 }
             });
@@ -126,6 +156,22 @@ impl Poller {
             client: client.clone(),
             namespace: namespace.to_owned(),
             changed,
+        }
+    }
+
+    /// Waits, after a notification woke followers, until their reads were answered (at most
+    /// [`READS_FIRST`]), so that the next long poll, sent by the poll task right after, does
+    /// not reach the server ahead of the reads: they are what a release waits for. Nothing is
+    /// missed meanwhile: the next poll carries the new notification ids, and a release made
+    /// in between answers it at once.
+    async fn reads_first(&self) {
+        let cap = tokio::time::sleep(READS_FIRST);
+        tokio::pin!(cap);
+        while self.lock().namespaces.values().any(|w| w.awaiting > 0) {
+            tokio::select! {
+                () = self.read.notified() => {}
+                () = &mut cap => return,
+            }
         }
     }
 
@@ -173,22 +219,8 @@ async fn run(client: ApolloClient) {
                 }
                 failures = 0;
                 let Some(list) = answer else { continue };
-                let state = &mut *poller.lock();
-                for notification in list {
-                    let Some(watched) = state.namespaces.get_mut(&notification.namespace_name)
-                    else {
-                        continue;
-                    };
-                    if notification.notification_id > watched.id {
-                        // A new release: changes are never paced (an id that only flips, as
-                        // between two servers out of step, is).
-                        pacer.refund();
-                    }
-                    if watched.id != notification.notification_id {
-                        watched.id = notification.notification_id;
-                        watched.messages = notification.messages;
-                        watched.changed.send_modify(|g| *g += 1);
-                    }
+                if wake_changed(poller, list, &mut pacer) {
+                    poller.reads_first().await;
                 }
             }
             Err(error) => {
@@ -216,4 +248,29 @@ async fn run(client: ApolloClient) {
             }
         }
     }
+}
+
+/// Takes in a poll's answer: each followed namespace whose notification id changed gets its
+/// new id and `messages`, and its followers are woken. Whether any were.
+fn wake_changed(poller: &Poller, list: Vec<Notification>, pacer: &mut Pacer) -> bool {
+    let state = &mut *poller.lock();
+    let mut woke = false;
+    for notification in list {
+        let Some(watched) = state.namespaces.get_mut(&notification.namespace_name) else {
+            continue;
+        };
+        if notification.notification_id > watched.id {
+            // A new release: changes are never paced (an id that only flips, as between two
+            // servers out of step, is).
+            pacer.refund();
+        }
+        if watched.id != notification.notification_id {
+            watched.id = notification.notification_id;
+            watched.messages = notification.messages;
+            watched.awaiting = watched.followers;
+            watched.changed.send_modify(|g| *g += 1);
+            woke = true;
+        }
+    }
+    woke
 }

@@ -1,8 +1,15 @@
 //! A whole reload (parse, merge, deserialize, validate, swap, notify) of 1 KB, 100 KB and 1 MB
 //! JSON configs, against `serde_json::from_str` of the same document (the floor), figment's
 //! extract, the `config` crate building the same document, and dynamic-config 0.10 loading it
-//! and storing it in its cell. Prints ratios at the end; then measures hotconf's reloads at 100 KB
-//! and 1 MB again in alternation with the floor, round by round (see [`interleaved`]).
+//! and storing it in its cell. Prints ratios at the end; then measures the 1 KB reload again
+//! with the floor and every peer in alternation, round by round (see [`small`]), and hotconf's
+//! reloads at 100 KB and 1 MB in alternation with the floor (see [`interleaved`]).
+//!
+//! hotconf's reload runs on two runtimes: a multi-thread one with one worker (`hotconf_reload`:
+//! the change wakes the worker, the worker wakes the bench thread, so it includes two thread
+//! wake-ups, the latency a service sees) and a current-thread one (`hotconf_reload_same_thread`:
+//! the reload task runs on the bench's thread while it waits, so it is the CPU work a peer's
+//! synchronous load pays, plus the validator, the swap and the notification).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -67,6 +74,10 @@ fn bench_size(c: &mut Criterion, label: &str, bytes: usize) {
 
     let bytes: Vec<Arc<[u8]>> = docs.iter().map(|d| Arc::from(d.as_bytes())).collect();
     bench_reloader(&mut group, "hotconf_reload", &bytes, 1);
+    let mut same_thread = Following::start(&bytes, 1, false);
+    group.bench_function("hotconf_reload_same_thread", |b| {
+        b.iter(|| same_thread.reload())
+    });
     bench_reloader(&mut group, "hotconf_reload_two_layers", &bytes, 2);
     bench_reloader(&mut group, "hotconf_reload_five_layers", &bytes, 5);
     group.finish();
@@ -84,12 +95,20 @@ struct Following {
 }
 
 impl Following {
-    fn start(docs: &[Arc<[u8]>], layers: usize) -> Following {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+    /// On a multi-thread runtime with one worker (the reload task runs on the worker: two
+    /// thread wake-ups per reload), or on a current-thread runtime (the reload task runs on the
+    /// bench's thread inside `block_on`: no wake-up of another thread).
+    fn start(docs: &[Arc<[u8]>], layers: usize, multi_thread: bool) -> Following {
+        let runtime = match multi_thread {
+            true => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build(),
+            false => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build(),
+        }
+        .unwrap();
         let (provider, handle) = MemoryProvider::new("memory:bench");
         handle.set(Content::Document {
             format: Format::Json,
@@ -135,7 +154,7 @@ fn bench_reloader(
     docs: &[Arc<[u8]>],
     layers: usize,
 ) {
-    let mut following = Following::start(docs, layers);
+    let mut following = Following::start(docs, layers, true);
     group.bench_function(name, |b| b.iter(|| following.reload()));
 }
 
@@ -157,7 +176,7 @@ fn interleaved(label: &str, bytes: usize, per_round: usize) {
         .collect();
     let mut reloaders: Vec<Following> = LAYERS
         .iter()
-        .map(|&layers| Following::start(&docs, layers))
+        .map(|&layers| Following::start(&docs, layers, true))
         .collect();
     let five = reloaders.last_mut().unwrap();
     let mut merged = vec![five.merged_json()];
@@ -188,6 +207,81 @@ fn interleaved(label: &str, bytes: usize, per_round: usize) {
             ratio,
             p10,
             p90,
+        );
+    }
+}
+
+/// The contestants of [`small`], in the order of its table.
+const SMALL: [&str; 6] = [
+    "serde_json_from_str (floor)",
+    "figment_extract",
+    "config_rs_build",
+    "dynamic_config_load_store",
+    "hotconf, same thread",
+    "hotconf, cross-thread",
+];
+
+/// Issue 29 item 4: the floor, every peer and hotconf's two reloads at `bytes`, measured in
+/// alternation, round by round (`per_round` iterations each, the order rotated every round), so
+/// that every ratio comes from the same rounds. Each contestant alternates between the
+/// document's two variants, as the reloads do. hotconf "same thread" runs its reload task on a
+/// current-thread runtime on the bench's thread (the CPU work, comparable to a peer's
+/// synchronous load); "cross-thread" on a one-worker multi-thread runtime (the latency a reader
+/// on another thread sees, two thread wake-ups included).
+fn small(bytes: usize, per_round: usize) {
+    let texts: Vec<String> = (0..2).map(|v| document(bytes, v)).collect();
+    let docs: Vec<Arc<[u8]>> = texts.iter().map(|d| Arc::from(d.as_bytes())).collect();
+    let mut same_thread = Following::start(&docs, 1, false);
+    let mut cross_thread = Following::start(&docs, 1, true);
+    let dynamic = dynamic_config::ConfigCell::new();
+    let mut next = [0; SMALL.len()];
+    let rounds = rounds();
+    let times = ratio::interleaved(rounds, per_round, SMALL.len(), |which| {
+        let text = &texts[next[which]];
+        next[which] = 1 - next[which];
+        match which {
+            0 => {
+                black_box(serde_json::from_str::<Config>(text).unwrap());
+            }
+            1 => {
+                let figment = figment::Figment::from(Json::string(text));
+                black_box(figment.extract::<Config>().unwrap());
+            }
+            2 => {
+                let built = config::Config::builder()
+                    .add_source(config::File::from_str(text, config::FileFormat::Json))
+                    .build()
+                    .unwrap();
+                black_box(built.try_deserialize::<Config>().unwrap());
+            }
+            3 => {
+                let sources = [dynamic_config::Source::inline(
+                    text,
+                    dynamic_config::Format::Json,
+                )];
+                let spec =
+                    dynamic_config::LoadSpec::new("bench", &sources).with_whole_document(true);
+                dynamic.store(dynamic_config::load::<Config>(&spec).unwrap());
+                black_box(dynamic.load());
+            }
+            4 => same_thread.reload(),
+            _ => cross_thread.reload(),
+        }
+    });
+    println!(
+        "\nreload_{}kb, every peer interleaved: {rounds} rounds of {per_round} iterations each, \
+         ratio to the floor per round",
+        bytes / 1_000
+    );
+    println!(
+        "  {:<30} {:>9}  {:>7}  {:>15}",
+        "", "median", "ratio", "(p10–p90)"
+    );
+    for (i, name) in SMALL.iter().enumerate() {
+        let (ratio, p10, p90) = ratio::round_ratios(&times[i], &times[0]);
+        println!(
+            "  {name:<30} {:>6.2} µs  {ratio:>6.2}x  ({p10:.2}x–{p90:.2}x)",
+            median(&times[i]) / 1e3,
         );
     }
 }
@@ -224,6 +318,7 @@ fn main() {
             &[
                 "serde_json_from_str",
                 "hotconf_reload",
+                "hotconf_reload_same_thread",
                 "hotconf_reload_two_layers",
                 "hotconf_reload_five_layers",
                 "figment_extract",
@@ -232,6 +327,8 @@ fn main() {
             ],
         );
     }
+    // Issue 29 item 4: 1 KB against every peer, all measured in alternation.
+    small(1_000, 100);
     // Item 1's figure: 100 KB and 1 MB, measured in alternation with their floor.
     interleaved("100kb", 100_000, 8);
     interleaved("1mb", 1_000_000, 2);

@@ -222,12 +222,8 @@ impl EventChannel {
             .subscribe()
     }
 
-    /// Sends the event `event` makes, if anybody is subscribed (else it is not even made).
-    pub(crate) fn emit(&self, event: impl FnOnce() -> Event) {
-        if let Some(sender) = self.0.get() {
-            if sender.receiver_count() > 0 {
-                let _ = sender.send(event());
-            }
-        }
+    /// The channel, if anybody is subscribed now (else an event need not even be made).
+    pub(crate) fn listened(&self) -> Option<&broadcast::Sender<Event>> {
+        self.0.get().filter(|sender| sender.receiver_count() > 0)
     }
 }

@@ -32,6 +32,34 @@ pub struct Stats {
     pub propagation: Histogram,
 }
 
+impl Stats {
+    /// Adds `counted` (counts taken since these were published) to these totals.
+    pub(crate) fn add(&mut self, counted: &Stats) {
+        let Stats {
+            batches,
+            applied,
+            rejected,
+            unchanged,
+            stale,
+            source_errors,
+            snapshots_written,
+            snapshot_failures,
+            reload_duration,
+            propagation,
+        } = counted;
+        self.batches += batches;
+        self.applied += applied;
+        self.rejected += rejected;
+        self.unchanged += unchanged;
+        self.stale += stale;
+        self.source_errors += source_errors;
+        self.snapshots_written += snapshots_written;
+        self.snapshot_failures += snapshot_failures;
+        self.reload_duration.add(reload_duration);
+        self.propagation.add(propagation);
+    }
+}
+
 /// A histogram of durations with fixed buckets ([`Histogram::BOUNDS`]), as Prometheus keeps
 /// them: counts per bucket (not cumulative), their total, and the sum.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -65,6 +93,15 @@ impl Histogram {
         self.sum_nanos = self
             .sum_nanos
             .saturating_add(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX));
+    }
+
+    /// Adds the durations `other` recorded to these.
+    fn add(&mut self, other: &Histogram) {
+        for (count, more) in self.counts.iter_mut().zip(other.counts) {
+            *count += more;
+        }
+        self.count += other.count;
+        self.sum_nanos = self.sum_nanos.saturating_add(other.sum_nanos);
     }
 
     /// The sum of the durations, in seconds.

@@ -1,6 +1,7 @@
 //! `Status`: what a running reloader is doing, per source, for operators (the admin API, metrics).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -158,7 +159,10 @@ impl Board {
     pub(crate) fn changed(&self, index: usize, revision: &Revision) {
         let mut board = self.lock();
         let source = &mut board.sources[index];
-        source.revision = Some(revision.to_string());
+        // Written over the last one's text: no allocation per change.
+        let text = source.revision.get_or_insert_with(String::new);
+        text.clear();
+        let _ = write!(text, "{revision}");
         source.last_change = Some(SystemTime::now());
     }
 

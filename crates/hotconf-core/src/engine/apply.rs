@@ -238,6 +238,8 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         self.last_version = snapshot.version();
         tracing::info!(version = snapshot.version(), "applied config");
         self.count(|s| s.applied += 1);
+        // A subscriber woken below finds the counters up to date.
+        self.publish_counts();
         self.emit(|| Event::applied(&snapshot));
         if !snapshot.pending_restart().is_empty() {
             self.emit(|| Event::RestartRequired {

@@ -18,7 +18,7 @@ mod proposal;
 mod source;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
@@ -81,6 +81,11 @@ pub(crate) struct Engine<T> {
     board: Board,
     /// When the earliest state of the batch being applied was delivered.
     delivered_at: Option<Instant>,
+    /// Counts not published yet (`None`: nothing counted): added to `stats` in one change
+    /// (one copy of the counters, one wake-up of their subscribers) before an event is sent or
+    /// the store's subscribers are notified, and at the end of each step, rather than one
+    /// change per count. Whoever sees an event or a new config finds it counted.
+    counted: Mutex<Option<Stats>>,
 }
 
 impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
@@ -105,6 +110,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             last_version: 0,
             board,
             delivered_at: None,
+            counted: Mutex::new(None),
         }
     }
 
@@ -143,11 +149,27 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
 
     /// Sends an event to the subscribers, if any (counting happens where the event arises).
     pub(crate) fn emit(&self, event: impl FnOnce() -> Event) {
-        self.events.emit(event);
+        if let Some(events) = self.events.listened() {
+            self.publish_counts();
+            let _ = events.send(event());
+        }
     }
 
-    fn count(&self, f: impl Fn(&mut Stats)) {
-        self.stats.send_modify(f);
+    /// Counts into the counters not published yet (see [`publish_counts`](Self::publish_counts)).
+    fn count(&self, f: impl FnOnce(&mut Stats)) {
+        f(self.lock_counted().get_or_insert_with(Stats::default));
+    }
+
+    /// Publishes what was counted since the last time, in one change of the counters.
+    fn publish_counts(&self) {
+        let counted = self.lock_counted().take();
+        if let Some(counted) = counted {
+            self.stats.send_modify(|s| s.add(&counted));
+        }
+    }
+
+    fn lock_counted(&self) -> MutexGuard<'_, Option<Stats>> {
+        self.counted.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The batch step: takes in what the providers delivered (leaving `pending` empty, its
@@ -161,6 +183,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
     ) -> Batch<T> {
         let source_error = self.ingest(pending);
         if stop_at_source_error && source_error.is_some() {
+            self.publish_counts();
             return Batch {
                 source_error,
                 applied: Ok(None),
@@ -169,6 +192,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         let applied = self.apply_sources().await;
         self.delivered_at = None;
         self.count(|s| s.batches += 1);
+        self.publish_counts();
         Batch {
             source_error,
             applied,
@@ -193,11 +217,12 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         for (index, error) in pending.errors.drain(..) {
             let source = &mut self.sources[index];
             let error = error.with_layer(source.id().clone());
-            if source.absent(&error) {
+            let absent = source.absent(&error);
+            self.count(|s| s.source_errors += 1);
+            if absent {
                 let source = &self.sources[index];
                 let name = source.name();
                 tracing::info!(source = %name, layer = source.label(), %error, "optional layer absent; the config is built without it");
-                self.count(|s| s.source_errors += 1);
                 self.board.absent(index, Some(&error));
                 self.emit(|| Event::absent(name, &error));
                 continue;
@@ -205,7 +230,6 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
             let source = &self.sources[index];
             let name = source.name();
             tracing::warn!(source = %name, layer = source.label(), %error, "source error; keeping its last good state");
-            self.count(|s| s.source_errors += 1);
             self.board.failed(index, &error);
             self.emit(|| Event::source_error(name, &error));
             first.get_or_insert(error);
@@ -280,7 +304,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Engine<T> {
         for source in &mut self.sources {
             source.touch();
         }
-        self.apply_sources().await
+        let applied = self.apply_sources().await;
+        self.publish_counts();
+        applied
     }
 }
 
