@@ -10,6 +10,7 @@ use hotconf_http::{read_answer, read_error_page, HttpOptions};
 use once_cell::sync::OnceCell;
 use reqwest::{Response, StatusCode, Url};
 
+mod reads;
 mod servers;
 
 use crate::config::ClientConfig;
@@ -68,6 +69,7 @@ pub struct ApolloClient {
 #[derive(Debug, Default)]
 struct Inner {
     http: OnceCell<reqwest::Client>,
+    reads: reads::Reads,
     servers: Mutex<Servers>,
     poller: Poller,
 }
@@ -247,9 +249,8 @@ impl ApolloClient {
             .max_total_bytes
             .saturating_mul(2)
             .saturating_add(READ_OVERHEAD);
-        let (status, body) = self
-            .get(&path, config.request_timeout, limit, "reading", namespace)
-            .await?;
+        let request = self.get(&path, config.request_timeout, limit, "reading", namespace);
+        let (status, body) = self.state.built().reads.share(&path, request).await?;
         match status {
             StatusCode::OK => {
                 let read: ApolloConfig = serde_json::from_slice(&body).map_err(|e| {
