@@ -71,16 +71,7 @@ impl Following {
     /// wake-up of another thread: the engine's own cost); with a restart-required key (one the
     /// changes do not touch) or none.
     fn start(n: usize, multi_thread: bool, restart_required: bool) -> Following {
-        let runtime = match multi_thread {
-            true => tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build(),
-            false => tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build(),
-        }
-        .unwrap();
+        let runtime = ratio::runtime(multi_thread);
         let changed = n / 2;
         let mut builder = Reloader::<Config>::builder();
         if restart_required {

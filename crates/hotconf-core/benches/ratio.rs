@@ -92,3 +92,19 @@ pub fn percentile(values: &[f64], p: f64) -> f64 {
     sorted.sort_by(f64::total_cmp);
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
+
+/// The runtime a measured reloader runs on: multi-thread with one worker (the reload task on
+/// the worker: two thread wake-ups per reload), or current-thread (the reload task runs on the
+/// bench's thread inside `block_on`: no wake-up of another thread, the engine's own cost).
+pub fn runtime(multi_thread: bool) -> tokio::runtime::Runtime {
+    match multi_thread {
+        true => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build(),
+        false => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    }
+    .expect("a runtime")
+}

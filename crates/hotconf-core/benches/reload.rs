@@ -99,16 +99,7 @@ impl Following {
     /// thread wake-ups per reload), or on a current-thread runtime (the reload task runs on the
     /// bench's thread inside `block_on`: no wake-up of another thread).
     fn start(docs: &[Arc<[u8]>], layers: usize, multi_thread: bool) -> Following {
-        let runtime = match multi_thread {
-            true => tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build(),
-            false => tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build(),
-        }
-        .unwrap();
+        let runtime = ratio::runtime(multi_thread);
         let (provider, handle) = MemoryProvider::new("memory:bench");
         handle.set(Content::Document {
             format: Format::Json,

@@ -85,8 +85,8 @@ impl Figures {
             self.lost,
             self.backwards,
             self.failed,
-            kib(self.rss_kib.0 / n),
-            kib(self.rss_kib.0.saturating_sub(self.rss_kib.1) / n),
+            self.rss_kib.0 / n,
+            self.rss_kib.0.saturating_sub(self.rss_kib.1) / n,
             self.fds,
             self.threads,
             self.processes,
@@ -100,10 +100,6 @@ fn millis(d: Duration) -> String {
     } else {
         format!("{} ms", d.as_millis())
     }
-}
-
-fn kib(k: u64) -> String {
-    format!("{k}")
 }
 
 /// Attempts per second in `[from, to)` seconds of an outage whose attempts happened at
