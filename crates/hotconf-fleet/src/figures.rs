@@ -122,15 +122,6 @@ pub fn busiest(sorted: &[f64], width: f64) -> usize {
     best
 }
 
-/// The `p`-th percentile (0–100) of `sorted`.
-pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,10 +134,7 @@ mod tests {
     }
 
     #[test]
-    fn rates_and_percentiles() {
+    fn rates_count_the_offsets_in_their_window() {
         assert!((rate(&[0.1, 0.2, 4.9, 5.0], 0.0, 5.0) - 0.6).abs() < 1e-9);
-        let sorted: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
-        assert_eq!(percentile(&sorted, 50.0), Duration::from_millis(51));
-        assert_eq!(percentile(&sorted, 100.0), Duration::from_millis(100));
     }
 }

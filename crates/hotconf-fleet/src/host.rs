@@ -61,9 +61,7 @@ pub struct Report {
 impl Report {
     /// Follower `follower` serves `version` now.
     pub fn applied(&self, version: u64) {
-        let micros = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros());
+        let micros = unix_micros();
         let _ = self
             .lines
             .send(format!("applied {} {version} {micros}\n", self.follower));
@@ -76,6 +74,13 @@ impl Report {
             .lines
             .send(format!("failed {} {what}\n", self.follower));
     }
+}
+
+/// Microseconds since the Unix epoch: the clock the hosts and the bench share.
+pub fn unix_micros() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros())
 }
 
 /// Runs as a host if [`HOST_ENV`] is set, and returns whether it did.

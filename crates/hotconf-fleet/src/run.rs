@@ -3,15 +3,16 @@
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use hotconf_testkit::latency::percentile;
 use hotconf_testkit::TcpProxy;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::Notify;
 
-use crate::figures::{busiest, percentile, rate, Figures};
-use crate::host::HostSpec;
+use crate::figures::{busiest, rate, Figures};
+use crate::host::{unix_micros, HostSpec};
 use crate::servers::Server;
 use crate::{Backend, Kind, Settings, HOST_ENV};
 
@@ -159,12 +160,6 @@ fn process_stats(child: &Child) -> (u64, usize, usize) {
     (field("VmRSS:"), fds, field("Threads:") as usize)
 }
 
-fn unix_micros() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros())
-}
-
 /// What each follower reported: the versions it served (with when), and a failure.
 struct Log {
     followers: Mutex<Vec<Follower>>,
@@ -270,10 +265,12 @@ impl Log {
         converged.sort();
         let offsets: Vec<f64> = converged.iter().map(Duration::as_secs_f64).collect();
         figures.served_peak = busiest(&offsets, 0.1) as f64 / offsets.len().max(1) as f64;
-        figures.converged = (
-            percentile(&converged, 50.0),
-            percentile(&converged, 99.0),
-            converged.last().copied().unwrap_or_default(),
-        );
+        if !converged.is_empty() {
+            figures.converged = (
+                percentile(&mut converged, 0.5),
+                percentile(&mut converged, 0.99),
+                converged[converged.len() - 1],
+            );
+        }
     }
 }
