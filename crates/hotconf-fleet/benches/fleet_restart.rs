@@ -1,6 +1,7 @@
 //! `fleet_restart` (issue 29): 1 000 followers (in 4 processes) on one etcd, one Consul
-//! emulator, one Apollo emulator and one r-nacos; each server cut off for 30 s (two versions
-//! written and, on etcd, a compaction meanwhile), and a version written the moment it is back.
+//! emulator, one Apollo emulator and one r-nacos; each server out of reach for 30 s (two
+//! versions written and, on etcd, a compaction meanwhile; the server stopped and started again
+//! on its data), and a version written the moment it is back.
 //! hotconf's followers and the raw clients' default loops in the same run (see the
 //! `hotconf-fleet` crate docs). Prints one table row per backend and kind, and fails loudly
 //! when a follower lost the last version, served an older one after a newer one, or failed.

@@ -1,4 +1,4 @@
-//! A fleet of followers on one config server that is cut off and comes back (issue 29): what
+//! A fleet of followers on one config server that restarts (issue 29): what
 //! the followers send while it is down, how tightly they come back, how long until every one
 //! serves the change made the moment it returned, whether any lost it, and what each costs in
 //! memory, file descriptors and threads.
@@ -12,10 +12,13 @@
 //! URI as a service builds it) and what each raw client does by default ([`Kind::Raw`], see
 //! [`raw`]).
 //!
-//! The outage is the proxy refusing every connection (it accepts and closes each at once, so
-//! each attempt is counted) while the server itself stays up: the test writes to it directly
-//! meanwhile (two versions, and on etcd a compaction past both), then lets connections through
-//! and writes the final version at once.
+//! The outage: the proxy refuses every connection for its whole length (it accepts and closes
+//! each at once, so each attempt is counted). A third in, the test writes two versions to the
+//! server directly (and compacts etcd past both), then stops the server itself
+//! ([`Server::stop`](servers::Server::stop): etcd and r-nacos exit, the emulators close every
+//! connection); two thirds in, the server starts again on its data. At the end the proxy lets
+//! connections through and the final version is written at once: the followers meet a server
+//! that restarted, with nothing of their watches, long polls or connections left.
 //!
 //! ```no_run
 //! # async fn example() {

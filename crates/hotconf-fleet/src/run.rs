@@ -22,8 +22,8 @@ const FIRST: u64 = 0;
 const LAST: u64 = 3;
 
 /// Runs `settings.followers` followers of `kind` on a server of `backend`, spread over
-/// `settings.processes` hosts (`exe` started with [`HOST_ENV`]); cuts the server off for
-/// `settings.outage`; and returns what was measured. Call inside a multi-thread runtime.
+/// `settings.processes` hosts (`exe` started with [`HOST_ENV`]); takes the server out of their
+/// reach for `settings.outage`, restarting it meanwhile (see the crate docs); and returns what was measured. Call inside a multi-thread runtime.
 ///
 /// # Panics
 /// When a server or a host cannot be started, or the followers never all serve the first
@@ -78,12 +78,19 @@ pub async fn run(backend: Backend, kind: Kind, settings: &Settings, exe: &Path) 
     figures.rss_kib.1 = process_stats(&empty).0 * hosts.len() as u64;
     drop(empty);
 
+    // The outage: the followers are cut off at once; a third in, two versions are written
+    // (and etcd compacted past them) and the server itself stops; two thirds in, it starts
+    // again on its data, still out of the followers' reach until the end.
     let cut = Instant::now();
     proxy.cut();
     tokio::time::sleep(settings.outage / 3).await;
     server.write(FIRST + 1).await;
     server.write(LAST - 1).await;
     server.compact().await;
+    server.stop().await;
+    tokio::time::sleep_until((cut + settings.outage * 2 / 3).into()).await;
+    server.start_again().await;
+    proxy.retarget(&server.address());
     tokio::time::sleep_until((cut + settings.outage).into()).await;
     let back = Instant::now();
     let back_unix = unix_micros();

@@ -1,8 +1,9 @@
 //! The fleet's servers: started on free loopback ports, written to directly (never through the
-//! proxy the followers go through), and the addresses followers are given.
+//! proxy the followers go through), stopped and started again as an operator restarts them,
+//! and the addresses followers are given.
 
-use hotconf_testkit::apollo::ApolloEmulator;
-use hotconf_testkit::consul::ConsulEmulator;
+use hotconf_testkit::apollo::{ApolloEmulator, Ids};
+use hotconf_testkit::consul::{ConsulEmulator, Snapshot};
 use hotconf_testkit::etcd::EtcdCluster;
 use hotconf_testkit::nacos::RNacos;
 
@@ -19,8 +20,8 @@ pub const NACOS_DATA_ID: &str = "fleet.json";
 pub enum Server {
     /// A real etcd, and a client of it (not through the proxy).
     Etcd(EtcdCluster, Box<etcd_client::Client>),
-    /// The Consul emulator.
-    Consul(ConsulEmulator),
+    /// The Consul emulator, or its state while it is stopped.
+    Consul(Result<ConsulEmulator, Snapshot>),
     /// The Apollo emulator.
     Apollo(ApolloEmulator),
     /// A real r-nacos.
@@ -41,7 +42,7 @@ impl Server {
                     .expect("a client of the fleet's etcd");
                 Server::Etcd(cluster, Box::new(client))
             }
-            Backend::Consul => Server::Consul(ConsulEmulator::start().await),
+            Backend::Consul => Server::Consul(Ok(ConsulEmulator::start().await)),
             Backend::Apollo => {
                 let apollo = ApolloEmulator::start().await;
                 // A real config service holds a long poll for 60 s.
@@ -56,7 +57,7 @@ impl Server {
     pub fn address(&self) -> String {
         match self {
             Server::Etcd(cluster, _) => cluster.endpoint(0),
-            Server::Consul(consul) => consul.address(),
+            Server::Consul(consul) => running(consul).address(),
             Server::Apollo(apollo) => apollo.address(),
             Server::Nacos(nacos) => nacos.server(),
         }
@@ -86,7 +87,7 @@ impl Server {
                     .expect("a put to the fleet's etcd");
             }
             Server::Consul(consul) => {
-                consul.put(KEY, document);
+                running(consul).put(KEY, document);
             }
             Server::Apollo(apollo) => {
                 apollo.publish(
@@ -125,4 +126,55 @@ impl Server {
                 .expect("a compaction");
         }
     }
+
+    /// Stops the server, its data kept: etcd and r-nacos exit (etcd on SIGTERM, r-nacos
+    /// killed); the Consul emulator is dropped (every connection closes, the port stops
+    /// answering) and its state kept as a snapshot, as a Consul server keeps its raft log; the
+    /// Apollo emulator closes every connection and refuses new ones.
+    pub async fn stop(&mut self) {
+        match self {
+            Server::Etcd(cluster, _) => tokio::task::block_in_place(|| cluster.stop(0)),
+            Server::Consul(consul) => {
+                if let Ok(emulator) = consul {
+                    *consul = Err(emulator.snapshot());
+                }
+            }
+            Server::Apollo(apollo) => apollo.set_down(true),
+            Server::Nacos(nacos) => tokio::task::block_in_place(|| nacos.stop()),
+        }
+    }
+
+    /// Starts a stopped server again on its data and returns once it works; its address may
+    /// have changed (the Consul emulator comes back on a new port).
+    ///
+    /// # Panics
+    /// When it does not come back.
+    pub async fn start_again(&mut self) {
+        match self {
+            Server::Etcd(cluster, client) => {
+                tokio::task::block_in_place(|| cluster.restart(0));
+                **client = etcd_client::Client::connect(cluster.endpoints(), None)
+                    .await
+                    .expect("a client of the restarted etcd");
+            }
+            Server::Consul(consul) => {
+                if let Err(snapshot) = consul {
+                    let emulator = ConsulEmulator::start().await;
+                    emulator.restore(snapshot);
+                    *consul = Ok(emulator);
+                }
+            }
+            Server::Apollo(apollo) => {
+                // The releases and their notification ids were in its database: they stay.
+                apollo.restart(Ids::Same);
+                apollo.set_down(false);
+            }
+            Server::Nacos(nacos) => tokio::task::block_in_place(|| nacos.restart()),
+        }
+    }
+}
+
+/// The running Consul emulator.
+fn running(consul: &Result<ConsulEmulator, Snapshot>) -> &ConsulEmulator {
+    consul.as_ref().expect("the Consul emulator is running")
 }

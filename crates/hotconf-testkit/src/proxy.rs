@@ -1,7 +1,8 @@
 //! A loopback TCP proxy that can cut every connection and refuse new ones, then let them through
 //! again: a network partition between a provider and its server, while the server stays up and
 //! tests keep writing to it directly. It keeps the instant of every connection it accepted, so a
-//! test can count what clients send while the server is out of their reach.
+//! test can count what clients send while the server is out of their reach, and it can be
+//! pointed at another address (a server restarted on a new port).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -15,6 +16,7 @@ use tokio::sync::watch;
 pub struct TcpProxy {
     addr: SocketAddr,
     open: Arc<watch::Sender<bool>>,
+    target: Arc<Mutex<String>>,
     accepted: Arc<Mutex<Vec<Accepted>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -36,7 +38,8 @@ impl TcpProxy {
             .expect("a free loopback port");
         let addr = listener.local_addr().expect("a bound address");
         let open = Arc::new(watch::Sender::new(true));
-        let target = target.to_owned();
+        let target = Arc::new(Mutex::new(target.to_owned()));
+        let upstream = target.clone();
         let gate = open.clone();
         let accepted = Arc::new(Mutex::new(Vec::new()));
         let log = accepted.clone();
@@ -56,7 +59,10 @@ impl TcpProxy {
                     drop(inbound); // refused while cut
                     continue;
                 }
-                let target = target.clone();
+                let target = upstream
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone();
                 let mut cut = gate.subscribe();
                 tokio::spawn(async move {
                     let Ok(mut outbound) = TcpStream::connect(&target).await else {
@@ -72,6 +78,7 @@ impl TcpProxy {
         TcpProxy {
             addr,
             open,
+            target,
             accepted,
             task,
         }
@@ -98,6 +105,15 @@ impl TcpProxy {
     /// Lets connections through again.
     pub fn restore(&self) {
         self.open.send_replace(true);
+    }
+
+    /// Sends the connections accepted from now on to `target` (`host:port`); those open stay
+    /// where they are.
+    pub fn retarget(&self, target: &str) {
+        *self
+            .target
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = target.to_owned();
     }
 }
 
