@@ -13,7 +13,7 @@ use std::time::Instant;
 use hotconf_apollo::{ApolloClient, ApolloProvider, ApolloSource};
 use hotconf_core::Reloader;
 use hotconf_testkit::apollo::ApolloEmulator;
-use hotconf_testkit::latency::report;
+use hotconf_testkit::latency::{report, report_paired};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
@@ -120,7 +120,11 @@ async fn publish_to_applied(apollo: ApolloEmulator) {
         *ROUNDS
     );
     let poll_only = report("raw long-poll return (baseline)", raw, None);
-    let with_read = report("raw long poll + /configs read (baseline)", raw_read, None);
+    let with_read = report(
+        "raw long poll + /configs read (baseline)",
+        raw_read.clone(),
+        None,
+    );
     report(
         "hotconf applied vs raw long-poll return",
         applied.clone(),
@@ -128,8 +132,13 @@ async fn publish_to_applied(apollo: ApolloEmulator) {
     );
     report(
         "hotconf applied vs raw long poll + read",
-        applied,
+        applied.clone(),
         Some(with_read),
+    );
+    report_paired(
+        "hotconf applied vs raw long poll + read",
+        &applied,
+        &raw_read,
     );
 }
 

@@ -44,6 +44,34 @@ pub fn report(name: &str, mut samples: Vec<Duration>, baseline: Option<Duration>
     median
 }
 
+/// Prints the median and the 10th–90th percentiles of `samples[i] / baselines[i]`: the
+/// ratio taken round by round, each sample against the baseline measured in the same round, so
+/// that the machine's drift from round to round (a loaded moment, a CPU that slowed down) falls
+/// on both alike. Returns the median ratio.
+///
+/// # Panics
+/// When the two differ in length or are empty.
+pub fn report_paired(name: &str, samples: &[Duration], baselines: &[Duration]) -> f64 {
+    assert!(
+        samples.len() == baselines.len() && !samples.is_empty(),
+        "one baseline per sample"
+    );
+    let mut ratios: Vec<f64> = samples
+        .iter()
+        .zip(baselines)
+        .map(|(s, b)| s.as_secs_f64() / b.as_secs_f64().max(1e-9))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let at = |p: f64| ratios[((ratios.len() - 1) as f64 * p).round() as usize];
+    let median = at(0.5);
+    println!(
+        "  {name:<44} per round: median {median:>5.2}x  (p10 {:.2}x, p90 {:.2}x)",
+        at(0.1),
+        at(0.9)
+    );
+    median
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -58,5 +86,18 @@ mod tests {
         assert_eq!(percentile(&mut samples, 0.5), Duration::from_millis(51));
         assert_eq!(percentile(&mut samples, 0.99), Duration::from_millis(99));
         assert_eq!(percentile(&mut samples, 1.0), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn paired_ratios_are_taken_round_by_round() {
+        let ms = Duration::from_millis;
+        // Each sample is twice its own round's baseline, though the rounds drift tenfold.
+        let baselines = [ms(1), ms(10), ms(2), ms(20), ms(5)];
+        let samples = baselines.map(|b| b * 2);
+        assert_eq!(report_paired("x", &samples, &baselines), 2.0);
+        // Two slow rounds that caught only the samples: the medians would read 10x.
+        let baselines = [ms(1), ms(1), ms(1), ms(10), ms(10)];
+        let samples = [ms(10), ms(10), ms(2), ms(20), ms(20)];
+        assert_eq!(report_paired("y", &samples, &baselines), 2.0);
     }
 }
