@@ -23,7 +23,8 @@ const LAST: u64 = 3;
 
 /// Runs `settings.followers` followers of `kind` on a server of `backend`, spread over
 /// `settings.processes` hosts (`exe` started with [`HOST_ENV`]); takes the server out of their
-/// reach for `settings.outage`, restarting it meanwhile (see the crate docs); and returns what was measured. Call inside a multi-thread runtime.
+/// reach for `settings.outage`, restarting it meanwhile (see the crate docs); and returns what
+/// was measured. Call inside a multi-thread runtime.
 ///
 /// # Panics
 /// When a server or a host cannot be started, or the followers never all serve the first
