@@ -9,7 +9,8 @@
 #                              built, for a quick look (medians move more from run to run)
 #   scripts/bench.sh --fleet   only `fleet_restart`: 1 000 followers on each of etcd, Consul,
 #                              Apollo and r-nacos through a 30 s outage, hotconf's and the raw
-#                              clients' (about 8 minutes once built; HOTCONF_FLEET_* settings)
+#                              clients', then 100 `hotconf watch` processes through a 10 s one
+#                              (about 8 minutes once built; HOTCONF_FLEET_* settings)
 #
 # Full outputs are kept in target/bench-logs/. Installs what the benches need, like test.sh.
 set -euo pipefail
@@ -43,26 +44,32 @@ cargo bench --workspace --all-features --locked --no-run --quiet 2>&1 | grep -v 
 started=$(date +%s)
 # `bench PACKAGE NAME [criterion]`: runs one benchmark, keeps its output, prints its tables.
 bench() {
-    local package=$1 name=$2 args=()
+    local package=$1 name=$2 args=() log=${BENCH_LOG:-$2}
     [ "${3:-}" = criterion ] && args=("${criterion[@]}")
     say "$name ($package)"
     local t0
     t0=$(date +%s)
     if ! cargo bench --quiet --locked --workspace --all-features --bench "$name" -- "${args[@]}" \
-        >"$logs/$name.txt" 2>"$logs/$name.stderr"; then
-        cat "$logs/$name.txt"
-        tail -20 "$logs/$name.stderr" >&2
+        >"$logs/$log.txt" 2>"$logs/$log.stderr"; then
+        cat "$logs/$log.txt"
+        tail -20 "$logs/$log.stderr" >&2
         echo "error: the $name benchmark failed (full output in $logs/)" >&2
         exit 1
     fi
     # Criterion's per-function lines are kept in the log; the tables are what the bench prints.
     grep -vE '^(Benchmarking |Found [0-9]+ outliers|  [0-9]+ \([0-9.]+%\) (low|high) (mild|severe)|\s*(time|change|thrpt): |No change in performance|Change within noise|Performance has (improved|regressed)|WARNING: Unable to complete|^$)' \
-        "$logs/$name.txt" | grep -vE '^[a-z0-9_]+/[a-z0-9_/.-]+(\s*$|\s+time: )' || true
+        "$logs/$log.txt" | grep -vE '^[a-z0-9_]+/[a-z0-9_/.-]+(\s*$|\s+time: )' || true
     echo "($name: $(( $(date +%s) - t0 )) s)"
 }
 
 if $fleet; then
     bench hotconf-fleet fleet_restart
+    # The operator's fleet: `hotconf watch` processes, one follower each (issue 29's own test).
+    say "building the CLI (release, every feature) for its fleet"
+    cargo build --release --quiet --locked --workspace --all-features --bin hotconf
+    BENCH_LOG=fleet_restart_cli HOTCONF_FLEET_KINDS=cli HOTCONF_FLEET_FOLLOWERS=100 \
+        HOTCONF_FLEET_OUTAGE=10s HOTCONF_FLEET_CLI="$(realpath -m "${CARGO_TARGET_DIR:-target}")/release/hotconf" \
+        bench hotconf-fleet fleet_restart
     say "the fleet ran in $(( $(date +%s) - started )) s (output in $logs/)"
     exit 0
 fi

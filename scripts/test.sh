@@ -59,6 +59,12 @@ say "fleet: 200 followers through a 5 s outage on etcd, Consul, Apollo and r-nac
 HOTCONF_FLEET_FOLLOWERS=200 HOTCONF_FLEET_OUTAGE=5s HOTCONF_FLEET_KINDS=hotconf \
     cargo test --quiet --locked -p hotconf-fleet --bench fleet_restart
 
+say "fleet: 10 hotconf watch processes through a 5 s outage and restart on each backend"
+cargo build --quiet --locked --workspace --all-features --bin hotconf
+HOTCONF_FLEET_FOLLOWERS=10 HOTCONF_FLEET_OUTAGE=5s HOTCONF_FLEET_KINDS=cli \
+    HOTCONF_FLEET_CLI="$(realpath -m "${CARGO_TARGET_DIR:-target}")/debug/hotconf" \
+    cargo test --quiet --locked -p hotconf-fleet --bench fleet_restart
+
 say "allocation budgets: reads allocate nothing, reloads within their budgets (docs/benchmarks.md)"
 cargo test --quiet --locked -p hotconf-core --bench allocations
 

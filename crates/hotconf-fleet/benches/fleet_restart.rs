@@ -8,9 +8,10 @@
 //!
 //! `scripts/bench.sh --fleet` runs it. Settings: `HOTCONF_FLEET_FOLLOWERS`,
 //! `HOTCONF_FLEET_PROCESSES`, `HOTCONF_FLEET_OUTAGE`, `HOTCONF_FLEET_DEADLINE`,
-//! `HOTCONF_FLEET_BACKENDS`, `HOTCONF_FLEET_KINDS`. `scripts/test.sh` runs a small fleet
-//! (`cargo test --bench fleet_restart`), which checks only that nothing is lost: timings are
-//! reported, never asserted.
+//! `HOTCONF_FLEET_BACKENDS`, `HOTCONF_FLEET_KINDS` (`hotconf`, `raw`, `cli`), `HOTCONF_FLEET_CLI`
+//! (the `hotconf` binary of the `cli` kind). `scripts/test.sh` runs two small fleets (`cargo
+//! test --bench fleet_restart`: library followers, then `hotconf watch` processes), which check
+//! only that nothing is lost: timings are reported, never asserted.
 
 use hotconf_fleet::{host, run, Figures, Settings};
 
@@ -26,7 +27,8 @@ fn main() {
         .build()
         .expect("a runtime");
     println!(
-        "fleet_restart: {} followers in {} processes, the server out of reach for {:?}",
+        "fleet_restart: {} followers (hosts: {} processes; CLI followers: a process each), the \
+         server out of reach for {:?}",
         settings.followers, settings.processes, settings.outage
     );
     println!("{}", Figures::header());

@@ -33,8 +33,12 @@ pub struct Figures {
     /// Followers that reported a failure they could not go on from.
     pub failed: usize,
     /// Resident memory of the hosts, in KiB: all of them, and the same hosts without
-    /// followers (one empty host's figure times the number of hosts).
+    /// followers (one empty host's figure times the number of hosts; 0 for CLI followers,
+    /// each a process of its own).
     pub rss_kib: (u64, u64),
+    /// The hosts' proportional set size, in KiB: their resident memory with each page shared
+    /// between processes (the binary's, the C library's) divided among them.
+    pub pss_kib: u64,
     /// Open file descriptors of the hosts.
     pub fds: usize,
     /// Threads of the hosts.
@@ -62,7 +66,7 @@ impl Figures {
 
     /// The table's header.
     pub fn header() -> &'static str {
-        "| backend | followers | down: attempts/s first 5 s · last 5 s · peak 1 s | back: connections · busiest 100 ms | served: busiest 100 ms | converged median · p99 · last | lost · backwards · failed | RSS per follower (all · above empty hosts) | fds · threads (hosts) |\n\
+        "| backend | followers | down: attempts/s first 5 s · last 5 s · peak 1 s | back: connections · busiest 100 ms | served: busiest 100 ms | converged median · p99 · last | lost · backwards · failed | per follower: RSS (all · above empty hosts) · PSS | fds · threads (hosts) |\n\
          |---|---|---|---|---|---|---|---|---|"
     }
 
@@ -71,8 +75,12 @@ impl Figures {
         let n = self.followers.max(1) as u64;
         let (first, last, peak) = self.down_rate;
         let (median, p99, max) = self.converged;
+        let above_empty = match self.rss_kib.1 {
+            0 => "–".to_owned(),
+            empty => (self.rss_kib.0.saturating_sub(empty) / n).to_string(),
+        };
         format!(
-            "| {} {} | {} | {first:.0} · {last:.0} · {peak} | {} · {:.1} % | {:.1} % | {} · {} · {} | {} · {} · {} | {} · {} KiB | {} · {} ({}) |",
+            "| {} {} | {} | {first:.0} · {last:.0} · {peak} | {} · {:.1} % | {:.1} % | {} · {} · {} | {} · {} · {} | {} · {above_empty} · {} KiB | {} · {} ({}) |",
             self.backend,
             self.kind,
             self.followers,
@@ -86,7 +94,7 @@ impl Figures {
             self.backwards,
             self.failed,
             self.rss_kib.0 / n,
-            self.rss_kib.0.saturating_sub(self.rss_kib.1) / n,
+            self.pss_kib / n,
             self.fds,
             self.threads,
             self.processes,

@@ -124,6 +124,10 @@ async fn host(spec: HostSpec) {
         match spec.kind {
             Kind::Hotconf => tokio::spawn(follow(target, report)),
             Kind::Raw => tokio::spawn(raw::follow(spec.backend, target, report)),
+            Kind::Cli => {
+                report.failed("a CLI follower is a process of its own, not a host's");
+                continue;
+            }
         };
     }
     drop(lines);

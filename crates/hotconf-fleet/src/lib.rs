@@ -10,7 +10,8 @@
 //! are real; each child prints a line for every value one of its followers serves. The same
 //! run measures hotconf's followers ([`Kind::Hotconf`]: a `Reloader` per follower, built from a
 //! URI as a service builds it) and what each raw client does by default ([`Kind::Raw`], see
-//! [`raw`]).
+//! [`raw`]); and, as an operator runs sidecars, `hotconf watch` processes ([`Kind::Cli`]: one
+//! follower per process).
 //!
 //! The outage: the proxy refuses every connection for its whole length (it accepts and closes
 //! each at once, so each attempt is counted). A third in, the test writes two versions to the
@@ -87,13 +88,16 @@ impl Backend {
     }
 }
 
-/// Whose followers: hotconf's, or a raw client's default loop.
+/// Whose followers: hotconf's, a raw client's default loop, or the CLI's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// A `hotconf::Reloader` per follower, its provider built from a URI.
     Hotconf,
     /// The raw client's loop, retrying after a fixed second (see [`raw`]).
     Raw,
+    /// A `hotconf watch --output json URI` process per follower, as an operator runs a sidecar
+    /// (the binary [`Settings::cli`] names); each applied config is timed as its line is read.
+    Cli,
 }
 
 impl Kind {
@@ -102,12 +106,13 @@ impl Kind {
         match self {
             Kind::Hotconf => "hotconf",
             Kind::Raw => "raw",
+            Kind::Cli => "cli",
         }
     }
 
     /// The kind called `name`.
     pub fn parse(name: &str) -> Option<Kind> {
-        [Kind::Hotconf, Kind::Raw]
+        [Kind::Hotconf, Kind::Raw, Kind::Cli]
             .into_iter()
             .find(|k| k.name() == name)
     }
@@ -127,8 +132,11 @@ pub struct Settings {
     pub deadline: Duration,
     /// The backends (`HOTCONF_FLEET_BACKENDS`, comma-separated; default all four).
     pub backends: Vec<Backend>,
-    /// The kinds (`HOTCONF_FLEET_KINDS`: `hotconf,raw` by default).
+    /// The kinds (`HOTCONF_FLEET_KINDS`: `hotconf,raw` by default; `cli` as well needs
+    /// [`cli`](Self::cli)).
     pub kinds: Vec<Kind>,
+    /// The `hotconf` binary the [`Kind::Cli`] followers run (`HOTCONF_FLEET_CLI`).
+    pub cli: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -166,6 +174,7 @@ impl Settings {
             deadline: duration("HOTCONF_FLEET_DEADLINE", Duration::from_secs(60)),
             backends,
             kinds,
+            cli: std::env::var_os("HOTCONF_FLEET_CLI").map(Into::into),
         }
     }
 }

@@ -12,7 +12,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::Notify;
 
 use crate::figures::{busiest, rate, Figures};
-use crate::host::{unix_micros, HostSpec};
+use crate::host::{unix_micros, version, HostSpec};
 use crate::servers::Server;
 use crate::{Backend, Kind, Settings, HOST_ENV};
 
@@ -28,39 +28,46 @@ const LAST: u64 = 3;
 ///
 /// # Panics
 /// When a server or a host cannot be started, or the followers never all serve the first
-/// version (within two minutes).
+/// version (within two minutes); for [`Kind::Cli`], without [`Settings::cli`].
 pub async fn run(backend: Backend, kind: Kind, settings: &Settings, exe: &Path) -> Figures {
     let mut server = Server::start(backend).await;
     server.write(FIRST).await;
     let proxy = TcpProxy::start(&server.address()).await;
     let target = match kind {
-        Kind::Hotconf => server.uri(&proxy.endpoint()),
+        Kind::Hotconf | Kind::Cli => server.uri(&proxy.endpoint()),
         Kind::Raw => proxy.endpoint(),
     };
     let log = Arc::new(Log::new(settings.followers));
-    let per_host = settings.followers.div_ceil(settings.processes);
     let mut hosts = Vec::new();
-    for first in (0..settings.followers).step_by(per_host.max(1)) {
-        let count = per_host.min(settings.followers - first);
+    let mut empty = None;
+    if kind == Kind::Cli {
+        let cli = settings
+            .cli
+            .as_deref()
+            .expect("HOTCONF_FLEET_CLI: the hotconf binary the CLI followers run");
+        for follower in 0..settings.followers {
+            hosts.push(watch(cli, &target, follower, &log));
+        }
+    } else {
+        let per_host = settings.followers.div_ceil(settings.processes);
+        for first in (0..settings.followers).step_by(per_host.max(1)) {
+            let count = per_host.min(settings.followers - first);
+            let spec = HostSpec {
+                kind,
+                backend,
+                count,
+                target: target.clone(),
+            };
+            hosts.push(host(exe, &spec, first, &log));
+        }
         let spec = HostSpec {
-            kind,
-            backend,
-            count,
-            target: target.clone(),
-        };
-        hosts.push(host(exe, &spec, first, &log));
-    }
-    let empty = host(
-        exe,
-        &HostSpec {
             kind,
             backend,
             count: 0,
             target: target.clone(),
-        },
-        0,
-        &log,
-    );
+        };
+        empty = Some(host(exe, &spec, 0, &log));
+    }
     let mut figures = Figures::new(backend, kind, settings.followers, hosts.len());
     if let Err(missing) = log.wait_all(FIRST, Duration::from_secs(120)).await {
         panic!(
@@ -71,13 +78,15 @@ pub async fn run(backend: Backend, kind: Kind, settings: &Settings, exe: &Path) 
         );
     }
     for child in &hosts {
-        let (rss, fds, threads) = process_stats(child);
-        figures.rss_kib.0 += rss;
-        figures.fds += fds;
-        figures.threads += threads;
+        let stats = process_stats(child);
+        figures.rss_kib.0 += stats.rss_kib;
+        figures.pss_kib += stats.pss_kib;
+        figures.fds += stats.fds;
+        figures.threads += stats.threads;
     }
-    figures.rss_kib.1 = process_stats(&empty).0 * hosts.len() as u64;
-    drop(empty);
+    if let Some(empty) = empty {
+        figures.rss_kib.1 = process_stats(&empty).rss_kib * hosts.len() as u64;
+    }
 
     // The outage: the followers are cut off at once; a third in, two versions are written
     // (and etcd compacted past them) and the server itself stops; two thirds in, it starts
@@ -151,21 +160,65 @@ fn host(exe: &Path, spec: &HostSpec, first: usize, log: &Arc<Log>) -> Child {
     child
 }
 
-/// VmRSS (KiB), open descriptors and threads of a running host.
-fn process_stats(child: &Child) -> (u64, usize, usize) {
-    let Some(pid) = child.id() else {
-        return (0, 0, 0);
-    };
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| -> u64 {
-        status
+/// Starts `hotconf watch --output json URI` (the binary `cli`) as follower `follower`: each
+/// config it applies is recorded in `log`, timed as its line is read.
+fn watch(cli: &Path, uri: &str, follower: usize, log: &Arc<Log>) -> Child {
+    let mut child = Command::new(cli)
+        .args(["watch", "--output", "json", uri])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("hotconf watch (HOTCONF_FLEET_CLI)");
+    let lines = child.stdout.take().expect("its stdout");
+    let log = log.clone();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(lines).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+                log.failed(follower, format!("not a JSON line: {line}"));
+                continue;
+            };
+            if event["event"] != "applied" {
+                continue; // source errors while the server is away, and the like
+            }
+            match version(&event["config"]) {
+                Some(version) => log.applied(follower, version, unix_micros()),
+                None => log.failed(follower, "a config without a version `v`".to_owned()),
+            }
+        }
+    });
+    child
+}
+
+/// What `/proc` says of a running process.
+struct ProcessStats {
+    /// VmRSS, in KiB.
+    rss_kib: u64,
+    /// Its proportional share of the memory it maps (pages shared with other processes, the
+    /// binary's among them, divided among them), in KiB.
+    pss_kib: u64,
+    fds: usize,
+    threads: usize,
+}
+
+fn process_stats(child: &Child) -> ProcessStats {
+    let pid = child.id().unwrap_or(0);
+    let field = |file: &str, name: &str| -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+            .unwrap_or_default()
             .lines()
             .find_map(|l| l.strip_prefix(name))
             .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
             .unwrap_or(0)
     };
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count);
-    (field("VmRSS:"), fds, field("Threads:") as usize)
+    ProcessStats {
+        rss_kib: field("status", "VmRSS:"),
+        pss_kib: field("smaps_rollup", "Pss:"),
+        fds: std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count),
+        threads: field("status", "Threads:") as usize,
+    }
 }
 
 /// What each follower reported: the versions it served (with when), and a failure.
@@ -205,23 +258,33 @@ impl Log {
         let Some(index) = index.parse::<usize>().ok().map(|i| first + i) else {
             return;
         };
-        let mut followers = self.lock();
-        let Some(follower) = followers.get_mut(index) else {
-            return;
-        };
         match what {
             "applied" => {
                 let mut parts = rest.split(' ');
                 let version = parts.next().and_then(|v| v.parse().ok());
                 let at = parts.next().and_then(|v| v.parse().ok());
                 if let (Some(version), Some(at)) = (version, at) {
-                    follower.served.push((version, at));
+                    self.applied(index, version, at);
                 }
             }
-            "failed" => follower.failure = Some(rest.to_owned()),
-            _ => return,
+            "failed" => self.failed(index, rest.to_owned()),
+            _ => {}
         }
-        drop(followers);
+    }
+
+    /// Follower `index` served `version` at `at` (microseconds since the Unix epoch).
+    fn applied(&self, index: usize, version: u64, at: u128) {
+        if let Some(follower) = self.lock().get_mut(index) {
+            follower.served.push((version, at));
+        }
+        self.changed.notify_waiters();
+    }
+
+    /// Follower `index` met something it cannot go on from.
+    fn failed(&self, index: usize, what: String) {
+        if let Some(follower) = self.lock().get_mut(index) {
+            follower.failure = Some(what);
+        }
         self.changed.notify_waiters();
     }
 
