@@ -141,52 +141,57 @@ pub async fn run(backend: Backend, kind: Kind, settings: &Settings, exe: &Path) 
 
 /// Starts a host of `spec`, its lines read into `log` for followers `first..`.
 fn host(exe: &Path, spec: &HostSpec, first: usize, log: &Arc<Log>) -> Child {
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .env(HOST_ENV, spec.encode())
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("a host of followers");
-    let lines = child.stdout.take().expect("the host's stdout");
+        .stderr(Stdio::inherit());
     let log = log.clone();
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(lines).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            log.take(first, &line);
-        }
-    });
-    child
+    spawn_reading(command, "a host of followers", move |line| {
+        log.take(first, line)
+    })
 }
 
 /// Starts `hotconf watch --output json URI` (the binary `cli`) as follower `follower`: each
 /// config it applies is recorded in `log`, timed as its line is read.
 fn watch(cli: &Path, uri: &str, follower: usize, log: &Arc<Log>) -> Child {
-    let mut child = Command::new(cli)
+    let mut command = Command::new(cli);
+    command
         .args(["watch", "--output", "json", uri])
         .stdin(Stdio::null())
+        .stderr(Stdio::null());
+    let log = log.clone();
+    spawn_reading(command, "hotconf watch (HOTCONF_FLEET_CLI)", move |line| {
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else {
+            return log.failed(follower, format!("not a JSON line: {line}"));
+        };
+        if event["event"] != "applied" {
+            return; // source errors while the server is away, and the like
+        }
+        match version(&event["config"]) {
+            Some(version) => log.applied(follower, version, unix_micros()),
+            None => log.failed(follower, "a config without a version `v`".to_owned()),
+        }
+    })
+}
+
+/// Spawns `command` (`what` names it if it cannot start), killed when dropped, and hands each
+/// line of its standard output to `on_line`.
+fn spawn_reading(
+    mut command: Command,
+    what: &str,
+    on_line: impl Fn(&str) + Send + 'static,
+) -> Child {
+    let mut child = command
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .expect("hotconf watch (HOTCONF_FLEET_CLI)");
+        .expect(what);
     let lines = child.stdout.take().expect("its stdout");
-    let log = log.clone();
     tokio::spawn(async move {
         let mut lines = BufReader::new(lines).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
-                log.failed(follower, format!("not a JSON line: {line}"));
-                continue;
-            };
-            if event["event"] != "applied" {
-                continue; // source errors while the server is away, and the like
-            }
-            match version(&event["config"]) {
-                Some(version) => log.applied(follower, version, unix_micros()),
-                None => log.failed(follower, "a config without a version `v`".to_owned()),
-            }
+            on_line(&line);
         }
     });
     child

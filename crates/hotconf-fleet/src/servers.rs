@@ -2,7 +2,7 @@
 //! proxy the followers go through), stopped and started again as an operator restarts them,
 //! and the addresses followers are given.
 
-use hotconf_testkit::apollo::{ApolloEmulator, Ids};
+use hotconf_testkit::apollo::ApolloEmulator;
 use hotconf_testkit::consul::{ConsulEmulator, Snapshot};
 use hotconf_testkit::etcd::EtcdCluster;
 use hotconf_testkit::nacos::RNacos;
@@ -164,11 +164,8 @@ impl Server {
                     *consul = Ok(emulator);
                 }
             }
-            Server::Apollo(apollo) => {
-                // The releases and their notification ids were in its database: they stay.
-                apollo.restart(Ids::Same);
-                apollo.set_down(false);
-            }
+            // Its releases and notification ids stay, as they do in Apollo's database.
+            Server::Apollo(apollo) => apollo.set_down(false),
             Server::Nacos(nacos) => tokio::task::block_in_place(|| nacos.restart()),
         }
     }

@@ -19,9 +19,9 @@ pub fn short() -> bool {
     std::env::var_os("HOTCONF_BENCH_SHORT").is_some()
 }
 
-/// The value at percentile `p` (0.0–1.0) of `samples` (sorted in place).
-pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
+/// The value at percentile `p` (0.0–1.0) of `samples` (durations, ratios; sorted in place).
+pub fn percentile<T: Copy + PartialOrd>(samples: &mut [T], p: f64) -> T {
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     samples[((samples.len() - 1) as f64 * p.clamp(0.0, 1.0)).round() as usize]
 }
 
@@ -61,13 +61,11 @@ pub fn report_paired(name: &str, samples: &[Duration], baselines: &[Duration]) -
         .zip(baselines)
         .map(|(s, b)| s.as_secs_f64() / b.as_secs_f64().max(1e-9))
         .collect();
-    ratios.sort_by(f64::total_cmp);
-    let at = |p: f64| ratios[((ratios.len() - 1) as f64 * p).round() as usize];
-    let median = at(0.5);
+    let median = percentile(&mut ratios, 0.5);
     println!(
         "  {name:<44} per round: median {median:>5.2}x  (p10 {:.2}x, p90 {:.2}x)",
-        at(0.1),
-        at(0.9)
+        percentile(&mut ratios, 0.1),
+        percentile(&mut ratios, 0.9)
     );
     median
 }
